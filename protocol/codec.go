@@ -1,0 +1,95 @@
+package protocol
+
+import (
+	"fmt"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// CBOR tags of Starlark values that have no plain CBOR form. Bigints use the
+// standard bignum tags 2 and 3.
+const (
+	TagTuple     = 40301 // array
+	TagSet       = 40302 // array
+	TagStruct    = 40303 // map text → value, in field order
+	TagFunction  = 40304 // Function
+	TagReference = 40305 // text: an expression evaluated on the engine
+	TagError     = 40306 // RemoteError, a failure held as a value
+	// TagOrderedMap wraps a dict whose keys are not all strings, as an
+	// array of [key, value] pairs in insertion order. Plain CBOR maps are
+	// used when every key is a string; CBOR keeps their order on the wire.
+	TagOrderedMap = 40307
+)
+
+// Binding is a name and its encoded value.
+type Binding struct {
+	Name  string          `cbor:"1,keyasint"`
+	Value cbor.RawMessage `cbor:"2,keyasint"`
+}
+
+// Function is a Starlark function in transit: its source text and the values
+// it closes over. On the engine its other global names resolve in the
+// engine's namespace.
+type Function struct {
+	// Name is the def's name, or "lambda".
+	Name string `cbor:"1,keyasint"`
+	// Source is the def statement (dedented) or the lambda expression.
+	Source string `cbor:"2,keyasint"`
+	// File and Line locate Source in the client's program, so that
+	// tracebacks from the engine name the client's lines.
+	File string `cbor:"3,keyasint,omitempty"`
+	Line int    `cbor:"4,keyasint,omitempty"`
+	Col  int    `cbor:"5,keyasint,omitempty"`
+	// Free holds the values of the function's free variables.
+	Free []Binding `cbor:"6,keyasint,omitempty"`
+	// Defaults holds the evaluated defaults of parameters, by name.
+	Defaults []Binding `cbor:"7,keyasint,omitempty"`
+	Doc      string    `cbor:"8,keyasint,omitempty"`
+}
+
+// Limits bound what a decoder accepts from a peer.
+type Limits struct {
+	MaxDepth    int // nesting levels; 0 means 256
+	MaxElements int // elements of one array or map; 0 means 1<<26
+}
+
+var (
+	headerEnc, _ = cbor.EncOptions{}.EncMode()
+	headerDec, _ = cbor.DecOptions{
+		MaxNestedLevels:  16,
+		MaxArrayElements: 1 << 20,
+		MaxMapPairs:      1 << 16,
+		IndefLength:      cbor.IndefLengthForbidden,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+	}.DecMode()
+)
+
+// DecMode returns a CBOR decoding mode for values (bodies) with the given
+// limits; decoded maps are map[any]any unless the caller's type says
+// otherwise.
+func DecMode(l Limits) (cbor.DecMode, error) {
+	if l.MaxDepth == 0 {
+		l.MaxDepth = 256
+	}
+	if l.MaxElements == 0 {
+		l.MaxElements = 1 << 26
+	}
+	dm, err := cbor.DecOptions{
+		MaxNestedLevels:  l.MaxDepth,
+		MaxArrayElements: l.MaxElements,
+		MaxMapPairs:      l.MaxElements,
+		IndefLength:      cbor.IndefLengthForbidden,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IntDec:           cbor.IntDecConvertSignedOrBigInt,
+	}.DecMode()
+	if err != nil {
+		return nil, fmt.Errorf("cbor decode options: %w", err)
+	}
+	return dm, nil
+}
+
+// MarshalValue encodes a header-like Go value (used for control bodies).
+func MarshalValue(v any) ([]byte, error) { return headerEnc.Marshal(v) }
+
+// UnmarshalValue decodes a control body into v.
+func UnmarshalValue(b []byte, v any) error { return headerDec.Unmarshal(b, v) }

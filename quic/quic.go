@@ -1,0 +1,86 @@
+// Package quic is pxsh's transport: QUIC listeners and dialers over
+// quic-go with TLS 1.3, a self-signed controller identity pinned by its
+// SHA-256 fingerprint, a challenge-response proof of the cluster key on the
+// first stream, and length-prefixed frames on one long-lived stream per
+// connection.
+//
+// It knows nothing about what frames mean and imports no other pxsh package.
+package quic
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// ALPN is the TLS application protocol of pxsh connections.
+const ALPN = "pxsh/1"
+
+// DefaultMaxFrame is the default frame-size limit: 256 MiB.
+const DefaultMaxFrame = 256 << 20
+
+// Config holds what both ends of a connection need. The zero value is not
+// usable: Key is required.
+type Config struct {
+	// Key is the cluster key (32 bytes). Peers prove they hold it; it never
+	// crosses the wire.
+	Key []byte
+	// MaxFrame bounds a frame's size; 0 means DefaultMaxFrame.
+	MaxFrame int
+	// IdleTimeout closes a connection that hears nothing for this long;
+	// 0 means 30 s. Keep-alives are sent at a third of it.
+	IdleTimeout time.Duration
+	// HandshakeTimeout bounds TLS plus authentication; 0 means 10 s.
+	HandshakeTimeout time.Duration
+	// Logger receives refused connections; nil means silent.
+	Logger *slog.Logger
+}
+
+// Identity is a controller's TLS certificate and its fingerprint.
+type Identity struct {
+	Cert tls.Certificate
+	// Fingerprint is "sha256:" followed by the hex SHA-256 of the leaf
+	// certificate's DER bytes.
+	Fingerprint string
+}
+
+// Listener accepts authenticated connections on one UDP port. It is safe
+// for concurrent use.
+type Listener struct{ impl *listener }
+
+// Conn is an authenticated connection carrying frames. ReadFrame must be
+// called from one goroutine at a time; WriteFrame and Close are safe for
+// concurrent use.
+type Conn struct{ impl *conn }
+
+// Addr returns the UDP address the listener is bound to.
+func (l *Listener) Addr() net.Addr { return l.impl.addr() }
+
+// Accept waits for the next connection that completed TLS and proved the
+// cluster key. Connections that fail are closed and logged, not returned.
+func (l *Listener) Accept(ctx context.Context) (*Conn, error) { return l.impl.accept(ctx) }
+
+// Close stops the listener and closes its connections.
+func (l *Listener) Close() error { return l.impl.close() }
+
+// ReadFrame returns the next frame's payload. A frame over the size limit
+// closes the connection with an error that says so.
+func (c *Conn) ReadFrame() ([]byte, error) { return c.impl.readFrame() }
+
+// WriteFrame writes one frame whose payload is the concatenation of parts.
+func (c *Conn) WriteFrame(parts ...[]byte) error { return c.impl.writeFrame(parts...) }
+
+// Close closes the connection with an application error code and a reason
+// the peer sees.
+func (c *Conn) Close(code uint64, reason string) error { return c.impl.close(code, reason) }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.impl.remoteAddr() }
+
+// Done is closed when the connection is closed, by either side.
+func (c *Conn) Done() <-chan struct{} { return c.impl.done() }
+
+// Err returns why the connection closed, once Done is closed.
+func (c *Conn) Err() error { return c.impl.err() }
