@@ -1,0 +1,128 @@
+// Package starlarklib holds the Starlark builtins shared by the pxsh client
+// and engines, and the codec that carries Starlark values (functions
+// included, through hooks) to and from CBOR.
+//
+// The codec's wire format uses the tags of package protocol: None is CBOR
+// null, ints are CBOR ints or bignums (tags 2 and 3), floats are float64,
+// strings are text, bytes are byte strings, lists are arrays, tuples, sets,
+// structs, functions, references and remote errors are tagged, dicts whose
+// keys are all strings are CBOR maps in insertion order, and other dicts are
+// tagged arrays of [key, value] pairs.
+//
+// starlarklib must not import engine, hub, quic or shell.
+package starlarklib
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// EncodeOptions controls Encode and EncodeCall. The zero value (or nil)
+// encodes plain values only.
+type EncodeOptions struct {
+	// ExportFunction turns a *starlark.Function into its wire form; nil
+	// means functions cannot be sent.
+	ExportFunction func(*starlark.Function) (*protocol.Function, error)
+}
+
+// DecodeOptions controls Decode and DecodeCall. The zero value (or nil)
+// applies the default limits, refuses functions and decodes references as
+// *Reference values.
+type DecodeOptions struct {
+	// Limits bounds nesting and container sizes; zero fields take the
+	// defaults of protocol.Limits.
+	Limits protocol.Limits
+	// BuildFunction rebuilds a received function in the receiver's
+	// namespace; nil means functions are refused with "cannot receive
+	// function".
+	BuildFunction func(*protocol.Function) (starlark.Value, error)
+	// Reference evaluates a received Reference; nil means the *Reference
+	// value itself is the result.
+	Reference func(expr string) (starlark.Value, error)
+}
+
+// Default limits, as documented on protocol.Limits.
+const (
+	defaultMaxDepth    = 256
+	defaultMaxElements = 1 << 26
+	// maxEncodeDepth bounds the nesting the encoder produces, so that a
+	// cyclic value is an error, and a receiver with default limits
+	// accepts what it sends.
+	maxEncodeDepth = 255
+)
+
+// ErrUnsendable is wrapped by encoding errors about a value that cannot
+// travel (a builtin, a client object, a function without an exporter).
+var ErrUnsendable = errors.New("value cannot be sent")
+
+// ErrMalformed is wrapped by decoding errors about input that is not a
+// well-formed encoded value within the limits.
+var ErrMalformed = errors.New("malformed value")
+
+// encodeError is an encoding failure and the path to the value that caused
+// it. The path is collected in reverse while the encoder unwinds.
+type encodeError struct {
+	rpath []string // path segments, innermost first
+	typ   string   // Starlark type of an unsendable value, or ""
+	msg   string   // detail for an unsendable value, or ""
+	err   error    // cause of any other failure
+}
+
+func (e *encodeError) path(root string) string {
+	var sb strings.Builder
+	sb.WriteString(root)
+	for i := len(e.rpath) - 1; i >= 0; i-- {
+		sb.WriteString(e.rpath[i])
+	}
+	return sb.String()
+}
+
+// withRoot turns e into the error returned to the caller.
+func (e *encodeError) withRoot(root string) error {
+	p := e.path(root)
+	switch {
+	case e.err != nil:
+		return fmt.Errorf("encode value at %s: %w", p, e.err)
+	case e.msg != "":
+		return &unsendableError{fmt.Sprintf("cannot send %s at %s: %s", e.typ, p, e.msg)}
+	default:
+		return &unsendableError{fmt.Sprintf("cannot send %s at %s", e.typ, p)}
+	}
+}
+
+// unsendableError is the error of a value that cannot travel; it wraps
+// ErrUnsendable.
+type unsendableError struct{ s string }
+
+func (e *unsendableError) Error() string { return e.s }
+func (e *unsendableError) Unwrap() error { return ErrUnsendable }
+
+// Encode encodes v as CBOR. A value that cannot travel gives an error
+// naming its type and its path from "value".
+func Encode(v starlark.Value, o *EncodeOptions) ([]byte, error) {
+	e := encoder{o: o}
+	if err := e.value(v, 0); err != nil {
+		return nil, err.withRoot("value")
+	}
+	return e.buf, nil
+}
+
+// Decode decodes one CBOR-encoded value. It never panics, and it rejects
+// trailing bytes, nesting and container sizes beyond o.Limits, and
+// anything that is not a value of the wire format.
+func Decode(b []byte, o *DecodeOptions) (starlark.Value, error) {
+	d := newDecoder(b, o)
+	v, err := d.value(0)
+	if err == nil && d.off != len(d.b) {
+		err = d.errorf("%d trailing bytes", len(d.b)-d.off)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode value: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,255 @@
+package starlarklib
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+	"unicode/utf8"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// CBOR major types, shifted into the high bits of the initial byte.
+const (
+	majorUint   = 0 << 5
+	majorNeg    = 1 << 5
+	majorBytes  = 2 << 5
+	majorText   = 3 << 5
+	majorArray  = 4 << 5
+	majorMap    = 5 << 5
+	majorTag    = 6 << 5
+	majorSimple = 7 << 5
+)
+
+// Initial bytes of simple values.
+const (
+	cborFalse   = majorSimple | 20
+	cborTrue    = majorSimple | 21
+	cborNull    = majorSimple | 22
+	cborFloat64 = majorSimple | 27
+)
+
+// Standard bignum tags.
+const (
+	tagPosBignum = 2
+	tagNegBignum = 3
+)
+
+// appendHead appends a CBOR initial byte of major type m with argument n
+// in its shortest form.
+func appendHead(b []byte, m byte, n uint64) []byte {
+	switch {
+	case n < 24:
+		return append(b, m|byte(n))
+	case n <= math.MaxUint8:
+		return append(b, m|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, m|27), n)
+	}
+}
+
+// encoder appends the CBOR form of Starlark values to buf. It is not safe
+// for concurrent use.
+type encoder struct {
+	buf []byte
+	o   *EncodeOptions
+}
+
+// unsendable returns the error of a value that cannot travel.
+func unsendable(v starlark.Value, msg string) *encodeError {
+	return &encodeError{typ: v.Type(), msg: msg}
+}
+
+// at adds a path segment to err, if any.
+func at(err *encodeError, seg string) *encodeError {
+	if err != nil {
+		err.rpath = append(err.rpath, seg)
+	}
+	return err
+}
+
+func (e *encoder) value(v starlark.Value, depth int) *encodeError {
+	if depth > maxEncodeDepth {
+		return &encodeError{err: fmt.Errorf("nested more than %d levels (is it cyclic?)", maxEncodeDepth)}
+	}
+	switch v := v.(type) {
+	case starlark.NoneType:
+		e.buf = append(e.buf, cborNull)
+	case starlark.Bool:
+		if v {
+			e.buf = append(e.buf, cborTrue)
+		} else {
+			e.buf = append(e.buf, cborFalse)
+		}
+	case starlark.Int:
+		e.int(v)
+	case starlark.Float:
+		e.buf = binary.BigEndian.AppendUint64(append(e.buf, cborFloat64), math.Float64bits(float64(v)))
+	case starlark.String:
+		if !utf8.ValidString(string(v)) {
+			return unsendable(v, "invalid UTF-8")
+		}
+		e.buf = appendHead(e.buf, majorText, uint64(len(v)))
+		e.buf = append(e.buf, v...)
+	case starlark.Bytes:
+		e.buf = appendHead(e.buf, majorBytes, uint64(len(v)))
+		e.buf = append(e.buf, v...)
+	case *starlark.List:
+		n := v.Len()
+		e.buf = appendHead(e.buf, majorArray, uint64(n))
+		for i := range n {
+			if err := e.value(v.Index(i), depth+1); err != nil {
+				return at(err, fmt.Sprintf("[%d]", i))
+			}
+		}
+	case starlark.Tuple:
+		e.buf = appendHead(e.buf, majorTag, protocol.TagTuple)
+		e.buf = appendHead(e.buf, majorArray, uint64(len(v)))
+		for i, x := range v {
+			if err := e.value(x, depth+1); err != nil {
+				return at(err, fmt.Sprintf("[%d]", i))
+			}
+		}
+	case *starlark.Dict:
+		return e.dict(v, depth)
+	case *starlark.Set:
+		e.buf = appendHead(e.buf, majorTag, protocol.TagSet)
+		e.buf = appendHead(e.buf, majorArray, uint64(v.Len()))
+		for x := range v.Elements() {
+			if err := e.value(x, depth+1); err != nil {
+				return at(err, "{"+x.String()+"}")
+			}
+		}
+	case *starlarkstruct.Struct:
+		if v.Constructor() != starlarkstruct.Default {
+			return unsendable(v, "constructor "+v.Constructor().String()+" is not struct")
+		}
+		e.buf = appendHead(e.buf, majorTag, protocol.TagStruct)
+		e.buf = appendHead(e.buf, majorMap, uint64(v.Len()))
+		for name, x := range v.Entries() {
+			e.buf = appendHead(e.buf, majorText, uint64(len(name)))
+			e.buf = append(e.buf, name...)
+			if err := e.value(x, depth+1); err != nil {
+				return at(err, "."+name)
+			}
+		}
+	case *starlark.Function:
+		if e.o == nil || e.o.ExportFunction == nil {
+			return unsendable(v, "")
+		}
+		f, err := e.o.ExportFunction(v)
+		if err != nil {
+			return &encodeError{err: fmt.Errorf("export function %s: %w", v.Name(), err)}
+		}
+		return e.tagged(protocol.TagFunction, f)
+	case *Reference:
+		e.reference(v.Expr)
+	case Reference:
+		e.reference(v.Expr)
+	case *ErrorValue:
+		return e.tagged(protocol.TagError, &v.Err)
+	case ErrorValue:
+		return e.tagged(protocol.TagError, &v.Err)
+	default:
+		return unsendable(v, "")
+	}
+	return nil
+}
+
+func (e *encoder) int(v starlark.Int) {
+	if x, ok := v.Int64(); ok {
+		if x >= 0 {
+			e.buf = appendHead(e.buf, majorUint, uint64(x))
+		} else {
+			e.buf = appendHead(e.buf, majorNeg, uint64(-1-x))
+		}
+		return
+	}
+	if x, ok := v.Uint64(); ok {
+		e.buf = appendHead(e.buf, majorUint, x)
+		return
+	}
+	b := v.BigInt()
+	tag := uint64(tagPosBignum)
+	if b.Sign() < 0 {
+		// Tag 3 holds -1-n.
+		tag = tagNegBignum
+		b.Neg(b)
+		b.Sub(b, big.NewInt(1))
+		if b.IsUint64() {
+			e.buf = appendHead(e.buf, majorNeg, b.Uint64())
+			return
+		}
+	}
+	mag := b.Bytes()
+	e.buf = appendHead(e.buf, majorTag, tag)
+	e.buf = appendHead(e.buf, majorBytes, uint64(len(mag)))
+	e.buf = append(e.buf, mag...)
+}
+
+func (e *encoder) text(s string) {
+	e.buf = appendHead(e.buf, majorText, uint64(len(s)))
+	e.buf = append(e.buf, s...)
+}
+
+func (e *encoder) reference(expr string) {
+	e.buf = appendHead(e.buf, majorTag, protocol.TagReference)
+	e.text(expr)
+}
+
+// tagged appends tag and the CBOR form of the Go value x.
+func (e *encoder) tagged(tag uint64, x any) *encodeError {
+	b, err := protocol.MarshalValue(x)
+	if err != nil {
+		return &encodeError{err: err}
+	}
+	e.buf = appendHead(e.buf, majorTag, tag)
+	e.buf = append(e.buf, b...)
+	return nil
+}
+
+func (e *encoder) dict(d *starlark.Dict, depth int) *encodeError {
+	allStrings := true
+	for k := range d.Entries() {
+		if _, ok := k.(starlark.String); !ok {
+			allStrings = false
+			break
+		}
+	}
+	n := uint64(d.Len())
+	if allStrings {
+		e.buf = appendHead(e.buf, majorMap, n)
+		for k, v := range d.Entries() {
+				if err := e.value(k, depth+1); err != nil {
+				return at(err, keySeg(k))
+			}
+			if err := e.value(v, depth+1); err != nil {
+				return at(err, keySeg(k))
+			}
+		}
+		return nil
+	}
+	e.buf = appendHead(e.buf, majorTag, protocol.TagOrderedMap)
+	e.buf = appendHead(e.buf, majorArray, n)
+	for k, v := range d.Entries() {
+		e.buf = appendHead(e.buf, majorArray, 2)
+		if err := e.value(k, depth+2); err != nil {
+			return at(err, keySeg(k))
+		}
+		if err := e.value(v, depth+2); err != nil {
+			return at(err, keySeg(k))
+		}
+	}
+	return nil
+}
+
+// keySeg is the path segment of a dict entry.
+func keySeg(k starlark.Value) string { return "[" + k.String() + "]" }
