@@ -1,0 +1,352 @@
+package taskdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+type opKind uint8
+
+const (
+	opSubmit opKind = iota
+	opStart
+	opFinish
+	opResubmitted
+	opBarrier // reply after everything before it is committed
+	opPurge
+	opCull // apply retention now (tests)
+)
+
+// op is one queued write. rec is a private copy owned by the writer.
+type op struct {
+	kind  opKind
+	rec   *Record
+	ids   []string
+	all   bool
+	reply chan error
+}
+
+// writer owns the write connection; only its goroutine touches it.
+type writer struct {
+	db     *DB
+	conn   *sql.Conn
+	cfg    Config
+	log    *slog.Logger
+	insert *sql.Stmt // submit (and submits with folded outcomes)
+	finish *sql.Stmt // upsert of an outcome
+	start  *sql.Stmt
+	resub  *sql.Stmt
+
+	batch    []op
+	pending  map[string]*Record // submits in the current batch, by msg id
+	replies  []op               // barriers and other calls answered after commit
+	nextCull time.Time
+}
+
+const insertCols = `msg_id, client_id, engine_id, view_kind, label, kind, name,
+	submitted, started, completed, status, request, request_header, result, has_value,
+	stdout, stderr, err_name, err_message, err_traceback, err_engine, err_method, resubmitted`
+
+const insertValues = `VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+func newWriter(ctx context.Context, c *sql.Conn, cfg Config, log *slog.Logger) (*writer, error) {
+	w := &writer{conn: c, cfg: cfg, log: log, pending: make(map[string]*Record)}
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = c.PrepareContext(ctx, q)
+		if err != nil {
+			err = fmt.Errorf("prepare %q: %w", q, err)
+		}
+		return s
+	}
+	w.insert = prep(`INSERT INTO tasks (` + insertCols + `) ` + insertValues + ` ON CONFLICT(msg_id) DO NOTHING`)
+	w.finish = prep(`INSERT INTO tasks (` + insertCols + `) ` + insertValues + `
+		ON CONFLICT(msg_id) DO UPDATE SET
+			engine_id = coalesce(excluded.engine_id, engine_id),
+			started = coalesce(excluded.started, started),
+			completed = excluded.completed,
+			status = excluded.status,
+			result = excluded.result,
+			has_value = excluded.has_value,
+			stdout = excluded.stdout,
+			stderr = excluded.stderr,
+			err_name = excluded.err_name,
+			err_message = excluded.err_message,
+			err_traceback = excluded.err_traceback,
+			err_engine = excluded.err_engine,
+			err_method = excluded.err_method,
+			resubmitted = CASE WHEN excluded.resubmitted != '' THEN excluded.resubmitted ELSE resubmitted END`)
+	w.start = prep(`UPDATE tasks SET
+			engine_id = coalesce(?, engine_id),
+			started = ?,
+			status = CASE WHEN status = 'pending' THEN 'running' ELSE status END
+		WHERE msg_id = ?`)
+	w.resub = prep(`UPDATE tasks SET resubmitted = ? WHERE msg_id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *writer) run() {
+	defer close(w.db.done)
+	defer w.closeStmts()
+	var tick <-chan time.Time
+	if w.cfg.MaxRecords > 0 || w.cfg.MaxAge > 0 {
+		t := time.NewTicker(cullInterval)
+		defer t.Stop()
+		tick = t.C
+		w.nextCull = time.Now().Add(cullInterval)
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case o, ok := <-w.db.ops:
+			if !ok {
+				return
+			}
+			closing := w.collect(o, timer)
+			w.commit()
+			if tick != nil && !time.Now().Before(w.nextCull) {
+				w.cull()
+			}
+			if closing {
+				return
+			}
+		case <-tick:
+			if !time.Now().Before(w.nextCull) {
+				w.cull()
+			}
+		}
+	}
+}
+
+func (w *writer) closeStmts() {
+	for _, s := range []*sql.Stmt{w.insert, w.finish, w.start, w.resub} {
+		s.Close()
+	}
+}
+
+// collect gathers a batch starting with first, for at most FlushInterval,
+// and reports whether the queue was closed.
+func (w *writer) collect(first op, timer *time.Timer) (closing bool) {
+	if !w.add(first) {
+		return false
+	}
+	timer.Reset(w.cfg.FlushInterval)
+	defer timer.Stop()
+	for len(w.batch) < maxBatch {
+		select {
+		case o, ok := <-w.db.ops:
+			if !ok {
+				return true
+			}
+			if !w.add(o) {
+				return false
+			}
+		case <-timer.C:
+			return false
+		}
+	}
+	return false
+}
+
+// add folds o into the batch; it reports false when the batch must be
+// committed now (a call is waiting).
+func (w *writer) add(o op) bool {
+	switch o.kind {
+	case opSubmit:
+		w.pending[o.rec.MsgID] = o.rec
+		w.batch = append(w.batch, o)
+	case opStart:
+		if r := w.pending[o.rec.MsgID]; r != nil {
+			if o.rec.EngineID >= 0 {
+				r.EngineID = o.rec.EngineID
+			}
+			r.Started = o.rec.Started
+			if r.Status == StatusPending {
+				r.Status = StatusRunning
+			}
+			return true
+		}
+		w.batch = append(w.batch, o)
+	case opFinish:
+		if r := w.pending[o.rec.MsgID]; r != nil {
+			f := o.rec
+			if f.EngineID >= 0 {
+				r.EngineID = f.EngineID
+			}
+			if !f.Started.IsZero() {
+				r.Started = f.Started
+			}
+			r.Completed, r.Status = f.Completed, f.Status
+			r.Result, r.HasValue = f.Result, f.HasValue
+			r.Stdout, r.Stderr, r.Error = f.Stdout, f.Stderr, f.Error
+			if f.Resubmitted != "" {
+				r.Resubmitted = f.Resubmitted
+			}
+			return true
+		}
+		w.batch = append(w.batch, o)
+	case opResubmitted:
+		if r := w.pending[o.rec.MsgID]; r != nil {
+			r.Resubmitted = o.rec.Resubmitted
+			return true
+		}
+		w.batch = append(w.batch, o)
+	default:
+		w.replies = append(w.replies, o)
+		return false
+	}
+	return true
+}
+
+// commit writes the batch in one transaction, then answers waiting calls.
+func (w *writer) commit() {
+	if len(w.batch) > 0 {
+		if err := w.writeBatch(); err != nil {
+			w.log.Error("taskdb: commit batch", "ops", len(w.batch), "err", err)
+			w.db.setErr(err)
+		}
+	}
+	clear(w.batch)
+	w.batch = w.batch[:0]
+	clear(w.pending)
+	for i, o := range w.replies {
+		var err error
+		switch o.kind {
+		case opPurge:
+			err = w.purge(o.ids, o.all)
+		case opCull:
+			w.cull()
+		}
+		o.reply <- err
+		w.replies[i] = op{}
+	}
+	w.replies = w.replies[:0]
+}
+
+func (w *writer) writeBatch() (err error) {
+	ctx := context.Background()
+	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			w.conn.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	for _, o := range w.batch {
+		r := o.rec
+		var err error
+		switch o.kind {
+		case opSubmit:
+			_, err = w.insert.ExecContext(ctx, recordArgs(r)...)
+		case opFinish:
+			_, err = w.finish.ExecContext(ctx, recordArgs(r)...)
+		case opStart:
+			_, err = w.start.ExecContext(ctx, nullEngine(r.EngineID), nullTime(r.Started), r.MsgID)
+		case opResubmitted:
+			_, err = w.resub.ExecContext(ctx, r.Resubmitted, r.MsgID)
+		}
+		if err != nil {
+			// One bad record must not lose the rest of the batch.
+			w.log.Error("taskdb: write record", "msg_id", r.MsgID, "err", err)
+			w.db.setErr(fmt.Errorf("write %s: %w", r.MsgID, err))
+		}
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func recordArgs(r *Record) []any {
+	var en, em, et, ee, emeth any
+	if e := r.Error; e != nil {
+		en, em, et, ee, emeth = e.Name, e.Message, e.Traceback, int64(e.Engine), e.Method
+	}
+	return []any{
+		r.MsgID, r.ClientID, nullEngine(r.EngineID), r.ViewKind, r.Label, r.Kind, r.Name,
+		nullTime(r.Submitted), nullTime(r.Started), nullTime(r.Completed), r.Status,
+		r.Request, r.RequestHeader, r.Result, r.HasValue,
+		r.Stdout, r.Stderr, en, em, et, ee, emeth, r.Resubmitted,
+	}
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func nullEngine(id int) any {
+	if id < 0 {
+		return nil
+	}
+	return int64(id)
+}
+
+func (w *writer) purge(ids []string, all bool) error {
+	ctx := context.Background()
+	var err error
+	if all {
+		_, err = w.conn.ExecContext(ctx, `DELETE FROM tasks WHERE completed IS NOT NULL`)
+	} else {
+		_, err = w.conn.ExecContext(ctx, `DELETE FROM tasks WHERE completed IS NOT NULL
+			AND msg_id IN (SELECT value FROM json_each(?))`, jsonStrings(ids))
+	}
+	return err
+}
+
+// cullLimit bounds the records one cull deletes, so that the writer never
+// stalls for long; a cull that hits it runs again after the next batch.
+const cullLimit = 50000
+
+// cull applies MaxAge and MaxRecords, deleting the oldest finished records.
+func (w *writer) cull() {
+	ctx := context.Background()
+	more := false
+	if w.cfg.MaxAge > 0 {
+		cutoff := time.Now().Add(-w.cfg.MaxAge).UnixNano()
+		res, err := w.conn.ExecContext(ctx, `DELETE FROM tasks WHERE seq IN
+			(SELECT seq FROM tasks WHERE completed < ? LIMIT ?)`, cutoff, cullLimit)
+		if err != nil {
+			w.log.Error("taskdb: cull by age", "err", err)
+		} else if n, _ := res.RowsAffected(); n > 0 {
+			w.log.Debug("taskdb: culled by age", "records", n)
+			more = more || n == cullLimit
+		}
+	}
+	if w.cfg.MaxRecords > 0 {
+		var n int64
+		err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE completed IS NOT NULL`).Scan(&n)
+		if err != nil {
+			w.log.Error("taskdb: cull by count", "err", err)
+		} else if excess := n - int64(w.cfg.MaxRecords); excess > 0 {
+			lim := min(excess, cullLimit)
+			_, err := w.conn.ExecContext(ctx, `DELETE FROM tasks WHERE seq IN
+				(SELECT seq FROM tasks WHERE completed IS NOT NULL ORDER BY seq LIMIT ?)`, lim)
+			if err != nil {
+				w.log.Error("taskdb: cull by count", "err", err)
+			} else {
+				w.log.Debug("taskdb: culled by count", "records", lim)
+				more = more || excess > lim
+			}
+		}
+	}
+	if more {
+		w.nextCull = time.Now()
+	} else {
+		w.nextCull = time.Now().Add(cullInterval)
+	}
+}
