@@ -10,6 +10,7 @@ package quic
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"time"
@@ -20,6 +21,27 @@ const ALPN = "pxsh/1"
 
 // DefaultMaxFrame is the default frame-size limit: 256 MiB.
 const DefaultMaxFrame = 256 << 20
+
+// Application error codes this package closes connections with. They are
+// the same numbers as the protocol package's wire codes, which this package
+// does not import.
+const (
+	codeOK       = 0 // normal close
+	codeBadFrame = 1 // malformed handshake or frame
+	codeTooLarge = 2 // frame over the size limit
+	codeAuth     = 4 // authentication failed
+)
+
+// Sentinel errors callers branch on with errors.Is.
+var (
+	// ErrAuth means the listener refused the dialer's proof of the
+	// cluster key.
+	ErrAuth = errors.New("authentication refused")
+	// ErrFingerprint means the server's certificate is not the pinned one.
+	ErrFingerprint = errors.New("certificate fingerprint mismatch")
+	// ErrFrameTooLarge means a frame is over the size limit.
+	ErrFrameTooLarge = errors.New("frame too large")
+)
 
 // Config holds what both ends of a connection need. The zero value is not
 // usable: Key is required.

@@ -1,0 +1,79 @@
+package quic
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	quicgo "github.com/quic-go/quic-go"
+)
+
+// Dial connects to a listener at addr (host:port), checks that its
+// certificate has the given fingerprint ("sha256:<hex>", as FingerprintOf
+// returns) and proves cfg.Key. TLS and authentication together are
+// bounded by cfg.HandshakeTimeout and by ctx.
+//
+// A certificate that is not the pinned one fails with an error wrapping
+// ErrFingerprint; a listener that refuses the key, with one wrapping
+// ErrAuth.
+func Dial(ctx context.Context, addr, fingerprint string, cfg Config) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	want := strings.ToLower(fingerprint)
+	if !strings.HasPrefix(want, "sha256:") {
+		return nil, fmt.Errorf("dial %s: fingerprint %q does not start with sha256:", addr, fingerprint)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
+	defer cancel()
+
+	var (
+		mu  sync.Mutex
+		got string // fingerprint of a certificate that did not match
+	)
+	tlsConf := &tls.Config{
+		// The chain is not verified: the pinned fingerprint is the trust.
+		InsecureSkipVerify: true,
+		NextProtos:         []string{ALPN},
+		MinVersion:         tls.VersionTLS13,
+		// VerifyConnection, unlike VerifyPeerCertificate, also runs on
+		// resumed connections.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("no server certificate")
+			}
+			fp := FingerprintOf(cs.PeerCertificates[0].Raw)
+			if fp != want {
+				mu.Lock()
+				got = fp
+				mu.Unlock()
+				return fmt.Errorf("%w: expected %s, got %s", ErrFingerprint, want, fp)
+			}
+			return nil
+		},
+	}
+	qc, err := quicgo.DialAddr(ctx, addr, tlsConf, cfg.quicConfig(-1))
+	if err != nil {
+		mu.Lock()
+		defer mu.Unlock()
+		if got != "" {
+			return nil, fmt.Errorf("dial %s: %w: expected %s, got %s", addr, ErrFingerprint, want, got)
+		}
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = qc.CloseWithError(codeAuth, "dial cancelled") })
+	st, err := clientAuth(ctx, qc, cfg.Key)
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		code := quicgo.ApplicationErrorCode(codeAuth)
+		_ = qc.CloseWithError(code, "authentication failed")
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	return newConn(qc, st, &cfg), nil
+}

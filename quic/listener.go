@@ -1,0 +1,207 @@
+package quic
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	quicgo "github.com/quic-go/quic-go"
+)
+
+// Defaults of Config's zero fields.
+const (
+	defaultIdleTimeout      = 30 * time.Second
+	defaultHandshakeTimeout = 10 * time.Second
+)
+
+// withDefaults checks cfg and fills its zero fields.
+func (cfg Config) withDefaults() (Config, error) {
+	if len(cfg.Key) == 0 {
+		return cfg, errors.New("config has no cluster key")
+	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = DefaultMaxFrame
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = defaultHandshakeTimeout
+	}
+	return cfg, nil
+}
+
+// quicConfig is the quic-go configuration of either end. incoming is how
+// many bidirectional streams the peer may open.
+func (cfg *Config) quicConfig(incoming int64) *quicgo.Config {
+	return &quicgo.Config{
+		HandshakeIdleTimeout:  cfg.HandshakeTimeout,
+		MaxIdleTimeout:        cfg.IdleTimeout,
+		KeepAlivePeriod:       cfg.IdleTimeout / 3,
+		MaxIncomingStreams:    incoming,
+		MaxIncomingUniStreams: -1,
+	}
+}
+
+// listener accepts QUIC connections and authenticates each in its own
+// goroutine.
+type listener struct {
+	ql    *quicgo.Listener
+	cfg   Config
+	ready chan *Conn
+
+	closed    chan struct{} // closed by close
+	closeOnce sync.Once
+	loopDone  chan struct{} // closed when acceptLoop returns
+	loopErr   error         // why acceptLoop returned; read after loopDone
+	wg        sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[*quicgo.Conn]struct{} // every connection not yet closed
+}
+
+// Listen binds a UDP address (such as "127.0.0.1:0") and accepts pxsh
+// connections that present id's certificate and authenticate with
+// cfg.Key.
+func Listen(addr string, id *Identity, cfg Config) (*Listener, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if id == nil || len(id.Cert.Certificate) == 0 {
+		return nil, fmt.Errorf("listen %s: no identity", addr)
+	}
+	tlsConf := &tls.Config{
+		Certificates: []tls.Certificate{id.Cert},
+		NextProtos:   []string{ALPN},
+		MinVersion:   tls.VersionTLS13,
+	}
+	ql, err := quicgo.ListenAddr(addr, tlsConf, cfg.quicConfig(1))
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	l := &listener{
+		ql:       ql,
+		cfg:      cfg,
+		ready:    make(chan *Conn),
+		closed:   make(chan struct{}),
+		loopDone: make(chan struct{}),
+		conns:    make(map[*quicgo.Conn]struct{}),
+	}
+	go l.acceptLoop()
+	return &Listener{impl: l}, nil
+}
+
+func (l *listener) addr() net.Addr { return l.ql.Addr() }
+
+func (l *listener) acceptLoop() {
+	defer close(l.loopDone)
+	for {
+		qc, err := l.ql.Accept(context.Background())
+		if err != nil {
+			l.loopErr = err
+			return
+		}
+		if !l.track(qc) {
+			_ = qc.CloseWithError(codeOK, "listener closed")
+			continue
+		}
+		l.wg.Add(1)
+		go l.handshake(qc)
+	}
+}
+
+// track records qc until it closes; it reports false once the listener is
+// closed.
+func (l *listener) track(qc *quicgo.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.closed:
+		return false
+	default:
+	}
+	l.conns[qc] = struct{}{}
+	context.AfterFunc(qc.Context(), func() {
+		l.mu.Lock()
+		delete(l.conns, qc)
+		l.mu.Unlock()
+	})
+	return true
+}
+
+// handshake authenticates qc and hands it to Accept.
+func (l *listener) handshake(qc *quicgo.Conn) {
+	defer l.wg.Done()
+	// The handshake gives up at its deadline or when the listener closes
+	// (which also closes qc).
+	ctx, cancel := context.WithTimeout(qc.Context(), l.cfg.HandshakeTimeout)
+	defer cancel()
+	st, err := serverAuth(ctx, qc, l.cfg.Key)
+	if err != nil {
+		code, reason := uint64(codeAuth), refusedReason
+		if ae, ok := errors.AsType[*authError](err); ok {
+			code = ae.code
+			if ae.code != codeAuth || ae.err.Error() != "wrong cluster key" {
+				reason = ErrAuth.Error() + ": " + ae.err.Error()
+			}
+		}
+		if l.cfg.Logger != nil {
+			l.cfg.Logger.Warn("quic: refused connection", "remote", qc.RemoteAddr().String(), "err", err)
+		}
+		_ = qc.CloseWithError(quicgo.ApplicationErrorCode(code), truncate(reason, 200))
+		return
+	}
+	c := newConn(qc, st, &l.cfg)
+	select {
+	case l.ready <- c:
+	case <-l.closed:
+		_ = qc.CloseWithError(codeOK, "listener closed")
+	case <-qc.Context().Done():
+	}
+}
+
+func (l *listener) accept(ctx context.Context) (*Conn, error) {
+	select {
+	case c := <-l.ready:
+		return c, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("accept: %w", ctx.Err())
+	case <-l.closed:
+		return nil, fmt.Errorf("accept: %w", net.ErrClosed)
+	case <-l.loopDone:
+		return nil, fmt.Errorf("accept: %w", l.loopErr)
+	}
+}
+
+func (l *listener) close() error {
+	var err error
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		close(l.closed)
+		conns := make([]*quicgo.Conn, 0, len(l.conns))
+		for qc := range l.conns {
+			conns = append(conns, qc)
+		}
+		l.mu.Unlock()
+		for _, qc := range conns {
+			_ = qc.CloseWithError(codeOK, "listener closed")
+		}
+		err = l.ql.Close()
+		<-l.loopDone
+		l.wg.Wait()
+	})
+	return err
+}
+
+// truncate keeps at most n bytes of s.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
