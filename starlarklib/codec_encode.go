@@ -76,6 +76,30 @@ func at(err *encodeError, seg string) *encodeError {
 	return err
 }
 
+// reserveItems makes room for n items of an indexable, guessing their size
+// from the first one, so that a large list of floats is written into one
+// buffer.
+func (e *encoder) reserveItems(n int, x starlark.Indexable) {
+	per := 1
+	if n > 0 {
+		if _, ok := x.Index(0).(starlark.Float); ok {
+			per = 9
+		}
+	}
+	e.reserve(9 + per*n)
+}
+
+// reserve makes room for at least k more bytes, doubling the buffer so
+// that encoding a large list copies it few times.
+func (e *encoder) reserve(k int) {
+	if cap(e.buf)-len(e.buf) >= k {
+		return
+	}
+	nb := make([]byte, len(e.buf), 2*cap(e.buf)+k)
+	copy(nb, e.buf)
+	e.buf = nb
+}
+
 func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 	if depth > maxEncodeDepth {
 		return &encodeError{err: fmt.Errorf("nested more than %d levels (is it cyclic?)", maxEncodeDepth)}
@@ -92,18 +116,22 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 	case starlark.Int:
 		e.int(v)
 	case starlark.Float:
+		e.reserve(9)
 		e.buf = binary.BigEndian.AppendUint64(append(e.buf, cborFloat64), math.Float64bits(float64(v)))
 	case starlark.String:
 		if !utf8.ValidString(string(v)) {
 			return unsendable(v, "invalid UTF-8")
 		}
+		e.reserve(9 + len(v))
 		e.buf = appendHead(e.buf, majorText, uint64(len(v)))
 		e.buf = append(e.buf, v...)
 	case starlark.Bytes:
+		e.reserve(9 + len(v))
 		e.buf = appendHead(e.buf, majorBytes, uint64(len(v)))
 		e.buf = append(e.buf, v...)
 	case *starlark.List:
 		n := v.Len()
+		e.reserveItems(n, v)
 		e.buf = appendHead(e.buf, majorArray, uint64(n))
 		for i := range n {
 			if err := e.value(v.Index(i), depth+1); err != nil {
@@ -111,6 +139,7 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 			}
 		}
 	case starlark.Tuple:
+		e.reserveItems(len(v), v)
 		e.buf = appendHead(e.buf, majorTag, protocol.TagTuple)
 		e.buf = appendHead(e.buf, majorArray, uint64(len(v)))
 		for i, x := range v {
@@ -228,7 +257,7 @@ func (e *encoder) dict(d *starlark.Dict, depth int) *encodeError {
 	if allStrings {
 		e.buf = appendHead(e.buf, majorMap, n)
 		for k, v := range d.Entries() {
-				if err := e.value(k, depth+1); err != nil {
+			if err := e.value(k, depth+1); err != nil {
 				return at(err, keySeg(k))
 			}
 			if err := e.value(v, depth+1); err != nil {
