@@ -341,6 +341,9 @@ func fixedEnd(n syntax.Node) syntax.Position {
 func maxEnd(n syntax.Node) syntax.Position {
 	end := fixedEnd(n)
 	syntax.Walk(n, func(m syntax.Node) bool {
+		if m == nil {
+			return false
+		}
 		if e := fixedEnd(m); before(end, e) {
 			end = e
 		}
