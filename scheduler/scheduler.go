@@ -483,13 +483,19 @@ func (s *Scheduler) ready(t *task, acts *[]Action) {
 		} else {
 			deny = t.blacklist
 		}
-		c = s.classFor(allow, deny)
+		c = s.classes[string(s.classKey(allow, deny))]
+		if c == nil {
+			c = &class{allow: allow, deny: deny}
+		}
 	}
 	if len(c.q) == 0 {
 		if cands := s.candidates(c); len(cands) > 0 {
 			e := s.engByID[cands[choose(s.policy, cands, s.rnd)].id]
 			s.assign(t, e, acts)
 			return
+		}
+		if c != s.def && c.key == "" {
+			s.addClass(c)
 		}
 	}
 	s.setState(t, stQueued)
@@ -520,7 +526,9 @@ func minus(a, b []int) []int {
 	return out
 }
 
-func (s *Scheduler) classFor(allow, deny []int) *class {
+// classKey encodes an eligible engine set; the result is valid until the
+// next call.
+func (s *Scheduler) classKey(allow, deny []int) []byte {
 	b := s.keyBuf[:0]
 	if allow == nil {
 		b = append(b, '*')
@@ -535,19 +543,20 @@ func (s *Scheduler) classFor(allow, deny []int) *class {
 		b = append(b, ',')
 	}
 	s.keyBuf = b
-	if c, ok := s.classes[string(b)]; ok {
-		return c
-	}
-	c := &class{key: string(b), allow: allow, deny: deny}
+	return b
+}
+
+// addClass indexes a new class, which is about to get its first task.
+func (s *Scheduler) addClass(c *class) {
+	c.key = string(s.classKey(c.allow, c.deny))
 	s.classes[c.key] = c
-	if allow == nil {
+	if c.allow == nil {
 		s.open = append(s.open, c)
-	} else {
-		for _, id := range allow {
-			s.byEngine[id] = append(s.byEngine[id], c)
-		}
+		return
 	}
-	return c
+	for _, id := range c.allow {
+		s.byEngine[id] = append(s.byEngine[id], c)
+	}
 }
 
 // dropClass forgets an empty non-default class.
