@@ -18,7 +18,8 @@
 // Assign (send the task to Action.Engine) or Fail (reply to the client with
 // Action.Err). A task ends exactly once: either a Fail action, or an Assign
 // followed by the hub's Finish (or Retry, which may lead to a new Assign), or
-// a successful Abort.
+// a successful Abort. QueueLen, Running, Load, Engines and NextDeadline
+// report state (NextDeadline tells the hub when the next Tick is due).
 //
 // # Policies
 //
