@@ -1,0 +1,34 @@
+# pxsh developer targets. `make demo` runs the tutorial on a private local
+# cluster; `make test` runs the tests.
+GO      ?= go
+BIN     := bin/pxsh
+FUZZTIME ?= 30s
+
+.PHONY: build demo test check fuzz bench system-test clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pxsh
+
+demo: build
+	./$(BIN) run -n 4 examples/tutorial.star
+
+test: build
+	$(GO) test -count=1 -timeout 15m ./...
+
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+	$(GO) vet ./...
+	./scripts/check-deps.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./quic
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./starlarklib
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench
+
+system-test: build
+	PXSH_SYSTEM_TESTS=1 $(GO) test -count=1 -timeout 20m ./launcher/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,397 @@
+// Package client is the Go client of a pxsh cluster: it dials a
+// controller from a connection file, follows engines joining and leaving,
+// submits tasks and collects their results.
+//
+// It imports quic, protocol and profile; it knows nothing of Starlark
+// values beyond their CBOR form (see values.go).
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
+)
+
+// Options configures a Client. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds Dial; 0 means 10 s.
+	Timeout time.Duration
+	// Logger receives connection events; nil means silent.
+	Logger *slog.Logger
+}
+
+// ErrClosed is returned for calls on a closed client.
+var ErrClosed = errors.New("client closed")
+
+// Client is a connection to a controller. It is safe for concurrent use.
+type Client struct {
+	conn      *quic.Conn
+	id        string
+	clusterID string
+	log       *slog.Logger
+	seq       atomic.Uint64
+	prefix    string
+
+	mu       sync.Mutex
+	engines  map[int]protocol.EngineInfo
+	pending  map[string]*Task
+	ctrl     map[uint64]chan ctrlReply
+	changed  chan struct{} // closed and replaced when engines change
+	closed   bool
+	closeErr error
+	done     chan struct{}
+}
+
+type ctrlReply struct {
+	rep  protocol.ControlReply
+	body []byte
+}
+
+// Dial connects to the controller named by a connection file.
+func Dial(ctx context.Context, path string, o Options) (*Client, error) {
+	conn, err := profile.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return DialConnection(ctx, conn, o)
+}
+
+// DialConnection connects to a controller.
+func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*Client, error) {
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	key, err := info.KeyBytes()
+	if err != nil {
+		return nil, err
+	}
+	var qc *quic.Conn
+	for _, addr := range info.Addresses {
+		qc, err = quic.Dial(ctx, addr, info.Fingerprint, quic.Config{Key: key})
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to controller: %w", err)
+	}
+	c := &Client{
+		conn: qc, log: o.Logger, engines: map[int]protocol.EngineInfo{},
+		pending: map[string]*Task{}, ctrl: map[uint64]chan ctrlReply{},
+		changed: make(chan struct{}), done: make(chan struct{}),
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if err := c.hello(); err != nil {
+		qc.Close(uint64(protocol.CodeBadFrame), err.Error())
+		return nil, fmt.Errorf("connect to controller: %w", err)
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	c.prefix = hex.EncodeToString(b)
+	go c.read()
+	return c, nil
+}
+
+func (c *Client) hello() error {
+	p, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version}, nil)
+	if err := c.conn.WriteFrame(p); err != nil {
+		return err
+	}
+	p, err := c.conn.ReadFrame()
+	if err != nil {
+		return err
+	}
+	t, hb, _, err := protocol.Split(p)
+	if err != nil {
+		return err
+	}
+	if t != protocol.TWelcome {
+		return fmt.Errorf("unexpected %s, want welcome", t)
+	}
+	var w protocol.Welcome
+	if err := protocol.UnmarshalHeader(hb, &w); err != nil {
+		return err
+	}
+	if w.Error != "" {
+		return errors.New(w.Error)
+	}
+	c.id, c.clusterID = w.ClientID, w.ClusterID
+	for _, e := range w.Engines {
+		c.engines[e.ID] = e
+	}
+	return nil
+}
+
+// ID returns the client's id, given by the controller.
+func (c *Client) ID() string { return c.id }
+
+// ClusterID returns the cluster's id.
+func (c *Client) ClusterID() string { return c.clusterID }
+
+// Ids returns the ids of the registered engines, in order.
+func (c *Client) Ids() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]int, 0, len(c.engines))
+	for id := range c.engines {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Engines returns the registered engines, by id.
+func (c *Client) Engines() []protocol.EngineInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]protocol.EngineInfo, 0, len(c.engines))
+	for _, e := range c.engines {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b protocol.EngineInfo) int { return a.ID - b.ID })
+	return out
+}
+
+// Changed returns a channel closed at the next change of the engine set.
+func (c *Client) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+// WaitForEngines waits until at least n engines are registered.
+func (c *Client) WaitForEngines(ctx context.Context, n int) error {
+	for {
+		ch := c.Changed()
+		if len(c.Ids()) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %d engines (have %d): %w", n, len(c.Ids()), ctx.Err())
+		case <-c.done:
+			return c.err()
+		case <-ch:
+		}
+	}
+}
+
+// NewMsgID returns a fresh message id.
+func (c *Client) NewMsgID() string {
+	return fmt.Sprintf("%s-%d", c.prefix, c.seq.Add(1))
+}
+
+// Submit sends a request; req.MsgID is filled when empty. The returned
+// Task completes when the result arrives.
+func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
+	if req.MsgID == "" {
+		req.MsgID = c.NewMsgID()
+	}
+	now := time.Now()
+	req.Submitted = now.UnixNano()
+	t := &Task{MsgID: req.MsgID, Engine: req.Engine, Kind: req.Kind, Label: req.Label, Name: req.Name,
+		Submitted: now, done: make(chan struct{})}
+	p, err := protocol.Marshal(protocol.TRequest, &req, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.pending[req.MsgID] = t
+	c.mu.Unlock()
+	if len(body) > 0 {
+		err = c.conn.WriteFrame(p, body)
+	} else {
+		err = c.conn.WriteFrame(p)
+	}
+	if err != nil {
+		c.mu.Lock()
+		delete(c.pending, req.MsgID)
+		c.mu.Unlock()
+		return nil, fmt.Errorf("submit %s: %w", req.Kind, err)
+	}
+	return t, nil
+}
+
+// Cancel aborts queued tasks and cancels running ones.
+func (c *Client) Cancel(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	p, err := protocol.Marshal(protocol.TCancel, &protocol.Cancel{MsgIDs: ids}, nil)
+	if err != nil {
+		return err
+	}
+	return c.conn.WriteFrame(p)
+}
+
+// Control sends a query to the controller and decodes its answer into
+// reply (which may be nil).
+func (c *Client) Control(ctx context.Context, op string, args, reply any) error {
+	id := c.seq.Add(1)
+	var body []byte
+	if args != nil {
+		var err error
+		if body, err = protocol.MarshalValue(args); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	p, err := protocol.Marshal(protocol.TControl, &protocol.Control{ID: id, Op: op}, nil)
+	if err != nil {
+		return err
+	}
+	ch := make(chan ctrlReply, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.ctrl[id] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.ctrl, id)
+		c.mu.Unlock()
+	}()
+	if len(body) > 0 {
+		err = c.conn.WriteFrame(p, body)
+	} else {
+		err = c.conn.WriteFrame(p)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", op, ctx.Err())
+	case <-c.done:
+		return fmt.Errorf("%s: %w", op, c.err())
+	case r := <-ch:
+		if r.rep.Error != "" {
+			return fmt.Errorf("%s: %s", op, r.rep.Error)
+		}
+		if reply != nil && len(r.body) > 0 {
+			return protocol.UnmarshalValue(r.body, reply)
+		}
+		return nil
+	}
+}
+
+// Close disconnects; pending tasks fail with ErrClosed.
+func (c *Client) Close() error {
+	c.conn.Close(uint64(protocol.CodeOK), "client closed")
+	<-c.done
+	return nil
+}
+
+// Done is closed when the connection is gone.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+func (c *Client) err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeErr != nil {
+		return c.closeErr
+	}
+	return ErrClosed
+}
+
+// read dispatches the controller's messages.
+func (c *Client) read() {
+	var err error
+	for {
+		var p []byte
+		if p, err = c.conn.ReadFrame(); err != nil {
+			break
+		}
+		if err = c.dispatch(p); err != nil {
+			c.conn.Close(uint64(protocol.CodeBadFrame), err.Error())
+			break
+		}
+	}
+	c.shutdown(err)
+}
+
+func (c *Client) dispatch(p []byte) error {
+	t, hb, body, err := protocol.Split(p)
+	if err != nil {
+		return err
+	}
+	switch t {
+	case protocol.TResult:
+		var r protocol.Result
+		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		task := c.pending[r.MsgID]
+		delete(c.pending, r.MsgID)
+		c.mu.Unlock()
+		if task != nil {
+			task.finish(r, body)
+		}
+	case protocol.TEngineEvent:
+		var ev protocol.EngineEvent
+		if err := protocol.UnmarshalHeader(hb, &ev); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		if ev.Joined {
+			c.engines[ev.Engine.ID] = ev.Engine
+		} else {
+			delete(c.engines, ev.Engine.ID)
+		}
+		close(c.changed)
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
+	case protocol.TControlReply:
+		var r protocol.ControlReply
+		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		ch := c.ctrl[r.ID]
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- ctrlReply{r, body}
+		}
+	default:
+		return fmt.Errorf("unexpected %s from controller", t)
+	}
+	return nil
+}
+
+// shutdown fails every pending task once the connection is gone.
+func (c *Client) shutdown(err error) {
+	c.mu.Lock()
+	c.closed = true
+	c.closeErr = fmt.Errorf("controller connection lost: %w", err)
+	pending := c.pending
+	c.pending = map[string]*Task{}
+	c.mu.Unlock()
+	now := time.Now().UnixNano()
+	for _, t := range pending {
+		t.finish(protocol.Result{MsgID: t.MsgID, Engine: t.Engine, Status: protocol.StatusError, Completed: now,
+			Error: &protocol.RemoteError{Name: "ConnectionError", Message: "lost the controller before the result arrived",
+				Engine: t.Engine, Method: string(t.Kind)}}, nil)
+	}
+	close(c.done)
+}

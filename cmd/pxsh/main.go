@@ -1,0 +1,11 @@
+// Command pxsh is the one binary of a pxsh cluster: the shell and script
+// runner, the controller, the engine, and cluster management.
+package main
+
+import (
+	"os"
+
+	"github.com/pxsh/pxsh/cmd/pxsh/internal/program"
+)
+
+func main() { os.Exit(program.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

@@ -1,0 +1,361 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
+)
+
+// Config configures an engine's service loop.
+type Config struct {
+	// Connection is the controller to join.
+	Connection *profile.Connection
+	// ID is the id to ask for; -1 takes the next free one.
+	ID int
+	// Host and PID describe this engine; "" and 0 mean os.Hostname and
+	// os.Getpid.
+	Host string
+	PID  int
+	// MaxSteps is the per-task execution-step budget; 0 means none.
+	MaxSteps uint64
+	// Retry bounds how long the engine keeps trying to reach the
+	// controller (at first, and after losing it); 0 means 30 s.
+	Retry time.Duration
+	// Logger receives the engine's events; nil means silent.
+	Logger *slog.Logger
+}
+
+// ErrShutdown is returned by Serve when the controller asked the engine to
+// exit.
+var ErrShutdown = errors.New("engine shut down by the controller")
+
+// Engine serves tasks from a controller, one at a time in arrival order.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	interp *Interp
+	id     int
+	key    []byte
+
+	mu      sync.Mutex
+	conn    *quic.Conn
+	queue   []queued
+	wake    chan struct{}
+	running string
+	cancel  context.CancelCauseFunc
+	unsent  [][]byte // results produced while disconnected
+}
+
+type queued struct {
+	req  protocol.Request
+	body []byte
+}
+
+// New makes an engine; Serve runs it.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Connection == nil {
+		return nil, errors.New("engine: no connection")
+	}
+	key, err := cfg.Connection.KeyBytes()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if cfg.Host == "" {
+		cfg.Host, _ = os.Hostname()
+	}
+	if cfg.PID == 0 {
+		cfg.PID = os.Getpid()
+	}
+	if cfg.Retry == 0 {
+		cfg.Retry = 30 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, log: log, id: cfg.ID, key: key, wake: make(chan struct{}, 1)}, nil
+}
+
+// ID returns the engine's id once registered, else the requested one.
+func (e *Engine) ID() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.id
+}
+
+// Serve joins the controller and serves until ctx is done, the controller
+// shuts the engine down, or the controller stays unreachable for
+// Config.Retry.
+func (e *Engine) Serve(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	resume := false
+	for {
+		c, err := e.join(ctx, resume)
+		if err != nil {
+			return err
+		}
+		if e.interp == nil {
+			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps})
+			go e.work(ctx)
+		}
+		e.setConn(c)
+		stopClose := context.AfterFunc(ctx, func() { c.Close(uint64(protocol.CodeOK), "engine exiting") })
+		err = e.read(ctx, c)
+		stopClose()
+		e.setConn(nil)
+		if errors.Is(err, ErrShutdown) || ctx.Err() != nil {
+			c.Close(uint64(protocol.CodeOK), "engine exiting")
+			e.cancelAll()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		e.log.Warn("lost controller, reconnecting", "err", err)
+		resume = true
+	}
+}
+
+// join dials and registers, retrying with backoff.
+func (e *Engine) join(ctx context.Context, resume bool) (*quic.Conn, error) {
+	deadline := time.Now().Add(e.cfg.Retry)
+	wait := 50 * time.Millisecond
+	for {
+		c, err := e.register(ctx, resume)
+		if err == nil {
+			return c, nil
+		}
+		var refused *refusedError
+		if errors.As(err, &refused) || errors.Is(err, quic.ErrAuth) || errors.Is(err, quic.ErrFingerprint) {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("engine: controller unreachable: %w", err)
+		}
+		e.log.Info("controller not reachable yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait + rand.N(wait/2)):
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+type refusedError struct{ msg string }
+
+func (r *refusedError) Error() string { return "engine: registration refused: " + r.msg }
+
+func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) {
+	var c *quic.Conn
+	var err error
+	for _, addr := range e.cfg.Connection.Addresses {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key})
+		cancel()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume}
+	p, _ := protocol.Marshal(protocol.TRegister, &reg, nil)
+	if err := c.WriteFrame(p); err != nil {
+		return nil, err
+	}
+	p, err = c.ReadFrame()
+	if err != nil {
+		return nil, fmt.Errorf("register: %w", err)
+	}
+	var r protocol.Registered
+	t, hb, _, err := protocol.Split(p)
+	if err == nil && t != protocol.TRegistered {
+		err = fmt.Errorf("register: unexpected %s", t)
+	}
+	if err == nil {
+		err = protocol.UnmarshalHeader(hb, &r)
+	}
+	if err != nil {
+		c.Close(uint64(protocol.CodeBadFrame), err.Error())
+		return nil, err
+	}
+	if r.Error != "" {
+		return nil, &refusedError{r.Error}
+	}
+	e.mu.Lock()
+	e.id = r.ID
+	e.mu.Unlock()
+	e.log.Info("registered", "id", r.ID, "cluster", r.ClusterID)
+	return c, nil
+}
+
+func (e *Engine) setConn(c *quic.Conn) {
+	e.mu.Lock()
+	e.conn = c
+	unsent := e.unsent
+	e.unsent = nil
+	e.mu.Unlock()
+	for _, p := range unsent {
+		e.write(p)
+	}
+}
+
+// read handles the controller's messages.
+func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
+	for {
+		p, err := c.ReadFrame()
+		if err != nil {
+			return err
+		}
+		t, hb, body, err := protocol.Split(p)
+		if err != nil {
+			return err
+		}
+		switch t {
+		case protocol.TPing:
+			pong := append([]byte{byte(protocol.TPong)}, p[1:]...)
+			c.WriteFrame(pong)
+		case protocol.TRequest:
+			var r protocol.Request
+			if err := protocol.UnmarshalHeader(hb, &r); err != nil {
+				return err
+			}
+			e.enqueue(r, body)
+		case protocol.TCancel:
+			var m protocol.Cancel
+			if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+				return err
+			}
+			e.cancelTasks(m.MsgIDs)
+		case protocol.TShutdown:
+			return ErrShutdown
+		default:
+			return fmt.Errorf("unexpected %s from controller", t)
+		}
+	}
+}
+
+func (e *Engine) enqueue(r protocol.Request, body []byte) {
+	e.mu.Lock()
+	e.queue = append(e.queue, queued{r, body})
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// work runs queued tasks one at a time.
+func (e *Engine) work(ctx context.Context) {
+	for {
+		e.mu.Lock()
+		if len(e.queue) == 0 {
+			e.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.wake:
+				continue
+			}
+		}
+		q := e.queue[0]
+		e.queue[0] = queued{}
+		e.queue = e.queue[1:]
+		tctx, cancel := context.WithCancelCause(ctx)
+		e.running, e.cancel = q.req.MsgID, cancel
+		e.mu.Unlock()
+		if q.req.Timeout > 0 {
+			d := time.Duration(q.req.Timeout * float64(time.Second))
+			tctx, _ = context.WithTimeoutCause(tctx, d, &CancelError{Name: "TaskTimeout",
+				Message: fmt.Sprintf("task %s ran past its timeout of %gs", q.req.MsgID, q.req.Timeout)})
+		}
+		res, val := e.interp.Run(tctx, &q.req, q.body)
+		cancel(nil)
+		e.mu.Lock()
+		e.running, e.cancel = "", nil
+		e.mu.Unlock()
+		e.reply(&q.req, res, val)
+	}
+}
+
+func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
+	res.MsgID, res.Engine, res.Kind = req.MsgID, e.ID(), req.Kind
+	res.Submitted, res.Client, res.Label = req.Submitted, req.Client, req.Label
+	if res.Error != nil && res.Error.Name == "TaskAborted" {
+		res.Status = protocol.StatusAborted
+	}
+	p, err := protocol.Marshal(protocol.TResult, &res, val)
+	if err != nil {
+		return
+	}
+	e.write(p)
+}
+
+// write sends a frame, keeping it for the next connection when there is
+// none.
+func (e *Engine) write(p []byte) {
+	e.mu.Lock()
+	c := e.conn
+	if c == nil {
+		e.unsent = append(e.unsent, p)
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	if err := c.WriteFrame(p); err != nil {
+		e.mu.Lock()
+		e.unsent = append(e.unsent, p)
+		e.mu.Unlock()
+	}
+}
+
+// cancelTasks aborts queued tasks and cancels the running one.
+func (e *Engine) cancelTasks(ids []string) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	e.mu.Lock()
+	var aborted []queued
+	kept := e.queue[:0]
+	for _, q := range e.queue {
+		if want[q.req.MsgID] {
+			aborted = append(aborted, q)
+		} else {
+			kept = append(kept, q)
+		}
+	}
+	e.queue = kept
+	if want[e.running] && e.cancel != nil {
+		e.cancel(&CancelError{Name: "TaskAborted", Message: "task was aborted while running"})
+	}
+	e.mu.Unlock()
+	now := time.Now().UnixNano()
+	for _, q := range aborted {
+		e.reply(&q.req, protocol.Result{
+			Status: protocol.StatusAborted, Completed: now,
+			Error: &protocol.RemoteError{Name: "TaskAborted", Message: "task was aborted", Engine: e.ID(), Method: string(q.req.Kind)},
+		}, nil)
+	}
+}
+
+func (e *Engine) cancelAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queue = nil
+	if e.cancel != nil {
+		e.cancel(&CancelError{Name: "TaskAborted", Message: "engine shutting down"})
+	}
+}

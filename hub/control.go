@@ -1,0 +1,90 @@
+package hub
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// QueueStatus is the answer to the "queue_status" op for one engine.
+type QueueStatus struct {
+	Queue     int `cbor:"queue"`
+	Completed int `cbor:"completed"`
+	Tasks     int `cbor:"tasks"`
+}
+
+// ShutdownArgs are the "shutdown" op's arguments.
+type ShutdownArgs struct {
+	Targets []int `cbor:"targets"` // nil: all engines
+	Hub     bool  `cbor:"hub"`
+}
+
+// control answers a client's query.
+func (h *Hub) control(cl *client, m *protocol.Control, body []byte) {
+	reply, err := h.op(m.Op, body)
+	rep := protocol.ControlReply{ID: m.ID}
+	var out []byte
+	if err == nil {
+		out, err = protocol.MarshalValue(reply)
+	}
+	if err != nil {
+		rep.Error = err.Error()
+		out = nil
+	}
+	send(cl.conn, protocol.TControlReply, &rep, out)
+}
+
+func (h *Hub) op(op string, body []byte) (any, error) {
+	switch op {
+	case "queue_status":
+		return h.queueStatus(), nil
+	case "engines":
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.engineInfos(), nil
+	case "shutdown":
+		var a ShutdownArgs
+		if len(body) > 0 {
+			if err := protocol.UnmarshalValue(body, &a); err != nil {
+				return nil, fmt.Errorf("shutdown: %w", err)
+			}
+		}
+		h.shutdownEngines(a)
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unknown control op %q", op)
+}
+
+func (h *Hub) queueStatus() map[string]QueueStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]QueueStatus{}
+	for id, e := range h.engines {
+		out[strconv.Itoa(id)] = QueueStatus{Queue: len(e.tasks), Completed: e.completed}
+	}
+	return out
+}
+
+func (h *Hub) shutdownEngines(a ShutdownArgs) {
+	h.mu.Lock()
+	var targets []*engine
+	if a.Targets == nil {
+		for _, e := range h.engines {
+			targets = append(targets, e)
+		}
+	} else {
+		for _, id := range a.Targets {
+			if e := h.engines[id]; e != nil {
+				targets = append(targets, e)
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, e := range targets {
+		send(e.conn, protocol.TShutdown, &protocol.Shutdown{Reason: "client asked"}, nil)
+	}
+	if a.Hub {
+		go h.Shutdown()
+	}
+}

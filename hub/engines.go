@@ -1,0 +1,209 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
+)
+
+// engine is a registered engine. Fields are guarded by Hub.mu.
+type engine struct {
+	info      protocol.EngineInfo
+	conn      *quic.Conn
+	lastSeen  time.Time
+	tasks     map[string]*task // outstanding on this engine
+	completed int
+	dead      bool
+}
+
+// task is a request in flight. Fields are guarded by Hub.mu.
+type task struct {
+	req    protocol.Request
+	client string
+	engine int // -1 while unassigned
+	body   []byte
+}
+
+func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Register) {
+	e, err := h.register(c, r)
+	reply := protocol.Registered{ClusterID: h.clusterID, HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond)}
+	if err != nil {
+		reply.Error = err.Error()
+		send(c, protocol.TRegistered, &reply, nil)
+		h.refuse(c, protocol.CodeVersion, err)
+		return
+	}
+	reply.ID = e.info.ID
+	if err := send(c, protocol.TRegistered, &reply, nil); err != nil {
+		return
+	}
+	h.log.Info("engine registered", "id", e.info.ID, "host", e.info.Host, "pid", e.info.PID)
+	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: true, Engine: e.info})
+	for {
+		p, err := c.ReadFrame()
+		if err != nil {
+			h.log.Info("engine connection lost", "id", e.info.ID, "err", err)
+			return // the heartbeat decides whether it is dead
+		}
+		if err := h.engineFrame(e, c, p); err != nil {
+			h.refuse(c, protocol.CodeBadFrame, fmt.Errorf("engine %d: %w", e.info.ID, err))
+			return
+		}
+	}
+}
+
+// register admits an engine, giving it the id it asks for when free.
+func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, error) {
+	if r.Version != protocol.Version {
+		return nil, fmt.Errorf("register: protocol version %d, want %d", r.Version, protocol.Version)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := r.ID
+	if id >= 0 {
+		if old, ok := h.engines[id]; ok {
+			if !r.Resume || old.info.PID != r.PID || old.info.Host != r.Host {
+				return nil, fmt.Errorf("register: engine id %d is in use", id)
+			}
+			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
+			old.conn, old.lastSeen = c, time.Now()
+			return old, nil
+		}
+	} else {
+		for h.used[h.nextID] {
+			h.nextID++
+		}
+		id = h.nextID
+	}
+	h.used[id] = true
+	e := &engine{
+		info:     protocol.EngineInfo{ID: id, Host: r.Host, PID: r.PID},
+		conn:     c,
+		lastSeen: time.Now(),
+		tasks:    map[string]*task{},
+	}
+	h.engines[id] = e
+	return e, nil
+}
+
+func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
+	t, hb, _, err := protocol.Split(p)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	e.lastSeen = time.Now()
+	h.mu.Unlock()
+	switch t {
+	case protocol.TPong:
+		return nil
+	case protocol.TResult:
+		var r protocol.Result
+		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
+			return err
+		}
+		h.engineResult(e, &r, p)
+		return nil
+	}
+	return fmt.Errorf("unexpected %s from engine", t)
+}
+
+// engineResult routes a result frame, unchanged, to the client that asked.
+func (h *Hub) engineResult(e *engine, r *protocol.Result, frame []byte) {
+	h.mu.Lock()
+	t := h.tasks[r.MsgID]
+	var cl *client
+	if t != nil {
+		delete(h.tasks, r.MsgID)
+		delete(e.tasks, r.MsgID)
+		e.completed++
+		cl = h.clients[t.client]
+	}
+	h.mu.Unlock()
+	if cl != nil {
+		cl.conn.WriteFrame(frame)
+	}
+}
+
+// heartbeats pings engines and declares dead those not heard from.
+func (h *Hub) heartbeats(ctx context.Context) {
+	tick := time.NewTicker(h.cfg.Heartbeat)
+	defer tick.Stop()
+	ping, _ := protocol.Marshal(protocol.TPing, &protocol.Ping{}, nil)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			var dead []*engine
+			var live []*quic.Conn
+			h.mu.Lock()
+			for _, e := range h.engines {
+				if now.Sub(e.lastSeen) > h.cfg.DeadAfter {
+					dead = append(dead, e)
+				} else {
+					live = append(live, e.conn)
+				}
+			}
+			h.mu.Unlock()
+			for _, c := range live {
+				c.WriteFrame(ping)
+			}
+			for _, e := range dead {
+				h.engineDied(e, "heartbeat")
+			}
+		}
+	}
+}
+
+// engineDied removes an engine and fails its outstanding tasks with
+// EngineError.
+func (h *Hub) engineDied(e *engine, why string) {
+	h.mu.Lock()
+	if h.engines[e.info.ID] != e {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.engines, e.info.ID)
+	e.dead = true
+	var fails []*task
+	for id, t := range e.tasks {
+		delete(h.tasks, id)
+		fails = append(fails, t)
+	}
+	e.tasks = nil
+	h.mu.Unlock()
+	h.log.Warn("engine died", "id", e.info.ID, "why", why, "tasks", len(fails))
+	e.conn.Close(uint64(protocol.CodeShutdown), "declared dead")
+	for _, t := range fails {
+		h.fail(t, e.info.ID, &protocol.RemoteError{
+			Name:    "EngineError",
+			Message: fmt.Sprintf("Engine %d died while running task '%s'", e.info.ID, t.req.MsgID),
+			Engine:  e.info.ID,
+			Method:  string(t.req.Kind),
+		})
+	}
+	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: false, Engine: e.info})
+}
+
+// fail reports a task's failure to its client on the hub's behalf.
+func (h *Hub) fail(t *task, engine int, rerr *protocol.RemoteError) {
+	now := time.Now().UnixNano()
+	res := protocol.Result{
+		MsgID: t.req.MsgID, Engine: engine, Status: protocol.StatusError,
+		Submitted: t.req.Submitted, Completed: now, Error: rerr, Kind: t.req.Kind,
+		Client: t.client, Label: t.req.Label,
+	}
+	if rerr.Name == "TaskAborted" {
+		res.Status = protocol.StatusAborted
+	}
+	h.mu.Lock()
+	cl := h.clients[t.client]
+	h.mu.Unlock()
+	if cl != nil {
+		send(cl.conn, protocol.TResult, &res, nil)
+	}
+}

@@ -1,0 +1,304 @@
+// Package hub is pxsh's controller: it accepts engines and clients on one
+// QUIC port, registers engines with ids that are never reused, watches them
+// with heartbeats, routes requests to engines (directly, or through the
+// load-balancing scheduler) and results back to the client that asked, and
+// answers clients' queries.
+//
+// It imports quic, protocol, profile and scheduler; never engine, client or
+// shell.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
+)
+
+// Config configures a Hub. The zero value serves on a random loopback port
+// with a fresh identity and key and writes no files.
+type Config struct {
+	// ProfileDir, when set, keeps the identity and cluster key in its
+	// security directory and receives the connection files.
+	ProfileDir string
+	// Addr is the UDP address to listen on; "" means 127.0.0.1:0.
+	Addr string
+	// Location is the host written into connection files; "" means the
+	// listening address's host (or this host's name when listening on
+	// all interfaces).
+	Location string
+	// Identity and Key override the profile's; tests set them.
+	Identity *quic.Identity
+	Key      []byte
+	// Heartbeat is how often engines are pinged; 0 means 500 ms.
+	Heartbeat time.Duration
+	// DeadAfter declares an engine dead when nothing was heard from it for
+	// this long; 0 means 2.5 s.
+	DeadAfter time.Duration
+	// MaxFrame bounds frames; 0 means quic.DefaultMaxFrame.
+	MaxFrame int
+	// Logger receives the hub's events; nil means silent.
+	Logger *slog.Logger
+}
+
+// Hub is a running controller. It is safe for concurrent use.
+type Hub struct {
+	cfg       Config
+	log       *slog.Logger
+	ln        *quic.Listener
+	conn      *profile.Connection
+	clusterID string
+	ready     chan struct{}
+	stop      context.CancelFunc
+	done      chan struct{}
+
+	mu      sync.Mutex
+	engines map[int]*engine
+	clients map[string]*client
+	tasks   map[string]*task
+	nextID  int
+	used    map[int]bool
+	nextCl  int
+}
+
+// ErrClosed is returned by Serve after Shutdown.
+var ErrClosed = errors.New("hub closed")
+
+// New creates a hub and binds its port; Serve runs it.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 500 * time.Millisecond
+	}
+	if cfg.DeadAfter == 0 {
+		cfg.DeadAfter = 2500 * time.Millisecond
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	id, key, err := identity(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := quic.Listen(cfg.Addr, id, quic.Config{Key: key, MaxFrame: cfg.MaxFrame, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("start controller: %w", err)
+	}
+	h := &Hub{
+		cfg: cfg, log: log, ln: ln, ready: make(chan struct{}), done: make(chan struct{}),
+		engines: map[int]*engine{}, clients: map[string]*client{}, tasks: map[string]*task{},
+		used: map[int]bool{},
+	}
+	h.clusterID = clusterID(cfg.ProfileDir)
+	h.conn = &profile.Connection{
+		Addresses:   []string{location(cfg.Location, ln.Addr())},
+		Fingerprint: id.Fingerprint,
+		Key:         hex.EncodeToString(key),
+		ClusterID:   h.clusterID,
+		Version:     protocol.Version,
+		Profile:     cfg.ProfileDir,
+		PID:         os.Getpid(),
+	}
+	if cfg.ProfileDir != "" {
+		for _, eng := range []bool{true, false} {
+			if err := profile.Write(profile.ConnectionPath(cfg.ProfileDir, eng), h.conn); err != nil {
+				ln.Close()
+				return nil, err
+			}
+		}
+	}
+	return h, nil
+}
+
+func identity(cfg Config) (*quic.Identity, []byte, error) {
+	id, key := cfg.Identity, cfg.Key
+	var err error
+	if id == nil {
+		if cfg.ProfileDir != "" {
+			id, err = quic.LoadOrCreateIdentity(profile.SecurityDir(cfg.ProfileDir))
+		} else {
+			id, err = quic.NewIdentity()
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("controller identity: %w", err)
+		}
+	}
+	if key == nil {
+		key, err = clusterKey(cfg.ProfileDir)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return id, key, nil
+}
+
+// clusterKey loads the profile's key, or makes a new one (kept in the
+// profile when there is one).
+func clusterKey(dir string) ([]byte, error) {
+	if dir != "" {
+		if c, err := profile.Read(profile.ConnectionPath(dir, false)); err == nil {
+			if k, err := c.KeyBytes(); err == nil {
+				return k, nil
+			}
+		}
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("cluster key: %w", err)
+	}
+	return key, nil
+}
+
+func clusterID(dir string) string {
+	if dir != "" {
+		if c, err := profile.Read(profile.ConnectionPath(dir, false)); err == nil && c.ClusterID != "" {
+			return c.ClusterID
+		}
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func location(loc string, addr net.Addr) string {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return addr.String()
+	}
+	port := fmt.Sprint(ua.Port)
+	if loc != "" {
+		return net.JoinHostPort(loc, port)
+	}
+	if ua.IP.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil {
+			return net.JoinHostPort(h, port)
+		}
+	}
+	return net.JoinHostPort(ua.IP.String(), port)
+}
+
+// Connection returns what the connection files hold.
+func (h *Hub) Connection() *profile.Connection { c := *h.conn; return &c }
+
+// Addr returns the bound UDP address.
+func (h *Hub) Addr() net.Addr { return h.ln.Addr() }
+
+// Ready is closed once the hub accepts connections.
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
+
+// Serve accepts connections until ctx is done or Shutdown is called.
+func (h *Hub) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	h.mu.Lock()
+	h.stop = cancel
+	h.mu.Unlock()
+	defer close(h.done)
+	defer cancel()
+	go h.heartbeats(ctx)
+	close(h.ready)
+	h.log.Info("controller listening", "addr", h.conn.Addresses[0], "cluster", h.clusterID)
+	for {
+		c, err := h.ln.Accept(ctx)
+		if err != nil {
+			h.closeAll()
+			if ctx.Err() != nil {
+				return ErrClosed
+			}
+			return fmt.Errorf("controller accept: %w", err)
+		}
+		go h.serveConn(ctx, c)
+	}
+}
+
+// Shutdown stops the hub, closing every connection.
+func (h *Hub) Shutdown() {
+	h.mu.Lock()
+	stop := h.stop
+	h.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-h.done
+	}
+	h.ln.Close()
+}
+
+func (h *Hub) closeAll() {
+	h.ln.Close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range h.engines {
+		e.conn.Close(uint64(protocol.CodeShutdown), "controller shutting down")
+	}
+	for _, c := range h.clients {
+		c.conn.Close(uint64(protocol.CodeShutdown), "controller shutting down")
+	}
+}
+
+// serveConn reads a connection's first message to learn its role.
+func (h *Hub) serveConn(ctx context.Context, c *quic.Conn) {
+	p, err := c.ReadFrame()
+	if err != nil {
+		return
+	}
+	t, hb, _, err := protocol.Split(p)
+	if err != nil {
+		h.refuse(c, protocol.CodeBadFrame, err)
+		return
+	}
+	switch t {
+	case protocol.TRegister:
+		var r protocol.Register
+		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
+			h.refuse(c, protocol.CodeBadFrame, err)
+			return
+		}
+		h.serveEngine(ctx, c, &r)
+	case protocol.THello:
+		var m protocol.Hello
+		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+			h.refuse(c, protocol.CodeBadFrame, err)
+			return
+		}
+		h.serveClient(ctx, c, &m)
+	default:
+		h.refuse(c, protocol.CodeUnknownType, fmt.Errorf("first message %s, want register or hello", t))
+	}
+}
+
+func (h *Hub) refuse(c *quic.Conn, code protocol.Code, err error) {
+	h.log.Warn("closing connection", "peer", c.RemoteAddr(), "code", code.String(), "err", err)
+	c.Close(uint64(code), fmt.Sprintf("%s: %v", code, err))
+}
+
+func send(c *quic.Conn, t protocol.Type, hdr any, body []byte) error {
+	p, err := protocol.Marshal(t, hdr, nil)
+	if err != nil {
+		return err
+	}
+	if len(body) == 0 {
+		return c.WriteFrame(p)
+	}
+	return c.WriteFrame(p, body)
+}
+
+// Dir returns the profile directory's database path, or "" without one.
+func (h *Hub) dbPath() string {
+	if h.cfg.ProfileDir == "" {
+		return ""
+	}
+	return filepath.Join(h.cfg.ProfileDir, profile.DatabaseFile)
+}

@@ -1,0 +1,252 @@
+// Package clustertest starts real pxsh clusters for tests: a controller
+// in the test process on a random loopback port and engine processes of
+// the real pxsh binary, built once per test binary.
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/hub"
+	"github.com/pxsh/pxsh/profile"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Scale returns the factor applied to test time bounds: $PXSH_TEST_SCALE,
+// default 1.
+func Scale() time.Duration {
+	if n, err := strconv.Atoi(os.Getenv("PXSH_TEST_SCALE")); err == nil && n > 0 {
+		return time.Duration(n)
+	}
+	return 1
+}
+
+// Binary builds cmd/pxsh (once per test binary) and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if p := os.Getenv("PXSH_BINARY"); p != "" {
+			binPath = p
+			return
+		}
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		dir, err := os.MkdirTemp("", "pxsh-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "pxsh")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/pxsh")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Options configure a test cluster.
+type Options struct {
+	Heartbeat time.Duration // 0: 100 ms
+	DeadAfter time.Duration // 0: 600 ms
+	// EngineArgs are extra arguments for every engine.
+	EngineArgs []string
+}
+
+// Cluster is a running test cluster.
+type Cluster struct {
+	Hub        *hub.Hub
+	Dir        string
+	ClientFile string
+	EngineFile string
+	t          testing.TB
+	opts       Options
+
+	mu      sync.Mutex
+	engines map[int]*exec.Cmd
+	logs    map[int]*syncBuffer
+}
+
+// Start starts a controller and n engines (ids 0..n-1) and waits until
+// they are registered. Everything stops at the end of the test.
+func Start(t testing.TB, n int, o Options) *Cluster {
+	t.Helper()
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 100 * time.Millisecond
+	}
+	if o.DeadAfter == 0 {
+		o.DeadAfter = 600 * time.Millisecond
+	}
+	dir := t.TempDir()
+	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Serve(ctx); close(done) }()
+	<-h.Ready()
+	c := &Cluster{
+		Hub: h, Dir: dir, t: t, opts: o,
+		ClientFile: profile.ConnectionPath(dir, false), EngineFile: profile.ConnectionPath(dir, true),
+		engines: map[int]*exec.Cmd{}, logs: map[int]*syncBuffer{},
+	}
+	t.Cleanup(func() {
+		c.StopEngines()
+		cancel()
+		<-done
+	})
+	for i := 0; i < n; i++ {
+		c.StartEngine(i)
+	}
+	if n > 0 {
+		cl := c.Client()
+		c.WaitEngines(cl, n)
+	}
+	return c
+}
+
+// StartEngine starts an engine process asking for id (-1: any).
+func (c *Cluster) StartEngine(id int, extra ...string) *exec.Cmd {
+	c.t.Helper()
+	args := append([]string{"engine", "--file", c.EngineFile, "--id", strconv.Itoa(id), "--wait", "10s"}, c.opts.EngineArgs...)
+	args = append(args, extra...)
+	cmd := exec.Command(Binary(c.t), args...)
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	key := id
+	if key < 0 {
+		key = -cmd.Process.Pid
+	}
+	c.engines[key] = cmd
+	c.logs[key] = log
+	c.mu.Unlock()
+	return cmd
+}
+
+// Kill sends SIGKILL to the engine started with id.
+func (c *Cluster) Kill(id int) {
+	c.mu.Lock()
+	cmd := c.engines[id]
+	c.mu.Unlock()
+	if cmd == nil {
+		c.t.Fatalf("no engine %d", id)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
+// StopEngines terminates every engine process.
+func (c *Cluster) StopEngines() {
+	c.mu.Lock()
+	cmds := c.engines
+	c.engines = map[int]*exec.Cmd{}
+	c.mu.Unlock()
+	for _, cmd := range cmds {
+		cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, cmd := range cmds {
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+}
+
+// Client dials the cluster; it is closed at the end of the test.
+func (c *Cluster) Client() *client.Client {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*Scale())
+	defer cancel()
+	cl, err := client.Dial(ctx, c.ClientFile, client.Options{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// WaitEngines waits until cl sees n engines.
+func (c *Cluster) WaitEngines(cl *client.Client, n int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second*Scale())
+	defer cancel()
+	if err := cl.WaitForEngines(ctx, n); err != nil {
+		c.t.Fatalf("%v; engine logs: %s", err, c.Logs())
+	}
+}
+
+// Logs returns the engines' output, for failure messages.
+func (c *Cluster) Logs() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b strings.Builder
+	for id, l := range c.logs {
+		fmt.Fprintf(&b, "\n[engine %d] %s", id, l.String())
+	}
+	return b.String()
+}
+
+// Eventually polls cond every few milliseconds until it holds or d
+// (scaled) passes.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d * Scale())
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d*Scale(), what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,250 @@
+package clientlib
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/pxsh/pxsh/client"
+	"go.starlark.net/starlark"
+)
+
+// Client is the Starlark value of Client(): rc.
+type Client struct {
+	env *Env
+	c   *client.Client
+	h   *history
+}
+
+var (
+	_ starlark.HasAttrs  = (*Client)(nil)
+	_ starlark.Mapping   = (*Client)(nil)
+	_ starlark.Sliceable = (*Client)(nil)
+)
+
+// NewClient wraps a connected client for Starlark.
+func NewClient(env *Env, c *client.Client) *Client {
+	return &Client{env: env, c: c, h: newHistory()}
+}
+
+// Go returns the underlying Go client.
+func (rc *Client) Go() *client.Client { return rc.c }
+
+func (env *Env) newClient(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var prof, file string
+	var timeout starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "profile?", &prof, "file?", &file, "timeout?", &timeout); err != nil {
+		return nil, err
+	}
+	d, ok, err := seconds(timeout)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		d = 10 * time.Second
+	}
+	if env.Connect == nil {
+		return nil, fmt.Errorf("Client: no cluster available")
+	}
+	c, err := env.Connect(env.ctx(), prof, file, d)
+	if err != nil {
+		return nil, fmt.Errorf("Client: %w", err)
+	}
+	return NewClient(env, c), nil
+}
+
+func (rc *Client) String() string {
+	return fmt.Sprintf("<Client with %d engines, cluster %s>", len(rc.c.Ids()), rc.c.ClusterID())
+}
+func (rc *Client) Type() string          { return "Client" }
+func (rc *Client) Freeze()               {}
+func (rc *Client) Truth() starlark.Bool  { return true }
+func (rc *Client) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: Client") }
+func (rc *Client) Len() int              { return len(rc.c.Ids()) }
+
+// Index returns a single-engine view of the i-th engine.
+func (rc *Client) Index(i int) starlark.Value {
+	ids := rc.c.Ids()
+	return rc.view([]int{ids[i]}, true)
+}
+
+// Slice returns a view of a slice of the engine ids.
+func (rc *Client) Slice(start, end, step int) starlark.Value {
+	return rc.view(sliceInts(rc.c.Ids(), start, end, step), false)
+}
+
+// Get implements rc[i], rc[-1] and rc[[0, 2]].
+func (rc *Client) Get(k starlark.Value) (starlark.Value, bool, error) {
+	ids := rc.c.Ids()
+	switch k := k.(type) {
+	case starlark.Int:
+		i, ok := k.Int64()
+		if !ok {
+			return nil, false, fmt.Errorf("engine index out of range")
+		}
+		n := int64(len(ids))
+		if i < 0 {
+			i += n
+		}
+		if i < 0 || i >= n {
+			return nil, false, fmt.Errorf("engine index %s out of range: %d engines", k, n)
+		}
+		return rc.view([]int{ids[i]}, true), true, nil
+	case *starlark.List, starlark.Tuple:
+		t, err := targetList(k.(starlark.Iterable), ids)
+		if err != nil {
+			return nil, false, err
+		}
+		return rc.view(t, false), true, nil
+	}
+	return nil, false, fmt.Errorf("engine index must be int, slice or list, not %s", k.Type())
+}
+
+func (rc *Client) view(targets []int, single bool) *DirectView {
+	return &DirectView{rc: rc, targets: targets, single: single}
+}
+
+// targetList checks a list of engine ids.
+func targetList(it starlark.Iterable, ids []int) ([]int, error) {
+	known := map[int]bool{}
+	for _, id := range ids {
+		known[id] = true
+	}
+	var out []int
+	iter := it.Iterate()
+	defer iter.Done()
+	var x starlark.Value
+	for iter.Next(&x) {
+		n, err := starlark.AsInt32(x)
+		if err != nil {
+			return nil, fmt.Errorf("engine ids must be ints, got %s", x.Type())
+		}
+		if !known[n] {
+			return nil, fmt.Errorf("engine %d is not registered (ids: %v)", n, ids)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func sliceInts(ids []int, start, end, step int) []int {
+	var out []int
+	if step > 0 {
+		for i := start; i < end; i += step {
+			out = append(out, ids[i])
+		}
+	} else {
+		for i := start; i > end; i += step {
+			out = append(out, ids[i])
+		}
+	}
+	return out
+}
+
+// Attr implements rc.ids and the client's methods.
+func (rc *Client) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "ids":
+		return intList(rc.c.Ids()), nil
+	case "id":
+		return starlark.String(rc.c.ID()), nil
+	case "cluster_id":
+		return starlark.String(rc.c.ClusterID()), nil
+	}
+	if m, ok := clientMethods[name]; ok {
+		return method(rc, name, m), nil
+	}
+	if m, ok := moreClientMethods[name]; ok {
+		return method(rc, name, m), nil
+	}
+	return rc.extraAttr(name)
+}
+
+// AttrNames lists rc's attributes.
+func (rc *Client) AttrNames() []string {
+	names := []string{"ids", "id", "cluster_id"}
+	for n := range clientMethods {
+		names = append(names, n)
+	}
+	for n := range moreClientMethods {
+		names = append(names, n)
+	}
+	names = append(names, clientExtraAttrs...)
+	sort.Strings(names)
+	return names
+}
+
+type builtinFunc = func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
+
+// clientMethods are rc's methods; moreClientMethods (extras.go) adds the
+// rest of ipyparallel's client API.
+var clientMethods = map[string]builtinFunc{
+	"direct_view":      clientDirectView,
+	"wait_for_engines": clientWaitForEngines,
+	"close":            clientClose,
+}
+
+func recvClient(b *starlark.Builtin) *Client { return b.Receiver().(*Client) }
+
+func clientDirectView(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var targets starlark.Value = starlark.String("all")
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets); err != nil {
+		return nil, err
+	}
+	return rc.viewFor(targets)
+}
+
+// viewFor makes a view from a targets value: 'all' or None (lazy), an int,
+// a list of ints.
+func (rc *Client) viewFor(targets starlark.Value) (*DirectView, error) {
+	switch t := targets.(type) {
+	case starlark.NoneType:
+		return &DirectView{rc: rc}, nil
+	case starlark.String:
+		if t == "all" {
+			return &DirectView{rc: rc}, nil
+		}
+	case starlark.Int:
+		v, _, err := rc.Get(t)
+		if err != nil {
+			return nil, err
+		}
+		return v.(*DirectView), nil
+	case starlark.Iterable:
+		ts, err := targetList(t, rc.c.Ids())
+		if err != nil {
+			return nil, err
+		}
+		return rc.view(ts, false), nil
+	}
+	return nil, fmt.Errorf("targets must be 'all', None, an int or a list of ints, not %s", targets.Type())
+}
+
+func clientWaitForEngines(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var n int
+	var timeout starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "n", &n, "timeout?", &timeout); err != nil {
+		return nil, err
+	}
+	ctx := rc.env.ctx()
+	if d, ok, err := seconds(timeout); err != nil {
+		return nil, err
+	} else if ok && d >= 0 {
+		var cancel func()
+		ctx, cancel = contextWithTimeout(ctx, d)
+		defer cancel()
+	}
+	if err := rc.c.WaitForEngines(ctx, n); err != nil {
+		return nil, &namedError{"TimeoutError", err.Error()}
+	}
+	return starlark.None, nil
+}
+
+func clientClose(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	return starlark.None, recvClient(b).c.Close()
+}

@@ -1,0 +1,98 @@
+// Package clientlib is the Starlark face of the pxsh client: the Client()
+// builtin, direct and load-balanced views, AsyncResults, Reference and
+// catch. The shell, scripts and embedding programs predeclare Builtins.
+//
+// It imports client and starlarklib; never hub, engine or shell.
+package clientlib
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/starlarklib"
+	"go.starlark.net/starlark"
+)
+
+// Env is what the builtins need from their host. Fields are read-only
+// after Builtins is called.
+type Env struct {
+	// NS is the client's namespace: functions defined in it can be sent.
+	NS *starlarklib.Namespace
+	// Connect returns a client for Client(profile=, file=); an empty
+	// profile and file mean the host's current cluster.
+	Connect func(ctx context.Context, profile, file string, timeout time.Duration) (*client.Client, error)
+	// Stdout receives what the builtins print (sync_imports, outputs).
+	Stdout io.Writer
+	// Context is the context of blocking calls; nil means Background.
+	// The shell cancels it on Ctrl-C.
+	Context func() context.Context
+}
+
+func (e *Env) ctx() context.Context {
+	if e.Context == nil {
+		return context.Background()
+	}
+	return e.Context()
+}
+
+// Builtins returns the predeclared names clientlib provides.
+func Builtins(env *Env) starlark.StringDict {
+	return starlark.StringDict{
+		"Client":    starlark.NewBuiltin("Client", env.newClient),
+		"Reference": starlarklib.ReferenceBuiltin(),
+		"catch":     starlark.NewBuiltin("catch", catch),
+	}
+}
+
+// catch(f, *args, **kwargs) calls f and returns its value, or the error as
+// a RemoteError value (False in a boolean context) instead of stopping the
+// script.
+func catch(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("catch: missing function argument")
+	}
+	v, err := starlark.Call(thread, args[0], args[1:], kwargs)
+	if err == nil {
+		return v, nil
+	}
+	return errorValue(err), nil
+}
+
+// errorValue turns an error into a RemoteError value, keeping the remote
+// details when there are some.
+func errorValue(err error) starlark.Value {
+	var re *client.RemoteError
+	if errors.As(err, &re) {
+		return starlarklib.ErrorValue{Err: re.RemoteError}
+	}
+	var ce *client.CompositeError
+	if errors.As(err, &ce) && len(ce.Errors) > 0 {
+		ev := starlarklib.ErrorValue{Err: ce.Errors[0].RemoteError}
+		ev.Err.Name, ev.Err.Message, ev.Err.Engine = "CompositeError", ce.Report(), -1
+		return ev
+	}
+	msg := err.Error()
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		msg = ee.Msg
+	}
+	name := "Error"
+	var ne *namedError
+	if errors.As(err, &ne) {
+		name, msg = ne.name, ne.msg
+	}
+	return starlarklib.ErrorValue{Err: protocolError(name, msg)}
+}
+
+// namedError is a client-side error with an ipyparallel class name
+// (TimeoutError, ...).
+type namedError struct{ name, msg string }
+
+func (e *namedError) Error() string { return e.name + ": " + e.msg }
+
+// ErrTimeout is the error of a get() that ran out of time.
+var errNotReady = &namedError{"TimeoutError", "Result not ready."}

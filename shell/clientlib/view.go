@@ -1,0 +1,383 @@
+package clientlib
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/starlarklib"
+	"go.starlark.net/starlark"
+)
+
+// DirectView addresses engines explicitly: rc[...] and
+// rc.direct_view(targets).
+type DirectView struct {
+	rc *Client
+	// targets are fixed engine ids; nil means every engine registered at
+	// the time of each call ('all').
+	targets []int
+	// single marks a view made by an int index: results are one value,
+	// not a list.
+	single bool
+	block  bool
+}
+
+var (
+	_ starlark.HasAttrs    = (*DirectView)(nil)
+	_ starlark.HasSetField = (*DirectView)(nil)
+	_ starlark.HasSetKey   = (*DirectView)(nil)
+)
+
+func (v *DirectView) String() string {
+	if v.targets == nil {
+		return "<DirectView all>"
+	}
+	if v.single {
+		return fmt.Sprintf("<DirectView %d>", v.targets[0])
+	}
+	parts := make([]string, len(v.targets))
+	for i, id := range v.targets {
+		parts[i] = fmt.Sprint(id)
+	}
+	return "<DirectView [" + strings.Join(parts, ", ") + "]>"
+}
+func (v *DirectView) Type() string          { return "DirectView" }
+func (v *DirectView) Freeze()               {}
+func (v *DirectView) Truth() starlark.Bool  { return true }
+func (v *DirectView) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: DirectView") }
+
+// Len is the number of engines the view addresses now.
+func (v *DirectView) Len() int { return len(v.Targets()) }
+
+// Targets returns the engine ids a call would address now.
+func (v *DirectView) Targets() []int {
+	if v.targets == nil {
+		return v.rc.c.Ids()
+	}
+	return v.targets
+}
+
+// Client returns the view's client.
+func (v *DirectView) Client() *Client { return v.rc }
+
+func (v *DirectView) targetsValue() starlark.Value {
+	if v.targets == nil {
+		return starlark.String("all")
+	}
+	if v.single {
+		return starlark.MakeInt(v.targets[0])
+	}
+	return intList(v.targets)
+}
+
+// Attr serves flags and methods.
+func (v *DirectView) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "block":
+		return starlark.Bool(v.block), nil
+	case "targets":
+		return v.targetsValue(), nil
+	case "client":
+		return v.rc, nil
+	}
+	if m, ok := viewMethods[name]; ok {
+		return method(v, name, m), nil
+	}
+	if m, ok := moreViewMethods[name]; ok {
+		return method(v, name, m), nil
+	}
+	return nil, nil
+}
+
+// AttrNames lists the view's attributes.
+func (v *DirectView) AttrNames() []string {
+	names := []string{"block", "targets", "client"}
+	for n := range viewMethods {
+		names = append(names, n)
+	}
+	for n := range moreViewMethods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SetField sets view.block and view.targets.
+func (v *DirectView) SetField(name string, val starlark.Value) error {
+	switch name {
+	case "block":
+		b, ok := val.(starlark.Bool)
+		if !ok {
+			return fmt.Errorf("block must be a bool, not %s", val.Type())
+		}
+		v.block = bool(b)
+		return nil
+	case "targets":
+		nv, err := v.rc.viewFor(val)
+		if err != nil {
+			return err
+		}
+		v.targets, v.single = nv.targets, nv.single
+		return nil
+	}
+	return starlark.NoSuchAttrError(fmt.Sprintf("DirectView has no settable field .%s", name))
+}
+
+// Get implements dv['a']: a blocking pull.
+func (v *DirectView) Get(k starlark.Value) (starlark.Value, bool, error) {
+	name, ok := k.(starlark.String)
+	if !ok {
+		return nil, false, fmt.Errorf("view key must be a name, not %s", k.Type())
+	}
+	ar, err := v.pull(starlark.Tuple{name}, v.Targets(), v.single)
+	if err != nil {
+		return nil, false, err
+	}
+	val, err := ar.value(nil, -1)
+	return val, true, err
+}
+
+// SetKey implements dv['a'] = x: a blocking push.
+func (v *DirectView) SetKey(k, val starlark.Value) error {
+	name, ok := k.(starlark.String)
+	if !ok {
+		return fmt.Errorf("view key must be a name, not %s", k.Type())
+	}
+	d := starlark.NewDict(1)
+	d.SetKey(name, val)
+	ar, err := v.push(d, v.Targets(), v.single)
+	if err != nil {
+		return err
+	}
+	_, err = ar.value(nil, -1)
+	return err
+}
+
+// callOpts are the per-call flags every view method accepts.
+type callOpts struct {
+	block   bool
+	targets []int
+	single  bool
+}
+
+// opts pops block= and targets= from kwargs.
+func (v *DirectView) opts(kwargs []starlark.Tuple) (callOpts, []starlark.Tuple, error) {
+	o := callOpts{block: v.block, targets: v.Targets(), single: v.single}
+	var rest []starlark.Tuple
+	for _, kv := range kwargs {
+		switch string(kv[0].(starlark.String)) {
+		case "block":
+			if kv[1] == starlark.None {
+				continue
+			}
+			b, ok := kv[1].(starlark.Bool)
+			if !ok {
+				return o, nil, fmt.Errorf("block must be a bool, not %s", kv[1].Type())
+			}
+			o.block = bool(b)
+		case "targets":
+			if kv[1] == starlark.None {
+				continue
+			}
+			nv, err := v.rc.viewFor(kv[1])
+			if err != nil {
+				return o, nil, err
+			}
+			o.targets, o.single = nv.Targets(), nv.single
+		default:
+			rest = append(rest, kv)
+		}
+	}
+	if len(o.targets) == 0 {
+		return o, nil, fmt.Errorf("no engines registered")
+	}
+	return o, rest, nil
+}
+
+// result returns ar, or its value when the call blocks.
+func result(thread *starlark.Thread, ar *AsyncResult, block bool) (starlark.Value, error) {
+	if !block {
+		return ar, nil
+	}
+	return ar.value(thread, -1)
+}
+
+// viewMethods are the direct view's methods; moreViewMethods (extras)
+// adds the rest.
+var viewMethods = map[string]builtinFunc{
+	"apply":       viewApply(false, false),
+	"apply_sync":  viewApply(true, true),
+	"apply_async": viewApply(true, false),
+	"execute":     viewExecute,
+	"push":        viewPush,
+	"pull":        viewPull,
+	"set_flags":   viewSetFlags,
+}
+
+var moreViewMethods = map[string]builtinFunc{}
+
+func recvView(b *starlark.Builtin) *DirectView { return b.Receiver().(*DirectView) }
+
+// viewApply makes apply (fixed=false: the view's block flag) and
+// apply_sync/apply_async (fixed block).
+func viewApply(fixed, block bool) builtinFunc {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		v := recvView(b)
+		if len(args) == 0 {
+			return nil, fmt.Errorf("%s: missing function argument", b.Name())
+		}
+		o, kw, err := v.opts(kwargs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		if fixed {
+			o.block = block
+		}
+		body, err := starlarklib.EncodeCall(args[0], args[1:], kw, v.rc.env.NS.EncodeOptions())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		req := protocol.Request{Kind: protocol.KindApply, Name: funcName(args[0])}
+		ar, err := v.rc.submit(req, body, o.targets, o.single)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		return result(thread, ar, o.block)
+	}
+}
+
+func funcName(f starlark.Value) string {
+	if c, ok := f.(starlark.Callable); ok {
+		return c.Name()
+	}
+	return f.Type()
+}
+
+func viewExecute(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	o, kw, err := v.opts(kwargs)
+	if err != nil {
+		return nil, fmt.Errorf("execute: %w", err)
+	}
+	var code string
+	silent := true
+	if err := starlark.UnpackArgs(b.Name(), args, kw, "code", &code, "silent?", &silent); err != nil {
+		return nil, err
+	}
+	ar, err := v.execute(code, silent, o.targets, o.single)
+	if err != nil {
+		return nil, err
+	}
+	return result(thread, ar, o.block)
+}
+
+func (v *DirectView) execute(code string, silent bool, targets []int, single bool) (*AsyncResult, error) {
+	body, err := starlarklib.Encode(starlark.String(code), nil)
+	if err != nil {
+		return nil, err
+	}
+	return v.rc.submit(protocol.Request{Kind: protocol.KindExecute, Silent: silent}, body, targets, single)
+}
+
+func viewPush(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	o, kw, err := v.opts(kwargs)
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	var ns *starlark.Dict
+	if err := starlark.UnpackArgs(b.Name(), args, kw, "ns", &ns); err != nil {
+		return nil, err
+	}
+	for _, k := range ns.Keys() {
+		if _, ok := k.(starlark.String); !ok {
+			return nil, fmt.Errorf("push: names must be strings, got %s", k.Type())
+		}
+	}
+	ar, err := v.push(ns, o.targets, o.single)
+	if err != nil {
+		return nil, err
+	}
+	return result(thread, ar, o.block)
+}
+
+func (v *DirectView) push(ns *starlark.Dict, targets []int, single bool) (*AsyncResult, error) {
+	body, err := starlarklib.Encode(ns, v.rc.env.NS.EncodeOptions())
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	return v.rc.submit(protocol.Request{Kind: protocol.KindPush}, body, targets, single)
+}
+
+func viewPull(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	o, kw, err := v.opts(kwargs)
+	if err != nil {
+		return nil, fmt.Errorf("pull: %w", err)
+	}
+	var names starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kw, "names", &names); err != nil {
+		return nil, err
+	}
+	var exprs starlark.Tuple
+	multi := false
+	switch n := names.(type) {
+	case starlark.String:
+		exprs = starlark.Tuple{n}
+	case starlark.Tuple, *starlark.List:
+		multi = true
+		it := n.(starlark.Iterable).Iterate()
+		var x starlark.Value
+		for it.Next(&x) {
+			s, ok := x.(starlark.String)
+			if !ok {
+				it.Done()
+				return nil, fmt.Errorf("pull: names must be strings, got %s", x.Type())
+			}
+			exprs = append(exprs, s)
+		}
+		it.Done()
+	default:
+		return nil, fmt.Errorf("pull: names must be a string or a list of strings, not %s", names.Type())
+	}
+	var ar *AsyncResult
+	if multi {
+		ar, err = v.pullMany(exprs, o.targets, o.single)
+	} else {
+		ar, err = v.pull(exprs, o.targets, o.single)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return result(thread, ar, o.block)
+}
+
+func (v *DirectView) pull(exprs starlark.Tuple, targets []int, single bool) (*AsyncResult, error) {
+	body, err := starlarklib.Encode(exprs[0], nil)
+	if err != nil {
+		return nil, err
+	}
+	return v.rc.submit(protocol.Request{Kind: protocol.KindPull}, body, targets, single)
+}
+
+func (v *DirectView) pullMany(exprs starlark.Tuple, targets []int, single bool) (*AsyncResult, error) {
+	body, err := starlarklib.Encode(starlark.NewList(exprs), nil)
+	if err != nil {
+		return nil, err
+	}
+	return v.rc.submit(protocol.Request{Kind: protocol.KindPull}, body, targets, single)
+}
+
+func viewSetFlags(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	if len(args) > 0 {
+		return nil, fmt.Errorf("set_flags: takes keyword arguments only")
+	}
+	for _, kv := range kwargs {
+		if err := v.SetField(string(kv[0].(starlark.String)), kv[1]); err != nil {
+			return nil, fmt.Errorf("set_flags: %w", err)
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,70 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/pxsh/pxsh/client"
+	"go.starlark.net/starlark"
+)
+
+func numCPU() int { return runtime.NumCPU() }
+
+// RunFile runs a script; argv is what the script sees as argv (its path,
+// then its arguments).
+func (s *Shell) RunFile(ctx context.Context, path string, argv []string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	code := string(src)
+	if strings.HasPrefix(code, "#!") {
+		// Keep line numbers: blank the shebang line.
+		if i := strings.IndexByte(code, '\n'); i >= 0 {
+			code = code[i:]
+		} else {
+			code = ""
+		}
+	}
+	vals := make([]starlark.Value, len(argv))
+	for i, a := range argv {
+		vals[i] = starlark.String(a)
+	}
+	s.ns.Set("argv", starlark.NewList(vals))
+	return s.RunString(ctx, path, code)
+}
+
+// RunString runs a chunk of code in the shell's namespace.
+func (s *Shell) RunString(ctx context.Context, filename, code string) error {
+	s.setContext(ctx)
+	_, err := s.ns.Exec(s.thread, filename, code, false)
+	return err
+}
+
+// ErrorReport renders an uncaught error as the shell prints it: a remote
+// error's header and the engine's traceback, a composite's summary, or the
+// local Starlark backtrace.
+func ErrorReport(err error) string {
+	var ce *client.CompositeError
+	if errors.As(err, &ce) {
+		return ce.Report()
+	}
+	var re *client.RemoteError
+	if errors.As(err, &re) {
+		return re.Report()
+	}
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		return ee.Backtrace()
+	}
+	return err.Error()
+}
+
+// printError writes an error report to stderr.
+func (s *Shell) printError(err error) {
+	fmt.Fprintln(s.cfg.Stderr, strings.TrimRight(ErrorReport(err), "\n"))
+}

@@ -1,0 +1,213 @@
+// Package shell is the pxsh program: the interactive shell, script and
+// -c modes, %px magics, and the API that Go programs use to embed them.
+//
+// Nothing imports shell except cmd/pxsh and embedding programs.
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/shell/clientlib"
+	"github.com/pxsh/pxsh/starlarklib"
+	"go.starlark.net/starlark"
+)
+
+// Config configures a Shell. Zero fields take the defaults documented on
+// each.
+type Config struct {
+	// Stdin, Stdout and Stderr are the shell's streams; nil means
+	// os.Stdin, os.Stdout and os.Stderr.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Getenv looks up environment variables; nil means os.Getenv.
+	Getenv func(string) string
+	// Builtins are extra predeclared names.
+	Builtins starlark.StringDict
+	// ConnectionFile names the cluster to use; "" means Profile's running
+	// cluster, or a private one.
+	ConnectionFile string
+	// Profile is the profile whose cluster is used; "" means "default".
+	// When set explicitly (ProfileSet), its cluster must be running.
+	Profile    string
+	ProfileSet bool
+	// Engines is the number of engines of a private cluster; 0 means the
+	// CPU count.
+	Engines int
+	// StartCluster starts a private local cluster with n engines and
+	// returns its client connection file and a function that stops it.
+	// nil means no private cluster can be started.
+	StartCluster func(ctx context.Context, n int) (connFile string, stop func(), err error)
+	// Interactive forces the shell's terminal behaviour (prompts, colour).
+	Interactive bool
+}
+
+// Shell runs Starlark code with the client builtins. It is not safe for
+// concurrent use.
+type Shell struct {
+	cfg    Config
+	ns     *starlarklib.Namespace
+	env    *clientlib.Env
+	thread *starlark.Thread
+
+	mu       sync.Mutex
+	callCtx  context.Context
+	connFile string
+	stop     func()
+	private  bool
+}
+
+// New makes a shell.
+func New(cfg Config) *Shell {
+	if cfg.Stdin == nil {
+		cfg.Stdin = os.Stdin
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = "default"
+	}
+	s := &Shell{cfg: cfg, callCtx: context.Background()}
+	s.env = &clientlib.Env{Connect: s.connect, Stdout: cfg.Stdout, Context: s.context}
+	builtins := starlark.StringDict{}
+	for k, v := range starlarklib.Modules() {
+		builtins[k] = v
+	}
+	for k, v := range clientlib.Builtins(s.env) {
+		builtins[k] = v
+	}
+	for k, v := range cfg.Builtins {
+		builtins[k] = v
+	}
+	s.ns = starlarklib.NewNamespace(builtins)
+	s.env.NS = s.ns
+	s.thread = &starlark.Thread{
+		Name:  "pxsh",
+		Print: func(_ *starlark.Thread, msg string) { fmt.Fprintln(s.cfg.Stdout, msg) },
+		Load:  s.ns.Load,
+	}
+	return s
+}
+
+// Namespace returns the shell's global namespace.
+func (s *Shell) Namespace() *starlarklib.Namespace { return s.ns }
+
+func (s *Shell) context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.callCtx
+}
+
+// setContext sets the context of blocking calls (the shell cancels it on
+// Ctrl-C).
+func (s *Shell) setContext(ctx context.Context) {
+	s.mu.Lock()
+	s.callCtx = ctx
+	s.mu.Unlock()
+	starlarklib.SetContext(s.thread, ctx)
+}
+
+// Close stops a private cluster the shell started.
+func (s *Shell) Close() {
+	s.mu.Lock()
+	stop := s.stop
+	s.stop = nil
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// connect serves Client(profile=, file=, timeout=).
+func (s *Shell) connect(ctx context.Context, prof, file string, timeout time.Duration) (*client.Client, error) {
+	path := file
+	if path == "" && prof != "" {
+		path = profile.ConnectionPath(profile.Dir(profile.Root(s.cfg.Getenv), prof), false)
+	}
+	if path == "" {
+		var err error
+		if path, err = s.defaultCluster(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c, err := client.Dial(ctx, path, client.Options{Timeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	private := s.private
+	s.mu.Unlock()
+	if private {
+		// A private cluster's engines were just started: wait for them.
+		n := s.engines()
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := c.WaitForEngines(wctx, n); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (s *Shell) engines() int {
+	if s.cfg.Engines > 0 {
+		return s.cfg.Engines
+	}
+	return numCPU()
+}
+
+// defaultCluster returns the connection file of the cluster to use when
+// none is named, starting a private one when needed.
+func (s *Shell) defaultCluster(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.connFile != "" {
+		return s.connFile, nil
+	}
+	if s.cfg.ConnectionFile != "" {
+		s.connFile = s.cfg.ConnectionFile
+		return s.connFile, nil
+	}
+	path := profile.ConnectionPath(profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile), false)
+	if c, err := profile.Read(path); err == nil && alive(c.PID) {
+		s.connFile = path
+		return path, nil
+	}
+	if s.cfg.ProfileSet {
+		return "", fmt.Errorf("no cluster running in profile %q (start one with: pxsh cluster start --profile %s)", s.cfg.Profile, s.cfg.Profile)
+	}
+	if s.cfg.StartCluster == nil {
+		return "", errors.New("no cluster running (start one with: pxsh cluster start)")
+	}
+	file, stop, err := s.cfg.StartCluster(ctx, s.engines())
+	if err != nil {
+		return "", fmt.Errorf("start a private cluster: %w", err)
+	}
+	s.connFile, s.stop, s.private = file, stop, true
+	return file, nil
+}
+
+// alive reports whether a local process exists.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
