@@ -1,0 +1,266 @@
+// Package engine is the pxsh engine: a sandboxed Starlark interpreter host
+// (Interp: predeclared set, allow-listed load, step budgets, cancellation,
+// captured print, persistent namespace), usable in-process from Go, and the
+// service loop that joins it to a controller.
+//
+// engine imports starlarklib, protocol and quic; it must not import hub,
+// client, scheduler or shell. It does not know how it is scheduled.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/starlarklib"
+)
+
+// InterpConfig configures an Interp.
+type InterpConfig struct {
+	// ID is the engine id, reported in results and errors and visible as
+	// engine.id.
+	ID int
+	// Host and PID are visible as engine.host and engine.pid.
+	Host string
+	PID  int
+	// MaxSteps is the per-task budget of Starlark execution steps; 0
+	// means no limit.
+	MaxSteps uint64
+	// Limits bound the values the engine decodes.
+	Limits protocol.Limits
+}
+
+// Interp runs tasks in one persistent Starlark namespace. Its predeclared
+// names are Starlark's universe, the standard modules (math, json, time,
+// struct), the engine module (id, pid, host) and Reference. Code has no
+// access to files, the network or the environment.
+//
+// Run must not be called concurrently; cancellation goes through its
+// context.
+type Interp struct {
+	cfg   InterpConfig
+	ns    *starlarklib.Namespace
+	count int
+}
+
+// NewInterp returns an Interp with an empty namespace.
+func NewInterp(cfg InterpConfig) *Interp {
+	builtins := starlarklib.Modules()
+	builtins["engine"] = &starlarkstruct.Module{Name: "engine", Members: starlark.StringDict{
+		"id":   starlark.MakeInt(cfg.ID),
+		"pid":  starlark.MakeInt(cfg.PID),
+		"host": starlark.String(cfg.Host),
+	}}
+	builtins["Reference"] = starlarklib.ReferenceBuiltin()
+	ns := starlarklib.NewNamespace(builtins)
+	ns.SetLimits(cfg.Limits)
+	return &Interp{cfg: cfg, ns: ns}
+}
+
+// Namespace returns the interpreter's namespace.
+func (in *Interp) Namespace() *starlarklib.Namespace { return in.ns }
+
+// ExecCount returns the number of execute and apply tasks run so far.
+func (in *Interp) ExecCount() int { return in.count }
+
+// Run executes one task and returns its Result header (Status, Stdout,
+// Error, ExecCount, HasValue, Started, Completed, Kind, MsgID, Engine and
+// the request's Client, Label and Submitted) and the encoded value body.
+//
+// When ctx is done the running code is cancelled promptly (also inside
+// time.sleep); the error is named after context.Cause(ctx) when it is a
+// *CancelError, TaskCancelled otherwise. A TaskAborted cancellation has
+// Status aborted. The Interp serves the next task normally.
+func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (protocol.Result, []byte) {
+	res := protocol.Result{
+		MsgID:     req.MsgID,
+		Engine:    in.cfg.ID,
+		Status:    protocol.StatusOK,
+		Kind:      req.Kind,
+		Submitted: req.Submitted,
+		Client:    req.Client,
+		Label:     req.Label,
+		Started:   time.Now().UnixNano(),
+	}
+	var out strings.Builder
+	thread := &starlark.Thread{
+		Name:  fmt.Sprintf("engine %d task %s", in.cfg.ID, req.MsgID),
+		Print: func(_ *starlark.Thread, msg string) { out.WriteString(msg); out.WriteByte('\n') },
+		Load:  in.ns.Load,
+	}
+	starlarklib.SetContext(thread, ctx)
+	stepsExceeded := false
+	if budget := in.cfg.MaxSteps; budget > 0 {
+		thread.SetMaxExecutionSteps(thread.ExecutionSteps() + budget)
+		thread.OnMaxSteps = func(th *starlark.Thread) {
+			stepsExceeded = true
+			th.Cancel(fmt.Sprintf("execution step budget of %d steps exceeded", budget))
+		}
+	}
+
+	var val []byte
+	var hasValue bool
+	var err error
+	if ctx.Err() == nil {
+		stop := context.AfterFunc(ctx, func() { thread.Cancel("task cancelled") })
+		val, hasValue, err = in.dispatch(thread, req, body)
+		stop()
+	} else {
+		err = ctx.Err()
+	}
+
+	res.Completed = time.Now().UnixNano()
+	res.Stdout = out.String()
+	res.ExecCount = in.count
+	if err == nil {
+		res.HasValue = hasValue
+		return res, val
+	}
+	var re protocol.RemoteError
+	switch {
+	case ctx.Err() != nil:
+		re = cancelError(ctx)
+	case stepsExceeded:
+		re = classify(err)
+		re.Name = "Error"
+		re.Message = fmt.Sprintf("execution step budget of %d steps exceeded", in.cfg.MaxSteps)
+	case errors.Is(err, ErrUnknownKind):
+		re = protocol.RemoteError{Name: "EngineError", Message: err.Error()}
+	default:
+		re = classify(err)
+	}
+	re.Engine = in.cfg.ID
+	re.Method = string(req.Kind)
+	res.Status = protocol.StatusError
+	if re.Name == "TaskAborted" {
+		res.Status = protocol.StatusAborted
+	}
+	res.Error = &re
+	return res, nil
+}
+
+// ErrUnknownKind is the error of a request of an unknown kind (reported as
+// an EngineError).
+var ErrUnknownKind = errors.New("unknown request kind")
+
+// dispatch runs a task of any kind.
+func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body []byte) ([]byte, bool, error) {
+	dopts := in.ns.DecodeOptions(thread)
+	eopts := in.ns.EncodeOptions()
+	switch req.Kind {
+	case protocol.KindExecute:
+		var code string
+		if err := in.unmarshal(body, &code); err != nil {
+			return nil, false, fmt.Errorf("execute: decode code: %w", err)
+		}
+		in.count++
+		v, err := in.ns.Exec(thread, fmt.Sprintf("<px-in%d>", in.count), code, !req.Silent)
+		if err != nil || v == nil || v == starlark.None {
+			return nil, false, err
+		}
+		b, err := starlarklib.Encode(v, eopts)
+		if err != nil {
+			return nil, false, fmt.Errorf("execute: encode result: %w", err)
+		}
+		return b, true, nil
+
+	case protocol.KindApply:
+		in.count++
+		fn, args, kwargs, err := starlarklib.DecodeCall(body, dopts)
+		if err != nil {
+			return nil, false, fmt.Errorf("apply: %w", err)
+		}
+		v, err := starlark.Call(thread, fn, args, kwargs)
+		if err != nil {
+			return nil, false, err
+		}
+		b, err := starlarklib.Encode(v, eopts)
+		if err != nil {
+			return nil, false, fmt.Errorf("apply: encode result: %w", err)
+		}
+		return b, true, nil
+
+	case protocol.KindPush:
+		v, err := starlarklib.Decode(body, dopts)
+		if err != nil {
+			return nil, false, fmt.Errorf("push: %w", err)
+		}
+		d, ok := v.(*starlark.Dict)
+		if !ok {
+			return nil, false, fmt.Errorf("push: got %s, want dict", v.Type())
+		}
+		for _, kv := range d.Items() {
+			k, ok := kv[0].(starlark.String)
+			if !ok {
+				return nil, false, fmt.Errorf("push: got %s key, want string", kv[0].Type())
+			}
+			in.ns.Set(string(k), kv[1])
+		}
+		return nil, false, nil
+
+	case protocol.KindPull:
+		var x any
+		if err := in.unmarshal(body, &x); err != nil {
+			return nil, false, fmt.Errorf("pull: %w", err)
+		}
+		var v starlark.Value
+		switch x := x.(type) {
+		case string:
+			var err error
+			if v, err = in.ns.Eval(thread, x); err != nil {
+				return nil, false, err
+			}
+		case []any:
+			vals := make([]starlark.Value, len(x))
+			for i, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return nil, false, fmt.Errorf("pull: got %T, want names", e)
+				}
+				var err error
+				if vals[i], err = in.ns.Eval(thread, s); err != nil {
+					return nil, false, err
+				}
+			}
+			v = starlark.NewList(vals)
+		default:
+			return nil, false, fmt.Errorf("pull: got %T, want a name or a list of names", x)
+		}
+		b, err := starlarklib.Encode(v, eopts)
+		if err != nil {
+			return nil, false, fmt.Errorf("pull: encode: %w", err)
+		}
+		return b, true, nil
+
+	case protocol.KindClear:
+		in.ns.Clear()
+		in.ns.ClearModules()
+		return nil, false, nil
+
+	case protocol.KindModules:
+		var mods map[string]string
+		if err := in.unmarshal(body, &mods); err != nil {
+			return nil, false, fmt.Errorf("modules: %w", err)
+		}
+		for name, src := range mods {
+			in.ns.SetModule(name, src)
+		}
+		return nil, false, nil
+	}
+	return nil, false, fmt.Errorf("%w %q", ErrUnknownKind, req.Kind)
+}
+
+// unmarshal decodes a CBOR body with the configured limits.
+func (in *Interp) unmarshal(body []byte, v any) error {
+	dm, err := protocol.DecMode(in.cfg.Limits)
+	if err != nil {
+		return err
+	}
+	return dm.Unmarshal(body, v)
+}
