@@ -36,12 +36,14 @@ type writer struct {
 	cfg    Config
 	log    *slog.Logger
 	insert *sql.Stmt // submit (and submits with folded outcomes)
-	finish *sql.Stmt // upsert of an outcome
+	finish *sql.Stmt // upsert of an outcome (for a task never submitted)
+	update *sql.Stmt // update of a submitted task with its outcome
 	start  *sql.Stmt
 	resub  *sql.Stmt
 
 	batch    []op
 	pending  map[string]*Record // submits in the current batch, by msg id
+	starts   map[string]int     // index in batch of unfolded starts, by msg id
 	replies  []op               // barriers and other calls answered after commit
 	nextCull time.Time
 }
@@ -53,7 +55,7 @@ const insertCols = `msg_id, client_id, engine_id, view_kind, label, kind, name,
 const insertValues = `VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 func newWriter(ctx context.Context, c *sql.Conn, cfg Config, log *slog.Logger) (*writer, error) {
-	w := &writer{conn: c, cfg: cfg, log: log, pending: make(map[string]*Record)}
+	w := &writer{conn: c, cfg: cfg, log: log, pending: make(map[string]*Record), starts: make(map[string]int)}
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
@@ -83,6 +85,13 @@ func newWriter(ctx context.Context, c *sql.Conn, cfg Config, log *slog.Logger) (
 			err_engine = excluded.err_engine,
 			err_method = excluded.err_method,
 			resubmitted = CASE WHEN excluded.resubmitted != '' THEN excluded.resubmitted ELSE resubmitted END`)
+	w.update = prep(`UPDATE tasks SET
+			engine_id = coalesce(?, engine_id),
+			started = coalesce(?, started),
+			completed = ?, status = ?, result = ?, has_value = ?, stdout = ?, stderr = ?,
+			err_name = ?, err_message = ?, err_traceback = ?, err_engine = ?, err_method = ?,
+			resubmitted = coalesce(nullif(?, ''), resubmitted)
+		WHERE msg_id = ?`)
 	w.start = prep(`UPDATE tasks SET
 			engine_id = coalesce(?, engine_id),
 			started = ?,
@@ -130,7 +139,7 @@ func (w *writer) run() {
 }
 
 func (w *writer) closeStmts() {
-	for _, s := range []*sql.Stmt{w.insert, w.finish, w.start, w.resub} {
+	for _, s := range []*sql.Stmt{w.insert, w.finish, w.update, w.start, w.resub} {
 		s.Close()
 	}
 }
@@ -177,6 +186,7 @@ func (w *writer) add(o op) bool {
 			}
 			return true
 		}
+		w.starts[o.rec.MsgID] = len(w.batch)
 		w.batch = append(w.batch, o)
 	case opFinish:
 		if r := w.pending[o.rec.MsgID]; r != nil {
@@ -193,6 +203,19 @@ func (w *writer) add(o op) bool {
 			if f.Resubmitted != "" {
 				r.Resubmitted = f.Resubmitted
 			}
+			return true
+		}
+		if j, ok := w.starts[o.rec.MsgID]; ok {
+			// Fold with the task's start earlier in this batch.
+			delete(w.starts, o.rec.MsgID)
+			s := w.batch[j].rec
+			if o.rec.Started.IsZero() {
+				o.rec.Started = s.Started
+			}
+			if o.rec.EngineID < 0 {
+				o.rec.EngineID = s.EngineID
+			}
+			w.batch[j] = o
 			return true
 		}
 		w.batch = append(w.batch, o)
@@ -220,6 +243,7 @@ func (w *writer) commit() {
 	clear(w.batch)
 	w.batch = w.batch[:0]
 	clear(w.pending)
+	clear(w.starts)
 	for i, o := range w.replies {
 		var err error
 		switch o.kind {
@@ -251,7 +275,7 @@ func (w *writer) writeBatch() (err error) {
 		case opSubmit:
 			_, err = w.insert.ExecContext(ctx, recordArgs(r)...)
 		case opFinish:
-			_, err = w.finish.ExecContext(ctx, recordArgs(r)...)
+			err = w.writeFinish(ctx, r)
 		case opStart:
 			_, err = w.start.ExecContext(ctx, nullEngine(r.EngineID), nullTime(r.Started), r.MsgID)
 		case opResubmitted:
@@ -267,6 +291,26 @@ func (w *writer) writeBatch() (err error) {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// writeFinish updates a submitted task with its outcome, or inserts the
+// whole record when the task is unknown.
+func (w *writer) writeFinish(ctx context.Context, r *Record) error {
+	var en, em, et, ee, emeth any
+	if e := r.Error; e != nil {
+		en, em, et, ee, emeth = e.Name, e.Message, e.Traceback, int64(e.Engine), e.Method
+	}
+	res, err := w.update.ExecContext(ctx, nullEngine(r.EngineID), nullTime(r.Started),
+		nullTime(r.Completed), r.Status, r.Result, r.HasValue, r.Stdout, r.Stderr,
+		en, em, et, ee, emeth, r.Resubmitted, r.MsgID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return nil
+	}
+	_, err = w.finish.ExecContext(ctx, recordArgs(r)...)
+	return err
 }
 
 func recordArgs(r *Record) []any {

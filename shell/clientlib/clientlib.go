@@ -30,6 +30,11 @@ type Env struct {
 	// Context is the context of blocking calls; nil means Background.
 	// The shell cancels it on Ctrl-C.
 	Context func() context.Context
+	// Activate registers %px magics for a view (view.activate(suffix));
+	// nil means magics are not available (scripts).
+	Activate func(v *DirectView, suffix string) error
+	// Terminal says Stdout is a terminal: progress bars and colour.
+	Terminal bool
 }
 
 func (e *Env) ctx() context.Context {
