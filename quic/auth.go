@@ -36,6 +36,9 @@ const (
 	refusedReason = "authentication refused: wrong cluster key"
 )
 
+// errWrongKey is the listener's view of a proof that does not match.
+var errWrongKey = errors.New("wrong cluster key")
+
 // authError is a failed handshake and the code the listener closes the
 // connection with.
 type authError struct {
@@ -94,7 +97,7 @@ func serverAuth(ctx context.Context, qc *quicgo.Conn, key []byte) (*quicgo.Strea
 		// Best effort: the connection close that follows carries the
 		// same reason.
 		_, _ = st.Write(statusMsg(statusRefuse, refusedReason))
-		return nil, &authError{codeAuth, errors.New("wrong cluster key")}
+		return nil, &authError{codeAuth, errWrongKey}
 	}
 	if _, err := st.Write(statusMsg(statusOK, "")); err != nil {
 		return nil, &authError{codeAuth, fmt.Errorf("write status: %w", err)}

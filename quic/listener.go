@@ -16,6 +16,9 @@ import (
 const (
 	defaultIdleTimeout      = 30 * time.Second
 	defaultHandshakeTimeout = 10 * time.Second
+	// maxPendingHandshakes bounds the connections authenticating at once;
+	// more are refused until some finish.
+	maxPendingHandshakes = 1024
 )
 
 // withDefaults checks cfg and fills its zero fields.
@@ -53,6 +56,8 @@ type listener struct {
 	ql    *quicgo.Listener
 	cfg   Config
 	ready chan *Conn
+	// pending holds a token per connection authenticating.
+	pending chan struct{}
 
 	closed    chan struct{} // closed by close
 	closeOnce sync.Once
@@ -88,6 +93,7 @@ func Listen(addr string, id *Identity, cfg Config) (*Listener, error) {
 		ql:       ql,
 		cfg:      cfg,
 		ready:    make(chan *Conn),
+		pending:  make(chan struct{}, maxPendingHandshakes),
 		closed:   make(chan struct{}),
 		loopDone: make(chan struct{}),
 		conns:    make(map[*quicgo.Conn]struct{}),
@@ -108,6 +114,15 @@ func (l *listener) acceptLoop() {
 		}
 		if !l.track(qc) {
 			_ = qc.CloseWithError(codeOK, "listener closed")
+			continue
+		}
+		select {
+		case l.pending <- struct{}{}:
+		default:
+			if l.cfg.Logger != nil {
+				l.cfg.Logger.Warn("quic: refused connection", "remote", qc.RemoteAddr().String(), "err", "too many pending handshakes")
+			}
+			_ = qc.CloseWithError(codeAuth, ErrAuth.Error()+": too many pending handshakes")
 			continue
 		}
 		l.wg.Add(1)
@@ -137,6 +152,7 @@ func (l *listener) track(qc *quicgo.Conn) bool {
 // handshake authenticates qc and hands it to Accept.
 func (l *listener) handshake(qc *quicgo.Conn) {
 	defer l.wg.Done()
+	defer func() { <-l.pending }()
 	// The handshake gives up at its deadline or when the listener closes
 	// (which also closes qc).
 	ctx, cancel := context.WithTimeout(qc.Context(), l.cfg.HandshakeTimeout)
@@ -146,7 +162,7 @@ func (l *listener) handshake(qc *quicgo.Conn) {
 		code, reason := uint64(codeAuth), refusedReason
 		if ae, ok := errors.AsType[*authError](err); ok {
 			code = ae.code
-			if ae.code != codeAuth || ae.err.Error() != "wrong cluster key" {
+			if ae.err != errWrongKey {
 				reason = ErrAuth.Error() + ": " + ae.err.Error()
 			}
 		}

@@ -5,6 +5,19 @@
 // connection.
 //
 // It knows nothing about what frames mean and imports no other pxsh package.
+//
+// A frame is a 4-byte big-endian length followed by that many payload
+// bytes. Connections are closed with application error codes that match
+// the protocol package's wire codes: 1 malformed handshake, 2 frame over
+// the limit, 4 authentication failed.
+//
+// quic-go reads a few environment variables of its own
+// (QUIC_GO_DISABLE_GSO, QUIC_GO_DISABLE_ECN,
+// QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING) and, when the kernel refuses
+// the 7 MiB UDP buffers it asks for, logs one warning through the standard
+// log package. This package changes neither: programs that care raise
+// net.core.rmem_max/wmem_max or route the log package's output. As root
+// the warning does not appear (SO_RCVBUFFORCE succeeds).
 package quic
 
 import (
@@ -88,10 +101,15 @@ func (l *Listener) Accept(ctx context.Context) (*Conn, error) { return l.impl.ac
 func (l *Listener) Close() error { return l.impl.close() }
 
 // ReadFrame returns the next frame's payload. A frame over the size limit
-// closes the connection with an error that says so.
+// closes the connection with code 2 and returns an error wrapping
+// ErrFrameTooLarge. A peer that ends the stream between frames gives
+// io.EOF; inside a frame, io.ErrUnexpectedEOF.
 func (c *Conn) ReadFrame() ([]byte, error) { return c.impl.readFrame() }
 
-// WriteFrame writes one frame whose payload is the concatenation of parts.
+// WriteFrame writes one frame whose payload is the concatenation of parts,
+// without copying large parts. A frame over the size limit is not sent and
+// gives an error wrapping ErrFrameTooLarge; a failed write closes the
+// connection.
 func (c *Conn) WriteFrame(parts ...[]byte) error { return c.impl.writeFrame(parts...) }
 
 // Close closes the connection with an application error code and a reason
