@@ -348,6 +348,17 @@ func (c *Client) dispatch(p []byte) error {
 		if task != nil {
 			task.finish(r, body)
 		}
+	case protocol.TStarted:
+		var m protocol.Started
+		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		task := c.pending[m.MsgID]
+		c.mu.Unlock()
+		if task != nil {
+			task.started.Store(m.At)
+		}
 	case protocol.TEngineEvent:
 		var ev protocol.EngineEvent
 		if err := protocol.UnmarshalHeader(hb, &ev); err != nil {

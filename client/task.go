@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
@@ -20,9 +21,10 @@ type Task struct {
 	Name      string
 	Submitted time.Time
 
-	done   chan struct{}
-	result protocol.Result
-	body   []byte
+	done    chan struct{}
+	started atomic.Int64
+	result  protocol.Result
+	body    []byte
 }
 
 // NewDoneTask returns a task that is already complete, for results the
@@ -39,6 +41,17 @@ func NewDoneTask(r protocol.Result, body []byte) *Task {
 func (t *Task) finish(r protocol.Result, body []byte) {
 	t.result, t.body = r, body
 	close(t.done)
+}
+
+// Started returns when the engine began the task, if it has.
+func (t *Task) Started() (time.Time, bool) {
+	if t.Ready() && t.result.Started != 0 {
+		return time.Unix(0, t.result.Started), true
+	}
+	if ns := t.started.Load(); ns != 0 {
+		return time.Unix(0, ns), true
+	}
+	return time.Time{}, false
 }
 
 // Done is closed when the result has arrived.

@@ -276,12 +276,19 @@ func (e *Engine) work(ctx context.Context) {
 		tctx, cancel := context.WithCancelCause(ctx)
 		e.running, e.cancel = q.req.MsgID, cancel
 		e.mu.Unlock()
+		stopTimer := func() bool { return false }
 		if q.req.Timeout > 0 {
 			d := time.Duration(q.req.Timeout * float64(time.Second))
-			tctx, _ = context.WithTimeoutCause(tctx, d, &CancelError{Name: "TaskTimeout",
-				Message: fmt.Sprintf("task %s ran past its timeout of %gs", q.req.MsgID, q.req.Timeout)})
+			t := time.AfterFunc(d, func() {
+				cancel(&CancelError{Name: "TaskTimeout",
+					Message: fmt.Sprintf("task %s ran past its timeout of %gs", q.req.MsgID, q.req.Timeout)})
+			})
+			stopTimer = t.Stop
 		}
+		p, _ := protocol.Marshal(protocol.TStarted, &protocol.Started{MsgID: q.req.MsgID, Engine: e.ID(), At: time.Now().UnixNano()}, nil)
+		e.write(p)
 		res, val := e.interp.Run(tctx, &q.req, q.body)
+		stopTimer()
 		cancel(nil)
 		e.mu.Lock()
 		e.running, e.cancel = "", nil

@@ -100,6 +100,13 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 	switch t {
 	case protocol.TPong:
 		return nil
+	case protocol.TStarted:
+		var m protocol.Started
+		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+			return err
+		}
+		h.engineStarted(&m, p)
+		return nil
 	case protocol.TResult:
 		var r protocol.Result
 		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
@@ -120,6 +127,19 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame []byte) {
 		delete(h.tasks, r.MsgID)
 		delete(e.tasks, r.MsgID)
 		e.completed++
+		cl = h.clients[t.client]
+	}
+	h.mu.Unlock()
+	if cl != nil {
+		cl.conn.WriteFrame(frame)
+	}
+}
+
+// engineStarted relays a started notice to the task's client.
+func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
+	h.mu.Lock()
+	var cl *client
+	if t := h.tasks[m.MsgID]; t != nil {
 		cl = h.clients[t.client]
 	}
 	h.mu.Unlock()

@@ -40,11 +40,12 @@ const (
 	TControl                      // client → hub: Control + body
 	TControlReply                 // hub → client: ControlReply + body
 	TShutdown                     // hub → engine: Shutdown
+	TStarted                      // engine → hub → client: Started
 	maxType
 )
 
 var typeNames = [...]string{"", "register", "registered", "hello", "welcome", "engine-event",
-	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown"}
+	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started"}
 
 func (t Type) String() string {
 	if t > 0 && t < maxType {
@@ -220,6 +221,13 @@ type Control struct {
 type ControlReply struct {
 	ID    uint64 `cbor:"1,keyasint"`
 	Error string `cbor:"2,keyasint,omitempty"`
+}
+
+// Started tells that an engine began running a task.
+type Started struct {
+	MsgID  string `cbor:"1,keyasint"`
+	Engine int    `cbor:"2,keyasint"`
+	At     int64  `cbor:"3,keyasint"` // unix nanoseconds
 }
 
 // Shutdown asks an engine to exit.

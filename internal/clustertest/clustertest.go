@@ -75,6 +75,8 @@ type Options struct {
 	DeadAfter time.Duration // 0: 600 ms
 	// EngineArgs are extra arguments for every engine.
 	EngineArgs []string
+	// MaxFrame bounds the controller's frames; 0: the default.
+	MaxFrame int
 }
 
 // Cluster is a running test cluster.
@@ -102,7 +104,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		o.DeadAfter = 600 * time.Millisecond
 	}
 	dir := t.TempDir()
-	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter})
+	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame})
 	if err != nil {
 		t.Fatal(err)
 	}
