@@ -215,7 +215,9 @@ var viewMethods = map[string]builtinFunc{
 	"set_flags":   viewSetFlags,
 }
 
-var moreViewMethods = map[string]builtinFunc{}
+var moreViewMethods = map[string]builtinFunc{
+	"activate": viewActivate,
+}
 
 func recvView(b *starlark.Builtin) *DirectView { return b.Receiver().(*DirectView) }
 
