@@ -227,7 +227,18 @@ func (d *decoder) value(depth int) (starlark.Value, error) {
 // values decodes n consecutive values.
 func (d *decoder) values(n int, depth int) ([]starlark.Value, error) {
 	elems := make([]starlark.Value, n)
+	var floats []starlark.Float // backing store of the float elements
 	for i := range elems {
+		if d.off+9 <= len(d.b) && d.b[d.off] == cborFloat64 && depth <= d.maxDepth {
+			if floats == nil {
+				floats = make([]starlark.Float, n-i)
+			}
+			f := &floats[len(floats)-(n-i)]
+			*f = starlark.Float(math.Float64frombits(binary.BigEndian.Uint64(d.b[d.off+1:])))
+			d.off += 9
+			elems[i] = floatValue(f)
+			continue
+		}
 		v, err := d.value(depth)
 		if err != nil {
 			return nil, err

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"go.starlark.net/starlark"
 
@@ -123,6 +125,12 @@ func FuzzDecode(f *testing.F) {
 		},
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("slow input of %d bytes: %v", len(b), d)
+			}
+		}()
 		v, err := Decode(b, o)
 		if err != nil {
 			return
@@ -217,5 +225,35 @@ func BenchmarkBytes10MB(b *testing.B) {
 		if _, err := Decode(buf, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFloatSlab checks floats decoded without per-element allocation behave
+// like ordinary floats, also after a garbage collection.
+func TestFloatSlab(t *testing.T) {
+	v := eval(t, "[1.5, 'a', -2.5, None, nan, (0.25, 8.0)]")
+	b, err := Encode(v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = nil
+	runtime.GC()
+	l := got.(*starlark.List)
+	f, ok := l.Index(2).(starlark.Float)
+	if !ok || f != -2.5 || l.Index(2) != starlark.Value(starlark.Float(-2.5)) {
+		t.Errorf("element 2: %#v", l.Index(2))
+	}
+	if h1, _ := l.Index(0).Hash(); true {
+		h2, _ := starlark.Float(1.5).Hash()
+		if h1 != h2 {
+			t.Errorf("hash %d, want %d", h1, h2)
+		}
+	}
+	if s := got.String(); s != `[1.5, "a", -2.5, None, nan, (0.25, 8.0)]` {
+		t.Errorf("got %s", s)
 	}
 }
