@@ -52,7 +52,9 @@ const insertCols = `msg_id, client_id, engine_id, view_kind, label, kind, name,
 	submitted, started, completed, status, request, request_header, result, has_value,
 	stdout, stderr, err_name, err_message, err_traceback, err_engine, err_method, resubmitted`
 
-const insertValues = `VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+// insertValues binds empty strings as NULL (cheaper to bind) and stores ''.
+const insertValues = `VALUES (?, coalesce(?, ''), ?, coalesce(?, ''), coalesce(?, ''), coalesce(?, ''),
+	coalesce(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, ''), coalesce(?, ''), ?, ?, ?, ?, ?, coalesce(?, ''))`
 
 func newWriter(ctx context.Context, c *sql.Conn, cfg Config, log *slog.Logger) (*writer, error) {
 	w := &writer{conn: c, cfg: cfg, log: log, pending: make(map[string]*Record), starts: make(map[string]int)}
@@ -88,7 +90,8 @@ func newWriter(ctx context.Context, c *sql.Conn, cfg Config, log *slog.Logger) (
 	w.update = prep(`UPDATE tasks SET
 			engine_id = coalesce(?, engine_id),
 			started = coalesce(?, started),
-			completed = ?, status = ?, result = ?, has_value = ?, stdout = ?, stderr = ?,
+			completed = ?, status = ?, result = ?, has_value = ?,
+			stdout = coalesce(?, ''), stderr = coalesce(?, ''),
 			err_name = ?, err_message = ?, err_traceback = ?, err_engine = ?, err_method = ?,
 			resubmitted = coalesce(nullif(?, ''), resubmitted)
 		WHERE msg_id = ?`)
@@ -301,8 +304,8 @@ func (w *writer) writeFinish(ctx context.Context, r *Record) error {
 		en, em, et, ee, emeth = e.Name, e.Message, e.Traceback, int64(e.Engine), e.Method
 	}
 	res, err := w.update.ExecContext(ctx, nullEngine(r.EngineID), nullTime(r.Started),
-		nullTime(r.Completed), r.Status, r.Result, r.HasValue, r.Stdout, r.Stderr,
-		en, em, et, ee, emeth, r.Resubmitted, r.MsgID)
+		nullTime(r.Completed), r.Status, r.Result, r.HasValue, text(r.Stdout), text(r.Stderr),
+		en, em, et, ee, emeth, text(r.Resubmitted), r.MsgID)
 	if err != nil {
 		return err
 	}
@@ -319,11 +322,19 @@ func recordArgs(r *Record) []any {
 		en, em, et, ee, emeth = e.Name, e.Message, e.Traceback, int64(e.Engine), e.Method
 	}
 	return []any{
-		r.MsgID, r.ClientID, nullEngine(r.EngineID), r.ViewKind, r.Label, r.Kind, r.Name,
-		nullTime(r.Submitted), nullTime(r.Started), nullTime(r.Completed), r.Status,
-		r.Request, r.RequestHeader, r.Result, r.HasValue,
-		r.Stdout, r.Stderr, en, em, et, ee, emeth, r.Resubmitted,
+		r.MsgID, text(r.ClientID), nullEngine(r.EngineID), text(r.ViewKind), text(r.Label),
+		text(r.Kind), text(r.Name), nullTime(r.Submitted), nullTime(r.Started),
+		nullTime(r.Completed), r.Status, r.Request, r.RequestHeader, r.Result, r.HasValue,
+		text(r.Stdout), text(r.Stderr), en, em, et, ee, emeth, text(r.Resubmitted),
 	}
+}
+
+// text binds "" as NULL, which the statements turn back into ''.
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func nullTime(t time.Time) any {
