@@ -1,0 +1,326 @@
+package launcher
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// fakePxsh is a stand-in for the pxsh binary: `controller` writes
+// connection files (address $FAKE_ADDR) and sleeps, `engine` sleeps.
+const fakePxsh = `#!/bin/sh
+cmd=$1; shift
+case $cmd in
+controller)
+  while [ $# -gt 0 ]; do case $1 in --profile-dir) dir=$2; shift;; esac; shift; done
+  mkdir -p "$dir/security"
+  for f in engine client; do
+    printf '{"addresses":["%s"],"fingerprint":"sha256:ab","key":"00112233445566778899aabbccddeeff","cluster_id":"fake-1","version":%d,"pid":%d}\n' "${FAKE_ADDR:-127.0.0.1:4000}" VERSION $$ >"$dir/security/.tmp-$f"
+    mv "$dir/security/.tmp-$f" "$dir/security/pxsh-$f.json"
+  done
+  exec sleep 300;;
+engine)
+  echo "engine $*"
+  exec sleep 300;;
+esac
+exit 2
+`
+
+// fakeSSH runs the "remote" command locally: ssh [opts] host command.
+const fakeSSH = `#!/bin/sh
+while [ $# -gt 0 ]; do
+  case $1 in -F|-p|-o) shift 2;; -*) shift;; *) break;; esac
+done
+shift
+exec /bin/sh -c "$*"
+`
+
+// fakeSCP copies locally: scp [opts] src dst, "host:" prefixes dropped.
+const fakeSCP = `#!/bin/sh
+while [ $# -gt 2 ]; do shift; done
+exec cp -p "${1#*:}" "${2#*:}"
+`
+
+func writeScript(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	text = strings.ReplaceAll(text, "VERSION", fmt.Sprint(protocol.Version))
+	if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	bin := t.TempDir()
+	return Config{ProfileDir: filepath.Join(t.TempDir(), "profile_test"), Binary: writeScript(t, bin, "pxsh", fakePxsh),
+		Engines: "local", N: 3, Grace: 2 * time.Second, PollInterval: 50 * time.Millisecond, StartTimeout: 10 * time.Second,
+		DieWithLauncher: true}
+}
+
+func procsOf(st *ClusterState) []ProcRecord {
+	var out []ProcRecord
+	for _, r := range st.Records {
+		out = append(out, r.Procs...)
+	}
+	return out
+}
+
+func assertAllGone(t *testing.T, procs []ProcRecord) {
+	t.Helper()
+	for _, p := range procs {
+		if !waitGone(context.Background(), p, 5*time.Second) {
+			t.Errorf("process %d (engine %d) still running", p.PID, p.ID)
+		}
+	}
+}
+
+func TestClusterLocal(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RestartEngines = true
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := c.WaitConnection(ctx)
+	if err != nil || conn.ClusterID != "fake-1" {
+		t.Fatalf("connection %+v, %v", conn, err)
+	}
+	st, err := ReadState(c.ProfileDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ClusterID != "fake-1" || st.NextID != 3 || st.EngineCount() != 3 || len(st.Records) != 4 || !st.Running() {
+		t.Fatalf("state %+v", st)
+	}
+	// engines are `engine --file F --id N`
+	var victim ProcRecord
+	for _, r := range st.Records {
+		if r.Role == "engines" && r.FirstID == 1 {
+			victim = r.Procs[0]
+		}
+	}
+	if victim.PID == 0 {
+		t.Fatalf("no engine 1 in %+v", st.Records)
+	}
+	syscall.Kill(victim.PID, syscall.SIGKILL)
+	var sawExit, sawRestart bool
+	deadline := time.After(10 * time.Second)
+	for !(sawExit && sawRestart) {
+		select {
+		case e := <-c.Events():
+			switch e.Kind {
+			case "engine-exit":
+				sawExit = len(e.IDs) == 1 && e.IDs[0] == 1 && e.Exit.Signal == syscall.SIGKILL
+			case "restart":
+				sawRestart = len(e.IDs) == 1 && e.IDs[0] == 1
+			}
+		case <-deadline:
+			t.Fatalf("events: exit %v restart %v", sawExit, sawRestart)
+		}
+	}
+	st, _ = ReadState(c.ProfileDir())
+	var again ProcRecord
+	for _, r := range st.Records {
+		if r.Role == "engines" && r.FirstID == 1 {
+			again = r.Procs[0]
+		}
+	}
+	if again.PID == 0 || again.PID == victim.PID || !alive(again.PID, again.Start) {
+		t.Errorf("engine 1 not restarted: %+v", st.Records)
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", again.PID))
+	if !bytes.Contains(cmdline, []byte("--id\x001")) && !bytes.Contains(cmdline, []byte("sleep")) {
+		t.Errorf("restarted engine runs %q", cmdline)
+	}
+	all := procsOf(st)
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertAllGone(t, all)
+	if _, err := ReadState(c.ProfileDir()); !errors.Is(err, ErrNoCluster) {
+		t.Errorf("state after stop: %v", err)
+	}
+	if _, err := os.Stat(c.EngineFile()); err == nil {
+		t.Error("connection file left behind")
+	}
+}
+
+// TestStopProfileAfterSupervisorDied stops a cluster from its state file
+// alone, as `pxsh cluster stop` does after the supervisor was killed.
+func TestStopProfileAfterSupervisorDied(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DieWithLauncher = false
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := ReadState(c.ProfileDir())
+	all := procsOf(st)
+	if len(all) != 4 {
+		t.Fatalf("procs %+v", all)
+	}
+	// another process: only the directory is known
+	if err := StopProfile(context.Background(), c.ProfileDir(), ExecRunner{}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	assertAllGone(t, all)
+	if _, err := ReadState(c.ProfileDir()); !errors.Is(err, ErrNoCluster) {
+		t.Errorf("state after stop: %v", err)
+	}
+	if err := StopProfile(context.Background(), c.ProfileDir(), ExecRunner{}, time.Second); !errors.Is(err, ErrNoCluster) {
+		t.Errorf("second stop: %v", err)
+	}
+	c.Stop(context.Background())
+}
+
+func TestClusterRefusesLoopbackForRemoteEngines(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Engines = "ssh"
+	cfg.SSH.Hosts = []HostSpec{{"node1", 2}}
+	cfg.N = 2
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(context.Background())
+	err = c.Start(context.Background())
+	if !errors.Is(err, ErrLoopback) || !strings.Contains(err.Error(), "--location") {
+		t.Fatalf("Start: %v, want ErrLoopback", err)
+	}
+}
+
+// TestClusterSSHFlow runs the ssh backend through fake ssh/scp programs
+// that execute the "remote" side locally.
+func TestClusterSSHFlow(t *testing.T) {
+	cfg := testConfig(t)
+	bin := t.TempDir()
+	cfg.Engines, cfg.N, cfg.LocalOnly = "ssh", 3, true
+	cfg.SSH = SSHConfig{Hosts: []HostSpec{{"host1", 2}, {"host2", 0}}, SSH: writeScript(t, bin, "ssh", fakeSSH),
+		SCP: writeScript(t, bin, "scp", fakeSCP), ShipBinary: true, RemoteDir: filepath.Join(t.TempDir(), "remote"),
+		ConfigFile: "/dev/null"}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		c.Stop(context.Background())
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.SSH.RemoteDir, "pxsh")); err != nil {
+		t.Errorf("binary not shipped: %v", err)
+	}
+	// the remote pids arrive on the ssh output
+	var st *ClusterState
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ = ReadState(c.ProfileDir())
+		c.save(nil)
+		n := 0
+		for _, p := range procsOf(st) {
+			if p.RemotePID > 0 {
+				n++
+			}
+		}
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("remote pids not recorded: %+v", st.Records)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hosts := map[string]int{}
+	var remote []ProcRecord
+	for _, p := range procsOf(st) {
+		if p.Host != "" {
+			hosts[p.Host]++
+			remote = append(remote, ProcRecord{PID: p.RemotePID})
+		}
+	}
+	if hosts["host1"] != 2 || hosts["host2"] != 1 {
+		t.Errorf("hosts %v", hosts)
+	}
+	if err := c.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertAllGone(t, append(procsOf(st), remote...))
+}
+
+func TestPrivateClusterCleansUp(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ProfileDir, cfg.Private, cfg.DieWithLauncher = "", true, false
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := ReadState(c.ProfileDir())
+	all := procsOf(st)
+	cancel()
+	waitClosed(t, c.Done(), "private cluster stop")
+	assertAllGone(t, all)
+	if _, err := os.Stat(c.ProfileDir()); !os.IsNotExist(err) {
+		t.Errorf("temporary profile left: %v", err)
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	in := &ClusterState{ProfileDir: dir, ClusterID: "x", Engines: "slurm", Controller: "local", NextID: 4,
+		Started:    time.Unix(1700000000, 0).UTC(),
+		Supervisor: &ProcRecord{PID: 1, Start: 2, ID: -1},
+		Records: []Record{{Kind: "local", Role: "controller", Procs: []ProcRecord{{PID: 10, Start: 20, ID: -1}}},
+			{Kind: "slurm", Role: "engines", JobID: "12", Cancel: []string{"scancel", "12"}, N: 4, Owner: 99},
+			{Kind: "ssh", Role: "engines", FirstID: 4, N: 1, Procs: []ProcRecord{{PID: 11, ID: 4, Host: "h", RemotePID: 77, SSH: []string{"ssh", "h"}}}}}}
+	if err := updateState(dir, func(s *ClusterState) (*ClusterState, error) {
+		if s != nil {
+			t.Errorf("state before write: %+v", s)
+		}
+		return in, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, out); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if out.EngineCount() != 5 {
+		t.Errorf("engines %d", out.EngineCount())
+	}
+	got := []string{out.Records[0].describe(), out.Records[1].describe(), out.Records[2].describe()}
+	want := []string{"local controller (pid 10)", "slurm engines job 12 (engines 0-3)", "ssh engine (engine 4) on h (pid 11)"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("describe:\n got %q\nwant %q", got, want)
+	}
+	if err := updateState(dir, func(*ClusterState) (*ClusterState, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadState(dir); !errors.Is(err, ErrNoCluster) {
+		t.Errorf("after remove: %v", err)
+	}
+}
