@@ -41,6 +41,7 @@ type Client struct {
 	clusterID string
 	log       *slog.Logger
 	seq       atomic.Uint64
+	strays    atomic.Int64
 	prefix    string
 
 	mu       sync.Mutex
@@ -136,6 +137,10 @@ func (c *Client) hello() error {
 	}
 	return nil
 }
+
+// Strays returns how many results arrived for tasks the client was not
+// waiting for (a result delivered twice counts here).
+func (c *Client) Strays() int64 { return c.strays.Load() }
 
 // ID returns the client's id, given by the controller.
 func (c *Client) ID() string { return c.id }
@@ -347,6 +352,8 @@ func (c *Client) dispatch(p []byte) error {
 		c.mu.Unlock()
 		if task != nil {
 			task.finish(r, body)
+		} else {
+			c.strays.Add(1)
 		}
 	case protocol.TStarted:
 		var m protocol.Started

@@ -107,6 +107,10 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 	if r.Submitted == 0 {
 		r.Submitted = time.Now().UnixNano()
 	}
+	if r.Engine < 0 {
+		h.balanced(cl, r, body)
+		return
+	}
 	t := &task{req: *r, client: cl.id, engine: r.Engine}
 	h.mu.Lock()
 	e := h.engines[r.Engine]
@@ -128,10 +132,11 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 // cancel forwards a cancel to the engines holding the tasks.
 func (h *Hub) cancel(cl *client, m *protocol.Cancel) {
 	byEngine := map[*engine][]string{}
+	var out outbox
 	h.mu.Lock()
 	for _, id := range m.MsgIDs {
 		t := h.tasks[id]
-		if t == nil || t.engine < 0 {
+		if t == nil || (t.engine < 0 && h.abortQueued(t, &out)) {
 			continue
 		}
 		if e := h.engines[t.engine]; e != nil {
@@ -139,6 +144,7 @@ func (h *Hub) cancel(cl *client, m *protocol.Cancel) {
 		}
 	}
 	h.mu.Unlock()
+	out.flush()
 	for e, ids := range byEngine {
 		send(e.conn, protocol.TCancel, &protocol.Cancel{MsgIDs: ids, Reason: m.Reason}, nil)
 	}

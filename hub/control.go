@@ -56,12 +56,12 @@ func (h *Hub) op(op string, body []byte) (any, error) {
 	return nil, fmt.Errorf("unknown control op %q", op)
 }
 
-func (h *Hub) queueStatus() map[string]QueueStatus {
+func (h *Hub) queueStatus() map[string]any {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := map[string]QueueStatus{}
+	out := map[string]any{"unassigned": h.sched.QueueLen()}
 	for id, e := range h.engines {
-		out[strconv.Itoa(id)] = QueueStatus{Queue: len(e.tasks), Completed: e.completed}
+		out[strconv.Itoa(id)] = QueueStatus{Queue: len(e.tasks), Completed: e.completed, Tasks: e.balanced}
 	}
 	return out
 }

@@ -15,20 +15,24 @@ type engine struct {
 	conn      *quic.Conn
 	lastSeen  time.Time
 	tasks     map[string]*task // outstanding on this engine
+	balanced  int              // of which load-balanced
 	completed int
 	dead      bool
 }
 
 // task is a request in flight. Fields are guarded by Hub.mu.
 type task struct {
-	req    protocol.Request
-	client string
-	engine int // -1 while unassigned
-	body   []byte
+	req      protocol.Request
+	client   string
+	engine   int // -1 while unassigned
+	body     []byte
+	balanced bool
+	deadline time.Time // zero: none
 }
 
 func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Register) {
-	e, err := h.register(c, r)
+	e, out, err := h.register(c, r)
+	out.flush()
 	reply := protocol.Registered{ClusterID: h.clusterID, HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond)}
 	if err != nil {
 		reply.Error = err.Error()
@@ -56,9 +60,9 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 }
 
 // register admits an engine, giving it the id it asks for when free.
-func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, error) {
+func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, error) {
 	if r.Version != protocol.Version {
-		return nil, fmt.Errorf("register: protocol version %d, want %d", r.Version, protocol.Version)
+		return nil, nil, fmt.Errorf("register: protocol version %d, want %d", r.Version, protocol.Version)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -66,11 +70,11 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, error) {
 	if id >= 0 {
 		if old, ok := h.engines[id]; ok {
 			if !r.Resume || old.info.PID != r.PID || old.info.Host != r.Host {
-				return nil, fmt.Errorf("register: engine id %d is in use", id)
+				return nil, nil, fmt.Errorf("register: engine id %d is in use", id)
 			}
 			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
 			old.conn, old.lastSeen = c, time.Now()
-			return old, nil
+			return old, nil, nil
 		}
 	} else {
 		for h.used[h.nextID] {
@@ -86,7 +90,9 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, error) {
 		tasks:    map[string]*task{},
 	}
 	h.engines[id] = e
-	return e, nil
+	var out outbox
+	h.apply(h.sched.AddEngine(id), &out)
+	return e, out, nil
 }
 
 func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
@@ -120,19 +126,20 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 
 // engineResult routes a result frame, unchanged, to the client that asked.
 func (h *Hub) engineResult(e *engine, r *protocol.Result, frame []byte) {
+	var out outbox
 	h.mu.Lock()
 	t := h.tasks[r.MsgID]
-	var cl *client
-	if t != nil {
+	if t != nil && t.engine == e.info.ID {
 		delete(h.tasks, r.MsgID)
 		delete(e.tasks, r.MsgID)
 		e.completed++
-		cl = h.clients[t.client]
+		forward := !t.balanced || h.balancedResult(t, e, r, &out)
+		if cl := h.clients[t.client]; cl != nil && forward {
+			out.add(cl.conn, frame)
+		}
 	}
 	h.mu.Unlock()
-	if cl != nil {
-		cl.conn.WriteFrame(frame)
-	}
+	out.flush()
 }
 
 // engineStarted relays a started notice to the task's client.
@@ -189,13 +196,17 @@ func (h *Hub) engineDied(e *engine, why string) {
 	}
 	delete(h.engines, e.info.ID)
 	e.dead = true
-	var fails []*task
+	var out outbox
+	fails := h.lost(e.info.ID, &out)
 	for id, t := range e.tasks {
-		delete(h.tasks, id)
-		fails = append(fails, t)
+		if !t.balanced {
+			delete(h.tasks, id)
+			fails = append(fails, t)
+		}
 	}
 	e.tasks = nil
 	h.mu.Unlock()
+	out.flush()
 	h.log.Warn("engine died", "id", e.info.ID, "why", why, "tasks", len(fails))
 	e.conn.Close(uint64(protocol.CodeShutdown), "declared dead")
 	for _, t := range fails {
@@ -211,19 +222,11 @@ func (h *Hub) engineDied(e *engine, why string) {
 
 // fail reports a task's failure to its client on the hub's behalf.
 func (h *Hub) fail(t *task, engine int, rerr *protocol.RemoteError) {
-	now := time.Now().UnixNano()
-	res := protocol.Result{
-		MsgID: t.req.MsgID, Engine: engine, Status: protocol.StatusError,
-		Submitted: t.req.Submitted, Completed: now, Error: rerr, Kind: t.req.Kind,
-		Client: t.client, Label: t.req.Label,
-	}
-	if rerr.Name == "TaskAborted" {
-		res.Status = protocol.StatusAborted
-	}
+	p := h.failFrame(t, engine, rerr)
 	h.mu.Lock()
 	cl := h.clients[t.client]
 	h.mu.Unlock()
 	if cl != nil {
-		send(cl.conn, protocol.TResult, &res, nil)
+		cl.conn.WriteFrame(p)
 	}
 }

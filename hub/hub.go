@@ -24,6 +24,7 @@ import (
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
+	"github.com/pxsh/pxsh/scheduler"
 )
 
 // Config configures a Hub. The zero value serves on a random loopback port
@@ -48,6 +49,11 @@ type Config struct {
 	DeadAfter time.Duration
 	// MaxFrame bounds frames; 0 means quic.DefaultMaxFrame.
 	MaxFrame int
+	// Scheme is the load-balancing policy; "" means leastload.
+	Scheme string
+	// HWM is how many load-balanced tasks an engine may hold at once; 0
+	// means 1, a negative value means no limit.
+	HWM int
 	// Logger receives the hub's events; nil means silent.
 	Logger *slog.Logger
 }
@@ -70,6 +76,8 @@ type Hub struct {
 	nextID  int
 	used    map[int]bool
 	nextCl  int
+	sched   *scheduler.Scheduler
+	tick    chan struct{}
 }
 
 // ErrClosed is returned by Serve after Shutdown.
@@ -98,10 +106,24 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start controller: %w", err)
 	}
+	pol := scheduler.Policy(cfg.Scheme)
+	if cfg.Scheme != "" {
+		if pol, err = scheduler.ParsePolicy(cfg.Scheme); err != nil {
+			return nil, fmt.Errorf("start controller: %w", err)
+		}
+	}
+	hwm := cfg.HWM
+	switch {
+	case hwm == 0:
+		hwm = scheduler.DefaultHWM
+	case hwm < 0:
+		hwm = 0
+	}
 	h := &Hub{
 		cfg: cfg, log: log, ln: ln, ready: make(chan struct{}), done: make(chan struct{}),
 		engines: map[int]*engine{}, clients: map[string]*client{}, tasks: map[string]*task{},
-		used: map[int]bool{},
+		used: map[int]bool{}, tick: make(chan struct{}, 1),
+		sched: scheduler.New(scheduler.Config{Policy: pol, HWM: hwm}),
 	}
 	h.clusterID = clusterID(cfg.ProfileDir)
 	h.conn = &profile.Connection{
@@ -209,6 +231,7 @@ func (h *Hub) Serve(ctx context.Context) error {
 	defer close(h.done)
 	defer cancel()
 	go h.heartbeats(ctx)
+	go h.deadlines(ctx)
 	close(h.ready)
 	h.log.Info("controller listening", "addr", h.conn.Addresses[0], "cluster", h.clusterID)
 	for {

@@ -54,9 +54,10 @@ func TestKilledEngineFailsItsTask(t *testing.T) {
 	// Wait until the engine runs it: a later task on engine 0 finishing
 	// says nothing about engine 1, so poll queue_status instead.
 	clustertest.Eventually(t, 5*time.Second, "task to reach engine 1", func() bool {
-		var qs map[string]map[string]int
+		var qs map[string]any
 		cl.Control(ctxT(t, time.Second), "queue_status", nil, &qs)
-		return qs["1"]["queue"] == 1
+		e1, _ := qs["1"].(map[any]any)
+		return e1["queue"] == uint64(1)
 	})
 	killed := time.Now()
 	c.Kill(1)

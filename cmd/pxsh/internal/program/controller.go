@@ -24,6 +24,8 @@ type controllerFlags struct {
 	port                                  int
 	heartbeat, deadAfter                  time.Duration
 	verbose                               bool
+	scheme                                string
+	hwm                                   int
 }
 
 func (f *controllerFlags) register(fs *flag.FlagSet) {
@@ -35,6 +37,8 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.heartbeat, "heartbeat", 500*time.Millisecond, "engine heartbeat `period`")
 	fs.DurationVar(&f.deadAfter, "dead-after", 2500*time.Millisecond, "declare an engine dead after this much `silence`")
 	fs.BoolVar(&f.verbose, "verbose", false, "log events to stderr")
+	fs.StringVar(&f.scheme, "scheme", "leastload", "load-balancing `policy`: leastload, lru, weighted, plainrandom, twobin")
+	fs.IntVar(&f.hwm, "hwm", 1, "load-balanced tasks an engine may hold at once (0: no limit)")
 }
 
 func (f *controllerFlags) dir() string {
@@ -51,6 +55,11 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 		Location:   f.location,
 		Heartbeat:  f.heartbeat,
 		DeadAfter:  f.deadAfter,
+		Scheme:     f.scheme,
+		HWM:        f.hwm,
+	}
+	if f.hwm == 0 {
+		cfg.HWM = -1
 	}
 	if f.verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))

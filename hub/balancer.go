@@ -1,0 +1,224 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
+	"github.com/pxsh/pxsh/scheduler"
+)
+
+// outbox collects frames to send once Hub.mu is released.
+type outbox []outMsg
+
+type outMsg struct {
+	conn  *quic.Conn
+	parts [][]byte
+}
+
+func (o *outbox) add(c *quic.Conn, parts ...[]byte) { *o = append(*o, outMsg{c, parts}) }
+
+func (o outbox) flush() {
+	for _, m := range o {
+		m.conn.WriteFrame(m.parts...)
+	}
+}
+
+// balanced submits a load-balanced request to the scheduler.
+func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte) {
+	t := &task{req: *r, client: cl.id, engine: -1, body: body, balanced: true}
+	st := scheduler.Task{
+		ID: r.MsgID, Priority: r.Priority, Targets: r.Targets, Retries: r.Retries,
+		After: r.After, Follow: r.Follow, DepAny: r.DepAny, DepSuccess: r.DepSuccess, DepFailure: r.DepFailure,
+	}
+	now := time.Now()
+	if r.Timeout > 0 {
+		t.deadline = time.Unix(0, r.Submitted).Add(seconds(r.Timeout))
+		st.Deadline = t.deadline
+	}
+	var out outbox
+	h.mu.Lock()
+	if h.tasks[r.MsgID] != nil {
+		h.mu.Unlock()
+		h.fail(t, -1, &protocol.RemoteError{Name: "InvalidTask", Message: fmt.Sprintf("duplicate msg id %s", r.MsgID), Engine: -1})
+		return
+	}
+	h.tasks[r.MsgID] = t
+	h.apply(h.sched.Submit(st, now), &out)
+	h.mu.Unlock()
+	out.flush()
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// apply carries out scheduler actions; h.mu must be held.
+func (h *Hub) apply(acts []scheduler.Action, out *outbox) {
+	if _, ok := h.sched.NextDeadline(); ok {
+		h.kickTicker() // the earliest deadline may have changed
+	}
+	for _, a := range acts {
+		t := h.tasks[a.TaskID]
+		if t == nil {
+			continue
+		}
+		switch a.Kind {
+		case scheduler.Assign:
+			h.assign(t, a.Engine, out)
+		case scheduler.Fail:
+			delete(h.tasks, a.TaskID)
+			name, msg := schedError(a.Err)
+			if cl := h.clients[t.client]; cl != nil {
+				out.add(cl.conn, h.failFrame(t, -1, &protocol.RemoteError{Name: name, Message: msg, Engine: -1, Method: string(t.req.Kind)}))
+			}
+		}
+	}
+}
+
+// assign sends a task to the engine the scheduler chose; h.mu is held.
+func (h *Hub) assign(t *task, id int, out *outbox) {
+	e := h.engines[id]
+	if e == nil {
+		return
+	}
+	t.engine = id
+	e.tasks[t.req.MsgID] = t
+	e.balanced++
+	req := t.req
+	req.Engine = id
+	if !t.deadline.IsZero() {
+		req.Timeout = max(time.Until(t.deadline).Seconds(), 0.001)
+	}
+	p, err := protocol.Marshal(protocol.TRequest, &req, nil)
+	if err != nil {
+		return
+	}
+	out.add(e.conn, p, t.body)
+}
+
+// schedError names a scheduler failure in ipyparallel's terms.
+func schedError(err error) (string, string) {
+	switch {
+	case errors.Is(err, scheduler.ErrInvalidDependency):
+		return "InvalidDependency", err.Error()
+	case errors.Is(err, scheduler.ErrImpossibleDependency):
+		return "ImpossibleDependency", err.Error()
+	case errors.Is(err, scheduler.ErrUnmetDependency):
+		return "UnmetDependency", err.Error()
+	case errors.Is(err, scheduler.ErrTaskTimeout):
+		return "TaskTimeout", err.Error()
+	}
+	return "SchedulerError", err.Error()
+}
+
+// balancedResult settles a load-balanced task's result: a failure with
+// retries left is resubmitted (and not forwarded); otherwise the scheduler
+// records the outcome. It reports whether to forward the result; h.mu is
+// held.
+func (h *Hub) balancedResult(t *task, e *engine, r *protocol.Result, out *outbox) bool {
+	e.balanced--
+	ok := r.Status == protocol.StatusOK
+	if !ok && retryable(r.Error) {
+		if acts, retried := h.sched.Retry(t.req.MsgID, e.info.ID, time.Now()); retried {
+			t.engine = -1
+			h.tasks[t.req.MsgID] = t
+			h.apply(acts, out)
+			return false
+		}
+	}
+	h.apply(h.sched.Finish(t.req.MsgID, e.info.ID, ok), out)
+	return true
+}
+
+func retryable(e *protocol.RemoteError) bool {
+	return e != nil && e.Name != "TaskAborted" && e.Name != "TaskTimeout"
+}
+
+// lost settles the load-balanced tasks of a dead engine: each is retried
+// elsewhere if it can be, else failed with EngineError. h.mu is held.
+func (h *Hub) lost(id int, out *outbox) []*task {
+	ids, acts := h.sched.RemoveEngine(id)
+	h.apply(acts, out)
+	var failed []*task
+	for _, mid := range ids {
+		t := h.tasks[mid]
+		if t == nil {
+			continue
+		}
+		if acts, ok := h.sched.Retry(mid, id, time.Now()); ok {
+			t.engine = -1
+			h.apply(acts, out)
+			continue
+		}
+		h.apply(h.sched.Finish(mid, id, false), out)
+		delete(h.tasks, mid)
+		failed = append(failed, t)
+	}
+	return failed
+}
+
+// abortQueued aborts a load-balanced task that no engine holds yet; h.mu
+// is held.
+func (h *Hub) abortQueued(t *task, out *outbox) bool {
+	acts, ok := h.sched.Abort(t.req.MsgID)
+	if !ok {
+		return false
+	}
+	delete(h.tasks, t.req.MsgID)
+	if cl := h.clients[t.client]; cl != nil {
+		out.add(cl.conn, h.failFrame(t, -1, &protocol.RemoteError{Name: "TaskAborted", Message: "task was aborted", Engine: -1, Method: string(t.req.Kind)}))
+	}
+	h.apply(acts, out)
+	return true
+}
+
+// kickTicker wakes the deadline ticker.
+func (h *Hub) kickTicker() {
+	select {
+	case h.tick <- struct{}{}:
+	default:
+	}
+}
+
+// deadlines fails unassigned tasks that outlive their timeout.
+func (h *Hub) deadlines(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		h.mu.Lock()
+		next, ok := h.sched.NextDeadline()
+		h.mu.Unlock()
+		wait := time.Hour
+		if ok {
+			wait = max(time.Until(next), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.tick:
+		case now := <-timer.C:
+			var out outbox
+			h.mu.Lock()
+			h.apply(h.sched.Tick(now), &out)
+			h.mu.Unlock()
+			out.flush()
+		}
+	}
+}
+
+// failFrame builds an error result for a task; h.mu may be held.
+func (h *Hub) failFrame(t *task, engine int, rerr *protocol.RemoteError) []byte {
+	res := protocol.Result{
+		MsgID: t.req.MsgID, Engine: engine, Status: protocol.StatusError,
+		Submitted: t.req.Submitted, Completed: time.Now().UnixNano(), Error: rerr, Kind: t.req.Kind,
+		Client: t.client, Label: t.req.Label,
+	}
+	if rerr.Name == "TaskAborted" {
+		res.Status = protocol.StatusAborted
+	}
+	p, _ := protocol.Marshal(protocol.TResult, &res, nil)
+	return p
+}
