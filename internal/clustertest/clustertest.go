@@ -77,6 +77,9 @@ type Options struct {
 	EngineArgs []string
 	// MaxFrame bounds the controller's frames; 0: the default.
 	MaxFrame int
+	// HWM and Scheme configure load balancing (see hub.Config).
+	HWM    int
+	Scheme string
 }
 
 // Cluster is a running test cluster.
@@ -104,7 +107,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		o.DeadAfter = 600 * time.Millisecond
 	}
 	dir := t.TempDir()
-	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame})
+	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
