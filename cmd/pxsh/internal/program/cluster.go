@@ -2,16 +2,44 @@ package program
 
 import (
 	"context"
-	"fmt"
 	"io"
+	"os"
+	"time"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/launcher"
 )
 
+func launcherEnv(stdout, stderr io.Writer) launcher.Env {
+	bin, _ := os.Executable()
+	return launcher.Env{Stdout: stdout, Stderr: stderr, Getenv: getenv, Binary: bin, WaitEngines: waitEngines}
+}
+
+// waitEngines connects to a cluster and waits for n engines; it returns
+// how many registered.
+func waitEngines(ctx context.Context, connFile string, n int) (int, error) {
+	var c *client.Client
+	var err error
+	for {
+		c, err = client.Dial(ctx, connFile, client.Options{Timeout: 5 * time.Second})
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	defer c.Close()
+	err = c.WaitForEngines(ctx, n)
+	return len(c.Ids()), err
+}
+
 func clusterMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "pxsh cluster: not available yet")
-	return 2
+	return launcher.ClusterMain(ctx, args, launcherEnv(stdout, stderr))
 }
 
 func profileMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "pxsh profile: not available yet")
-	return 2
+	return launcher.ProfileMain(ctx, args, launcherEnv(stdout, stderr))
 }
