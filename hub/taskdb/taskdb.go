@@ -188,18 +188,38 @@ func Open(cfg Config) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open task db %s: %w", cfg.Path, err)
 	}
-	w, err := newWriter(ctx, wconn, cfg, log)
-	if err != nil {
-		wconn.Close()
-		sdb.Close()
-		return nil, fmt.Errorf("open task db %s: %w", cfg.Path, err)
-	}
 	db := &DB{
 		sql: sdb, wconn: wconn, log: log, cfg: cfg,
 		ops: make(chan op, queueSize), done: make(chan struct{}),
 	}
-	w.db = db
-	go w.run()
+	// The writer runs inside Raw for its whole life, holding the write
+	// connection and using the driver directly.
+	ready := make(chan error, 1)
+	go func() {
+		err := wconn.Raw(func(dc any) error {
+			rc, err := newRawConn(dc)
+			if err != nil {
+				return err
+			}
+			w, err := newWriter(ctx, rc, cfg, log)
+			if err != nil {
+				return err
+			}
+			w.db = db
+			ready <- nil
+			w.run()
+			return nil
+		})
+		if err != nil {
+			ready <- err
+			close(db.done)
+		}
+	}()
+	if err := <-ready; err != nil {
+		wconn.Close()
+		sdb.Close()
+		return nil, fmt.Errorf("open task db %s: %w", cfg.Path, err)
+	}
 	return db, nil
 }
 

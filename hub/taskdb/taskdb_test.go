@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +131,40 @@ func TestStartedThenFinishedSeparateBatches(t *testing.T) {
 	got, _ = db.Get(ctx, []string{r.MsgID})
 	if got[0].Resubmitted != "new1" {
 		t.Fatalf("Resubmitted = %q", got[0].Resubmitted)
+	}
+}
+
+func TestFinishedFolds(t *testing.T) {
+	db := openT(t, Config{FlushInterval: time.Second})
+	ctx := ctxT(t)
+	a, b := rec(1), rec(2)
+	db.Submitted(a)
+	db.Submitted(b)
+	db.Flush(ctx)
+	// Started and Finished in one batch: Finished without a start time
+	// takes the Started one.
+	at := base.Add(time.Hour)
+	db.Started(a.MsgID, 3, at)
+	db.Finished(&Record{MsgID: a.MsgID, EngineID: -1, Status: StatusOK, Completed: at.Add(time.Second)})
+	// Finished of a task never submitted inserts it whole.
+	c := finished(rec(3), 3)
+	db.Finished(c)
+	// A late Started after Finished does not reopen the task.
+	db.Finished(&Record{MsgID: b.MsgID, EngineID: 1, Status: StatusAborted, Completed: at})
+	db.Flush(ctx)
+	db.Started(b.MsgID, 2, at.Add(time.Minute))
+	got, err := db.Get(ctx, []string{a.MsgID, b.MsgID, c.MsgID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got[0]; g.Status != StatusOK || g.EngineID != 3 || !g.Started.Equal(at) || g.Label != a.Label {
+		t.Errorf("folded start+finish = %+v", g)
+	}
+	if g := got[1]; g.Status != StatusAborted || g.EngineID != 1 || !g.Started.IsZero() {
+		t.Errorf("late start changed a finished task: %+v", g)
+	}
+	if d := cmp.Diff(c, got[2], cmpTime()); d != "" {
+		t.Errorf("finish without submit (-want +got):\n%s", d)
 	}
 }
 
@@ -360,20 +395,9 @@ func TestQueryErrors(t *testing.T) {
 		}
 	}
 	_, err := db.Query(ctx, map[string]any{"msg_id": map[string]any{"$where": 1}}, nil)
-	if err == nil || !contains(err.Error(), `unknown operator "$where"`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown operator "$where"`) {
 		t.Errorf("error = %v", err)
 	}
-}
-
-func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 func TestQueryInjectionHarmless(t *testing.T) {
@@ -581,11 +605,22 @@ func TestReopenFile(t *testing.T) {
 
 	db = openT(t, Config{Path: path})
 	ctx := ctxT(t)
+	db.Submitted(rec(60))
+	db.Flush(ctx)
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s mode = %v, want 0600", filepath.Base(p), m)
+		}
+	}
 	h, err := db.History(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h) != 10 {
+	if len(h) != 11 {
 		t.Fatalf("history after reopen = %v", h)
 	}
 	got, _ := db.Get(ctx, []string{"m0004"})
@@ -593,8 +628,8 @@ func TestReopenFile(t *testing.T) {
 		t.Errorf("record after reopen (-want +got):\n%s", d)
 	}
 	un, _ := db.Unfinished(ctx)
-	if len(un) != 5 {
-		t.Errorf("unfinished after reopen = %d, want 5", len(un))
+	if len(un) != 6 {
+		t.Errorf("unfinished after reopen = %d, want 6", len(un))
 	}
 }
 

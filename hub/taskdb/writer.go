@@ -2,7 +2,6 @@ package taskdb
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -32,14 +31,14 @@ type op struct {
 // writer owns the write connection; only its goroutine touches it.
 type writer struct {
 	db     *DB
-	conn   *sql.Conn
+	conn   *rawConn
 	cfg    Config
 	log    *slog.Logger
-	insert *sql.Stmt // submit (and submits with folded outcomes)
-	finish *sql.Stmt // upsert of an outcome (for a task never submitted)
-	update *sql.Stmt // update of a submitted task with its outcome
-	start  *sql.Stmt
-	resub  *sql.Stmt
+	insert *rawStmt // submit (and submits with folded outcomes)
+	finish *rawStmt // upsert of an outcome (for a task never submitted)
+	update *rawStmt // update of a submitted task with its outcome
+	start  *rawStmt
+	resub  *rawStmt
 
 	batch    []op
 	pending  map[string]*Record // submits in the current batch, by msg id
@@ -52,22 +51,19 @@ const insertCols = `msg_id, client_id, engine_id, view_kind, label, kind, name,
 	submitted, started, completed, status, request, request_header, result, has_value,
 	stdout, stderr, err_name, err_message, err_traceback, err_engine, err_method, resubmitted`
 
-// insertValues binds empty strings as NULL (cheaper to bind) and stores ''.
+// insertValues binds empty strings as NULL (cheaper to bind) and stores an empty string.
 const insertValues = `VALUES (?, coalesce(?, ''), ?, coalesce(?, ''), coalesce(?, ''), coalesce(?, ''),
 	coalesce(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, ''), coalesce(?, ''), ?, ?, ?, ?, ?, coalesce(?, ''))`
 
-func newWriter(ctx context.Context, c *sql.Conn, cfg Config, log *slog.Logger) (*writer, error) {
+func newWriter(ctx context.Context, c *rawConn, cfg Config, log *slog.Logger) (*writer, error) {
 	w := &writer{conn: c, cfg: cfg, log: log, pending: make(map[string]*Record), starts: make(map[string]int)}
 	var err error
-	prep := func(q string) *sql.Stmt {
+	prep := func(q string) *rawStmt {
 		if err != nil {
 			return nil
 		}
-		var s *sql.Stmt
-		s, err = c.PrepareContext(ctx, q)
-		if err != nil {
-			err = fmt.Errorf("prepare %q: %w", q, err)
-		}
+		var s *rawStmt
+		s, err = c.prepare(ctx, q)
 		return s
 	}
 	w.insert = prep(`INSERT INTO tasks (` + insertCols + `) ` + insertValues + ` ON CONFLICT(msg_id) DO NOTHING`)
@@ -99,9 +95,10 @@ func newWriter(ctx context.Context, c *sql.Conn, cfg Config, log *slog.Logger) (
 			engine_id = coalesce(?, engine_id),
 			started = ?,
 			status = CASE WHEN status = 'pending' THEN 'running' ELSE status END
-		WHERE msg_id = ?`)
+		WHERE msg_id = ? AND completed IS NULL`)
 	w.resub = prep(`UPDATE tasks SET resubmitted = ? WHERE msg_id = ?`)
 	if err != nil {
+		w.closeStmts()
 		return nil, err
 	}
 	return w, nil
@@ -142,7 +139,7 @@ func (w *writer) run() {
 }
 
 func (w *writer) closeStmts() {
-	for _, s := range []*sql.Stmt{w.insert, w.finish, w.update, w.start, w.resub} {
+	for _, s := range []*rawStmt{w.insert, w.finish, w.update, w.start, w.resub} {
 		s.Close()
 	}
 }
@@ -263,12 +260,12 @@ func (w *writer) commit() {
 
 func (w *writer) writeBatch() (err error) {
 	ctx := context.Background()
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := w.conn.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			w.conn.ExecContext(ctx, "ROLLBACK")
+			w.conn.exec(ctx, "ROLLBACK")
 		}
 	}()
 	for _, o := range w.batch {
@@ -276,13 +273,13 @@ func (w *writer) writeBatch() (err error) {
 		var err error
 		switch o.kind {
 		case opSubmit:
-			_, err = w.insert.ExecContext(ctx, recordArgs(r)...)
+			_, err = w.insert.exec(ctx, recordArgs(r)...)
 		case opFinish:
 			err = w.writeFinish(ctx, r)
 		case opStart:
-			_, err = w.start.ExecContext(ctx, nullEngine(r.EngineID), nullTime(r.Started), r.MsgID)
+			_, err = w.start.exec(ctx, nullEngine(r.EngineID), nullTime(r.Started), r.MsgID)
 		case opResubmitted:
-			_, err = w.resub.ExecContext(ctx, r.Resubmitted, r.MsgID)
+			_, err = w.resub.exec(ctx, r.Resubmitted, r.MsgID)
 		}
 		if err != nil {
 			// One bad record must not lose the rest of the batch.
@@ -290,7 +287,7 @@ func (w *writer) writeBatch() (err error) {
 			w.db.setErr(fmt.Errorf("write %s: %w", r.MsgID, err))
 		}
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := w.conn.exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -303,16 +300,16 @@ func (w *writer) writeFinish(ctx context.Context, r *Record) error {
 	if e := r.Error; e != nil {
 		en, em, et, ee, emeth = e.Name, e.Message, e.Traceback, int64(e.Engine), e.Method
 	}
-	res, err := w.update.ExecContext(ctx, nullEngine(r.EngineID), nullTime(r.Started),
+	n, err := w.update.exec(ctx, nullEngine(r.EngineID), nullTime(r.Started),
 		nullTime(r.Completed), r.Status, r.Result, r.HasValue, text(r.Stdout), text(r.Stderr),
 		en, em, et, ee, emeth, text(r.Resubmitted), r.MsgID)
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err == nil && n > 0 {
+	if n > 0 {
 		return nil
 	}
-	_, err = w.finish.ExecContext(ctx, recordArgs(r)...)
+	_, err = w.finish.exec(ctx, recordArgs(r)...)
 	return err
 }
 
@@ -329,7 +326,7 @@ func recordArgs(r *Record) []any {
 	}
 }
 
-// text binds "" as NULL, which the statements turn back into ''.
+// text binds "" as NULL, which the statements store as an empty string.
 func text(s string) any {
 	if s == "" {
 		return nil
@@ -355,9 +352,9 @@ func (w *writer) purge(ids []string, all bool) error {
 	ctx := context.Background()
 	var err error
 	if all {
-		_, err = w.conn.ExecContext(ctx, `DELETE FROM tasks WHERE completed IS NOT NULL`)
+		_, err = w.conn.exec(ctx, `DELETE FROM tasks WHERE completed IS NOT NULL`)
 	} else {
-		_, err = w.conn.ExecContext(ctx, `DELETE FROM tasks WHERE completed IS NOT NULL
+		_, err = w.conn.exec(ctx, `DELETE FROM tasks WHERE completed IS NOT NULL
 			AND msg_id IN (SELECT value FROM json_each(?))`, jsonStrings(ids))
 	}
 	return err
@@ -373,23 +370,22 @@ func (w *writer) cull() {
 	more := false
 	if w.cfg.MaxAge > 0 {
 		cutoff := time.Now().Add(-w.cfg.MaxAge).UnixNano()
-		res, err := w.conn.ExecContext(ctx, `DELETE FROM tasks WHERE seq IN
-			(SELECT seq FROM tasks WHERE completed < ? LIMIT ?)`, cutoff, cullLimit)
+		n, err := w.conn.exec(ctx, `DELETE FROM tasks WHERE seq IN
+			(SELECT seq FROM tasks WHERE completed < ? LIMIT ?)`, cutoff, int64(cullLimit))
 		if err != nil {
 			w.log.Error("taskdb: cull by age", "err", err)
-		} else if n, _ := res.RowsAffected(); n > 0 {
+		} else if n > 0 {
 			w.log.Debug("taskdb: culled by age", "records", n)
 			more = more || n == cullLimit
 		}
 	}
 	if w.cfg.MaxRecords > 0 {
-		var n int64
-		err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM tasks WHERE completed IS NOT NULL`).Scan(&n)
+		n, err := w.conn.queryInt(ctx, `SELECT count(*) FROM tasks WHERE completed IS NOT NULL`)
 		if err != nil {
 			w.log.Error("taskdb: cull by count", "err", err)
 		} else if excess := n - int64(w.cfg.MaxRecords); excess > 0 {
 			lim := min(excess, cullLimit)
-			_, err := w.conn.ExecContext(ctx, `DELETE FROM tasks WHERE seq IN
+			_, err := w.conn.exec(ctx, `DELETE FROM tasks WHERE seq IN
 				(SELECT seq FROM tasks WHERE completed IS NOT NULL ORDER BY seq LIMIT ?)`, lim)
 			if err != nil {
 				w.log.Error("taskdb: cull by count", "err", err)
