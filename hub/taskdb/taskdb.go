@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,7 +153,9 @@ func Open(cfg Config) (*DB, error) {
 		f.Close()
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
-		dsn = (&url.URL{Scheme: "file", Opaque: cfg.Path, RawQuery: q.Encode()}).String()
+		// SQLite reads the name as a URI: escape what would end the path.
+		esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(cfg.Path)
+		dsn = "file:" + esc + "?" + q.Encode()
 	}
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -633,6 +633,18 @@ func TestReopenFile(t *testing.T) {
 	}
 }
 
+func TestOddPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a b?c#d%20e.db")
+	db := openT(t, Config{Path: path})
+	db.Submitted(rec(1))
+	if err := db.Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at its path: %v", err)
+	}
+}
+
 func TestMemoryDBsAreSeparate(t *testing.T) {
 	a := openT(t, Config{Path: ":memory:"})
 	b := openT(t, Config{})
@@ -654,5 +666,31 @@ func TestMemoryDBsAreSeparate(t *testing.T) {
 	}
 	if !slices.Contains(ha, "m0001") {
 		t.Error("missing m0001")
+	}
+}
+
+func TestConcurrentWritersAndClose(t *testing.T) {
+	db, err := Open(Config{Path: filepath.Join(t.TempDir(), "c.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 2000 {
+				r := rec(g*10000 + i)
+				db.Submitted(r)
+				db.Started(r.MsgID, g, r.Submitted)
+				db.Finished(finished(r, i))
+			}
+		}()
+	}
+	<-done
+	if err := db.Close(); err != nil { // the others may still be writing
+		t.Fatal(err)
+	}
+	for range 3 {
+		<-done
 	}
 }
