@@ -4,15 +4,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 )
 
 // Main runs the pxsh program with its command-line arguments (without the
-// program name): `pxsh [flags]` (interactive), `pxsh [flags] -c CODE`,
-// `pxsh [flags] run FILE [ARGS]`. It returns the exit status.
+// program name): `pxsh [flags]` (interactive), `pxsh [flags] -c CODE
+// [ARGS]`, `pxsh [flags] run FILE [ARGS]`. It connects SIGINT and SIGTERM:
+// in a script or command they stop it; in the interactive shell SIGINT
+// interrupts the running input. It returns the exit status.
 func Main(ctx context.Context, args []string, cfg Config) int {
-	s0 := New(cfg) // for streams only
+	s0 := New(Config{Stdin: cfg.Stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr, NoConnect: true}) // for streams only
 	fs := flag.NewFlagSet("pxsh", flag.ContinueOnError)
 	fs.SetOutput(s0.cfg.Stderr)
 	n := fs.Int("n", 0, "engines of a private cluster (default: CPU count)")
@@ -37,31 +40,48 @@ func Main(ctx context.Context, args []string, cfg Config) int {
 	if *file != "" {
 		cfg.ConnectionFile = *file
 	}
-	s := New(cfg)
-	defer s.Close()
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	var err error
+	interactive := false
 	switch {
 	case *code != "":
-		s.ns.Set("argv", starlarkList(append([]string{"-c"}, rest...)))
-		err = s.RunString(ctx, "<command>", *code)
+		cfg.Code, cfg.Args = *code, rest
 	case len(rest) > 0 && rest[0] == "run":
 		if len(rest) < 2 {
-			fmt.Fprintln(s.cfg.Stderr, "usage: pxsh run FILE [ARGS]")
+			fmt.Fprintln(s0.cfg.Stderr, "usage: pxsh run FILE [ARGS]")
 			return 2
 		}
-		err = s.RunFile(ctx, rest[1], rest[1:])
+		cfg.Script, cfg.Args = rest[1], rest[2:]
 	case len(rest) > 0:
-		fmt.Fprintf(s.cfg.Stderr, "pxsh: unknown command %q (try: pxsh run FILE)\n", rest[0])
+		fmt.Fprintf(s0.cfg.Stderr, "pxsh: unknown command %q (try: pxsh run FILE)\n", rest[0])
 		return 2
 	default:
-		stop() // the interactive shell handles Ctrl-C itself
-		return s.Interact(ctx)
+		interactive = true
 	}
-	if err != nil {
-		s.printError(err)
-		return 1
+	var stop context.CancelFunc
+	if interactive {
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT)
+		defer signal.Stop(sig)
+		intr := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-sig:
+					select {
+					case intr <- struct{}{}:
+					default: // nothing running: the line editor handles Ctrl-C
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		cfg.Interrupt = intr
+	} else {
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	}
-	return 0
+	defer stop()
+	s := New(cfg)
+	defer s.Close()
+	return s.Run(ctx)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pxsh/pxsh/shell/clientlib"
 	"github.com/pxsh/pxsh/starlarklib"
 	"go.starlark.net/starlark"
+	"golang.org/x/term"
 )
 
 // Config configures a Shell. Zero fields take the defaults documented on
@@ -46,8 +47,36 @@ type Config struct {
 	// returns its client connection file and a function that stops it.
 	// nil means no private cluster can be started.
 	StartCluster func(ctx context.Context, n int) (connFile string, stop func(), err error)
-	// Interactive forces the shell's terminal behaviour (prompts, colour).
+	// Interactive forces the shell's terminal behaviour (banner, colour,
+	// progress bars) even when Stdin is not a terminal.
 	Interactive bool
+
+	// Code, when set, is what Run runs instead of the interactive shell
+	// (pxsh -c CODE); argv is ["-c"] + Args.
+	Code string
+	// Script, when set, is the file Run runs instead of the interactive
+	// shell (pxsh run FILE ARGS); argv is [Script] + Args.
+	Script string
+	Args   []string
+
+	// LineReader is the interactive shell's line editor; nil means
+	// readline when Stdin is a terminal, plain lines otherwise.
+	LineReader LineReader
+	// Interrupt delivers the user's interrupts (Ctrl-C) while code runs:
+	// the running call is cancelled, its tasks are cancelled on the
+	// engines and the shell returns to its prompt. nil means none (Main
+	// connects SIGINT).
+	Interrupt <-chan struct{}
+	// HistoryFile is the interactive history; "" means "history" in the
+	// profile's directory, "-" means none.
+	HistoryFile string
+	// Quiet suppresses the interactive banner.
+	Quiet bool
+	// Version is shown in the banner; "" means "0.1.0".
+	Version string
+	// NoConnect keeps the interactive shell from connecting to a cluster
+	// and binding rc at start-up.
+	NoConnect bool
 }
 
 // Shell runs Starlark code with the client builtins. It is not safe for
@@ -58,11 +87,17 @@ type Shell struct {
 	env    *clientlib.Env
 	thread *starlark.Thread
 
+	builtins starlark.StringDict
+	terminal bool
+	color    bool
+	px       *magics
+
 	mu       sync.Mutex
 	callCtx  context.Context
 	connFile string
 	stop     func()
 	private  bool
+	clients  []*client.Client
 }
 
 // New makes a shell.
@@ -82,8 +117,15 @@ func New(cfg Config) *Shell {
 	if cfg.Profile == "" {
 		cfg.Profile = "default"
 	}
+	if cfg.Version == "" {
+		cfg.Version = "0.1.0"
+	}
 	s := &Shell{cfg: cfg, callCtx: context.Background()}
-	s.env = &clientlib.Env{Connect: s.connect, Stdout: cfg.Stdout, Context: s.context}
+	s.terminal = cfg.Interactive || isTerminal(cfg.Stdin)
+	s.color = s.terminal && cfg.Getenv("NO_COLOR") == ""
+	s.px = newMagics()
+	s.env = &clientlib.Env{Connect: s.connect, Stdout: cfg.Stdout, Context: s.context,
+		Activate: s.activate, Terminal: s.terminal}
 	builtins := starlark.StringDict{}
 	for k, v := range starlarklib.Modules() {
 		builtins[k] = v
@@ -94,14 +136,26 @@ func New(cfg Config) *Shell {
 	for k, v := range cfg.Builtins {
 		builtins[k] = v
 	}
+	s.builtins = builtins
 	s.ns = starlarklib.NewNamespace(builtins)
 	s.env.NS = s.ns
-	s.thread = &starlark.Thread{
+	s.thread = s.newThread()
+	return s
+}
+
+// newThread returns a thread for running one input.
+func (s *Shell) newThread() *starlark.Thread {
+	return &starlark.Thread{
 		Name:  "pxsh",
 		Print: func(_ *starlark.Thread, msg string) { fmt.Fprintln(s.cfg.Stdout, msg) },
 		Load:  s.ns.Load,
 	}
-	return s
+}
+
+// isTerminal reports whether r is a terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Namespace returns the shell's global namespace.
@@ -151,6 +205,9 @@ func (s *Shell) connect(ctx context.Context, prof, file string, timeout time.Dur
 	}
 	s.mu.Lock()
 	private := s.private
+	s.mu.Unlock()
+	s.mu.Lock()
+	s.clients = append(s.clients, c)
 	s.mu.Unlock()
 	if private {
 		// A private cluster's engines were just started: wait for them.

@@ -9,7 +9,7 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// viewActivate implements view.activate(suffix=”): it makes the view the
+// viewActivate implements view.activate(suffix=""): it makes the view the
 // target of the %px magics (%px<suffix>, %%px<suffix>, %autopx<suffix>,
 // %pxresult<suffix>) through Env.Activate.
 func viewActivate(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
