@@ -37,7 +37,7 @@ const (
 )
 
 // ErrClosed is returned by calls made after Close.
-var ErrClosed = errors.New("taskdb: closed")
+var ErrClosed = errors.New("task db closed")
 
 // schemaVersion is stored in PRAGMA user_version.
 const schemaVersion = 1
@@ -98,11 +98,6 @@ type Record struct {
 	Error    *protocol.RemoteError
 	// Resubmitted is the new msg id when the task was resubmitted.
 	Resubmitted string
-}
-
-// Finished reports whether the record's status is final.
-func (r *Record) finished() bool {
-	return r.Status != StatusPending && r.Status != StatusRunning
 }
 
 // DB is the task database. It is safe for concurrent use. The write methods
