@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +23,8 @@ type Task struct {
 	started atomic.Int64
 	result  protocol.Result
 	body    []byte
+	// received is when the result arrived; written before done closes.
+	received time.Time
 }
 
 // NewDoneTask returns a task that is already complete, for results the
@@ -39,7 +39,7 @@ func NewDoneTask(r protocol.Result, body []byte) *Task {
 }
 
 func (t *Task) finish(r protocol.Result, body []byte) {
-	t.result, t.body = r, body
+	t.result, t.body, t.received = r, body, time.Now()
 	close(t.done)
 }
 
@@ -67,6 +67,14 @@ func (t *Task) Ready() bool {
 	}
 }
 
+// Received returns when the result arrived at the client (zero before).
+func (t *Task) Received() time.Time {
+	if !t.Ready() {
+		return time.Time{}
+	}
+	return t.received
+}
+
 // Result returns the result header and the encoded value. Call it after
 // Done is closed.
 func (t *Task) Result() (protocol.Result, []byte) { return t.result, t.body }
@@ -87,73 +95,4 @@ func (t *Task) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// RemoteError is a task's failure on an engine (or the hub's report of
-// one), printed in ipyparallel's format.
-type RemoteError struct {
-	protocol.RemoteError
-}
-
-// Error returns "[engine:method] Name: message".
-func (e *RemoteError) Error() string {
-	if e.Method == "" || e.Engine < 0 {
-		return e.Name + ": " + e.Message
-	}
-	return fmt.Sprintf("[%d:%s] %s: %s", e.Engine, e.Method, e.Name, e.Message)
-}
-
-// Report returns the header line followed by the engine's traceback.
-func (e *RemoteError) Report() string {
-	if e.Traceback == "" {
-		return e.Error()
-	}
-	return e.Error() + "\n" + strings.TrimRight(e.Traceback, "\n")
-}
-
-// CompositeError combines the failures of several tasks.
-type CompositeError struct {
-	Errors []*RemoteError
-}
-
-// MaxShown is how many tracebacks a CompositeError report shows.
-const MaxShown = 4
-
-// Error summarises the parts.
-func (e *CompositeError) Error() string {
-	if len(e.Errors) == 1 {
-		return e.Errors[0].Error()
-	}
-	return fmt.Sprintf("one or more exceptions raised in parallel (%d)", len(e.Errors))
-}
-
-// Unwrap returns the parts.
-func (e *CompositeError) Unwrap() []error {
-	out := make([]error, len(e.Errors))
-	for i, x := range e.Errors {
-		out[i] = x
-	}
-	return out
-}
-
-// Report renders the composite in ipyparallel's format: the first
-// MaxShown tracebacks, each headed "[eid:method]:", then a count of the
-// rest.
-func (e *CompositeError) Report() string {
-	var b strings.Builder
-	b.WriteString("one or more exceptions from call to method: ")
-	if len(e.Errors) > 0 {
-		b.WriteString(e.Errors[0].Method)
-	}
-	for i, x := range e.Errors {
-		if i == MaxShown {
-			fmt.Fprintf(&b, "\n... %d more exceptions ...", len(e.Errors)-MaxShown)
-			break
-		}
-		fmt.Fprintf(&b, "\n[%d:%s]: %s: %s", x.Engine, x.Method, x.Name, x.Message)
-		if x.Traceback != "" {
-			b.WriteString("\n" + strings.TrimRight(x.Traceback, "\n"))
-		}
-	}
-	return b.String()
 }

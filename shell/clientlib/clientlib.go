@@ -7,7 +7,6 @@ package clientlib
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -67,32 +66,6 @@ func catch(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	return errorValue(err), nil
 }
 
-// errorValue turns an error into a RemoteError value, keeping the remote
-// details when there are some.
-func errorValue(err error) starlark.Value {
-	var re *client.RemoteError
-	if errors.As(err, &re) {
-		return starlarklib.ErrorValue{Err: re.RemoteError}
-	}
-	var ce *client.CompositeError
-	if errors.As(err, &ce) && len(ce.Errors) > 0 {
-		ev := starlarklib.ErrorValue{Err: ce.Errors[0].RemoteError}
-		ev.Err.Name, ev.Err.Message, ev.Err.Engine = "CompositeError", ce.Report(), -1
-		return ev
-	}
-	msg := err.Error()
-	var ee *starlark.EvalError
-	if errors.As(err, &ee) {
-		msg = ee.Msg
-	}
-	name := "Error"
-	var ne *namedError
-	if errors.As(err, &ne) {
-		name, msg = ne.name, ne.msg
-	}
-	return starlarklib.ErrorValue{Err: protocolError(name, msg)}
-}
-
 // namedError is a client-side error with an ipyparallel class name
 // (TimeoutError, ...).
 type namedError struct{ name, msg string }
@@ -101,3 +74,11 @@ func (e *namedError) Error() string { return e.name + ": " + e.msg }
 
 // ErrTimeout is the error of a get() that ran out of time.
 var errNotReady = &namedError{"TimeoutError", "Result not ready."}
+
+// stdout is where builtins print: Env.Stdout, or nowhere.
+func (e *Env) stdout(*starlark.Thread) io.Writer {
+	if e.Stdout == nil {
+		return io.Discard
+	}
+	return e.Stdout
+}

@@ -2,24 +2,180 @@ package clientlib
 
 import (
 	"context"
-	"github.com/pxsh/pxsh/client"
+	"fmt"
+	"sort"
+	"sync"
 	"time"
+	"weak"
 
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/protocol"
 	"go.starlark.net/starlark"
 )
 
 // moreClientMethods holds the client methods beyond the foundation's.
-var moreClientMethods = map[string]builtinFunc{}
+var moreClientMethods = map[string]builtinFunc{
+	"wait":         clientWait,
+	"abort":        clientAbort,
+	"queue_status": clientQueueStatus,
+	"clear":        clientClear,
+	"shutdown":     clientShutdown,
+	"get_result":   clientGetResult,
+}
 
 // clientExtraAttrs names attributes served by extraAttr.
-var clientExtraAttrs = []string{}
+var clientExtraAttrs = []string{"history", "outstanding", "results", "metadata"}
 
-func (rc *Client) extraAttr(name string) (starlark.Value, error) { return nil, nil }
+func (rc *Client) extraAttr(name string) (starlark.Value, error) {
+	switch name {
+	case "history":
+		ids := rc.h.ids()
+		vals := make([]starlark.Value, len(ids))
+		for i, id := range ids {
+			vals[i] = starlark.String(id)
+		}
+		return starlark.NewList(vals), nil
+	case "outstanding":
+		s := starlark.NewSet(0)
+		for _, t := range rc.h.outstanding() {
+			s.Insert(starlark.String(t.MsgID))
+		}
+		return s, nil
+	case "results", "metadata":
+		d := starlark.NewDict(0)
+		for _, t := range rc.h.held() {
+			if !t.Ready() {
+				continue
+			}
+			ar := rc.NewAsyncResult(string(t.Kind), []*client.Task{t}, true)
+			if name == "metadata" {
+				d.SetKey(starlark.String(t.MsgID), ar.taskMetadata(t))
+				continue
+			}
+			v, err := ar.value(nil, -1, true)
+			if err != nil {
+				return nil, err
+			}
+			d.SetKey(starlark.String(t.MsgID), v)
+		}
+		return d, nil
+	}
+	return nil, nil
+}
 
-// history records this client's tasks for rc.history and friends.
-type history struct{}
+// maxHistory bounds rc.history.
+const maxHistory = 100_000
 
-func newHistory() *history { return &history{} }
+// history records this client's tasks for rc.history and friends. It
+// keeps msg ids (the last maxHistory), the outstanding tasks, and weak
+// references to the others: a finished task stays reachable (rc.results,
+// rc.get_result) only while an AsyncResult holds it. It is safe for
+// concurrent use.
+type history struct {
+	mu    sync.Mutex
+	order []string // ring of msg ids
+	start int      // index of the oldest id once the ring is full
+	tasks map[string]weak.Pointer[client.Task]
+	out   map[string]*client.Task // outstanding at the last look
+}
+
+func newHistory() *history {
+	return &history{tasks: map[string]weak.Pointer[client.Task]{}, out: map[string]*client.Task{}}
+}
+
+func (h *history) record(tasks []*client.Task) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range tasks {
+		if len(h.order) < maxHistory {
+			h.order = append(h.order, t.MsgID)
+		} else {
+			delete(h.tasks, h.order[h.start])
+			delete(h.out, h.order[h.start])
+			h.order[h.start] = t.MsgID
+			h.start = (h.start + 1) % maxHistory
+		}
+		h.tasks[t.MsgID] = weak.Make(t)
+		if !t.Ready() {
+			h.out[t.MsgID] = t
+		}
+	}
+	// Drop finished tasks from the strong set now and then, and forget
+	// collected ones.
+	if len(h.out) > 1024 && len(h.out)%1024 == 0 {
+		h.pruneLocked()
+	}
+}
+
+func (h *history) pruneLocked() {
+	for id, t := range h.out {
+		if t.Ready() {
+			delete(h.out, id)
+		}
+	}
+	for id, p := range h.tasks {
+		if p.Value() == nil {
+			delete(h.tasks, id)
+		}
+	}
+}
+
+// ids returns the msg ids in submission order.
+func (h *history) ids() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.order))
+	out = append(out, h.order[h.start:]...)
+	return append(out, h.order[:h.start]...)
+}
+
+// outstanding returns the unfinished tasks, in submission order.
+func (h *history) outstanding() []*client.Task {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*client.Task
+	for id, t := range h.out {
+		if t.Ready() {
+			delete(h.out, id)
+			continue
+		}
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Submitted.Before(out[j].Submitted) })
+	return out
+}
+
+// held returns the tasks still reachable, in submission order.
+func (h *history) held() []*client.Task {
+	ids := h.ids()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*client.Task
+	for _, id := range ids {
+		if t := h.lookupLocked(id); t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (h *history) lookupLocked(id string) *client.Task {
+	if t := h.out[id]; t != nil {
+		return t
+	}
+	if p, ok := h.tasks[id]; ok {
+		return p.Value()
+	}
+	return nil
+}
+
+// lookup returns the task of a msg id, or nil when it is unknown or no
+// longer held.
+func (h *history) lookup(id string) *client.Task {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lookupLocked(id)
+}
 
 func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d)
@@ -29,4 +185,280 @@ var asyncExtraAttrs = []string{}
 
 func (ar *AsyncResult) extraAttr(name string) (starlark.Value, error) { return nil, nil }
 
-func (h *history) record(tasks []*client.Task) {}
+// jobTasks resolves jobs (None: every outstanding task; a msg id, a
+// history index, an AsyncResult, or a list of these) to tasks.
+func (rc *Client) jobTasks(jobs starlark.Value) ([]*client.Task, error) {
+	switch j := jobs.(type) {
+	case nil, starlark.NoneType:
+		return rc.h.outstanding(), nil
+	case *AsyncResult:
+		return j.tasks, nil
+	case starlark.String:
+		t := rc.h.lookup(string(j))
+		if t == nil {
+			return nil, &namedError{"KeyError", fmt.Sprintf("no task %q held by this client", string(j))}
+		}
+		return []*client.Task{t}, nil
+	case starlark.Int:
+		ids := rc.h.ids()
+		i, _ := j.Int64()
+		if i < 0 {
+			i += int64(len(ids))
+		}
+		if i < 0 || i >= int64(len(ids)) {
+			return nil, &namedError{"IndexError", fmt.Sprintf("history index %s out of range (%d tasks)", j, len(ids))}
+		}
+		return rc.jobTasks(starlark.String(ids[i]))
+	case starlark.Iterable:
+		var out []*client.Task
+		it := j.Iterate()
+		defer it.Done()
+		var x starlark.Value
+		for it.Next(&x) {
+			ts, err := rc.jobTasks(x)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ts...)
+		}
+		return out, nil
+	}
+	return nil, &namedError{"TypeError", "jobs must be a msg id, an index, an AsyncResult or a list of them, not " + jobs.Type()}
+}
+
+// clientWait implements rc.wait(jobs=None, timeout=-1): it waits for the
+// jobs (all outstanding ones by default) and returns whether they all
+// finished in time.
+func clientWait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var jobs starlark.Value = starlark.None
+	var timeout starlark.Value = starlark.MakeInt(-1)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "jobs?", &jobs, "timeout?", &timeout); err != nil {
+		return nil, err
+	}
+	return rc.waitJobs(jobs, timeout, nil)
+}
+
+func (rc *Client) waitJobs(jobs, timeout starlark.Value, targets []int) (starlark.Value, error) {
+	tasks, err := rc.jobTasks(jobs)
+	if err != nil {
+		return nil, err
+	}
+	tasks = onTargets(tasks, targets)
+	d, err := timeoutArg(timeout)
+	if err != nil {
+		return nil, err
+	}
+	ar := &AsyncResult{rc: rc, tasks: tasks}
+	ok, err := ar.wait(d)
+	return starlark.Bool(ok), err
+}
+
+// onTargets keeps the tasks on the given engines (nil: all).
+func onTargets(tasks []*client.Task, targets []int) []*client.Task {
+	if targets == nil {
+		return tasks
+	}
+	keep := map[int]bool{}
+	for _, id := range targets {
+		keep[id] = true
+	}
+	var out []*client.Task
+	for _, t := range tasks {
+		if keep[t.Engine] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// clientAbort implements rc.abort(jobs=None, targets=None): queued tasks
+// fail with TaskAborted, running ones are cancelled.
+func clientAbort(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var jobs, targets starlark.Value = starlark.None, starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "jobs?", &jobs, "targets?", &targets); err != nil {
+		return nil, err
+	}
+	var ts []int
+	if targets != starlark.None {
+		v, err := rc.viewFor(targets)
+		if err != nil {
+			return nil, fmt.Errorf("abort: %w", err)
+		}
+		ts = v.Targets()
+	}
+	return starlark.None, rc.abortJobs(jobs, ts)
+}
+
+func (rc *Client) abortJobs(jobs starlark.Value, targets []int) error {
+	tasks, err := rc.jobTasks(jobs)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, t := range onTargets(tasks, targets) {
+		if !t.Ready() {
+			ids = append(ids, t.MsgID)
+		}
+	}
+	if err := rc.c.Cancel(ids); err != nil {
+		return fmt.Errorf("abort: %w", err)
+	}
+	return nil
+}
+
+// clientQueueStatus implements rc.queue_status(targets='all',
+// verbose=False): {engine_id: {'queue': n, 'completed': n, 'tasks': n},
+// 'unassigned': n}; an int target gives only that engine's dict.
+func clientQueueStatus(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var targets starlark.Value = starlark.String("all")
+	var verbose bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets, "verbose?", &verbose); err != nil {
+		return nil, err
+	}
+	v, err := rc.viewFor(targets)
+	if err != nil {
+		return nil, fmt.Errorf("queue_status: %w", err)
+	}
+	return rc.queueStatus(v, verbose)
+}
+
+func (rc *Client) queueStatus(v *DirectView, verbose bool) (starlark.Value, error) {
+	st, err := rc.c.QueueStatus(rc.env.ctx(), verbose)
+	if err != nil {
+		return nil, err
+	}
+	entry := func(e client.EngineQueue) *starlark.Dict {
+		d := starlark.NewDict(3)
+		if verbose {
+			d.SetKey(starlark.String("queue"), stringList(e.QueueIDs))
+		} else {
+			d.SetKey(starlark.String("queue"), starlark.MakeInt(e.Queue))
+		}
+		d.SetKey(starlark.String("completed"), starlark.MakeInt(e.Completed))
+		d.SetKey(starlark.String("tasks"), starlark.MakeInt(e.Tasks))
+		return d
+	}
+	targets := v.Targets()
+	if v.single {
+		return entry(st.Engines[targets[0]]), nil
+	}
+	out := starlark.NewDict(len(targets) + 1)
+	for _, id := range targets {
+		out.SetKey(starlark.MakeInt(id), entry(st.Engines[id]))
+	}
+	out.SetKey(starlark.String("unassigned"), starlark.MakeInt(st.Unassigned))
+	return out, nil
+}
+
+func stringList(ss []string) *starlark.List {
+	vals := make([]starlark.Value, len(ss))
+	for i, s := range ss {
+		vals[i] = starlark.String(s)
+	}
+	return starlark.NewList(vals)
+}
+
+// clientClear implements rc.clear(targets=None, block=True): resets the
+// engines' namespaces.
+func clientClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var targets starlark.Value = starlark.None
+	block := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets, "block?", &block); err != nil {
+		return nil, err
+	}
+	v, err := rc.viewFor(targets)
+	if err != nil {
+		return nil, fmt.Errorf("clear: %w", err)
+	}
+	ar, err := rc.submit(protocol.Request{Kind: protocol.KindClear}, nil, v.Targets(), v.single)
+	if err != nil {
+		return nil, fmt.Errorf("clear: %w", err)
+	}
+	ar.mode = combineNone
+	return result(thread, ar, block)
+}
+
+// clientShutdown implements rc.shutdown(targets='all', hub=False): the
+// engines (and the controller with hub=True) exit.
+func clientShutdown(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var targets starlark.Value = starlark.String("all")
+	var hub bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets, "hub?", &hub); err != nil {
+		return nil, err
+	}
+	var ids []int
+	if s, ok := targets.(starlark.String); !ok || s != "all" {
+		v, err := rc.viewFor(targets)
+		if err != nil {
+			return nil, fmt.Errorf("shutdown: %w", err)
+		}
+		ids = v.Targets()
+	}
+	if err := rc.c.Shutdown(rc.env.ctx(), ids, hub); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+// clientGetResult implements rc.get_result(indices_or_msg_ids=-1): an
+// AsyncResult of this client's tasks (still held by some AsyncResult or
+// outstanding).
+func clientGetResult(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var jobs starlark.Value = starlark.MakeInt(-1)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "indices_or_msg_ids?", &jobs); err != nil {
+		return nil, err
+	}
+	if jobs == starlark.None {
+		jobs = starlark.MakeInt(-1)
+	}
+	tasks, err := rc.jobTasks(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("get_result: %w", err)
+	}
+	single := false
+	switch jobs.(type) {
+	case starlark.Int, starlark.String:
+		single = true
+	}
+	name := "get_result"
+	if len(tasks) > 0 && tasks[0].Name != "" {
+		name = tasks[0].Name
+	}
+	return rc.NewAsyncResult(name, tasks, single), nil
+}
+
+// view-level methods that scope the client's to the view's targets.
+
+func viewWait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	var jobs starlark.Value = starlark.None
+	var timeout starlark.Value = starlark.MakeInt(-1)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "jobs?", &jobs, "timeout?", &timeout); err != nil {
+		return nil, err
+	}
+	return v.rc.waitJobs(jobs, timeout, v.Targets())
+}
+
+func viewAbort(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	var jobs starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "jobs?", &jobs); err != nil {
+		return nil, err
+	}
+	return starlark.None, v.rc.abortJobs(jobs, v.Targets())
+}
+
+func viewQueueStatus(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	var verbose bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "verbose?", &verbose); err != nil {
+		return nil, err
+	}
+	return v.rc.queueStatus(v, verbose)
+}

@@ -134,11 +134,11 @@ func (v *DirectView) Get(k starlark.Value) (starlark.Value, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	val, err := ar.value(nil, -1)
+	val, err := ar.value(nil, -1, false)
 	return val, true, err
 }
 
-// SetKey implements dv['a'] = x: a blocking push.
+// SetKey implements dv['a'] = x: a push that waits when the view blocks.
 func (v *DirectView) SetKey(k, val starlark.Value) error {
 	name, ok := k.(starlark.String)
 	if !ok {
@@ -150,7 +150,10 @@ func (v *DirectView) SetKey(k, val starlark.Value) error {
 	if err != nil {
 		return err
 	}
-	_, err = ar.value(nil, -1)
+	if !v.block {
+		return nil
+	}
+	_, err = ar.value(nil, -1, false)
 	return err
 }
 
@@ -200,7 +203,7 @@ func result(thread *starlark.Thread, ar *AsyncResult, block bool) (starlark.Valu
 	if !block {
 		return ar, nil
 	}
-	return ar.value(thread, -1)
+	return ar.value(thread, -1, false)
 }
 
 // viewMethods are the direct view's methods; moreViewMethods (extras)
@@ -216,7 +219,22 @@ var viewMethods = map[string]builtinFunc{
 }
 
 var moreViewMethods = map[string]builtinFunc{
-	"activate": viewActivate,
+	"activate":     viewActivate,
+	"map":          viewMap(false, false),
+	"map_sync":     viewMap(true, true),
+	"map_async":    viewMap(true, false),
+	"run":          viewRun,
+	"update":       viewPush,
+	"get":          viewGet,
+	"scatter":      viewScatter,
+	"gather":       viewGather,
+	"remote":       viewRemote,
+	"parallel":     viewParallel,
+	"sync_imports": viewSyncImports,
+	"clear":        viewClear,
+	"wait":         viewWait,
+	"abort":        viewAbort,
+	"queue_status": viewQueueStatus,
 }
 
 func recvView(b *starlark.Builtin) *DirectView { return b.Receiver().(*DirectView) }
