@@ -300,8 +300,13 @@ func (c *Client) Control(ctx context.Context, op string, args, reply any) error 
 	}
 }
 
-// Close disconnects; pending tasks fail with ErrClosed.
+// Close disconnects; pending tasks fail with ErrClosed. Requests already
+// submitted reach the controller first (their results stay retrievable
+// through HubResults).
 func (c *Client) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	c.Control(ctx, "bye", nil, nil) // every earlier frame has arrived once this answers
+	cancel()
 	c.conn.Close(uint64(protocol.CodeOK), "client closed")
 	<-c.done
 	return nil

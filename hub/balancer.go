@@ -47,6 +47,7 @@ func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte) {
 		return
 	}
 	h.tasks[r.MsgID] = t
+	h.recordSubmitted(t)
 	h.apply(h.sched.Submit(st, now), &out)
 	h.mu.Unlock()
 	out.flush()
@@ -70,9 +71,7 @@ func (h *Hub) apply(acts []scheduler.Action, out *outbox) {
 		case scheduler.Fail:
 			delete(h.tasks, a.TaskID)
 			name, msg := schedError(a.Err)
-			if cl := h.clients[t.client]; cl != nil {
-				out.add(cl.conn, h.failFrame(t, -1, &protocol.RemoteError{Name: name, Message: msg, Engine: -1, Method: string(t.req.Kind)}))
-			}
+			h.deliver(t, h.failFrame(t, -1, &protocol.RemoteError{Name: name, Message: msg, Engine: -1, Method: string(t.req.Kind)}), out)
 		}
 	}
 }
@@ -167,9 +166,7 @@ func (h *Hub) abortQueued(t *task, out *outbox) bool {
 		return false
 	}
 	delete(h.tasks, t.req.MsgID)
-	if cl := h.clients[t.client]; cl != nil {
-		out.add(cl.conn, h.failFrame(t, -1, &protocol.RemoteError{Name: "TaskAborted", Message: "task was aborted", Engine: -1, Method: string(t.req.Kind)}))
-	}
+	h.deliver(t, h.failFrame(t, -1, &protocol.RemoteError{Name: "TaskAborted", Message: "task was aborted", Engine: -1, Method: string(t.req.Kind)}), out)
 	h.apply(acts, out)
 	return true
 }
@@ -219,6 +216,7 @@ func (h *Hub) failFrame(t *task, engine int, rerr *protocol.RemoteError) []byte 
 	if rerr.Name == "TaskAborted" {
 		res.Status = protocol.StatusAborted
 	}
+	h.recordResult(&res, nil)
 	p, _ := protocol.Marshal(protocol.TResult, &res, nil)
 	return p
 }

@@ -111,13 +111,14 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 		h.balanced(cl, r, body)
 		return
 	}
-	t := &task{req: *r, client: cl.id, engine: r.Engine}
+	t := &task{req: *r, client: cl.id, engine: r.Engine, body: body}
 	h.mu.Lock()
 	e := h.engines[r.Engine]
 	if e != nil {
 		h.tasks[r.MsgID] = t
 		e.tasks[r.MsgID] = t
 	}
+	h.recordSubmitted(t)
 	h.mu.Unlock()
 	if e == nil {
 		h.fail(t, r.Engine, &protocol.RemoteError{

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -22,7 +23,7 @@ type ShutdownArgs struct {
 
 // control answers a client's query.
 func (h *Hub) control(cl *client, m *protocol.Control, body []byte) {
-	reply, err := h.op(m.Op, body)
+	reply, err := h.op(cl, m.Op, body)
 	rep := protocol.ControlReply{ID: m.ID}
 	var out []byte
 	if err == nil {
@@ -35,8 +36,44 @@ func (h *Hub) control(cl *client, m *protocol.Control, body []byte) {
 	send(cl.conn, protocol.TControlReply, &rep, out)
 }
 
-func (h *Hub) op(op string, body []byte) (any, error) {
+func (h *Hub) op(cl *client, op string, body []byte) (any, error) {
 	switch op {
+	case "bye":
+		return nil, nil
+	case "get_result":
+		var a GetResultArgs
+		if err := protocol.UnmarshalValue(body, &a); err != nil {
+			return nil, fmt.Errorf("get_result: %w", err)
+		}
+		return h.getResult(cl, a)
+	case "result_status":
+		var ids []string
+		if err := protocol.UnmarshalValue(body, &ids); err != nil {
+			return nil, fmt.Errorf("result_status: %w", err)
+		}
+		return h.resultStatus(ids)
+	case "hub_history":
+		return h.db.History(context.Background())
+	case "db_query":
+		var a QueryArgs
+		if err := protocol.UnmarshalValue(body, &a); err != nil {
+			return nil, fmt.Errorf("db_query: %w", err)
+		}
+		return h.dbQuery(a)
+	case "purge_results":
+		var ids []string
+		if len(body) > 0 {
+			if err := protocol.UnmarshalValue(body, &ids); err != nil {
+				return nil, fmt.Errorf("purge_results: %w", err)
+			}
+		}
+		return nil, h.db.Purge(context.Background(), ids)
+	case "resubmit":
+		var a ResubmitArgs
+		if err := protocol.UnmarshalValue(body, &a); err != nil {
+			return nil, fmt.Errorf("resubmit: %w", err)
+		}
+		return nil, h.resubmit(cl, a)
 	case "queue_status":
 		return h.queueStatus(), nil
 	case "engines":

@@ -28,6 +28,20 @@ type task struct {
 	body     []byte
 	balanced bool
 	deadline time.Time // zero: none
+	watchers []string  // other clients waiting for the result
+}
+
+// deliver queues a result frame for the task's client and watchers; h.mu
+// is held.
+func (h *Hub) deliver(t *task, frame []byte, out *outbox) {
+	if cl := h.clients[t.client]; cl != nil {
+		out.add(cl.conn, frame)
+	}
+	for _, w := range t.watchers {
+		if cl := h.clients[w]; cl != nil {
+			out.add(cl.conn, frame)
+		}
+	}
 }
 
 func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Register) {
@@ -96,7 +110,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 }
 
 func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
-	t, hb, _, err := protocol.Split(p)
+	t, hb, body, err := protocol.Split(p)
 	if err != nil {
 		return err
 	}
@@ -118,14 +132,14 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
 			return err
 		}
-		h.engineResult(e, &r, p)
+		h.engineResult(e, &r, p, body)
 		return nil
 	}
 	return fmt.Errorf("unexpected %s from engine", t)
 }
 
 // engineResult routes a result frame, unchanged, to the client that asked.
-func (h *Hub) engineResult(e *engine, r *protocol.Result, frame []byte) {
+func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 	var out outbox
 	h.mu.Lock()
 	t := h.tasks[r.MsgID]
@@ -133,9 +147,9 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame []byte) {
 		delete(h.tasks, r.MsgID)
 		delete(e.tasks, r.MsgID)
 		e.completed++
-		forward := !t.balanced || h.balancedResult(t, e, r, &out)
-		if cl := h.clients[t.client]; cl != nil && forward {
-			out.add(cl.conn, frame)
+		if !t.balanced || h.balancedResult(t, e, r, &out) {
+			h.recordResult(r, body)
+			h.deliver(t, frame, &out)
 		}
 	}
 	h.mu.Unlock()
@@ -144,6 +158,7 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame []byte) {
 
 // engineStarted relays a started notice to the task's client.
 func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
+	h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
 	h.mu.Lock()
 	var cl *client
 	if t := h.tasks[m.MsgID]; t != nil {
@@ -222,11 +237,9 @@ func (h *Hub) engineDied(e *engine, why string) {
 
 // fail reports a task's failure to its client on the hub's behalf.
 func (h *Hub) fail(t *task, engine int, rerr *protocol.RemoteError) {
-	p := h.failFrame(t, engine, rerr)
+	var out outbox
 	h.mu.Lock()
-	cl := h.clients[t.client]
+	h.deliver(t, h.failFrame(t, engine, rerr), &out)
 	h.mu.Unlock()
-	if cl != nil {
-		cl.conn.WriteFrame(p)
-	}
+	out.flush()
 }

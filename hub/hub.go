@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pxsh/pxsh/hub/taskdb"
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
@@ -54,6 +55,15 @@ type Config struct {
 	// HWM is how many load-balanced tasks an engine may hold at once; 0
 	// means 1, a negative value means no limit.
 	HWM int
+	// Database is the task database file; "" means the profile's
+	// tasks.db, or memory without a profile.
+	Database string
+	// MemoryDB keeps the task database in memory (throwaway clusters).
+	MemoryDB bool
+	// MaxRecords and MaxAge bound the finished records kept; 0 means no
+	// limit.
+	MaxRecords int
+	MaxAge     time.Duration
 	// Logger receives the hub's events; nil means silent.
 	Logger *slog.Logger
 }
@@ -77,6 +87,7 @@ type Hub struct {
 	used    map[int]bool
 	nextCl  int
 	sched   *scheduler.Scheduler
+	db      *taskdb.DB
 	tick    chan struct{}
 }
 
@@ -125,6 +136,10 @@ func New(cfg Config) (*Hub, error) {
 		used: map[int]bool{}, tick: make(chan struct{}, 1),
 		sched: scheduler.New(scheduler.Config{Policy: pol, HWM: hwm}),
 	}
+	if h.db, err = openDB(cfg); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	h.clusterID = clusterID(cfg.ProfileDir)
 	h.conn = &profile.Connection{
 		Addresses:   []string{location(cfg.Location, ln.Addr())},
@@ -139,6 +154,7 @@ func New(cfg Config) (*Hub, error) {
 		for _, eng := range []bool{true, false} {
 			if err := profile.Write(profile.ConnectionPath(cfg.ProfileDir, eng), h.conn); err != nil {
 				ln.Close()
+				h.db.Close()
 				return nil, err
 			}
 		}
@@ -261,6 +277,7 @@ func (h *Hub) Shutdown() {
 
 func (h *Hub) closeAll() {
 	h.ln.Close()
+	defer h.db.Close()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range h.engines {
@@ -318,10 +335,4 @@ func send(c *quic.Conn, t protocol.Type, hdr any, body []byte) error {
 	return c.WriteFrame(p, body)
 }
 
-// Dir returns the profile directory's database path, or "" without one.
-func (h *Hub) dbPath() string {
-	if h.cfg.ProfileDir == "" {
-		return ""
-	}
-	return filepath.Join(h.cfg.ProfileDir, profile.DatabaseFile)
-}
+func dbPath(dir string) string { return filepath.Join(dir, profile.DatabaseFile) }

@@ -1,0 +1,144 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// resultRecord mirrors the hub's answer to "get_result".
+type resultRecord struct {
+	MsgID  string          `cbor:"1,keyasint"`
+	Found  bool            `cbor:"2,keyasint"`
+	Done   bool            `cbor:"3,keyasint"`
+	Result protocol.Result `cbor:"4,keyasint"`
+	Body   []byte          `cbor:"5,keyasint"`
+}
+
+// HubResults returns tasks for any msg ids of the cluster, this client's or
+// another's, finished or not: unfinished ones complete when their result
+// arrives. An id the hub does not know gives a task that failed with
+// KeyError.
+func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) {
+	tasks := make([]*Task, len(ids))
+	c.mu.Lock()
+	for i, id := range ids {
+		t := c.pending[id]
+		if t == nil {
+			t = &Task{MsgID: id, Engine: -1, done: make(chan struct{})}
+			c.pending[id] = t
+		}
+		tasks[i] = t
+	}
+	c.mu.Unlock()
+	var recs []resultRecord
+	err := c.Control(ctx, "get_result", struct {
+		MsgIDs []string `cbor:"1,keyasint"`
+	}{ids}, &recs)
+	if err != nil {
+		c.mu.Lock()
+		for _, t := range tasks {
+			if !t.Ready() && c.pending[t.MsgID] == t {
+				delete(c.pending, t.MsgID)
+			}
+		}
+		c.mu.Unlock()
+		return nil, err
+	}
+	for i, r := range recs {
+		if i >= len(tasks) || r.Found && !r.Done {
+			continue
+		}
+		c.mu.Lock()
+		t := c.pending[r.MsgID]
+		delete(c.pending, r.MsgID)
+		c.mu.Unlock()
+		if t == nil {
+			continue // finished meanwhile
+		}
+		if !r.Found {
+			t.finish(protocol.Result{MsgID: r.MsgID, Engine: -1, Status: protocol.StatusError,
+				Error: &protocol.RemoteError{Name: "KeyError", Message: fmt.Sprintf("no task %q in the hub's database", r.MsgID), Engine: -1}}, nil)
+			continue
+		}
+		t.Engine, t.Kind, t.Label = r.Result.Engine, r.Result.Kind, r.Result.Label
+		if r.Result.Submitted != 0 {
+			t.Submitted = time.Unix(0, r.Result.Submitted)
+		}
+		t.finish(r.Result, r.Body)
+	}
+	return tasks, nil
+}
+
+// ResultStatus says which of ids are pending, completed or unknown to the
+// hub.
+type ResultStatus struct {
+	Pending   []string `cbor:"pending"`
+	Completed []string `cbor:"completed"`
+	Unknown   []string `cbor:"unknown"`
+}
+
+// ResultStatus asks the hub about tasks.
+func (c *Client) ResultStatus(ctx context.Context, ids []string) (*ResultStatus, error) {
+	var st ResultStatus
+	if err := c.Control(ctx, "result_status", ids, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// HubHistory returns every msg id the hub has recorded, in submission
+// order.
+func (c *Client) HubHistory(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := c.Control(ctx, "hub_history", nil, &ids)
+	return ids, err
+}
+
+// DBQuery runs a Mongo-style query on the hub's task records: a map from
+// field to value (equality) or to operators ($lt $lte $gt $gte $eq $ne $in
+// $nin). Times are unix seconds. keys selects fields; msg_id is always
+// returned.
+func (c *Client) DBQuery(ctx context.Context, query map[string]any, keys []string) ([]map[string]any, error) {
+	var rows []map[string]any
+	err := c.Control(ctx, "db_query", struct {
+		Query map[string]any `cbor:"1,keyasint"`
+		Keys  []string       `cbor:"2,keyasint"`
+	}{query, keys}, &rows)
+	return rows, err
+}
+
+// PurgeResults removes finished records from the hub's database; no ids
+// means all.
+func (c *Client) PurgeResults(ctx context.Context, ids []string) error {
+	return c.Control(ctx, "purge_results", ids, nil)
+}
+
+// Resubmit runs tasks again, each under a new msg id, and returns the new
+// tasks.
+func (c *Client) Resubmit(ctx context.Context, ids []string) ([]*Task, error) {
+	tasks := make([]*Task, len(ids))
+	newIDs := make([]string, len(ids))
+	c.mu.Lock()
+	for i := range ids {
+		newIDs[i] = c.NewMsgID()
+		tasks[i] = &Task{MsgID: newIDs[i], Engine: -1, Submitted: time.Now(), done: make(chan struct{})}
+		c.pending[newIDs[i]] = tasks[i]
+	}
+	c.mu.Unlock()
+	err := c.Control(ctx, "resubmit", struct {
+		MsgIDs []string `cbor:"1,keyasint"`
+		NewIDs []string `cbor:"2,keyasint"`
+	}{ids, newIDs}, nil)
+	if err != nil {
+		c.mu.Lock()
+		for _, id := range newIDs {
+			delete(c.pending, id)
+		}
+		c.mu.Unlock()
+		return nil, err
+	}
+	return tasks, nil
+}

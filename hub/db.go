@@ -1,0 +1,254 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pxsh/pxsh/hub/taskdb"
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// openDB opens the task database the config asks for.
+func openDB(cfg Config) (*taskdb.DB, error) {
+	path := cfg.Database
+	switch {
+	case cfg.MemoryDB:
+		path = ""
+	case path == "" && cfg.ProfileDir != "":
+		path = dbPath(cfg.ProfileDir)
+	}
+	db, err := taskdb.Open(taskdb.Config{Path: path, MaxRecords: cfg.MaxRecords, MaxAge: cfg.MaxAge, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("open task database: %w", err)
+	}
+	return db, nil
+}
+
+func unixTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// recordSubmitted records a new task.
+func (h *Hub) recordSubmitted(t *task) {
+	hdr, _ := protocol.MarshalValue(&t.req)
+	kind := "direct"
+	if t.balanced {
+		kind = "balanced"
+	}
+	h.db.Submitted(&taskdb.Record{
+		MsgID: t.req.MsgID, ClientID: t.client, EngineID: t.req.Engine, ViewKind: kind,
+		Label: t.req.Label, Kind: string(t.req.Kind), Name: t.req.Name,
+		Submitted: unixTime(t.req.Submitted), Request: t.body, RequestHeader: hdr,
+	})
+}
+
+// recordResult records a task's outcome.
+func (h *Hub) recordResult(r *protocol.Result, body []byte) {
+	status := taskdb.StatusOK
+	switch r.Status {
+	case protocol.StatusError:
+		status = taskdb.StatusError
+	case protocol.StatusAborted:
+		status = taskdb.StatusAborted
+	}
+	h.db.Finished(&taskdb.Record{
+		MsgID: r.MsgID, ClientID: r.Client, EngineID: r.Engine, Label: r.Label, Kind: string(r.Kind),
+		Submitted: unixTime(r.Submitted), Started: unixTime(r.Started), Completed: unixTime(r.Completed),
+		Status: status, Result: body, HasValue: r.HasValue, Stdout: r.Stdout, Stderr: r.Stderr, Error: r.Error,
+	})
+}
+
+// resultOf rebuilds a result header from a finished record.
+func resultOf(rec *taskdb.Record) protocol.Result {
+	st := protocol.StatusOK
+	switch rec.Status {
+	case taskdb.StatusError:
+		st = protocol.StatusError
+	case taskdb.StatusAborted:
+		st = protocol.StatusAborted
+	}
+	ns := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixNano()
+	}
+	return protocol.Result{
+		MsgID: rec.MsgID, Engine: rec.EngineID, Status: st, Submitted: ns(rec.Submitted),
+		Started: ns(rec.Started), Completed: ns(rec.Completed), Stdout: rec.Stdout, Stderr: rec.Stderr,
+		Error: rec.Error, Kind: protocol.Kind(rec.Kind), HasValue: rec.HasValue, Client: rec.ClientID, Label: rec.Label,
+	}
+}
+
+// GetResultArgs are the "get_result" op's arguments: the results of any
+// tasks of the cluster. Finished ones come back at once; the asking client
+// is sent the result of unfinished ones when they finish.
+type GetResultArgs struct {
+	MsgIDs []string `cbor:"1,keyasint"`
+}
+
+// ResultRecord is one task in the "get_result" answer.
+type ResultRecord struct {
+	MsgID string `cbor:"1,keyasint"`
+	// Found is false for an id the hub does not know.
+	Found bool `cbor:"2,keyasint"`
+	// Done says Result and Body hold the outcome; otherwise it follows as
+	// a result message.
+	Done   bool            `cbor:"3,keyasint"`
+	Result protocol.Result `cbor:"4,keyasint"`
+	Body   []byte          `cbor:"5,keyasint"`
+}
+
+func (h *Hub) getResult(cl *client, a GetResultArgs) ([]ResultRecord, error) {
+	out := make([]ResultRecord, len(a.MsgIDs))
+	var rest []string
+	h.mu.Lock()
+	for i, id := range a.MsgIDs {
+		out[i].MsgID = id
+		if t := h.tasks[id]; t != nil {
+			out[i].Found = true
+			if t.client != cl.id {
+				t.watchers = append(t.watchers, cl.id)
+			}
+			continue
+		}
+		rest = append(rest, id)
+	}
+	h.mu.Unlock()
+	if len(rest) == 0 {
+		return out, nil
+	}
+	recs, err := h.db.Get(context.Background(), rest)
+	if err != nil {
+		return nil, fmt.Errorf("get_result: %w", err)
+	}
+	byID := byMsgID(recs)
+	for i := range out {
+		if r := byID[out[i].MsgID]; r != nil && r.Status != taskdb.StatusPending && r.Status != taskdb.StatusRunning {
+			out[i].Found, out[i].Done = true, true
+			out[i].Result, out[i].Body = resultOf(r), r.Result
+		}
+	}
+	return out, nil
+}
+
+// ResultStatus is the "result_status" op's answer.
+type ResultStatus struct {
+	Pending   []string `cbor:"pending"`
+	Completed []string `cbor:"completed"`
+	Unknown   []string `cbor:"unknown"`
+}
+
+func (h *Hub) resultStatus(ids []string) (*ResultStatus, error) {
+	var st ResultStatus
+	var rest []string
+	h.mu.Lock()
+	for _, id := range ids {
+		if h.tasks[id] != nil {
+			st.Pending = append(st.Pending, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	h.mu.Unlock()
+	recs, err := h.db.Get(context.Background(), rest)
+	if err != nil {
+		return nil, fmt.Errorf("result_status: %w", err)
+	}
+	known := map[string]bool{}
+	for _, r := range recs {
+		if r == nil {
+			continue
+		}
+		known[r.MsgID] = true
+		if r.Status == taskdb.StatusPending || r.Status == taskdb.StatusRunning {
+			st.Pending = append(st.Pending, r.MsgID)
+		} else {
+			st.Completed = append(st.Completed, r.MsgID)
+		}
+	}
+	for _, id := range rest {
+		if !known[id] {
+			st.Unknown = append(st.Unknown, id)
+		}
+	}
+	return &st, nil
+}
+
+// QueryArgs are the "db_query" op's arguments.
+type QueryArgs struct {
+	Query map[string]any `cbor:"1,keyasint"`
+	Keys  []string       `cbor:"2,keyasint"`
+}
+
+func (h *Hub) dbQuery(a QueryArgs) ([]map[string]any, error) {
+	rows, err := h.db.Query(context.Background(), a.Query, a.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("db_query: %w", err)
+	}
+	for _, row := range rows {
+		for k, v := range row {
+			switch x := v.(type) {
+			case time.Time:
+				row[k] = float64(x.UnixNano()) / 1e9
+			case *protocol.RemoteError:
+				if x == nil {
+					row[k] = nil
+				} else {
+					row[k] = map[string]any{"ename": x.Name, "evalue": x.Message, "traceback": x.Traceback, "engine_id": x.Engine}
+				}
+			}
+		}
+	}
+	return rows, nil
+}
+
+// ResubmitArgs are the "resubmit" op's arguments: the tasks to run again
+// and the msg ids the client chose for the new tasks.
+type ResubmitArgs struct {
+	MsgIDs []string `cbor:"1,keyasint"`
+	NewIDs []string `cbor:"2,keyasint"`
+}
+
+func (h *Hub) resubmit(cl *client, a ResubmitArgs) error {
+	if len(a.MsgIDs) != len(a.NewIDs) {
+		return fmt.Errorf("resubmit: %d ids but %d new ids", len(a.MsgIDs), len(a.NewIDs))
+	}
+	recs, err := h.db.Get(context.Background(), a.MsgIDs)
+	if err != nil {
+		return fmt.Errorf("resubmit: %w", err)
+	}
+	byID := byMsgID(recs)
+	for i, id := range a.MsgIDs {
+		rec := byID[id]
+		if rec == nil {
+			return fmt.Errorf("resubmit: no task %s", id)
+		}
+		var req protocol.Request
+		if err := protocol.UnmarshalHeader(rec.RequestHeader, &req); err != nil {
+			return fmt.Errorf("resubmit %s: %w", id, err)
+		}
+		req.MsgID, req.Submitted = a.NewIDs[i], 0
+		if rec.ViewKind == "balanced" {
+			req.Engine = -1
+		}
+		h.db.Resubmitted(id, req.MsgID)
+		h.request(cl, &req, rec.Request)
+	}
+	return nil
+}
+
+// byMsgID indexes records, skipping the nil entries of unknown ids.
+func byMsgID(recs []*taskdb.Record) map[string]*taskdb.Record {
+	m := make(map[string]*taskdb.Record, len(recs))
+	for _, r := range recs {
+		if r != nil {
+			m[r.MsgID] = r
+		}
+	}
+	return m
+}
