@@ -176,12 +176,18 @@ func (s *Shell) setContext(ctx context.Context) {
 	starlarklib.SetContext(s.thread, ctx)
 }
 
-// Close stops a private cluster the shell started.
+// Close closes the shell's clients and stops a private cluster it
+// started.
 func (s *Shell) Close() {
 	s.mu.Lock()
 	stop := s.stop
 	s.stop = nil
+	clients := s.clients
+	s.clients = nil
 	s.mu.Unlock()
+	for _, c := range clients {
+		c.Close()
+	}
 	if stop != nil {
 		stop()
 	}
