@@ -617,6 +617,8 @@ var asyncMethods = map[string]builtinFunc{
 	"get_dict":        arGetDict,
 	"abort":           arAbort,
 	"display_outputs": arDisplayOutputs,
+	// progress.go (the shell's progress bar)
+	"wait_interactive": arWaitInteractive,
 }
 
 func recvAR(b *starlark.Builtin) *AsyncResult { return b.Receiver().(*AsyncResult) }

@@ -21,6 +21,8 @@ var moreClientMethods = map[string]builtinFunc{
 	"clear":        clientClear,
 	"shutdown":     clientShutdown,
 	"get_result":   clientGetResult,
+	// progress.go (the shell's progress bar)
+	"wait_interactive": clientWaitInteractive,
 }
 
 // clientExtraAttrs names attributes served by extraAttr.

@@ -401,3 +401,7 @@ func viewSetFlags(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	}
 	return v, nil
 }
+
+// Iterate yields the engine ids the view addresses now (so that len(view)
+// works).
+func (v *DirectView) Iterate() starlark.Iterator { return intList(v.Targets()).Iterate() }
