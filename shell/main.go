@@ -62,7 +62,7 @@ func Main(ctx context.Context, args []string, cfg Config) int {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGINT)
 		defer signal.Stop(sig)
-		intr := make(chan struct{})
+		intr := make(chan struct{}, 1)
 		go func() {
 			for {
 				select {
