@@ -460,7 +460,11 @@ func (ar *AsyncResult) taskMetadata(t *client.Task) *starlark.Dict {
 	set("submitted", timeFloat(t.Submitted))
 	set("label", starlark.String(t.Label))
 	if !t.Ready() {
-		for _, k := range []string{"started", "completed", "received", "status", "error", "execute_result", "execute_count"} {
+		set("started", starlark.None)
+		if at, ok := t.Started(); ok {
+			set("started", timeFloat(at))
+		}
+		for _, k := range []string{"completed", "received", "status", "error", "execute_result", "execute_count"} {
 			set(k, starlark.None)
 		}
 		set("stdout", starlark.String(""))

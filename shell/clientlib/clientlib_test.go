@@ -78,7 +78,7 @@ func (h *harness) exec(file, code string) error {
 // eval evaluates an expression.
 func (h *harness) eval(expr string) starlark.Value {
 	h.t.Helper()
-	v, err := h.ns.Eval(h.thread, expr)
+	v, err := h.ns.Exec(h.thread, "<eval>", expr, true)
 	if err != nil {
 		h.t.Fatalf("eval %s: %v", expr, err)
 	}
