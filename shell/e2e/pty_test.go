@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/pxsh/pxsh/internal/clustertest"
+)
+
+// term is the binary running in a pty.
+type term struct {
+	t    *testing.T
+	f    *os.File
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	seen int // offset up to which expect has consumed output
+	done chan struct{}
+}
+
+func startTerm(t *testing.T, env []string, args ...string) *term {
+	t.Helper()
+	cmd := exec.Command(clustertest.Binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &term{t: t, f: f, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		defer close(tm.done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			tm.mu.Lock()
+			tm.out.Write(buf[:n])
+			tm.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		f.Close()
+	})
+	return tm
+}
+
+// expect waits until s appears in the output after what earlier expects
+// consumed, and returns the time it appeared.
+func (tm *term) expect(s string, d time.Duration) time.Time {
+	tm.t.Helper()
+	deadline := time.Now().Add(d * clustertest.Scale())
+	for {
+		tm.mu.Lock()
+		text := tm.out.String()
+		tm.mu.Unlock()
+		if i := strings.Index(text[tm.seen:], s); i >= 0 {
+			tm.seen += i + len(s)
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("timed out waiting for %q; output so far:\n%q", s, text)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (tm *term) send(s string) {
+	tm.t.Helper()
+	if _, err := tm.f.WriteString(s); err != nil {
+		tm.t.Fatal(err)
+	}
+}
+
+// TestTerminal drives the interactive shell in a real terminal:
+// completion, history recall across restarts, Ctrl-C of a blocking %px,
+// Ctrl-D.
+func TestTerminal(t *testing.T) {
+	cl := clustertest.Start(t, 2, clustertest.Options{})
+	env := isolated(t)
+
+	tm := startTerm(t, env, "--file", cl.ClientFile)
+	tm.expect("2 engines", 10*time.Second)
+	tm.expect(">>> ", 5*time.Second)
+
+	// Completion of a global name, then of an attribute.
+	tm.send("answer_value = 42\r")
+	tm.expect(">>> ", 5*time.Second)
+	tm.send("answer_v\t\r")
+	tm.expect("answer_value", 5*time.Second)
+	tm.expect("42", 5*time.Second)
+	tm.send("rc.cluster_i\t\r")
+	tm.expect("rc.cluster_id", 5*time.Second)
+	tm.expect(">>> ", 5*time.Second)
+	tm.send("%pxres\t\r")
+	tm.expect("%pxresult", 5*time.Second)
+	tm.expect("UsageError", 5*time.Second)
+
+	// A multi-line entry, then history recall of it as one entry.
+	tm.send("def sq(x):\r")
+	tm.expect("... ", 5*time.Second)
+	tm.send("    return x * x\r\r")
+	tm.expect(">>> ", 5*time.Second)
+	tm.send("sq(9)\r")
+	tm.expect("81", 5*time.Second)
+	tm.send("\x1b[A\x1b[A\r") // up twice: the def
+	tm.send("sq(4)\r")
+	tm.expect("16", 5*time.Second)
+
+	// Ctrl-C during a blocking %px returns to the prompt within a second,
+	// and the engines are free for the next command.
+	tm.send("%px time.sleep(30)\r")
+	tm.expect("time.sleep(30)", 5*time.Second)
+	var sent time.Time
+	for i := 0; ; i++ {
+		sent = time.Now()
+		tm.send("\x03")
+		tm.mu.Lock()
+		got := strings.Contains(tm.out.String()[tm.seen:], "Received Keyboard Interrupt")
+		tm.mu.Unlock()
+		if got || i > 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tm.expect("Received Keyboard Interrupt. Sending cancel to engines...", 5*time.Second)
+	back := tm.expect(">>> ", 5*time.Second)
+	if d := back.Sub(sent); d > time.Second*clustertest.Scale() {
+		t.Errorf("back at the prompt %v after Ctrl-C, want under 1s", d)
+	}
+	tm.send("%px print('free', engine.id)\r")
+	tm.expect("[stdout:0] free 0", 3*time.Second)
+	tm.expect("[stdout:1] free 1", 3*time.Second)
+	tm.expect(">>> ", 5*time.Second)
+
+	// Ctrl-D exits.
+	tm.send("\x04")
+	select {
+	case <-tm.done:
+	case <-time.After(10 * time.Second * clustertest.Scale()):
+		t.Fatal("pxsh did not exit on Ctrl-D")
+	}
+	if err := tm.cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+
+	// History survives a restart.
+	tm2 := startTerm(t, env, "--file", cl.ClientFile)
+	tm2.expect(">>> ", 10*time.Second)
+	// Up 4: %px print('free'...), %px time.sleep, sq(4), then the def,
+	// recalled as one entry.
+	tm2.send("\x1b[A\x1b[A\x1b[A\x1b[A\r")
+	tm2.expect(">>> ", 5*time.Second)
+	tm2.send("sq(5)\r")
+	tm2.expect("25", 5*time.Second)
+	tm2.send("\x04")
+	<-tm2.done
+}
