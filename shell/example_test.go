@@ -86,8 +86,8 @@ rc[:].apply_sync(lambda: engine.id * 10)
 func ExampleShell_Run_script() {
 	sh := shell.New(shell.Config{
 		Stdout: os.Stdout, Stderr: os.Stdout,
-		Code:   "print(argv)\nfail('stop here')",
-		Args:   []string{"a"},
+		Code: "print(argv)\nfail('stop here')",
+		Args: []string{"a"},
 	})
 	defer sh.Close()
 	fmt.Println("status", sh.Run(context.Background()))
