@@ -133,6 +133,9 @@ func (v *View) Pull(ctx context.Context, expr string) ([]any, error) {
 // AsyncResult collects the tasks of one call.
 type AsyncResult struct {
 	Tasks []*Task
+	// chunked makes Get concatenate the tasks' values (map, gather):
+	// lists are extended, other values appended.
+	chunked bool
 }
 
 // Wait waits for every task.
@@ -167,13 +170,31 @@ func (a *AsyncResult) Get(ctx context.Context) ([]any, error) {
 	}
 	switch len(errs) {
 	case 0:
+		if a.chunked {
+			var flat []any
+			for _, v := range out {
+				if l, ok := v.([]any); ok {
+					flat = append(flat, l...)
+				} else {
+					flat = append(flat, v)
+				}
+			}
+			if flat == nil {
+				flat = []any{}
+			}
+			return flat, nil
+		}
 		return out, nil
 	case 1:
 		if len(a.Tasks) == 1 {
 			return nil, errs[0]
 		}
 	}
-	return nil, &CompositeError{Errors: errs}
+	method := ""
+	if len(a.Tasks) > 0 {
+		method = string(a.Tasks[0].Kind)
+	}
+	return nil, &CompositeError{Errors: errs, Method: method}
 }
 
 // Metadata describes a finished task.

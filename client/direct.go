@@ -1,0 +1,294 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// mapChunkSource is the function a direct map task runs on an engine: it
+// calls f on each element of its chunk (zipping several sequences).
+const mapChunkSource = `def pxsh_map(f, *seqs):
+    if len(seqs) == 1:
+        return [f(x) for x in seqs[0]]
+    return [f(*a) for a in zip(*seqs)]`
+
+// chunkLens splits n items into k contiguous chunks, the first n%k one
+// longer: 101 over 4 gives 26, 25, 25, 25.
+func chunkLens(n, k int) []int {
+	out := make([]int, k)
+	for i := range out {
+		out[i] = n / k
+		if i < n%k {
+			out[i]++
+		}
+	}
+	return out
+}
+
+// MapAsync calls fn on each element of seqs (element i of every sequence;
+// the shortest sequence sets the length), one contiguous chunk per target
+// engine; Get returns the results in order.
+func (v *View) MapAsync(fn Func, seqs ...[]any) (*AsyncResult, error) {
+	if len(seqs) == 0 {
+		return nil, fmt.Errorf("map: no sequence")
+	}
+	n := len(seqs[0])
+	for _, s := range seqs[1:] {
+		n = min(n, len(s))
+	}
+	targets := v.Targets()
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("map: %w", ErrNoEngines)
+	}
+	wrapper := cbor.Tag{Number: protocol.TagFunction, Content: protocol.Function{
+		Name: "pxsh_map", Source: mapChunkSource, File: "<pxsh map>", Line: 1, Col: 1}}
+	f, err := toWire(fn, "function")
+	if err != nil {
+		return nil, err
+	}
+	ar := &AsyncResult{chunked: true}
+	off := 0
+	for i, l := range chunkLens(n, len(targets)) {
+		if l == 0 {
+			continue
+		}
+		args := []any{f}
+		for _, s := range seqs {
+			w, err := listWire(s[off:off+l], "seq")
+			if err != nil {
+				return nil, fmt.Errorf("map: %w", err)
+			}
+			args = append(args, w)
+		}
+		off += l
+		body, err := encMode.Marshal([]any{wrapper, args, map[string]any{}})
+		if err != nil {
+			return nil, fmt.Errorf("map: %w", err)
+		}
+		t, err := v.c.Submit(protocol.Request{Kind: protocol.KindApply, Engine: targets[i], Name: funcWire(string(fn)).Name}, body)
+		if err != nil {
+			return nil, fmt.Errorf("map: %w", err)
+		}
+		ar.Tasks = append(ar.Tasks, t)
+	}
+	return ar, nil
+}
+
+// Map is MapAsync followed by Get.
+func (v *View) Map(ctx context.Context, fn Func, seqs ...[]any) ([]any, error) {
+	ar, err := v.MapAsync(fn, seqs...)
+	if err != nil {
+		return nil, err
+	}
+	return ar.Get(ctx)
+}
+
+// Scatter pushes contiguous chunks of seq as name, one per target engine
+// (101 items over 4 engines: 26, 25, 25, 25); with flatten a one-element
+// chunk is pushed as the bare element.
+func (v *View) Scatter(ctx context.Context, name string, seq []any, flatten bool) error {
+	targets := v.Targets()
+	if len(targets) == 0 {
+		return fmt.Errorf("scatter: %w", ErrNoEngines)
+	}
+	ar := &AsyncResult{}
+	off := 0
+	for i, l := range chunkLens(len(seq), len(targets)) {
+		var chunk any = seq[off : off+l]
+		if flatten && l == 1 {
+			chunk = seq[off]
+		}
+		off += l
+		body, err := Encode(map[string]any{name: chunk})
+		if err != nil {
+			return fmt.Errorf("scatter: %w", err)
+		}
+		t, err := v.c.Submit(protocol.Request{Kind: protocol.KindPush, Engine: targets[i], Name: "scatter"}, body)
+		if err != nil {
+			return fmt.Errorf("scatter: %w", err)
+		}
+		ar.Tasks = append(ar.Tasks, t)
+	}
+	_, err := ar.Get(ctx)
+	return err
+}
+
+// GatherAsync pulls name from every target; Get concatenates the values
+// in engine order (lists are extended, other values appended).
+func (v *View) GatherAsync(name string) (*AsyncResult, error) {
+	body, err := Encode(name)
+	if err != nil {
+		return nil, err
+	}
+	ar, err := v.Submit(protocol.Request{Kind: protocol.KindPull, Name: "gather"}, body)
+	if err != nil {
+		return nil, fmt.Errorf("gather: %w", err)
+	}
+	ar.chunked = true
+	return ar, nil
+}
+
+// Gather is GatherAsync followed by Get.
+func (v *View) Gather(ctx context.Context, name string) ([]any, error) {
+	ar, err := v.GatherAsync(name)
+	if err != nil {
+		return nil, err
+	}
+	return ar.Get(ctx)
+}
+
+// Clear resets the namespaces of the target engines.
+func (v *View) Clear(ctx context.Context) error {
+	ar, err := v.Submit(protocol.Request{Kind: protocol.KindClear}, nil)
+	if err != nil {
+		return fmt.Errorf("clear: %w", err)
+	}
+	_, err = ar.Get(ctx)
+	return err
+}
+
+// Abort aborts the result's queued tasks (they fail with TaskAborted) and
+// cancels its running ones.
+func (a *AsyncResult) Abort(c *Client) error {
+	var ids []string
+	for _, t := range a.Tasks {
+		if !t.Ready() {
+			ids = append(ids, t.MsgID)
+		}
+	}
+	return c.Cancel(ids)
+}
+
+// Ready reports whether every task has finished.
+func (a *AsyncResult) Ready() bool {
+	for _, t := range a.Tasks {
+		if !t.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+// Wait waits until every given task has finished (every outstanding task
+// of the client when none is given) or ctx is done.
+func (c *Client) Wait(ctx context.Context, tasks ...*Task) error {
+	if len(tasks) == 0 {
+		c.mu.Lock()
+		for _, t := range c.pending {
+			tasks = append(tasks, t)
+		}
+		c.mu.Unlock()
+	}
+	return (&AsyncResult{Tasks: tasks}).Wait(ctx)
+}
+
+// GetResult returns an AsyncResult for msg ids: this client's outstanding
+// tasks directly, others (finished, or another client's) from the hub.
+func (c *Client) GetResult(ctx context.Context, ids ...string) (*AsyncResult, error) {
+	ar := &AsyncResult{Tasks: make([]*Task, len(ids))}
+	var rest []string
+	var idx []int
+	c.mu.Lock()
+	for i, id := range ids {
+		if t := c.pending[id]; t != nil {
+			ar.Tasks[i] = t
+			continue
+		}
+		rest = append(rest, id)
+		idx = append(idx, i)
+	}
+	c.mu.Unlock()
+	if len(rest) > 0 {
+		ts, err := c.HubResults(ctx, rest)
+		if err != nil {
+			return nil, fmt.Errorf("get result: %w", err)
+		}
+		for j, t := range ts {
+			ar.Tasks[idx[j]] = t
+		}
+	}
+	return ar, nil
+}
+
+// Values waits for ar and converts its values to T: integers convert to
+// any integer or float type, floats to float types, lists to []E (of a
+// convertible E), and any value to any. A failure is the task's
+// *RemoteError or *CompositeError.
+func Values[T any](ctx context.Context, ar *AsyncResult) ([]T, error) {
+	vals, err := ar.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(vals))
+	typ := reflect.TypeFor[T]()
+	for i, v := range vals {
+		rv, err := convert(v, typ)
+		if err != nil {
+			return nil, fmt.Errorf("result %d: %w", i, err)
+		}
+		out[i] = rv.Interface().(T)
+	}
+	return out, nil
+}
+
+// ErrConvert is wrapped by Values errors about a value of the wrong type.
+var ErrConvert = errors.New("cannot convert")
+
+func convert(v any, typ reflect.Type) (reflect.Value, error) {
+	if typ.Kind() == reflect.Interface {
+		if v == nil {
+			return reflect.Zero(typ), nil
+		}
+		if reflect.TypeOf(v).Implements(typ) {
+			return reflect.ValueOf(v).Convert(typ), nil
+		}
+	}
+	if v == nil {
+		switch typ.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map:
+			return reflect.Zero(typ), nil
+		}
+		return reflect.Value{}, fmt.Errorf("%w None to %s", ErrConvert, typ)
+	}
+	rv := reflect.ValueOf(v)
+	if b, ok := v.(*big.Int); ok && typ.Kind() >= reflect.Float32 && typ.Kind() <= reflect.Float64 {
+		f, _ := new(big.Float).SetInt(b).Float64()
+		return reflect.ValueOf(f).Convert(typ), nil
+	}
+	switch typ.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		switch rv.Kind() {
+		case reflect.Int64, reflect.Float64:
+			if rv.Kind() == reflect.Float64 && typ.Kind() < reflect.Float32 {
+				break
+			}
+			return rv.Convert(typ), nil
+		}
+	case reflect.Slice:
+		if typ.Elem().Kind() == reflect.Uint8 && rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+			return rv.Convert(typ), nil
+		}
+		if l, ok := v.([]any); ok {
+			s := reflect.MakeSlice(typ, len(l), len(l))
+			for i, e := range l {
+				ev, err := convert(e, typ.Elem())
+				if err != nil {
+					return reflect.Value{}, fmt.Errorf("[%d]: %w", i, err)
+				}
+				s.Index(i).Set(ev)
+			}
+			return s, nil
+		}
+	}
+	if rv.Type().AssignableTo(typ) {
+		return rv, nil
+	}
+	return reflect.Value{}, fmt.Errorf("%w %T to %s", ErrConvert, v, typ)
+}
