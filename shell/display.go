@@ -2,17 +2,12 @@ package shell
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/pxsh/pxsh/client"
-	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/shell/clientlib"
-	"github.com/pxsh/pxsh/starlarklib"
 )
 
 // alreadyDisplayed is the error of a streamed %px whose failures were
@@ -43,7 +38,6 @@ func (s *Shell) display(ctx context.Context, pv *pxView, ar *clientlib.AsyncResu
 	}
 	tasks := append([]*client.Task(nil), ar.Tasks()...)
 	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].Engine < tasks[j].Engine })
-	bare := len(tasks) == 1
 	var bar *clientlib.ProgressBar
 	start := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -73,11 +67,10 @@ func (s *Shell) display(ctx context.Context, pv *pxView, ar *clientlib.AsyncResu
 			if bar != nil {
 				bar.Clear()
 			}
-			r, _ := t.Result()
-			s.writeStreams(r, bare)
-			if r.Error != nil {
+			ar.WriteStreams(s.cfg.Stdout, s.cfg.Stderr, t)
+			if err := t.Err(); err != nil {
 				failures++
-				fmt.Fprintln(s.cfg.Stderr, errorReport(&client.RemoteError{RemoteError: *r.Error}, s.color))
+				fmt.Fprintln(s.cfg.Stderr, clientlib.ErrorReport(err, s.color))
 			}
 		}
 	}
@@ -85,14 +78,14 @@ func (s *Shell) display(ctx context.Context, pv *pxView, ar *clientlib.AsyncResu
 		bar.Clear()
 	}
 	if stream && groupBy != "engine" {
-		s.writeOuts(tasks)
+		ar.Display(s.cfg.Stdout, clientlib.DisplayOptions{ResultOnly: true, ShowResult: true, Color: s.color})
 		if failures > 0 {
 			return &alreadyDisplayed{failures}
 		}
 		return nil
 	}
-	s.displayAll(tasks, groupBy, bare)
-	return tasksErr(tasks)
+	ar.Display(s.cfg.Stdout, clientlib.DisplayOptions{GroupBy: groupBy, ShowResult: true, Color: s.color, Stderr: s.cfg.Stderr})
+	return ar.Err()
 }
 
 func countReady(tasks []*client.Task) int {
@@ -103,123 +96,4 @@ func countReady(tasks []*client.Task) int {
 		}
 	}
 	return n
-}
-
-// writeStreams writes one task's stdout and stderr blocks.
-func (s *Shell) writeStreams(r protocol.Result, bare bool) {
-	writeStream(s.cfg.Stdout, r.Stdout, prefixFor(bare, "stdout", r.Engine))
-	writeStream(s.cfg.Stderr, r.Stderr, prefixFor(bare, "stderr", r.Engine))
-}
-
-// The rest of this file is a stand-in for clientlib's AsyncResult.Display
-// until it is committed.
-
-// writeOuts writes the Out[N:C] values of finished execute tasks.
-func (s *Shell) writeOuts(tasks []*client.Task) {
-	for _, t := range tasks {
-		r, body := t.Result()
-		if r.Kind != protocol.KindExecute && r.Kind != "" || !r.HasValue || r.Error != nil || len(body) == 0 {
-			continue
-		}
-		v, err := starlarklib.Decode(body, s.ns.DecodeOptions(s.thread))
-		if err != nil {
-			continue
-		}
-		prompt := fmt.Sprintf("Out[%d:%d]:", r.Engine, r.ExecCount)
-		if s.color {
-			prompt = "\x1b[0;31m" + prompt + "\x1b[0m"
-		}
-		text := v.String()
-		if strings.Contains(text, "\n") {
-			fmt.Fprintf(s.cfg.Stdout, "%s\n%s\n", prompt, strings.TrimRight(text, "\n"))
-		} else {
-			fmt.Fprintf(s.cfg.Stdout, "%s %s\n", prompt, text)
-		}
-	}
-}
-
-// displayAll writes finished tasks' outputs grouped by type or engine.
-func (s *Shell) displayAll(tasks []*client.Task, groupBy string, bare bool) {
-	if groupBy == "engine" {
-		for _, t := range tasks {
-			r, _ := t.Result()
-			s.writeStreams(r, bare)
-			s.writeOuts([]*client.Task{t})
-		}
-		return
-	}
-	for _, t := range tasks {
-		r, _ := t.Result()
-		writeStream(s.cfg.Stdout, r.Stdout, prefixFor(bare, "stdout", r.Engine))
-	}
-	for _, t := range tasks {
-		r, _ := t.Result()
-		writeStream(s.cfg.Stderr, r.Stderr, prefixFor(bare, "stderr", r.Engine))
-	}
-	s.writeOuts(tasks)
-}
-
-// tasksErr combines the failures of finished tasks.
-func tasksErr(tasks []*client.Task) error {
-	var errs []*client.RemoteError
-	for _, t := range tasks {
-		if r, _ := t.Result(); r.Error != nil {
-			errs = append(errs, &client.RemoteError{RemoteError: *r.Error})
-		}
-	}
-	switch {
-	case len(errs) == 1 && len(tasks) == 1:
-		return errs[0]
-	case len(errs) > 0:
-		return &client.CompositeError{Errors: errs}
-	}
-	return nil
-}
-
-func prefixFor(bare bool, stream string, engine int) string {
-	if bare {
-		return ""
-	}
-	return fmt.Sprintf("[%s:%d] ", stream, engine)
-}
-
-// writeStream writes a stream's text after prefix: single-line text on
-// the prefix's line, multi-line text on the lines after it, always ending
-// with a newline.
-func writeStream(w io.Writer, text, prefix string) {
-	if text == "" {
-		return
-	}
-	trailing := 0
-	if strings.HasSuffix(text, "\n") {
-		trailing = 1
-	}
-	if prefix != "" && strings.Count(text, "\n") > trailing && !strings.HasPrefix(text, "\n") {
-		prefix = strings.TrimRight(prefix, " ") + "\n"
-	}
-	io.WriteString(w, prefix+text)
-	if trailing == 0 {
-		io.WriteString(w, "\n")
-	}
-}
-
-// errorReport renders an error, as clientlib.ErrorReport will.
-func errorReport(err error, color bool) string {
-	var ce *client.CompositeError
-	if errors.As(err, &ce) {
-		return ce.Report()
-	}
-	var re *client.RemoteError
-	if errors.As(err, &re) {
-		s := re.Report()
-		if color {
-			head, rest, _ := strings.Cut(s, "\n")
-			s = "\x1b[0;31m" + head + "\x1b[0m"
-			if rest != "" {
-				s += "\n" + rest
-			}
-		}
-		return s
-	}
-	return err.Error()
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/shell/clientlib"
 	"go.starlark.net/starlark"
 )
 
@@ -48,14 +49,14 @@ func (s *Shell) RunString(ctx context.Context, filename, code string) error {
 // ErrorReport renders an uncaught error as the shell prints it: a remote
 // error's header and the engine's traceback, a composite's summary, or the
 // local Starlark backtrace.
-func ErrorReport(err error) string {
+func ErrorReport(err error) string { return errorReport(err, false) }
+
+// errorReport is ErrorReport with optional colour.
+func errorReport(err error, color bool) string {
 	var ce *client.CompositeError
-	if errors.As(err, &ce) {
-		return ce.Report()
-	}
 	var re *client.RemoteError
-	if errors.As(err, &re) {
-		return re.Report()
+	if errors.As(err, &ce) || errors.As(err, &re) {
+		return clientlib.ErrorReport(err, color)
 	}
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
@@ -66,5 +67,5 @@ func ErrorReport(err error) string {
 
 // printError writes an error report to stderr.
 func (s *Shell) printError(err error) {
-	fmt.Fprintln(s.cfg.Stderr, strings.TrimRight(ErrorReport(err), "\n"))
+	fmt.Fprintln(s.cfg.Stderr, strings.TrimRight(errorReport(err, s.color), "\n"))
 }

@@ -2,8 +2,10 @@ package clientlib
 
 import (
 	"fmt"
+	"io"
 	"time"
 
+	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
 	"go.starlark.net/starlark"
@@ -51,4 +53,14 @@ func (v *DirectView) MagicExecute(code string, targets []int, single, silent boo
 		req.Timeout = timeout.Seconds()
 	}
 	return v.rc.submit(req, body, targets, single)
+}
+
+// WriteStreams writes the stdout (to w) and stderr (to ew) of one of the
+// result's finished tasks as Display lays them out, for the %px magics to
+// stream each engine's output as it arrives.
+func (ar *AsyncResult) WriteStreams(w, ew io.Writer, t *client.Task) {
+	r, _ := t.Result()
+	bare := len(ar.tasks) == 1
+	writeStream(w, r.Stdout, prefixFor(bare, "stdout", r.Engine))
+	writeStream(ew, r.Stderr, prefixFor(bare, "stderr", r.Engine))
 }
