@@ -158,6 +158,15 @@ func (f *startFlags) config(env Env) (Config, *FileSettings, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
+	// the controller's own settings travel as its flags
+	for _, name := range fset.Set {
+		switch name {
+		case "scheme":
+			cfg.ControllerArgs = append(cfg.ControllerArgs, "--scheme", fset.Scheme)
+		case "hwm":
+			cfg.ControllerArgs = append(cfg.ControllerArgs, "--hwm", fmt.Sprint(fset.HWM))
+		}
+	}
 	var ferr error
 	f.fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
@@ -256,12 +265,12 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 			return exitError
 		}
 	}
+	if _, err := c.WaitConnection(sctx); err != nil {
+		fmt.Fprintf(env.Stderr, "pxsh cluster start: %v\n", err)
+		stopAll()
+		return exitError
+	}
 	if !f.super {
-		if _, err := c.WaitConnection(sctx); err != nil {
-			fmt.Fprintf(env.Stderr, "pxsh cluster start: %v\n", err)
-			stopAll()
-			return exitError
-		}
 		if f.wait {
 			if err := waitEngines(sctx, c.ClientFile(), cfg.N, f.timeout, env, c.Pending); err != nil {
 				fmt.Fprintf(env.Stderr, "pxsh cluster start: %v\n", err)
@@ -394,7 +403,16 @@ func daemonize(ctx context.Context, args []string, cfg Config, f *startFlags, en
 			return out
 		}
 		if err := waitEngines(ctx, profile.ConnectionPath(dir, false), cfg.N, f.timeout, env, pending); err != nil {
-			fmt.Fprintf(env.Stderr, "pxsh cluster start: %v (the cluster keeps running; `pxsh cluster stop` stops it)\n", err)
+			select {
+			case <-exited:
+			case <-time.After(time.Second):
+			}
+			select {
+			case <-exited:
+				fmt.Fprintf(env.Stderr, "pxsh cluster start: %v; the cluster stopped, see %s:\n%s", err, logPath, tail(logPath, 20))
+			default:
+				fmt.Fprintf(env.Stderr, "pxsh cluster start: %v (the cluster keeps running; `pxsh cluster stop` stops it)\n", err)
+			}
 			return exitError
 		}
 	}

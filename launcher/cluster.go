@@ -446,14 +446,25 @@ func (c *Cluster) StartEngines(ctx context.Context, n int) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ids []int
+	// start every launcher at once: ssh hosts are prepared in parallel
+	errs := make([]error, len(entries))
+	var wg sync.WaitGroup
 	for i, e := range entries {
-		if err := e.l.Start(ctx); err != nil {
-			for _, s := range entries[:i] {
-				s.l.Stop(context.WithoutCancel(ctx))
-			}
-			return nil, fmt.Errorf("start %s engines: %w", c.cfg.Engines, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.l.Start(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range entries {
+			e.l.Stop(context.WithoutCancel(ctx))
 		}
+		return nil, fmt.Errorf("start %s engines: %w", c.cfg.Engines, err)
+	}
+	var ids []int
+	for _, e := range entries {
 		ids = append(ids, e.ids...)
 	}
 	c.mu.Lock()

@@ -44,10 +44,12 @@ shift
 exec /bin/sh -c "$*"
 `
 
-// fakeSCP copies locally: scp [opts] src dst, "host:" prefixes dropped.
+// fakeSCP copies locally: scp [opts] src... dst, "host:" prefixes dropped.
 const fakeSCP = `#!/bin/sh
-while [ $# -gt 2 ]; do shift; done
-exec cp -p "${1#*:}" "${2#*:}"
+while [ $# -gt 0 ]; do case $1 in -F|-P|-o) shift 2;; -*) shift;; *) break;; esac; done
+for a in "$@"; do dst=${a#*:}; done
+n=$#; i=1
+for a in "$@"; do [ $i -lt $n ] && cp -p "${a#*:}" "$dst"; i=$((i+1)); done
 `
 
 func writeScript(t *testing.T, dir, name, text string) string {

@@ -78,9 +78,10 @@ func TestSSHCommandLines(t *testing.T) {
 	s := NewSSHEngines(SSHEngineSpec{Target: tgt, IDs: []int{4, 5}, Binary: "/usr/local/bin/pxsh", ShipBinary: true,
 		RemoteDir: ".pxsh/remote-c1", ConnFile: "/p/security/pxsh-engine.json", EngineArgs: []string{"--log", "x y"}})
 	want := [][]string{
-		{"ssh", "-F", "/c/ssh_config", "-p", "2222", "-o", "BatchMode=yes", "root@node1", "mkdir -p .pxsh/remote-c1"},
-		{"scp", "-q", "-p", "-F", "/c/ssh_config", "-P", "2222", "-o", "BatchMode=yes", "/p/security/pxsh-engine.json", "root@node1:.pxsh/remote-c1/pxsh-engine.json"},
-		{"scp", "-q", "-p", "-F", "/c/ssh_config", "-P", "2222", "-o", "BatchMode=yes", "/usr/local/bin/pxsh", "root@node1:.pxsh/remote-c1/pxsh"},
+		{"ssh", "-F", "/c/ssh_config", "-p", "2222", "-o", "BatchMode=yes", "root@node1", "mkdir -p .pxsh/remote-c1/.incoming-node1"},
+		{"scp", "-q", "-p", "-F", "/c/ssh_config", "-P", "2222", "-o", "BatchMode=yes", "/p/security/pxsh-engine.json", "/usr/local/bin/pxsh", "root@node1:.pxsh/remote-c1/.incoming-node1/"},
+		{"ssh", "-F", "/c/ssh_config", "-p", "2222", "-o", "BatchMode=yes", "root@node1",
+			"mv -f .pxsh/remote-c1/.incoming-node1/pxsh-engine.json .pxsh/remote-c1/pxsh-engine.json && mv -f .pxsh/remote-c1/.incoming-node1/pxsh .pxsh/remote-c1/pxsh && rmdir .pxsh/remote-c1/.incoming-node1"},
 	}
 	if diff := cmp.Diff(want, s.PrepareCommands()); diff != "" {
 		t.Errorf("prepare (-want +got):\n%s", diff)
@@ -98,7 +99,7 @@ func TestSSHCommandLines(t *testing.T) {
 	}
 	// without shipping: pxsh on the remote PATH
 	s2 := NewSSHEngines(SSHEngineSpec{Target: SSHTarget{Host: "h"}, IDs: []int{0}, RemoteDir: "/tmp/r", ConnFile: "/c"})
-	if len(s2.PrepareCommands()) != 2 || !strings.Contains(s2.RemoteCommand(0), "exec pxsh engine --file /tmp/r/pxsh-engine.json --id 0") {
+	if len(s2.PrepareCommands()) != 3 || !strings.Contains(s2.RemoteCommand(0), "exec pxsh engine --file /tmp/r/pxsh-engine.json --id 0") {
 		t.Errorf("no ship: %v %s", s2.PrepareCommands(), s2.RemoteCommand(0))
 	}
 	c := NewSSHController(SSHControllerSpec{Target: SSHTarget{Host: "head"}, RemoteDir: "/r", Args: []string{"--ip", "0.0.0.0"}})

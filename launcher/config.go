@@ -162,6 +162,7 @@ var configSettings = []struct{ name, def, doc string }{
 	{"controller_template", `""`, "batch: job script template for the controller; \"\" = built-in"},
 	{"submit_command", "[]", "batch: submit command, e.g. [\"sbatch\"]; [] = the system's"},
 	{"cancel_command", "[]", "batch: cancel command, e.g. [\"scancel\"]; [] = the system's"},
+	{"query_command", "[]", "batch: job status command, e.g. [\"squeue\", \"-h\", \"-j\"]; [] = the system's"},
 	{"job_id_regexp", `""`, "batch: regexp extracting the job id from the submit output"},
 	{"batch_mpiexec", `"mpiexec"`, "batch: mpiexec used inside job scripts (PBS)"},
 	{"hosts", "[]", "ssh: engine hosts, e.g. [\"node1:4\", \"user@node2:2\"]"},
@@ -332,6 +333,8 @@ func applySetting(cfg *Config, fs *FileSettings, name string, v starlark.Value) 
 		return list(&cfg.Batch.Submit)
 	case "cancel_command":
 		return list(&cfg.Batch.Cancel)
+	case "query_command":
+		return list(&cfg.Batch.Query)
 	case "job_id_regexp":
 		return str(&cfg.Batch.JobIDRegexp)
 	case "batch_mpiexec":

@@ -158,15 +158,26 @@ func (s *SSHEngines) RemoteCommand(id int) string {
 }
 
 // PrepareCommands returns the commands Start runs before the engines:
-// mkdir of RemoteDir, scp of the connection file and of the binary.
+// mkdir of an incoming directory, one scp of the connection file (and of
+// the binary), and a rename into RemoteDir. The rename matters when
+// hosts share a file system: overwriting a running executable fails
+// with "text file busy", renaming over it does not.
 func (s *SSHEngines) PrepareCommands() [][]string {
 	t := s.spec.Target
-	cmds := [][]string{t.SSHArgv(false, "mkdir -p "+shellQuote(s.spec.RemoteDir))}
-	cmds = append(cmds, t.SCPArgv(s.spec.ConnFile, t.remote(s.remoteConn())))
+	in := path.Join(s.spec.RemoteDir, ".incoming-"+sanitize(hostOf(t.Host)))
+	cp := []string{s.spec.ConnFile}
+	mv := "mv -f " + shellQuote(path.Join(in, path.Base(s.spec.ConnFile))) + " " + shellQuote(s.remoteConn())
 	if s.spec.ShipBinary {
-		cmds = append(cmds, t.SCPArgv(s.spec.Binary, t.remote(s.remoteBinary())))
+		cp = append(cp, s.spec.Binary)
+		mv += " && mv -f " + shellQuote(path.Join(in, path.Base(s.spec.Binary))) + " " + shellQuote(s.remoteBinary())
 	}
-	return cmds
+	scp := t.SCPArgv("", "")
+	scp = append(scp[:len(scp)-2], append(cp, t.remote(in+"/"))...)
+	return [][]string{
+		t.SSHArgv(false, "mkdir -p "+shellQuote(in)),
+		scp,
+		t.SSHArgv(false, mv+" && rmdir "+shellQuote(in)),
+	}
 }
 
 // Start copies the files and starts the ssh connections.
@@ -270,7 +281,9 @@ func (c *SSHController) Start(ctx context.Context) error {
 	t := c.spec.Target
 	cmds := [][]string{t.SSHArgv(false, "mkdir -p "+shellQuote(path.Join(c.spec.RemoteDir, "security")))}
 	if c.spec.ShipBinary {
-		cmds = append(cmds, t.SCPArgv(c.spec.Binary, t.remote(path.Join(c.spec.RemoteDir, "pxsh"))))
+		tmp := path.Join(c.spec.RemoteDir, "pxsh.tmp-"+sanitize(hostOf(t.Host)))
+		cmds = append(cmds, t.SCPArgv(c.spec.Binary, t.remote(tmp)),
+			t.SSHArgv(false, "mv -f "+shellQuote(tmp)+" "+shellQuote(path.Join(c.spec.RemoteDir, "pxsh"))))
 	}
 	for _, argv := range cmds {
 		if _, err := c.spec.Runner.Run(ctx, nil, argv...); err != nil {
