@@ -29,14 +29,24 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives connection events; nil means silent.
 	Logger *slog.Logger
+	// Reconnect is how long the client keeps trying to reach a controller
+	// it lost (one restarted with --restore); 0 means 30 s, a negative
+	// value means it gives up at once.
+	Reconnect time.Duration
 }
+
+// IdleTimeout is how long the client waits without hearing from the
+// controller (QUIC keep-alives included) before it counts it lost.
+const IdleTimeout = 4 * time.Second
 
 // ErrClosed is returned for calls on a closed client.
 var ErrClosed = errors.New("client closed")
 
 // Client is a connection to a controller. It is safe for concurrent use.
 type Client struct {
-	conn      *quic.Conn
+	info      *profile.Connection
+	key       []byte
+	reconnect time.Duration
 	id        string
 	clusterID string
 	log       *slog.Logger
@@ -45,11 +55,13 @@ type Client struct {
 	prefix    string
 
 	mu       sync.Mutex
+	conn     *quic.Conn
 	engines  map[int]protocol.EngineInfo
 	pending  map[string]*Task
 	ctrl     map[uint64]chan ctrlReply
 	changed  chan struct{} // closed and replaced when engines change
 	closed   bool
+	closing  bool
 	closeErr error
 	done     chan struct{}
 }
@@ -73,6 +85,9 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Second
 	}
+	if o.Reconnect == 0 {
+		o.Reconnect = 30 * time.Second
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	key, err := info.KeyBytes()
@@ -81,7 +96,7 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	}
 	var qc *quic.Conn
 	for _, addr := range info.Addresses {
-		qc, err = quic.Dial(ctx, addr, info.Fingerprint, quic.Config{Key: key})
+		qc, err = quic.Dial(ctx, addr, info.Fingerprint, quic.Config{Key: key, IdleTimeout: IdleTimeout})
 		if err == nil {
 			break
 		}
@@ -92,15 +107,16 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	c := &Client{
 		conn: qc, log: o.Logger, engines: map[int]protocol.EngineInfo{},
 		pending: map[string]*Task{}, ctrl: map[uint64]chan ctrlReply{},
-		changed: make(chan struct{}), done: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	if err := c.hello(); err != nil {
+	if err := c.hello(qc); err != nil {
 		qc.Close(uint64(protocol.CodeBadFrame), err.Error())
 		return nil, fmt.Errorf("connect to controller: %w", err)
 	}
+	c.info, c.key, c.reconnect = info, key, o.Reconnect
 	b := make([]byte, 4)
 	rand.Read(b)
 	c.prefix = hex.EncodeToString(b)
@@ -108,12 +124,12 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	return c, nil
 }
 
-func (c *Client) hello() error {
-	p, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version}, nil)
-	if err := c.conn.WriteFrame(p); err != nil {
+func (c *Client) hello(qc *quic.Conn) error {
+	p, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version, ClientID: c.id}, nil)
+	if err := qc.WriteFrame(p); err != nil {
 		return err
 	}
-	p, err := c.conn.ReadFrame()
+	p, err := qc.ReadFrame()
 	if err != nil {
 		return err
 	}
@@ -131,10 +147,17 @@ func (c *Client) hello() error {
 	if w.Error != "" {
 		return errors.New(w.Error)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.id, c.clusterID = w.ClientID, w.ClusterID
+	clear(c.engines)
 	for _, e := range w.Engines {
 		c.engines[e.ID] = e
 	}
+	if c.changed != nil {
+		close(c.changed)
+	}
+	c.changed = make(chan struct{})
 	return nil
 }
 
@@ -223,9 +246,9 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 	c.pending[req.MsgID] = t
 	c.mu.Unlock()
 	if len(body) > 0 {
-		err = c.conn.WriteFrame(p, body)
+		err = c.cur().WriteFrame(p, body)
 	} else {
-		err = c.conn.WriteFrame(p)
+		err = c.cur().WriteFrame(p)
 	}
 	if err != nil {
 		c.mu.Lock()
@@ -245,7 +268,7 @@ func (c *Client) Cancel(ids []string) error {
 	if err != nil {
 		return err
 	}
-	return c.conn.WriteFrame(p)
+	return c.cur().WriteFrame(p)
 }
 
 // Control sends a query to the controller and decodes its answer into
@@ -277,9 +300,9 @@ func (c *Client) Control(ctx context.Context, op string, args, reply any) error 
 		c.mu.Unlock()
 	}()
 	if len(body) > 0 {
-		err = c.conn.WriteFrame(p, body)
+		err = c.cur().WriteFrame(p, body)
 	} else {
-		err = c.conn.WriteFrame(p)
+		err = c.cur().WriteFrame(p)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -307,7 +330,10 @@ func (c *Client) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	c.Control(ctx, "bye", nil, nil) // every earlier frame has arrived once this answers
 	cancel()
-	c.conn.Close(uint64(protocol.CodeOK), "client closed")
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.cur().Close(uint64(protocol.CodeOK), "client closed")
 	<-c.done
 	return nil
 }
@@ -324,20 +350,40 @@ func (c *Client) err() error {
 	return ErrClosed
 }
 
-// read dispatches the controller's messages.
+// cur returns the current connection.
+func (c *Client) cur() *quic.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn
+}
+
+// read dispatches the controller's messages, reconnecting when the
+// controller is lost.
 func (c *Client) read() {
-	var err error
 	for {
-		var p []byte
-		if p, err = c.conn.ReadFrame(); err != nil {
-			break
-		}
-		if err = c.dispatch(p); err != nil {
-			c.conn.Close(uint64(protocol.CodeBadFrame), err.Error())
-			break
+		qc := c.cur()
+		err := c.readConn(qc)
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing || c.reconnect < 0 || !c.redial() {
+			c.shutdown(err)
+			return
 		}
 	}
-	c.shutdown(err)
+}
+
+func (c *Client) readConn(qc *quic.Conn) error {
+	for {
+		p, err := qc.ReadFrame()
+		if err != nil {
+			return err
+		}
+		if err := c.dispatch(p); err != nil {
+			qc.Close(uint64(protocol.CodeBadFrame), err.Error())
+			return err
+		}
+	}
 }
 
 func (c *Client) dispatch(p []byte) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// IdleTimeout is how long an engine waits without hearing from the
+// controller (QUIC keep-alives included) before it reconnects.
+const IdleTimeout = 4 * time.Second
+
 // ErrShutdown is returned by Serve when the controller asked the engine to
 // exit.
 var ErrShutdown = errors.New("engine shut down by the controller")
@@ -53,6 +58,31 @@ type Engine struct {
 	running string
 	cancel  context.CancelCauseFunc
 	unsent  [][]byte // results produced while disconnected
+	recent  recentResults
+}
+
+// recentResults keeps the last result frames sent, to send again after a
+// reconnection: a controller that crashed may not have recorded them.
+type recentResults struct {
+	frames [][]byte
+	ids    []string
+	bytes  int
+}
+
+const (
+	recentMax      = 4096
+	recentMaxBytes = 64 << 20
+)
+
+func (r *recentResults) add(id string, p []byte) {
+	r.frames = append(r.frames, p)
+	r.ids = append(r.ids, id)
+	r.bytes += len(p)
+	for len(r.frames) > recentMax || r.bytes > recentMaxBytes {
+		r.bytes -= len(r.frames[0])
+		r.frames[0], r.ids[0] = nil, ""
+		r.frames, r.ids = r.frames[1:], r.ids[1:]
+	}
 }
 
 type queued struct {
@@ -108,11 +138,11 @@ func (e *Engine) Serve(ctx context.Context) error {
 			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps})
 			go e.work(ctx)
 		}
-		e.setConn(c)
+		e.setConn(c, resume)
 		stopClose := context.AfterFunc(ctx, func() { c.Close(uint64(protocol.CodeOK), "engine exiting") })
 		err = e.read(ctx, c)
 		stopClose()
-		e.setConn(nil)
+		e.setConn(nil, false)
 		if errors.Is(err, ErrShutdown) || ctx.Err() != nil {
 			c.Close(uint64(protocol.CodeOK), "engine exiting")
 			e.cancelAll()
@@ -161,7 +191,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	var err error
 	for _, addr := range e.cfg.Connection.Addresses {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key})
+		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout})
 		cancel()
 		if err == nil {
 			break
@@ -171,6 +201,9 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume}
+	if resume {
+		reg.Tasks, reg.Recent = e.held()
+	}
 	p, _ := protocol.Marshal(protocol.TRegister, &reg, nil)
 	if err := c.WriteFrame(p); err != nil {
 		return nil, err
@@ -201,13 +234,42 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	return c, nil
 }
 
-func (e *Engine) setConn(c *quic.Conn) {
+// held lists the tasks the engine holds (running, then queued) and those
+// whose results it will send again.
+func (e *Engine) held() (tasks, recent []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running != "" {
+		tasks = append(tasks, e.running)
+	}
+	for _, q := range e.queue {
+		tasks = append(tasks, q.req.MsgID)
+	}
+	return tasks, slices.Clone(e.recent.ids)
+}
+
+// setConn makes c the connection to write to; on a reconnection it sends
+// the recent results again, then those produced while disconnected.
+func (e *Engine) setConn(c *quic.Conn, resume bool) {
 	e.mu.Lock()
 	e.conn = c
-	unsent := e.unsent
+	again := e.unsent
+	if resume && c != nil {
+		// Every result is in recent, unless it was evicted while unsent.
+		inRecent := make(map[*byte]bool, len(e.recent.frames))
+		for _, p := range e.recent.frames {
+			inRecent[&p[0]] = true
+		}
+		again = slices.Clone(e.recent.frames)
+		for _, p := range e.unsent {
+			if !inRecent[&p[0]] {
+				again = append(again, p)
+			}
+		}
+	}
 	e.unsent = nil
 	e.mu.Unlock()
-	for _, p := range unsent {
+	for _, p := range again {
 		e.write(p)
 	}
 }
@@ -307,6 +369,9 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 	if err != nil {
 		return
 	}
+	e.mu.Lock()
+	e.recent.add(req.MsgID, p)
+	e.mu.Unlock()
 	e.write(p)
 }
 

@@ -30,15 +30,11 @@ func (o outbox) flush() {
 // balanced submits a load-balanced request to the scheduler.
 func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte) {
 	t := &task{req: *r, client: cl.id, engine: -1, body: body, balanced: true}
-	st := scheduler.Task{
-		ID: r.MsgID, Priority: r.Priority, Targets: r.Targets, Retries: r.Retries,
-		After: r.After, Follow: r.Follow, DepAny: r.DepAny, DepSuccess: r.DepSuccess, DepFailure: r.DepFailure,
-	}
-	now := time.Now()
 	if r.Timeout > 0 {
 		t.deadline = time.Unix(0, r.Submitted).Add(seconds(r.Timeout))
-		st.Deadline = t.deadline
 	}
+	st := h.schedTask(t)
+	now := time.Now()
 	var out outbox
 	h.mu.Lock()
 	if h.tasks[r.MsgID] != nil {
@@ -51,6 +47,16 @@ func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte) {
 	h.apply(h.sched.Submit(st, now), &out)
 	h.mu.Unlock()
 	out.flush()
+}
+
+// schedTask describes a task to the scheduler.
+func (h *Hub) schedTask(t *task) scheduler.Task {
+	r := &t.req
+	return scheduler.Task{
+		ID: r.MsgID, Priority: r.Priority, Targets: r.Targets, Retries: r.Retries,
+		After: r.After, Follow: r.Follow, DepAny: r.DepAny, DepSuccess: r.DepSuccess, DepFailure: r.DepFailure,
+		Deadline: t.deadline,
+	}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

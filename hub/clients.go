@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"sort"
 	"time"
@@ -26,8 +27,9 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 	h.mu.Lock()
 	id := m.ClientID
 	if id == "" {
-		h.nextCl++
-		id = fmt.Sprintf("%s-c%d", h.clusterID, h.nextCl)
+		b := make([]byte, 4)
+		rand.Read(b)
+		id = fmt.Sprintf("%s-%x", h.clusterID, b)
 	}
 	if old := h.clients[id]; old != nil {
 		old.conn.Close(uint64(protocol.CodeReplaced), "client reconnected")

@@ -29,6 +29,8 @@ type task struct {
 	balanced bool
 	deadline time.Time // zero: none
 	watchers []string  // other clients waiting for the result
+	restored bool      // reloaded from the database after a restart
+	claimed  bool      // a reconnected engine said it holds it
 }
 
 // deliver queues a result frame for the task's client and watchers; h.mu
@@ -46,18 +48,12 @@ func (h *Hub) deliver(t *task, frame []byte, out *outbox) {
 
 func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Register) {
 	e, out, err := h.register(c, r)
-	out.flush()
-	reply := protocol.Registered{ClusterID: h.clusterID, HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond)}
 	if err != nil {
-		reply.Error = err.Error()
-		send(c, protocol.TRegistered, &reply, nil)
+		send(c, protocol.TRegistered, &protocol.Registered{ClusterID: h.clusterID, Error: err.Error()}, nil)
 		h.refuse(c, protocol.CodeVersion, err)
 		return
 	}
-	reply.ID = e.info.ID
-	if err := send(c, protocol.TRegistered, &reply, nil); err != nil {
-		return
-	}
+	out.flush()
 	h.log.Info("engine registered", "id", e.info.ID, "host", e.info.Host, "pid", e.info.PID)
 	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: true, Engine: e.info})
 	for {
@@ -74,12 +70,18 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 }
 
 // register admits an engine, giving it the id it asks for when free.
+// The Registered reply is sent under h.mu, so that no request reaches the
+// engine before it.
 func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, error) {
 	if r.Version != protocol.Version {
 		return nil, nil, fmt.Errorf("register: protocol version %d, want %d", r.Version, protocol.Version)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	welcome := func(id int) error {
+		return send(c, protocol.TRegistered, &protocol.Registered{ID: id, ClusterID: h.clusterID,
+			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond)}, nil)
+	}
 	id := r.ID
 	if id >= 0 {
 		if old, ok := h.engines[id]; ok {
@@ -88,7 +90,10 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 			}
 			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
 			old.conn, old.lastSeen = c, time.Now()
-			return old, nil, nil
+			if err := welcome(id); err != nil {
+				return nil, nil, err
+			}
+			return old, h.reconcile(old, r), nil
 		}
 	} else {
 		for h.used[h.nextID] {
@@ -97,6 +102,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 		id = h.nextID
 	}
 	h.used[id] = true
+	h.noteID(id)
 	e := &engine{
 		info:     protocol.EngineInfo{ID: id, Host: r.Host, PID: r.PID},
 		conn:     c,
@@ -104,6 +110,12 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 		tasks:    map[string]*task{},
 	}
 	h.engines[id] = e
+	if err := welcome(id); err != nil {
+		return nil, nil, err
+	}
+	if r.Resume {
+		h.reclaim(e, r.Tasks)
+	}
 	var out outbox
 	h.apply(h.sched.AddEngine(id), &out)
 	return e, out, nil
@@ -143,13 +155,26 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 	var out outbox
 	h.mu.Lock()
 	t := h.tasks[r.MsgID]
-	if t != nil && t.engine == e.info.ID {
+	switch {
+	case t != nil && t.restored:
+		// A result sent again after a restart settles a restored task.
+		delete(h.tasks, r.MsgID)
+		delete(e.tasks, r.MsgID)
+		h.recordResult(r, body)
+		h.deliver(t, frame, &out)
+	case t != nil && t.engine == e.info.ID:
 		delete(h.tasks, r.MsgID)
 		delete(e.tasks, r.MsgID)
 		e.completed++
 		if !t.balanced || h.balancedResult(t, e, r, &out) {
 			h.recordResult(r, body)
 			h.deliver(t, frame, &out)
+		}
+	case t == nil && h.restoring:
+		// A result the crashed controller may not have recorded.
+		h.recordResult(r, body)
+		if cl := h.clients[r.Client]; cl != nil {
+			out.add(cl.conn, frame)
 		}
 	}
 	h.mu.Unlock()

@@ -64,6 +64,12 @@ type Config struct {
 	// limit.
 	MaxRecords int
 	MaxAge     time.Duration
+	// Restore starts from the profile's previous controller: same port,
+	// identity, key and cluster id, and the tasks it had in flight.
+	Restore bool
+	// RestoreGrace is how long engines have to reconnect and reclaim their
+	// tasks after a restore; 0 means 10 s.
+	RestoreGrace time.Duration
 	// Logger receives the hub's events; nil means silent.
 	Logger *slog.Logger
 }
@@ -85,10 +91,12 @@ type Hub struct {
 	tasks   map[string]*task
 	nextID  int
 	used    map[int]bool
-	nextCl  int
 	sched   *scheduler.Scheduler
 	db      *taskdb.DB
-	tick    chan struct{}
+	lastID  int
+	// restoring is set while restored tasks wait for their engines.
+	restoring bool
+	tick      chan struct{}
 }
 
 // ErrClosed is returned by Serve after Shutdown.
@@ -104,6 +112,12 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.RestoreGrace == 0 {
+		cfg.RestoreGrace = 10 * time.Second
+	}
+	if cfg.Restore && cfg.ProfileDir != "" {
+		cfg.Addr = restoreAddr(cfg.ProfileDir, cfg.Addr)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -139,6 +153,16 @@ func New(cfg Config) (*Hub, error) {
 	if h.db, err = openDB(cfg); err != nil {
 		ln.Close()
 		return nil, err
+	}
+	h.lastID = -1
+	if cfg.Restore {
+		h.lastID = readLastID(cfg.ProfileDir)
+		h.nextID = h.lastID + 1
+		if err := h.reload(); err != nil {
+			ln.Close()
+			h.db.Close()
+			return nil, err
+		}
 	}
 	h.clusterID = clusterID(cfg.ProfileDir)
 	h.conn = &profile.Connection{
@@ -248,6 +272,10 @@ func (h *Hub) Serve(ctx context.Context) error {
 	defer cancel()
 	go h.heartbeats(ctx)
 	go h.deadlines(ctx)
+	if h.restoring {
+		t := time.AfterFunc(h.cfg.RestoreGrace, h.settle)
+		defer t.Stop()
+	}
 	close(h.ready)
 	h.log.Info("controller listening", "addr", h.conn.Addresses[0], "cluster", h.clusterID)
 	for {

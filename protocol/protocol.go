@@ -84,6 +84,12 @@ type Register struct {
 	// Resume says the engine was registered before and reconnects after
 	// losing its connection; it keeps its id and namespace.
 	Resume bool `cbor:"5,keyasint,omitempty"`
+	// Tasks, when resuming, lists the msg ids the engine still holds
+	// (running first, then queued), so a restarted hub can reclaim them.
+	Tasks []string `cbor:"6,keyasint,omitempty"`
+	// Recent, when resuming, lists the msg ids of the results the engine
+	// sends again after registering.
+	Recent []string `cbor:"7,keyasint,omitempty"`
 }
 
 // Registered answers Register.

@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/pxsh/pxsh/hub"
@@ -26,6 +29,8 @@ type controllerFlags struct {
 	verbose                               bool
 	scheme                                string
 	hwm                                   int
+	restore, daemonize, memoryDB          bool
+	grace                                 time.Duration
 }
 
 func (f *controllerFlags) register(fs *flag.FlagSet) {
@@ -39,6 +44,10 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "verbose", false, "log events to stderr")
 	fs.StringVar(&f.scheme, "scheme", "leastload", "load-balancing `policy`: leastload, lru, weighted, plainrandom, twobin")
 	fs.IntVar(&f.hwm, "hwm", 1, "load-balanced tasks an engine may hold at once (0: no limit)")
+	fs.BoolVar(&f.restore, "restore", false, "restart the profile's controller: same port, keys and cluster, tasks in flight resumed")
+	fs.DurationVar(&f.grace, "restore-grace", 10*time.Second, "how long engines have to reclaim their tasks after --restore")
+	fs.BoolVar(&f.daemonize, "daemonize", false, "run in the background once listening")
+	fs.BoolVar(&f.memoryDB, "memory-db", false, "keep the task database in memory")
 }
 
 func (f *controllerFlags) dir() string {
@@ -50,13 +59,16 @@ func (f *controllerFlags) dir() string {
 
 func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 	cfg := hub.Config{
-		ProfileDir: f.dir(),
-		Addr:       net.JoinHostPort(f.ip, strconv.Itoa(f.port)),
-		Location:   f.location,
-		Heartbeat:  f.heartbeat,
-		DeadAfter:  f.deadAfter,
-		Scheme:     f.scheme,
-		HWM:        f.hwm,
+		ProfileDir:   f.dir(),
+		Addr:         net.JoinHostPort(f.ip, strconv.Itoa(f.port)),
+		Location:     f.location,
+		Heartbeat:    f.heartbeat,
+		DeadAfter:    f.deadAfter,
+		Scheme:       f.scheme,
+		HWM:          f.hwm,
+		Restore:      f.restore,
+		MemoryDB:     f.memoryDB,
+		RestoreGrace: f.grace,
 	}
 	if f.hwm == 0 {
 		cfg.HWM = -1
@@ -79,6 +91,9 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1
 	}
+	if f.daemonize {
+		return daemonize(args, f.dir(), stderr)
+	}
 	h, err := hub.New(f.config(stderr))
 	if err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
@@ -91,4 +106,50 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// daemonize runs `pxsh controller` again without --daemonize in a new
+// session, logging to the profile, and returns once it is listening.
+func daemonize(args []string, dir string, stderr io.Writer) int {
+	var rest []string
+	for _, a := range args {
+		if a != "--daemonize" && a != "-daemonize" {
+			rest = append(rest, a)
+		}
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "pxsh controller:", err)
+		return 1
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "controller.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		fmt.Fprintln(stderr, "pxsh controller:", err)
+		return 1
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, append([]string{"controller"}, rest...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(stderr, "pxsh controller:", err)
+		return 1
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	path := profile.ConnectionPath(dir, false)
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := profile.Read(path); err == nil && c.PID == cmd.Process.Pid {
+			return 0
+		}
+		select {
+		case err := <-exited:
+			fmt.Fprintf(stderr, "pxsh controller: exited at start (%v); see %s\n", err, logf.Name())
+			return 1
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	fmt.Fprintln(stderr, "pxsh controller: not listening after 15s; see", logf.Name())
+	return 1
 }

@@ -1,0 +1,157 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// lastIDFile keeps the highest engine id ever assigned, so a restored
+// controller does not reuse ids.
+const lastIDFile = "last_engine_id"
+
+// restoreAddr returns addr with the port of the profile's previous
+// controller when addr asks for any port.
+func restoreAddr(dir, addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != "0" {
+		return addr
+	}
+	c, err := profile.Read(profile.ConnectionPath(dir, false))
+	if err != nil {
+		return addr
+	}
+	_, old, err := net.SplitHostPort(c.Addresses[0])
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(host, old)
+}
+
+func readLastID(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, lastIDFile))
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// noteID records a newly assigned engine id; h.mu is held.
+func (h *Hub) noteID(id int) {
+	if h.cfg.ProfileDir == "" || id <= h.lastID {
+		return
+	}
+	h.lastID = id
+	os.WriteFile(filepath.Join(h.cfg.ProfileDir, lastIDFile), []byte(strconv.Itoa(id)+"\n"), 0o600)
+}
+
+// reload puts the tasks that were in flight when the previous controller
+// stopped back in flight; engines that reconnect reclaim theirs, and the
+// rest are settled after the grace period.
+func (h *Hub) reload() error {
+	recs, err := h.db.Unfinished(context.Background())
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	for _, rec := range recs {
+		var req protocol.Request
+		if err := protocol.UnmarshalHeader(rec.RequestHeader, &req); err != nil {
+			h.log.Warn("restore: unreadable task", "msg_id", rec.MsgID, "err", err)
+			continue
+		}
+		t := &task{req: req, client: rec.ClientID, engine: req.Engine, body: rec.Request,
+			balanced: rec.ViewKind == "balanced", restored: true}
+		if t.balanced {
+			t.engine = -1
+		}
+		if req.Timeout > 0 {
+			t.deadline = time.Unix(0, req.Submitted).Add(seconds(req.Timeout))
+		}
+		h.tasks[req.MsgID] = t
+	}
+	h.restoring = len(recs) > 0
+	h.log.Info("restored tasks in flight", "tasks", len(recs))
+	return nil
+}
+
+// reclaim gives a reconnecting engine the restored tasks it still holds;
+// h.mu is held.
+func (h *Hub) reclaim(e *engine, ids []string) {
+	for _, id := range ids {
+		t := h.tasks[id]
+		if t == nil || !t.restored || t.claimed {
+			continue
+		}
+		t.claimed, t.engine = true, e.info.ID
+		e.tasks[id] = t
+	}
+}
+
+// settle ends the restored tasks no engine reclaimed: load-balanced ones
+// with retries left are resubmitted, the others fail.
+func (h *Hub) settle() {
+	var out outbox
+	var lost []*task
+	h.mu.Lock()
+	h.restoring = false
+	for id, t := range h.tasks {
+		if !t.restored || t.claimed {
+			continue
+		}
+		t.restored = false
+		if t.balanced && t.req.Retries > 0 {
+			t.req.Retries--
+			h.apply(h.sched.Submit(h.schedTask(t), time.Now()), &out)
+			continue
+		}
+		delete(h.tasks, id)
+		lost = append(lost, t)
+	}
+	h.mu.Unlock()
+	out.flush()
+	for _, t := range lost {
+		h.fail(t, t.engine, &protocol.RemoteError{
+			Name:    "TaskLost",
+			Message: fmt.Sprintf("the controller restarted while task '%s' was in flight and no engine reclaimed it", t.req.MsgID),
+			Engine:  t.engine, Method: string(t.req.Kind),
+		})
+	}
+	h.log.Info("restore settled", "failed", len(lost))
+}
+
+// reconcile sends a reconnected engine again the tasks the hub gave it
+// that it neither holds nor has results for (they were lost with the old
+// connection); h.mu is held.
+func (h *Hub) reconcile(e *engine, r *protocol.Register) outbox {
+	known := make(map[string]bool, len(r.Tasks)+len(r.Recent))
+	for _, id := range r.Tasks {
+		known[id] = true
+	}
+	for _, id := range r.Recent {
+		known[id] = true
+	}
+	var out outbox
+	for id, t := range e.tasks {
+		if known[id] {
+			continue
+		}
+		req := t.req
+		req.Engine = e.info.ID
+		if p, err := protocol.Marshal(protocol.TRequest, &req, nil); err == nil {
+			out.add(e.conn, p, t.body)
+		}
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package hub_test
+
+import (
+	"context"
+	"os/exec"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/internal/clustertest"
+	"github.com/pxsh/pxsh/profile"
+)
+
+// startProcess starts the pxsh binary and stops it at the end of the test.
+func startProcess(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(clustertest.Binary(t), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	return cmd
+}
+
+func waitListening(t *testing.T, dir string, pid int) {
+	t.Helper()
+	clustertest.Eventually(t, 10*time.Second, "controller to listen", func() bool {
+		c, err := profile.Read(profile.ConnectionPath(dir, false))
+		return err == nil && c.PID == pid
+	})
+}
+
+func TestControllerCrashAndRestore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test is long")
+	}
+	const n = 5000
+	dir := t.TempDir()
+	ctl := startProcess(t, "controller", "--profile-dir", dir, "--restore-grace", "6s")
+	waitListening(t, dir, ctl.Process.Pid)
+	engFile := profile.ConnectionPath(dir, true)
+	for i := 0; i < 4; i++ {
+		startProcess(t, "engine", "--file", engFile, "--id", strconv.Itoa(i), "--wait", "60s")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*clustertest.Scale())
+	defer cancel()
+	cl, err := client.Dial(ctx, profile.ConnectionPath(dir, false), client.Options{Reconnect: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.WaitForEngines(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	lv := cl.LoadBalanced(client.TaskOptions{Retries: 1})
+	tasks := make([]*client.Task, n)
+	for i := range tasks {
+		if tasks[i], err = lv.ApplyAsync("lambda x: (time.sleep(0.002), x)[1]", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clustertest.Eventually(t, 30*time.Second, "a share of the tasks to finish", func() bool { return tasks[n/4].Ready() })
+	ctl.Process.Kill()
+	ctl.Wait()
+	var before []string
+	for _, tk := range tasks {
+		if tk.Ready() {
+			if r, _ := tk.Result(); r.Error == nil {
+				before = append(before, tk.MsgID)
+			}
+		}
+	}
+	ctl2 := startProcess(t, "controller", "--profile-dir", dir, "--restore", "--restore-grace", "6s")
+	waitListening(t, dir, ctl2.Process.Pid)
+
+	// The running client sees every task end.
+	if err := (&client.AsyncResult{Tasks: tasks}).Wait(ctx); err != nil {
+		t.Fatalf("tasks did not all end: %v", err)
+	}
+	ok, failed := 0, 0
+	for i, tk := range tasks {
+		r, body := tk.Result()
+		if r.Error != nil {
+			failed++
+			continue
+		}
+		v, err := client.Decode(body)
+		if err != nil || v != int64(i) {
+			t.Fatalf("task %d = %v, %v", i, v, err)
+		}
+		ok++
+	}
+	t.Logf("%d ok, %d failed with a reported error, %d finished before the kill", ok, failed, len(before))
+
+	// Every task that finished before the kill is retrievable, unchanged.
+	cl2, err := client.Dial(ctx, profile.ConnectionPath(dir, false), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	got, err := cl2.HubResults(ctx, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := (&client.AsyncResult{Tasks: got}).Get(ctx)
+	if err != nil {
+		t.Fatalf("results from before the kill: %v", err)
+	}
+	byID := map[string]int{}
+	for i, tk := range tasks {
+		byID[tk.MsgID] = i
+	}
+	for i, v := range vals {
+		if v != int64(byID[before[i]]) {
+			t.Fatalf("task %s = %v after restore, want %d", before[i], v, byID[before[i]])
+		}
+	}
+	// The engines are back with their ids.
+	if err := cl2.WaitForEngines(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	if ids := cl2.Ids(); !slices.Equal(ids, []int{0, 1, 2, 3}) {
+		t.Errorf("engines after restore: %v", ids)
+	}
+}
