@@ -20,7 +20,8 @@ declare -A allowed=(
   [shell]="shell client starlarklib launcher protocol profile"
   [internal]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
   [cmd]="cmd shell hub engine launcher client protocol profile quic starlarklib scheduler"
-  [examples]="shell client starlarklib"
+  [examples]="examples shell client starlarklib hub engine launcher protocol profile quic"
+  [bench]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
 )
 
 status=0
