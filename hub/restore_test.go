@@ -2,10 +2,8 @@ package hub_test
 
 import (
 	"context"
-	"os/exec"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,46 +12,17 @@ import (
 	"github.com/pxsh/pxsh/profile"
 )
 
-// startProcess starts the pxsh binary and stops it at the end of the test.
-func startProcess(t *testing.T, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(clustertest.Binary(t), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
-	return cmd
-}
-
-func waitListening(t *testing.T, dir string, pid int) {
-	t.Helper()
-	clustertest.Eventually(t, 10*time.Second, "controller to listen", func() bool {
-		c, err := profile.Read(profile.ConnectionPath(dir, false))
-		return err == nil && c.PID == pid
-	})
-}
-
 func TestControllerCrashAndRestore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test is long")
 	}
 	const n = 5000
 	dir := t.TempDir()
-	ctl := startProcess(t, "controller", "--profile-dir", dir, "--restore-grace", "6s")
-	waitListening(t, dir, ctl.Process.Pid)
+	ctl := clustertest.Process(t, "controller", "--profile-dir", dir, "--restore-grace", "6s")
+	clustertest.WaitListening(t, dir, ctl.Process.Pid)
 	engFile := profile.ConnectionPath(dir, true)
 	for i := 0; i < 4; i++ {
-		startProcess(t, "engine", "--file", engFile, "--id", strconv.Itoa(i), "--wait", "60s")
+		clustertest.Process(t, "engine", "--file", engFile, "--id", strconv.Itoa(i), "--wait", "60s")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second*clustertest.Scale())
 	defer cancel()
@@ -83,8 +52,8 @@ func TestControllerCrashAndRestore(t *testing.T) {
 			}
 		}
 	}
-	ctl2 := startProcess(t, "controller", "--profile-dir", dir, "--restore", "--restore-grace", "6s")
-	waitListening(t, dir, ctl2.Process.Pid)
+	ctl2 := clustertest.Process(t, "controller", "--profile-dir", dir, "--restore", "--restore-grace", "6s")
+	clustertest.WaitListening(t, dir, ctl2.Process.Pid)
 
 	// The running client sees every task end.
 	if err := (&client.AsyncResult{Tasks: tasks}).Wait(ctx); err != nil {

@@ -255,3 +255,41 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Process starts the pxsh binary with args (stdout and stderr to the
+// test log on failure) and stops it at the end of the test.
+func Process(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(Binary(t), args...)
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", args[0], log.String())
+		}
+	})
+	return cmd
+}
+
+// WaitListening waits until the controller with pid has written the
+// profile's connection files.
+func WaitListening(t testing.TB, dir string, pid int) {
+	t.Helper()
+	Eventually(t, 10*time.Second, "controller to listen", func() bool {
+		c, err := profile.Read(profile.ConnectionPath(dir, false))
+		return err == nil && c.PID == pid
+	})
+}
