@@ -347,9 +347,9 @@ func (e *Engine) work(ctx context.Context) {
 			})
 			stopTimer = t.Stop
 		}
-		p, _ := protocol.Marshal(protocol.TStarted, &protocol.Started{MsgID: q.req.MsgID, Engine: e.ID(), At: time.Now().UnixNano()}, nil)
-		e.write(p)
+		started := e.announce(q.req.MsgID)
 		res, val := e.interp.Run(tctx, &q.req, q.body)
+		started.Stop()
 		stopTimer()
 		cancel(nil)
 		e.mu.Lock()
@@ -357,6 +357,23 @@ func (e *Engine) work(ctx context.Context) {
 		e.mu.Unlock()
 		e.reply(&q.req, res, val)
 	}
+}
+
+// StartedDelay is how long a task runs before the engine tells the
+// controller it started; shorter tasks only report it in their result,
+// which saves two messages per task.
+const StartedDelay = 2 * time.Millisecond
+
+// announce sends a Started notice for a task that is still running after
+// StartedDelay.
+func (e *Engine) announce(id string) *time.Timer {
+	at := time.Now().UnixNano()
+	return time.AfterFunc(StartedDelay, func() {
+		p, err := protocol.Marshal(protocol.TStarted, &protocol.Started{MsgID: id, Engine: e.ID(), At: at}, nil)
+		if err == nil {
+			e.write(p)
+		}
+	})
 }
 
 func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
