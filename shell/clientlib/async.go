@@ -47,6 +47,11 @@ type AsyncResult struct {
 	chunks []int
 	// exceptions is the default of get(return_exceptions=).
 	exceptions bool
+	// unordered makes iteration yield results in completion order
+	// (load-balanced map(ordered=False)).
+	unordered bool
+	// hub marks results fetched from the hub's database (AsyncHubResult).
+	hub bool
 
 	mu   sync.Mutex
 	vals []starlark.Value // decoded task values, cached
@@ -130,6 +135,9 @@ func (ar *AsyncResult) String() string {
 	kind := "AsyncResult"
 	if ar.mode == combineChunks || ar.mode == combineGather {
 		kind = "AsyncMapResult"
+	}
+	if ar.hub {
+		kind = "AsyncHubResult"
 	}
 	return fmt.Sprintf("<%s(%s): %s>", kind, ar.name, state)
 }
@@ -361,6 +369,9 @@ func (ar *AsyncResult) Index(i int) starlark.Value {
 // reached. Starlark iteration cannot raise, so a failed task yields
 // RemoteError values (whose truth is False) in its place.
 func (ar *AsyncResult) Iterate() starlark.Iterator {
+	if ar.unordered {
+		return &unorderedIter{ar: ar}
+	}
 	return &resultIter{ar: ar}
 }
 
@@ -456,7 +467,11 @@ func (ar *AsyncResult) taskMetadata(t *client.Task) *starlark.Dict {
 	d := starlark.NewDict(len(metadataKeys))
 	set := func(k string, v starlark.Value) { d.SetKey(starlark.String(k), v) }
 	set("msg_id", starlark.String(t.MsgID))
-	set("engine_id", starlark.MakeInt(t.Engine))
+	if e := engineOf(t); e >= 0 {
+		set("engine_id", starlark.MakeInt(e))
+	} else {
+		set("engine_id", starlark.None) // load-balanced, not yet known
+	}
 	set("submitted", timeFloat(t.Submitted))
 	set("label", starlark.String(t.Label))
 	if !t.Ready() {
@@ -703,17 +718,18 @@ func arGetDict(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err != nil {
 		return nil, err
 	}
-	count := map[int]int{}
-	for _, t := range ar.tasks {
-		count[t.Engine]++
-		if count[t.Engine] > 1 {
-			return nil, &namedError{"ValueError", fmt.Sprintf("Cannot build dict, %d jobs ran on engine #%d", count[t.Engine], t.Engine)}
-		}
-	}
 	if ok, err := ar.wait(d); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, errNotReady
+	}
+	count := map[int]int{}
+	for _, t := range ar.tasks {
+		e := engineOf(t)
+		count[e]++
+		if count[e] > 1 {
+			return nil, &namedError{"ValueError", fmt.Sprintf("Cannot build dict, %d jobs ran on engine #%d", count[e], e)}
+		}
 	}
 	if err := ar.Err(); err != nil {
 		return nil, err
@@ -724,7 +740,7 @@ func arGetDict(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		if err != nil {
 			return nil, err
 		}
-		out.SetKey(starlark.MakeInt(t.Engine), v)
+		out.SetKey(starlark.MakeInt(engineOf(t)), v)
 	}
 	return out, nil
 }

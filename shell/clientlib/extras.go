@@ -21,6 +21,15 @@ var moreClientMethods = map[string]builtinFunc{
 	"clear":        clientClear,
 	"shutdown":     clientShutdown,
 	"get_result":   clientGetResult,
+	// hubdb.go (the hub's task database)
+	"result_status": clientResultStatus,
+	"hub_history":   clientHubHistory,
+	"db_query":      clientDBQuery,
+	"purge_results": clientPurgeResults,
+	"resubmit":      clientResubmit,
+	// lbview.go, executor.go
+	"load_balanced_view": clientLoadBalancedView,
+	"executor":           clientExecutor,
 	// progress.go (the shell's progress bar)
 	"wait_interactive": clientWaitInteractive,
 }
@@ -183,9 +192,15 @@ func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, 
 	return context.WithTimeout(ctx, d)
 }
 
-var asyncExtraAttrs = []string{}
+// asyncExtraAttrs are the future methods (executor.go).
+var asyncExtraAttrs = futureNames()
 
-func (ar *AsyncResult) extraAttr(name string) (starlark.Value, error) { return nil, nil }
+func (ar *AsyncResult) extraAttr(name string) (starlark.Value, error) {
+	if m, ok := futureMethods[name]; ok {
+		return method(ar, name, m), nil
+	}
+	return nil, nil
+}
 
 // jobTasks resolves jobs (None: every outstanding task; a msg id, a
 // history index, an AsyncResult, or a list of these) to tasks.
@@ -267,7 +282,7 @@ func onTargets(tasks []*client.Task, targets []int) []*client.Task {
 	}
 	var out []*client.Task
 	for _, t := range tasks {
-		if keep[t.Engine] {
+		if keep[engineOf(t)] {
 			out = append(out, t)
 		}
 	}
@@ -405,34 +420,6 @@ func clientShutdown(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		return nil, err
 	}
 	return starlark.None, nil
-}
-
-// clientGetResult implements rc.get_result(indices_or_msg_ids=-1): an
-// AsyncResult of this client's tasks (still held by some AsyncResult or
-// outstanding).
-func clientGetResult(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rc := recvClient(b)
-	var jobs starlark.Value = starlark.MakeInt(-1)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "indices_or_msg_ids?", &jobs); err != nil {
-		return nil, err
-	}
-	if jobs == starlark.None {
-		jobs = starlark.MakeInt(-1)
-	}
-	tasks, err := rc.jobTasks(jobs)
-	if err != nil {
-		return nil, fmt.Errorf("get_result: %w", err)
-	}
-	single := false
-	switch jobs.(type) {
-	case starlark.Int, starlark.String:
-		single = true
-	}
-	name := "get_result"
-	if len(tasks) > 0 && tasks[0].Name != "" {
-		name = tasks[0].Name
-	}
-	return rc.NewAsyncResult(name, tasks, single), nil
 }
 
 // view-level methods that scope the client's to the view's targets.

@@ -156,7 +156,7 @@ func viewMap(fixed, block bool) builtinFunc {
 				n = len(seqs[i])
 			}
 		}
-		ar, err := v.rc.mapSubmit(args[0], seqs, n, o.targets)
+		ar, err := v.rc.mapSubmit(args[0], seqs, n, o.targets, o.label)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
@@ -170,8 +170,8 @@ func viewMap(fixed, block bool) builtinFunc {
 
 // mapSubmit sends f and one contiguous chunk of the first n elements of
 // seqs to each target (none to a target whose chunk is empty).
-func (rc *Client) mapSubmit(f starlark.Value, seqs [][]starlark.Value, n int, targets []int) (*AsyncResult, error) {
-	req := protocol.Request{Kind: protocol.KindApply, Name: funcName(f)}
+func (rc *Client) mapSubmit(f starlark.Value, seqs [][]starlark.Value, n int, targets []int, label string) (*AsyncResult, error) {
+	req := protocol.Request{Kind: protocol.KindApply, Name: funcName(f), Label: label}
 	if len(targets) == 0 {
 		return nil, errNoEngines
 	}
@@ -223,7 +223,7 @@ func viewRun(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
-	ar, err := v.execute(string(src)+"\n", true, o.targets, o.single)
+	ar, err := v.execute(string(src)+"\n", true, o)
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
@@ -295,7 +295,7 @@ func viewScatter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 			return nil, fmt.Errorf("scatter: %w", err)
 		}
 	}
-	ar, err := v.rc.submitEach(protocol.Request{Kind: protocol.KindPush, Name: "scatter"}, bodies, o.targets, false)
+	ar, err := v.rc.submitEach(protocol.Request{Kind: protocol.KindPush, Name: "scatter", Label: o.label}, bodies, o.targets, false)
 	if err != nil {
 		return nil, fmt.Errorf("scatter: %w", err)
 	}
@@ -324,7 +324,7 @@ func viewGather(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err != nil {
 		return nil, err
 	}
-	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindPull, Name: "gather"}, body, o.targets, false)
+	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindPull, Name: "gather", Label: o.label}, body, o.targets, false)
 	if err != nil {
 		return nil, fmt.Errorf("gather: %w", err)
 	}
@@ -343,7 +343,7 @@ func viewClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err := starlark.UnpackArgs(b.Name(), args, kw); err != nil {
 		return nil, err
 	}
-	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindClear}, nil, o.targets, o.single)
+	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindClear, Label: o.label}, nil, o.targets, o.single)
 	if err != nil {
 		return nil, fmt.Errorf("clear: %w", err)
 	}
@@ -393,7 +393,7 @@ func viewSyncImports(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	if err != nil {
 		return nil, fmt.Errorf("sync_imports: %w", err)
 	}
-	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindModules, Name: "sync_imports"}, body, o.targets, o.single)
+	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindModules, Name: "sync_imports", Label: o.label}, body, o.targets, o.single)
 	if err != nil {
 		return nil, fmt.Errorf("sync_imports: %w", err)
 	}

@@ -100,7 +100,7 @@ func (rf *RemoteFunction) CallInternal(thread *starlark.Thread, args starlark.Tu
 		return nil, errNoEngines
 	}
 	eo := v.rc.env.NS.EncodeOptions()
-	req := protocol.Request{Kind: protocol.KindApply, Name: rf.fn.Name()}
+	req := protocol.Request{Kind: protocol.KindApply, Name: rf.fn.Name(), Label: rf.view.label}
 	if !rf.parallel {
 		body, err := starlarklib.EncodeCall(rf.fn, args, kwargs, eo)
 		if err != nil {
@@ -187,7 +187,7 @@ func (rf *RemoteFunction) mapBuiltin(thread *starlark.Thread, b *starlark.Builti
 			n = len(seqs[i])
 		}
 	}
-	ar, err := rf.view.rc.mapSubmit(rf.fn, seqs, n, rf.view.Targets())
+	ar, err := rf.view.rc.mapSubmit(rf.fn, seqs, n, rf.view.Targets(), rf.view.label)
 	if err != nil {
 		return nil, fmt.Errorf("%s.map: %w", rf.fn.Name(), err)
 	}

@@ -21,6 +21,8 @@ type DirectView struct {
 	// not a list.
 	single bool
 	block  bool
+	// label tags the view's tasks in the hub's database (label=).
+	label string
 }
 
 var (
@@ -80,6 +82,11 @@ func (v *DirectView) Attr(name string) (starlark.Value, error) {
 		return v.targetsValue(), nil
 	case "client":
 		return v.rc, nil
+	case "label":
+		if v.label == "" {
+			return starlark.None, nil
+		}
+		return starlark.String(v.label), nil
 	}
 	if m, ok := viewMethods[name]; ok {
 		return method(v, name, m), nil
@@ -92,7 +99,7 @@ func (v *DirectView) Attr(name string) (starlark.Value, error) {
 
 // AttrNames lists the view's attributes.
 func (v *DirectView) AttrNames() []string {
-	names := []string{"block", "targets", "client"}
+	names := []string{"block", "targets", "client", "label"}
 	for n := range viewMethods {
 		names = append(names, n)
 	}
@@ -120,6 +127,13 @@ func (v *DirectView) SetField(name string, val starlark.Value) error {
 		}
 		v.targets, v.single = nv.targets, nv.single
 		return nil
+	case "label":
+		l, err := labelArg(val)
+		if err != nil {
+			return err
+		}
+		v.label = l
+		return nil
 	}
 	return starlark.NoSuchAttrError(fmt.Sprintf("DirectView has no settable field .%s", name))
 }
@@ -130,7 +144,7 @@ func (v *DirectView) Get(k starlark.Value) (starlark.Value, bool, error) {
 	if !ok {
 		return nil, false, fmt.Errorf("view key must be a name, not %s", k.Type())
 	}
-	ar, err := v.pull(starlark.Tuple{name}, v.Targets(), v.single)
+	ar, err := v.pull(starlark.Tuple{name}, v.callOpts())
 	if err != nil {
 		return nil, false, err
 	}
@@ -146,7 +160,7 @@ func (v *DirectView) SetKey(k, val starlark.Value) error {
 	}
 	d := starlark.NewDict(1)
 	d.SetKey(name, val)
-	ar, err := v.push(d, v.Targets(), v.single)
+	ar, err := v.push(d, v.callOpts())
 	if err != nil {
 		return err
 	}
@@ -162,11 +176,28 @@ type callOpts struct {
 	block   bool
 	targets []int
 	single  bool
+	label   string
 }
 
-// opts pops block= and targets= from kwargs.
+// callOpts returns the view's own flags.
+func (v *DirectView) callOpts() callOpts {
+	return callOpts{block: v.block, targets: v.Targets(), single: v.single, label: v.label}
+}
+
+// labelArg parses a label= value (a string or None).
+func labelArg(val starlark.Value) (string, error) {
+	switch s := val.(type) {
+	case starlark.NoneType:
+		return "", nil
+	case starlark.String:
+		return string(s), nil
+	}
+	return "", &namedError{"TypeError", "label must be a string or None, not " + val.Type()}
+}
+
+// opts pops block=, targets= and label= from kwargs.
 func (v *DirectView) opts(kwargs []starlark.Tuple) (callOpts, []starlark.Tuple, error) {
-	o := callOpts{block: v.block, targets: v.Targets(), single: v.single}
+	o := v.callOpts()
 	var rest []starlark.Tuple
 	for _, kv := range kwargs {
 		switch string(kv[0].(starlark.String)) {
@@ -188,6 +219,12 @@ func (v *DirectView) opts(kwargs []starlark.Tuple) (callOpts, []starlark.Tuple, 
 				return o, nil, err
 			}
 			o.targets, o.single = nv.Targets(), nv.single
+		case "label":
+			l, err := labelArg(kv[1])
+			if err != nil {
+				return o, nil, err
+			}
+			o.label = l
 		default:
 			rest = append(rest, kv)
 		}
@@ -258,7 +295,7 @@ func viewApply(fixed, block bool) builtinFunc {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		req := protocol.Request{Kind: protocol.KindApply, Name: funcName(args[0])}
+		req := protocol.Request{Kind: protocol.KindApply, Name: funcName(args[0]), Label: o.label}
 		ar, err := v.rc.submit(req, body, o.targets, o.single)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
@@ -285,19 +322,19 @@ func viewExecute(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := starlark.UnpackArgs(b.Name(), args, kw, "code", &code, "silent?", &silent); err != nil {
 		return nil, err
 	}
-	ar, err := v.execute(code, silent, o.targets, o.single)
+	ar, err := v.execute(code, silent, o)
 	if err != nil {
 		return nil, err
 	}
 	return result(thread, ar, o.block)
 }
 
-func (v *DirectView) execute(code string, silent bool, targets []int, single bool) (*AsyncResult, error) {
+func (v *DirectView) execute(code string, silent bool, o callOpts) (*AsyncResult, error) {
 	body, err := starlarklib.Encode(starlark.String(code), nil)
 	if err != nil {
 		return nil, err
 	}
-	return v.rc.submit(protocol.Request{Kind: protocol.KindExecute, Silent: silent}, body, targets, single)
+	return v.rc.submit(protocol.Request{Kind: protocol.KindExecute, Silent: silent, Label: o.label}, body, o.targets, o.single)
 }
 
 func viewPush(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -315,19 +352,19 @@ func viewPush(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 			return nil, fmt.Errorf("push: names must be strings, got %s", k.Type())
 		}
 	}
-	ar, err := v.push(ns, o.targets, o.single)
+	ar, err := v.push(ns, o)
 	if err != nil {
 		return nil, err
 	}
 	return result(thread, ar, o.block)
 }
 
-func (v *DirectView) push(ns *starlark.Dict, targets []int, single bool) (*AsyncResult, error) {
+func (v *DirectView) push(ns *starlark.Dict, o callOpts) (*AsyncResult, error) {
 	body, err := starlarklib.Encode(ns, v.rc.env.NS.EncodeOptions())
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	return v.rc.submit(protocol.Request{Kind: protocol.KindPush}, body, targets, single)
+	return v.rc.submit(protocol.Request{Kind: protocol.KindPush, Label: o.label}, body, o.targets, o.single)
 }
 
 func viewPull(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -363,9 +400,9 @@ func viewPull(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	var ar *AsyncResult
 	if multi {
-		ar, err = v.pullMany(exprs, o.targets, o.single)
+		ar, err = v.pullMany(exprs, o)
 	} else {
-		ar, err = v.pull(exprs, o.targets, o.single)
+		ar, err = v.pull(exprs, o)
 	}
 	if err != nil {
 		return nil, err
@@ -373,20 +410,20 @@ func viewPull(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	return result(thread, ar, o.block)
 }
 
-func (v *DirectView) pull(exprs starlark.Tuple, targets []int, single bool) (*AsyncResult, error) {
+func (v *DirectView) pull(exprs starlark.Tuple, o callOpts) (*AsyncResult, error) {
 	body, err := starlarklib.Encode(exprs[0], nil)
 	if err != nil {
 		return nil, err
 	}
-	return v.rc.submit(protocol.Request{Kind: protocol.KindPull}, body, targets, single)
+	return v.rc.submit(protocol.Request{Kind: protocol.KindPull, Label: o.label}, body, o.targets, o.single)
 }
 
-func (v *DirectView) pullMany(exprs starlark.Tuple, targets []int, single bool) (*AsyncResult, error) {
+func (v *DirectView) pullMany(exprs starlark.Tuple, o callOpts) (*AsyncResult, error) {
 	body, err := starlarklib.Encode(starlark.NewList(exprs), nil)
 	if err != nil {
 		return nil, err
 	}
-	return v.rc.submit(protocol.Request{Kind: protocol.KindPull}, body, targets, single)
+	return v.rc.submit(protocol.Request{Kind: protocol.KindPull, Label: o.label}, body, o.targets, o.single)
 }
 
 func viewSetFlags(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
