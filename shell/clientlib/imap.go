@@ -54,43 +54,64 @@ func (ar *AsyncResult) taskItems(i int) []starlark.Value {
 }
 
 // unorderedIter yields an AsyncResult's items in the order its tasks'
-// results arrived (map(ordered=False)). Tasks that are found finished
+// results arrived (map(ordered=False)). Watcher goroutines, each waiting
+// on up to watchBatch tasks, report finished tasks; those reported
 // together are yielded in arrival order.
 type unorderedIter struct {
 	ar      *AsyncResult
 	started bool
-	left    map[int]bool // tasks not yet yielded
-	ready   []int        // finished tasks to yield, by arrival
+	left    int   // tasks not yet reported
+	ready   []int // finished tasks to yield, by arrival
 	wake    chan int
 	stop    chan struct{}
 	buf     []starlark.Value
 }
 
+// watchBatch is how many tasks one watcher goroutine waits on.
+const watchBatch = 64
+
 func (it *unorderedIter) start() {
 	it.started = true
-	it.left = make(map[int]bool, len(it.ar.tasks))
-	it.wake = make(chan int, len(it.ar.tasks))
+	n := len(it.ar.tasks)
+	it.left = n
+	it.wake = make(chan int, n)
 	it.stop = make(chan struct{})
-	for i, t := range it.ar.tasks {
-		it.left[i] = true
-		go func() {
-			select {
-			case <-t.Done():
-				it.wake <- i
-			case <-it.stop:
-			}
-		}()
+	for lo := 0; lo < n; lo += watchBatch {
+		go it.watch(lo, min(lo+watchBatch, n))
 	}
 }
 
-// scan moves every finished task to ready, by arrival time.
-func (it *unorderedIter) scan() {
-	var found []int
-	for i := range it.left {
-		if it.ar.tasks[i].Ready() {
-			found = append(found, i)
+// watch reports each of tasks[lo:hi] on wake as it finishes.
+func (it *unorderedIter) watch(lo, hi int) {
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(it.stop)}}
+	idx := []int{-1}
+	for i := lo; i < hi; i++ {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(it.ar.tasks[i].Done())})
+		idx = append(idx, i)
+	}
+	for len(cases) > 1 {
+		c, _, _ := reflect.Select(cases)
+		if c == 0 {
+			return
+		}
+		it.wake <- idx[c]
+		cases = append(cases[:c], cases[c+1:]...)
+		idx = append(idx[:c], idx[c+1:]...)
+	}
+}
+
+// take adds task i and every other reported task to ready, by arrival.
+func (it *unorderedIter) take(i int) {
+	found := []int{i}
+	for more := true; more; {
+		select {
+		case j := <-it.wake:
+			found = append(found, j)
+		default:
+			more = false
 		}
 	}
+	it.left -= len(found)
 	sort.Slice(found, func(a, b int) bool {
 		ta, tb := it.ar.tasks[found[a]].Received(), it.ar.tasks[found[b]].Received()
 		if ta.Equal(tb) {
@@ -98,9 +119,6 @@ func (it *unorderedIter) scan() {
 		}
 		return ta.Before(tb)
 	})
-	for _, i := range found {
-		delete(it.left, i)
-	}
 	it.ready = append(it.ready, found...)
 }
 
@@ -111,18 +129,16 @@ func (it *unorderedIter) Next(p *starlark.Value) bool {
 	ctx := it.ar.rc.env.ctx()
 	for len(it.buf) == 0 {
 		if len(it.ready) == 0 {
-			if len(it.left) == 0 {
+			if it.left == 0 {
 				return false
 			}
-			it.scan()
-			if len(it.ready) == 0 {
-				select {
-				case <-it.wake:
-				case <-ctx.Done():
-					return false
-				}
-				continue
+			select {
+			case i := <-it.wake:
+				it.take(i)
+			case <-ctx.Done():
+				return false
 			}
+			continue
 		}
 		i := it.ready[0]
 		it.ready = it.ready[1:]

@@ -131,3 +131,24 @@ ar.wait(5)
 		t.Errorf("unassigned: %d", st.Unassigned)
 	}
 }
+
+// TestUnorderedMapMany: unordered iteration over many tasks yields each
+// result once, in arrival order.
+func TestUnorderedMapMany(t *testing.T) {
+	h := newHarness(t, sharedCluster(t))
+	h.must(`
+rc = Client()
+ar = rc.load_balanced_view().map_async(lambda x: x, range(2000), ordered=False)
+got = list(ar)
+ok = sorted(got) == list(range(2000))
+recv = ar.received
+order = [recv[x] for x in got]
+inversions = len([i for i in range(1, len(order)) if order[i] < order[i - 1] - 0.005])
+`)
+	if h.eval("ok") != starlark.True {
+		t.Errorf("results are not a permutation of the input")
+	}
+	if got := h.eval("inversions"); got != starlark.MakeInt(0) {
+		t.Errorf("%s results out of arrival order", got)
+	}
+}
