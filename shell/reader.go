@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/chzyer/readline"
+	"golang.org/x/term"
 )
 
 // ErrInterrupt is returned by a LineReader when the user pressed Ctrl-C
@@ -66,11 +67,25 @@ type editReader struct {
 const historyLimit = 1000
 
 func newEditReader(stdin *os.File, stdout, stderr io.Writer, histPath string, complete Completer) (*editReader, error) {
+	fd := int(stdin.Fd())
+	var saved *term.State
 	cfg := &readline.Config{
 		Prompt:                 ">>> ",
 		DisableAutoSaveHistory: true,
 		HistoryLimit:           historyLimit,
-		Stdin:                  stdin,
+		Stdin:                  eofAsCtrlD{stdin},
+		FuncIsTerminal:         func() bool { return true },
+		FuncMakeRaw: func() error {
+			st, err := term.MakeRaw(fd)
+			saved = st
+			return err
+		},
+		FuncExitRaw: func() error {
+			if saved == nil {
+				return nil
+			}
+			return term.Restore(fd, saved)
+		},
 		Stdout:                 stdout,
 		Stderr:                 stderr,
 		InterruptPrompt:        "^C",
@@ -108,6 +123,23 @@ func (r *editReader) AddHistory(entry string) {
 }
 
 func (r *editReader) Close() error { return r.rl.Close() }
+
+// eofAsCtrlD turns end of input on the terminal (Ctrl-D typed while a
+// command ran, when the terminal was not in raw mode) into a Ctrl-D
+// character: readline's input loop stops for good at the first end of
+// input and then spins.
+type eofAsCtrlD struct{ f *os.File }
+
+func (e eofAsCtrlD) Read(p []byte) (int, error) {
+	n, err := e.f.Read(p)
+	if n == 0 && errors.Is(err, io.EOF) && len(p) > 0 {
+		p[0] = 4
+		return 1, nil
+	}
+	return n, err
+}
+
+func (e eofAsCtrlD) Close() error { return nil }
 
 // completerAdapter turns a Completer into readline's AutoCompleter, which
 // wants the suffixes to insert.
