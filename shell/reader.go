@@ -86,10 +86,10 @@ func newEditReader(stdin *os.File, stdout, stderr io.Writer, histPath string, co
 			}
 			return term.Restore(fd, saved)
 		},
-		Stdout:                 stdout,
-		Stderr:                 stderr,
-		InterruptPrompt:        "^C",
-		EOFPrompt:              "",
+		Stdout:          stdout,
+		Stderr:          stderr,
+		InterruptPrompt: "^C",
+		EOFPrompt:       "",
 	}
 	if complete != nil {
 		cfg.AutoComplete = completerAdapter(complete)
