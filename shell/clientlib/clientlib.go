@@ -1,6 +1,7 @@
 // Package clientlib is the Starlark face of the pxsh client: the Client()
-// builtin, direct and load-balanced views, AsyncResults, Reference and
-// catch. The shell, scripts and embedding programs predeclare Builtins.
+// builtin, direct and load-balanced views, the executor, AsyncResults
+// (also AsyncMapResult and AsyncHubResult), the hub's task database
+// methods, Reference and catch. The shell, scripts and embedding programs predeclare Builtins.
 //
 // It imports client and starlarklib; never hub, engine or shell.
 package clientlib
