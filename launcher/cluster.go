@@ -41,8 +41,15 @@ func (e Event) String() string {
 	return fmt.Sprintf("%s ended unexpectedly: %s", e.What, e.Exit)
 }
 
-// maxRestarts bounds the restarts of one engine id.
-const maxRestarts = 5
+// maxRestarts bounds the restarts of one engine id; an engine that ran
+// for stableAfter starts counting afresh. Restarts after the first wait
+// 0.5 s, 1 s, 2 s, 4 s: the controller refuses an id until it has noticed
+// that the engine holding it died (a few seconds without heartbeat).
+const (
+	maxRestarts  = 5
+	stableAfter  = time.Minute
+	restartDelay = 500 * time.Millisecond
+)
 
 // Cluster supervises one controller and its engines in a profile
 // directory. It is safe for concurrent use.
@@ -66,11 +73,12 @@ type Cluster struct {
 }
 
 type engineEntry struct {
-	l    Launcher
-	kind string
-	ids  []int
-	mpi  *MPI
-	spec any // what it takes to start it again
+	l       Launcher
+	started time.Time
+	kind    string
+	ids     []int
+	mpi     *MPI
+	spec    any // what it takes to start it again
 }
 
 // New checks cfg and returns a Cluster; nothing is started.
@@ -465,6 +473,7 @@ func (c *Cluster) StartEngines(ctx context.Context, n int) ([]int, error) {
 	}
 	var ids []int
 	for _, e := range entries {
+		e.started = time.Now()
 		ids = append(ids, e.ids...)
 	}
 	c.mu.Lock()
@@ -620,12 +629,23 @@ func (c *Cluster) watchEngine(e *engineEntry) {
 	if !c.cfg.RestartEngines || (e.kind != "local" && e.kind != "mpi") {
 		return
 	}
+	if !e.started.IsZero() && time.Since(e.started) > stableAfter {
+		c.mu.Lock()
+		for _, id := range e.ids {
+			delete(c.restarts, id)
+		}
+		c.mu.Unlock()
+	}
 	c.restart(e, e.ids)
 }
 
 func (c *Cluster) watchRanks(e *engineEntry) {
 	seen := map[int]bool{}
 	restarted := map[int]bool{}
+	// with every rank on this host, a rank that never showed up (it
+	// failed at once, e.g. its id was refused) counts as dead too
+	local := e.mpi.spec.Hosts == ""
+	startup := time.Now().Add(2 * c.cfg.PollInterval)
 	t := time.NewTicker(c.cfg.PollInterval / 2)
 	defer t.Stop()
 	for {
@@ -639,6 +659,11 @@ func (c *Cluster) watchRanks(e *engineEntry) {
 		ranks := e.mpi.Ranks()
 		for id := range ranks {
 			seen[id] = true
+		}
+		if local && time.Now().After(startup) {
+			for _, id := range e.ids {
+				seen[id] = true
+			}
 		}
 		for id := range seen {
 			if _, ok := ranks[id]; ok || restarted[id] {
@@ -674,8 +699,10 @@ func (c *Cluster) restart(old *engineEntry, ids []int) {
 		c.mu.Unlock()
 		return
 	}
+	attempt := 0
 	for _, id := range ids {
 		c.restarts[id]++
+		attempt = max(attempt, c.restarts[id])
 		if c.restarts[id] > maxRestarts {
 			c.mu.Unlock()
 			c.emit(Event{Kind: "restart-failed", What: fmt.Sprintf("engine %d", id), IDs: ids,
@@ -684,6 +711,13 @@ func (c *Cluster) restart(old *engineEntry, ids []int) {
 		}
 	}
 	c.mu.Unlock()
+	if attempt > 1 {
+		select {
+		case <-time.After(restartDelay << (attempt - 2)):
+		case <-c.stopped:
+			return
+		}
+	}
 	var ne []*engineEntry
 	if old.kind == "mpi" && old.mpi != nil {
 		spec := old.mpi.spec
@@ -701,6 +735,7 @@ func (c *Cluster) restart(old *engineEntry, ids []int) {
 			c.emit(Event{Kind: "restart-failed", What: e.l.Record().describe(), IDs: e.ids, Err: err})
 			continue
 		}
+		e.started = time.Now()
 		c.mu.Lock()
 		if c.stopping {
 			c.mu.Unlock()
