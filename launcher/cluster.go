@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,6 +68,7 @@ type Cluster struct {
 	conn       *profile.Connection
 	stopping   bool
 	restarts   map[int]int
+	owner      int64 // marks this Cluster's records in cluster.json
 	stopped    chan struct{}
 	stopOnce   sync.Once
 	stopErr    error
@@ -118,7 +120,8 @@ func New(cfg Config) (*Cluster, error) {
 		cfg.Grace = DefaultGrace
 	}
 	c := &Cluster{cfg: cfg, run: cfg.Runner, log: cfg.Logger, events: make(chan Event, 64),
-		restarts: map[int]int{}, stopped: make(chan struct{})}
+		restarts: map[int]int{}, stopped: make(chan struct{}),
+		owner: int64(os.Getpid())<<32 | rand.Int64N(1<<31)}
 	if c.run == nil {
 		c.run = ExecRunner{Env: cfg.Env}
 	}
@@ -753,7 +756,7 @@ func (c *Cluster) restart(old *engineEntry, ids []int) {
 // save rewrites this process's records in cluster.json (records of other
 // owners are kept); f may adjust the state.
 func (c *Cluster) save(f func(*ClusterState)) error {
-	me := os.Getpid()
+	me := c.owner
 	c.mu.Lock()
 	var recs []Record
 	if c.controller != nil {
@@ -848,7 +851,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
-		me := os.Getpid()
+		me := c.owner
 		err := updateState(c.dir, func(s *ClusterState) (*ClusterState, error) {
 			if s == nil {
 				return nil, nil

@@ -18,6 +18,7 @@ import (
 // fakePxsh is a stand-in for the pxsh binary: `controller` writes
 // connection files (address $FAKE_ADDR) and sleeps, `engine` sleeps.
 const fakePxsh = `#!/bin/sh
+echo "$*"
 cmd=$1; shift
 case $cmd in
 controller)

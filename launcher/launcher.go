@@ -134,9 +134,9 @@ type Record struct {
 	// asked for.
 	FirstID int `json:"first_id"`
 	N       int `json:"n"`
-	// Owner is the pid of the process that supervises this launcher
-	// (0: none); other processes stop it only through StopRecord.
-	Owner int `json:"owner,omitempty"`
+	// Owner identifies the Cluster that supervises this launcher (its
+	// pid in the high 32 bits); others stop it only through StopRecord.
+	Owner int64 `json:"owner,omitempty"`
 }
 
 // ProcRecord describes one local process.
