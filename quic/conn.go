@@ -31,20 +31,30 @@ type conn struct {
 	rhdr [frameHeaderLen]byte
 	rerr error // sticky once the connection was closed for a bad frame
 
-	// Write side.
-	wmu  sync.Mutex
-	bw   *bufio.Writer
-	whdr [frameHeaderLen]byte
+	// Write side: frames are queued; the writer that finds no flush in
+	// progress writes the queue until it is empty, so frames written
+	// meanwhile by others leave together in few stream writes.
+	wmu      sync.Mutex
+	wcond    sync.Cond
+	queue    [][]byte // segments waiting to be written
+	tailOwn  bool     // the last segment is ours to append to
+	queued   int      // bytes queued, for backpressure
+	flushing bool
+	werr     error // sticky once a write failed
 }
 
+// maxQueued bounds the bytes a connection queues before writers wait.
+const maxQueued = 32 << 20
+
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
-	return &Conn{impl: &conn{
+	c := &conn{
 		qc:       qc,
 		st:       st,
 		maxFrame: cfg.MaxFrame,
 		br:       bufio.NewReaderSize(st, readBufSize),
-		bw:       bufio.NewWriterSize(st, writeBufSize),
-	}}
+	}
+	c.wcond.L = &c.wmu
+	return &Conn{impl: c}
 }
 
 func (c *conn) readFrame() ([]byte, error) {
@@ -86,19 +96,71 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	binary.BigEndian.PutUint32(c.whdr[:], uint32(n))
-	if _, err := c.bw.Write(c.whdr[:]); err != nil {
-		return c.writeErr(err)
+	for c.queued > maxQueued && c.werr == nil {
+		c.wcond.Wait()
 	}
+	if c.werr != nil {
+		return c.werr
+	}
+	var hdr [frameHeaderLen]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	c.appendSmall(hdr[:])
 	for _, p := range parts {
-		if _, err := c.bw.Write(p); err != nil {
-			return c.writeErr(err)
+		if len(p) >= writeBufSize {
+			c.queue = append(c.queue, p) // large parts go out without a copy
+			c.tailOwn = false
+		} else {
+			c.appendSmall(p)
 		}
 	}
-	if err := c.bw.Flush(); err != nil {
-		return c.writeErr(err)
+	c.queued += frameHeaderLen + n
+	if c.flushing {
+		return nil // the writer flushing now takes this frame along
 	}
-	return nil
+	c.flushing = true
+	return c.flush()
+}
+
+// appendSmall copies b into the tail segment; c.wmu is held.
+func (c *conn) appendSmall(b []byte) {
+	if c.tailOwn {
+		last := len(c.queue) - 1
+		c.queue[last] = append(c.queue[last], b...)
+		return
+	}
+	seg := make([]byte, 0, max(writeBufSize, len(b)))
+	c.queue = append(c.queue, append(seg, b...))
+	c.tailOwn = true
+}
+
+// flush writes queued segments until the queue is empty; c.wmu is held
+// and c.flushing set. Frames that other writers queue meanwhile leave in
+// the same stream writes.
+func (c *conn) flush() error {
+	for len(c.queue) > 0 {
+		segs := c.queue
+		c.queue, c.tailOwn = nil, false
+		c.wmu.Unlock()
+		n := 0
+		var err error
+		for _, s := range segs {
+			if _, err = c.st.Write(s); err != nil {
+				break
+			}
+			n += len(s)
+		}
+		c.wmu.Lock()
+		if err != nil {
+			c.werr = c.writeErr(err)
+			c.queue, c.queued = nil, 0
+			break
+		}
+		c.queued -= n
+		c.wcond.Broadcast()
+	}
+	c.flushing = false
+	c.wcond.Broadcast()
+	return c.werr
 }
 
 // writeErr reports a failed write. The stream is unusable afterwards (a

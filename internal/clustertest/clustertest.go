@@ -140,6 +140,9 @@ func (c *Cluster) StartEngine(id int, extra ...string) *exec.Cmd {
 	c.t.Helper()
 	args := append([]string{"engine", "--file", c.EngineFile, "--id", strconv.Itoa(id), "--wait", "10s"}, c.opts.EngineArgs...)
 	args = append(args, extra...)
+	if p := os.Getenv("PXSH_ENGINE_CPUPROFILE"); p != "" {
+		args = append(args, "--cpuprofile", fmt.Sprintf("%s.%d", p, id))
+	}
 	cmd := exec.Command(Binary(c.t), args...)
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -30,8 +31,14 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	steps := fs.Uint64("max-steps", 0, "per-task execution step `budget` (0: none)")
 	wait := fs.Duration("wait", 60*time.Second, "how long to wait for the connection file and controller")
 	verbose := fs.Bool("verbose", false, "log events to stderr")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` (for developers)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuprofile != "" {
+		if stop, err := startProfile(*cpuprofile); err == nil {
+			defer stop()
+		}
 	}
 	if *file == "" {
 		*file = profile.ConnectionPath(profile.Dir(profile.Root(getenv), *prof), true)
@@ -98,4 +105,17 @@ func waitConnection(ctx context.Context, path string, limit time.Duration) (*pro
 		}
 		delay = min(2*delay, 500*time.Millisecond)
 	}
+}
+
+// startProfile starts a CPU profile written to path; stop ends it.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
