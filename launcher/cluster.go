@@ -424,7 +424,7 @@ func (c *Cluster) WaitConnection(ctx context.Context) (*profile.Connection, erro
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("wait for connection file %s: controller did not write it within %v", c.EngineFile(), c.cfg.StartTimeout)
 		}
-		if interval < 200*time.Millisecond {
+		if interval < 50*time.Millisecond {
 			interval *= 2
 		}
 	}

@@ -13,7 +13,7 @@ import (
 
 // need skips the test unless PXSH_SYSTEM_TESTS=1 and every tool is on
 // PATH.
-func need(t *testing.T, tools ...string) {
+func need(t testing.TB, tools ...string) {
 	t.Helper()
 	if os.Getenv("PXSH_SYSTEM_TESTS") != "1" {
 		t.Skip("system test: set PXSH_SYSTEM_TESTS=1 (after scripts/ci/*-up.sh) to run it")

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func pxshBinary(t *testing.T) string {
+func pxshBinary(t testing.TB) string {
 	t.Helper()
 	if b := os.Getenv("PXSH_BINARY"); b != "" {
 		return b
@@ -68,14 +68,14 @@ func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 // pxshEnv is one test's $PXSH_DIR and environment.
 type pxshEnv struct {
-	t      *testing.T
+	t      testing.TB
 	bin    string
 	dir    string   // PXSH_DIR
 	env    []string // environment of every pxsh command
 	prefix []string // command prefix (ip netns exec NS)
 }
 
-func newPxsh(t *testing.T) *pxshEnv {
+func newPxsh(t testing.TB) *pxshEnv {
 	t.Helper()
 	dir := t.TempDir()
 	e := &pxshEnv{t: t, bin: pxshBinary(t), dir: dir, env: append(os.Environ(), "PXSH_DIR="+dir)}
