@@ -431,6 +431,22 @@ func (b *Batch) gone(ctx context.Context) bool {
 	return jobGone(b.spec.System.Name, out, err)
 }
 
+// Status returns the first line of the system's answer about the job
+// (Query), "" if there is none.
+func (b *Batch) Status(ctx context.Context) string {
+	if len(b.spec.System.Query) == 0 || b.JobID() == "" {
+		return ""
+	}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := b.spec.Runner.Run(qctx, nil, b.withID(b.spec.System.Query)...)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Fields(strings.Join(strings.Split(strings.TrimSpace(string(out)), "\n")[:1], " "))
+	return strings.Join(lines, " ")
+}
+
 func (b *Batch) finish(err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -394,8 +394,16 @@ func daemonize(ctx context.Context, args []string, cfg Config, f *startFlags, en
 				state := "not running"
 				if running {
 					state = "running"
-					if r.JobID != "" {
-						state = "submitted, may still be queued"
+				}
+				if r.JobID != "" {
+					state = "submitted, may still be queued"
+					if len(r.Query) > 0 {
+						qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+						out, err := ExecRunner{}.Run(qctx, nil, r.Query...)
+						cancel()
+						if first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n"); err == nil && first != "" {
+							state = "state " + strings.Join(strings.Fields(first), " ")
+						}
 					}
 				}
 				out = append(out, r.describe()+": "+state)

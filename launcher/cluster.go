@@ -814,7 +814,13 @@ func (c *Cluster) Pending() []string {
 		case e.l.State() == StateStopped:
 			out = append(out, r.describe()+": "+e.l.Exit().String())
 		case r.JobID != "":
-			out = append(out, r.describe()+": submitted, may still be queued")
+			state := "submitted, may still be queued"
+			if b, ok := e.l.(*Batch); ok {
+				if s := b.Status(context.Background()); s != "" {
+					state = "state " + s
+				}
+			}
+			out = append(out, r.describe()+": "+state)
 		}
 	}
 	return out

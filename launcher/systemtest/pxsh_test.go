@@ -138,16 +138,25 @@ print(rc[:].map_sync(lambda x: x*2, range(8)))`
 // startMapStop is the acceptance check for one backend.
 func startMapStop(t *testing.T, e *pxshEnv, startArgs ...string) *launcher.ClusterState {
 	t.Helper()
-	args := append([]string{"cluster", "start", "-n", "4", "--daemonize", "--wait", "--timeout", scale(90 * time.Second).String()}, startArgs...)
+	return startMapStopN(t, e, 4, startArgs...)
+}
+
+func startMapStopN(t *testing.T, e *pxshEnv, n int, startArgs ...string) *launcher.ClusterState {
+	t.Helper()
+	args := append([]string{"cluster", "start", "-n", strconv.Itoa(n), "--daemonize", "--wait", "--timeout", scale(90 * time.Second).String()}, startArgs...)
 	start := time.Now()
 	e.mustPxsh(150*time.Second, args...)
-	t.Logf("4 engines registered after %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("%d engines registered after %v", n, time.Since(start).Round(time.Millisecond))
 	st, err := launcher.ReadState(e.profileDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := e.mustPxsh(60*time.Second, "-c", mapScript)
-	if want := "[0, 1, 2, 3]\n[0, 2, 4, 6, 8, 10, 12, 14]\n"; out != want {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	if want := "[" + strings.Join(ids, ", ") + "]\n[0, 2, 4, 6, 8, 10, 12, 14]\n"; out != want {
 		t.Errorf("map output %q, want %q", out, want)
 	}
 	list := e.mustPxsh(30*time.Second, "cluster", "list")
@@ -355,4 +364,36 @@ func enginePID(t *testing.T, e *pxshEnv, id int) int {
 	var pid int
 	eventually(t, 30*time.Second, "engine process", func() bool { pid = findEngine(e, id); return pid != 0 })
 	return pid
+}
+
+// TestPxshSSHController runs the controller on host2 over ssh (ssh -tt:
+// it dies with the connection) and local engines.
+func TestPxshSSHController(t *testing.T) {
+	conf := filepath.Join(sshdDir(), "ssh_config")
+	need(t, "ssh", "scp")
+	if _, err := os.Stat(conf); err != nil {
+		t.Skipf("system test: no %s (run scripts/ci/sshd-up.sh)", conf)
+	}
+	e := newPxsh(t)
+	e.writeConfig(`remote_dir = "` + filepath.Join(e.dir, "remote") + `"` + "\n")
+	startMapStop(t, e, "--controller", "ssh", "--controller-host", "host2", "--ssh-config", conf, "--ship-binary", "--local-only")
+}
+
+// TestPxshSlurmController runs the controller and the engines as two
+// Slurm jobs (3 engines: the test node has 4 CPUs and the controller
+// takes one).
+func TestPxshSlurmController(t *testing.T) {
+	need(t, "sbatch", "squeue", "srun")
+	e := newPxsh(t)
+	st := startMapStopN(t, e, 3, "--controller", "slurm", "--engines", "slurm", "--local-only")
+	for _, r := range st.Records {
+		if r.JobID == "" {
+			t.Errorf("record without job: %+v", r)
+			continue
+		}
+		eventually(t, 30*time.Second, "slurm job "+r.JobID+" gone", func() bool {
+			out, _ := exec.Command("squeue", "-h", "-t", "PD,R,CG,S", "-j", r.JobID).CombinedOutput()
+			return !strings.Contains(string(out), r.JobID)
+		})
+	}
 }
