@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ type cliEnv struct {
 	env           Env
 	out, errb     *bytes.Buffer
 	root          string
+	mu            sync.Mutex
 	waited        []int
 	waitConnFiles []string
 }
@@ -32,6 +35,8 @@ func newCLI(t *testing.T) *cliEnv {
 			return ""
 		},
 		WaitEngines: func(ctx context.Context, connFile string, n int) (int, error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
 			c.waited = append(c.waited, n)
 			c.waitConnFiles = append(c.waitConnFiles, connFile)
 			return n, nil
@@ -149,8 +154,12 @@ func TestClusterCLIForeground(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "log")); !os.IsNotExist(err) {
 		t.Errorf("logs left after clean: %v", err)
 	}
-	if len(c.waited) != 2 || c.waited[0] != 2 || c.waited[1] != 4 {
-		t.Errorf("WaitEngines calls %v", c.waited)
+	c.mu.Lock()
+	waited := append([]int(nil), c.waited...)
+	c.mu.Unlock()
+	sort.Ints(waited)
+	if len(waited) != 2 || waited[0] != 2 || waited[1] != 4 {
+		t.Errorf("WaitEngines calls %v", waited)
 	}
 }
 
