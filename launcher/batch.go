@@ -23,9 +23,10 @@ type System struct {
 	// ScriptOnStdin (LSF's `bsub < script`, which honours #BSUB lines).
 	Submit        []string
 	ScriptOnStdin bool
-	// OutputFlag, if set, is passed with the output file to Submit
-	// (PBS: Slurm's qsub wrapper ignores #PBS -o in the script).
-	OutputFlag string
+	// OutputFlags are each passed with the output file to Submit (PBS:
+	// Slurm's qsub wrapper ignores #PBS -o/-j in the script and would
+	// write <script>.o<id>/.e<id> into the current directory).
+	OutputFlags []string
 	// Cancel removes a job (the id is appended).
 	Cancel []string
 	// Signal sends a signal (the signal name without SIG, then the id,
@@ -191,7 +192,7 @@ func SystemByName(name string) (System, error) {
 			Signal: []string{"scancel", "-s"}, Query: []string{"squeue", "-h", "-t", "all", "-o", "%T", "-j"},
 			JobIDRegexp: `^\s*(\d+)`, EngineTemplate: slurmEngines, ControllerTemplate: slurmController}, nil
 	case "pbs":
-		return System{Name: name, Submit: []string{"qsub"}, OutputFlag: "-o", Cancel: []string{"qdel"},
+		return System{Name: name, Submit: []string{"qsub"}, OutputFlags: []string{"-o", "-e"}, Cancel: []string{"qdel"},
 			Signal: []string{"qsig", "-s"}, Query: []string{"qstat"},
 			JobIDRegexp: `^\s*(\S+)`, EngineTemplate: pbsEngines, ControllerTemplate: pbsController}, nil
 	case "sge":
@@ -341,8 +342,10 @@ func (b *Batch) Script() (string, error) {
 // SubmitCommand returns the submit command line.
 func (b *Batch) SubmitCommand() []string {
 	argv := append([]string(nil), b.spec.System.Submit...)
-	if f := b.spec.System.OutputFlag; f != "" && b.spec.Data.Output != "" {
-		argv = append(argv, f, b.spec.Data.Output)
+	if b.spec.Data.Output != "" {
+		for _, f := range b.spec.System.OutputFlags {
+			argv = append(argv, f, b.spec.Data.Output)
+		}
 	}
 	if !b.spec.System.ScriptOnStdin {
 		argv = append(argv, b.spec.Script)
