@@ -36,11 +36,18 @@ type conn struct {
 	// meanwhile by others leave together in few stream writes.
 	wmu      sync.Mutex
 	wcond    sync.Cond
-	queue    [][]byte // segments waiting to be written
-	tailOwn  bool     // the last segment is ours to append to
-	queued   int      // bytes queued, for backpressure
+	queue    []segment // segments waiting to be written
+	spare    [][]byte  // owned buffers to reuse
+	queued   int       // bytes queued, for backpressure
 	flushing bool
 	werr     error // sticky once a write failed
+}
+
+// segment is a piece of the write queue: a copy we own, or a caller's
+// large part.
+type segment struct {
+	b   []byte
+	own bool
 }
 
 // maxQueued bounds the bytes a connection queues before writers wait.
@@ -107,8 +114,7 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 	c.appendSmall(hdr[:])
 	for _, p := range parts {
 		if len(p) >= writeBufSize {
-			c.queue = append(c.queue, p) // large parts go out without a copy
-			c.tailOwn = false
+			c.queue = append(c.queue, segment{p, false}) // large parts go out without a copy
 		} else {
 			c.appendSmall(p)
 		}
@@ -123,14 +129,17 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 
 // appendSmall copies b into the tail segment; c.wmu is held.
 func (c *conn) appendSmall(b []byte) {
-	if c.tailOwn {
-		last := len(c.queue) - 1
-		c.queue[last] = append(c.queue[last], b...)
+	if n := len(c.queue); n > 0 && c.queue[n-1].own {
+		c.queue[n-1].b = append(c.queue[n-1].b, b...)
 		return
 	}
-	seg := make([]byte, 0, max(writeBufSize, len(b)))
-	c.queue = append(c.queue, append(seg, b...))
-	c.tailOwn = true
+	var buf []byte
+	if n := len(c.spare); n > 0 {
+		buf, c.spare = c.spare[n-1][:0], c.spare[:n-1]
+	} else {
+		buf = make([]byte, 0, 512)
+	}
+	c.queue = append(c.queue, segment{append(buf, b...), true})
 }
 
 // flush writes queued segments until the queue is empty; c.wmu is held
@@ -139,17 +148,22 @@ func (c *conn) appendSmall(b []byte) {
 func (c *conn) flush() error {
 	for len(c.queue) > 0 {
 		segs := c.queue
-		c.queue, c.tailOwn = nil, false
+		c.queue = nil
 		c.wmu.Unlock()
 		n := 0
 		var err error
 		for _, s := range segs {
-			if _, err = c.st.Write(s); err != nil {
+			if _, err = c.st.Write(s.b); err != nil {
 				break
 			}
-			n += len(s)
+			n += len(s.b)
 		}
 		c.wmu.Lock()
+		for _, s := range segs {
+			if s.own && cap(s.b) <= 1<<20 && len(c.spare) < 4 {
+				c.spare = append(c.spare, s.b)
+			}
+		}
 		if err != nil {
 			c.werr = c.writeErr(err)
 			c.queue, c.queued = nil, 0
