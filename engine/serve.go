@@ -166,7 +166,7 @@ func (e *Engine) join(ctx context.Context, resume bool) (*quic.Conn, error) {
 			return c, nil
 		}
 		var refused *refusedError
-		if errors.As(err, &refused) || errors.Is(err, quic.ErrAuth) || errors.Is(err, quic.ErrFingerprint) {
+		if errors.As(err, &refused) && !refused.busy || errors.Is(err, quic.ErrAuth) || errors.Is(err, quic.ErrFingerprint) {
 			return nil, err
 		}
 		if time.Now().After(deadline) {
@@ -182,7 +182,10 @@ func (e *Engine) join(ctx context.Context, resume bool) (*quic.Conn, error) {
 	}
 }
 
-type refusedError struct{ msg string }
+type refusedError struct {
+	msg  string
+	busy bool // the id is held by an engine the hub has not declared dead yet
+}
 
 func (r *refusedError) Error() string { return "engine: registration refused: " + r.msg }
 
@@ -225,7 +228,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	if r.Error != "" {
-		return nil, &refusedError{r.Error}
+		return nil, &refusedError{r.Error, r.Busy}
 	}
 	e.mu.Lock()
 	e.id = r.ID

@@ -2,12 +2,16 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
 )
+
+// errIDInUse refuses an id that a live engine holds.
+var errIDInUse = errors.New("id is in use by a live engine")
 
 // engine is a registered engine. Fields are guarded by Hub.mu.
 type engine struct {
@@ -49,7 +53,7 @@ func (h *Hub) deliver(t *task, frame []byte, out *outbox) {
 func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Register) {
 	e, out, err := h.register(c, r)
 	if err != nil {
-		send(c, protocol.TRegistered, &protocol.Registered{ClusterID: h.clusterID, Error: err.Error()}, nil)
+		send(c, protocol.TRegistered, &protocol.Registered{ClusterID: h.clusterID, Error: err.Error(), Busy: errors.Is(err, errIDInUse)}, nil)
 		h.refuse(c, protocol.CodeVersion, err)
 		return
 	}
@@ -86,7 +90,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	if id >= 0 {
 		if old, ok := h.engines[id]; ok {
 			if !r.Resume || old.info.PID != r.PID || old.info.Host != r.Host {
-				return nil, nil, fmt.Errorf("register: engine id %d is in use", id)
+				return nil, nil, fmt.Errorf("register: engine id %d: %w", id, errIDInUse)
 			}
 			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
 			old.conn, old.lastSeen = c, time.Now()

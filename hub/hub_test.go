@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,4 +214,21 @@ func TestHostileFramesCloseOnlyThatConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestBusyIDWaitsForTheOldEngine(t *testing.T) {
+	c := clustertest.Start(t, 1, clustertest.Options{})
+	cl := c.Client()
+	first, err := cl.View(0).Apply(ctxT(t, 10*time.Second), "lambda: engine.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := c.StartEngine(0) // id 0 is taken: it keeps trying
+	if err := syscall.Kill(int(first[0].(int64)), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 10*time.Second, "the second engine to take id 0", func() bool {
+		got, err := cl.View(0).Apply(ctxT(t, 2*time.Second), "lambda: engine.pid")
+		return err == nil && got[0] == int64(second.Process.Pid) && got[0] != first[0]
+	})
 }

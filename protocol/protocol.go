@@ -100,6 +100,9 @@ type Registered struct {
 	HeartbeatMS int `cbor:"3,keyasint"`
 	// Error, when set, refuses the registration (id taken, version).
 	Error string `cbor:"4,keyasint,omitempty"`
+	// Busy says the id asked for still belongs to a live engine: the
+	// engine may try again once the hub declares the old one dead.
+	Busy bool `cbor:"5,keyasint,omitempty"`
 }
 
 // EngineInfo describes a registered engine.
