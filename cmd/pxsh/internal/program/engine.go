@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -34,6 +35,11 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` (for developers)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if getenv("GOMAXPROCS") == "" {
+		// An engine runs one task at a time: one P means fewer thread
+		// wake-ups per message.
+		runtime.GOMAXPROCS(1)
 	}
 	if *cpuprofile != "" {
 		if stop, err := startProfile(*cpuprofile); err == nil {
