@@ -50,6 +50,7 @@ func cancelError(ctx context.Context) protocol.RemoteError {
 // classify turns an error of running Starlark code into the
 // ipyparallel-like error class, message and traceback of a RemoteError.
 func classify(err error) protocol.RemoteError {
+	err = starlarklib.FixError(err)
 	msg := err.Error()
 	var re protocol.RemoteError
 	var se syntax.Error

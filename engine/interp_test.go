@@ -207,3 +207,21 @@ func TestInterpApplyPushModules(t *testing.T) {
 		t.Errorf("b after clear: %+v", res.Error)
 	}
 }
+
+func TestShippedFunctionMissingGlobalIsNameError(t *testing.T) {
+	client := starlarklib.NewNamespace(nil)
+	th := &starlark.Thread{}
+	if _, err := client.Exec(th, "<client>", "f = lambda: zz", false); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := client.Get("f")
+	body, err := starlarklib.EncodeCall(f, nil, nil, client.EncodeOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := NewInterp(InterpConfig{ID: 3})
+	res, _ := in.Run(context.Background(), &protocol.Request{Kind: protocol.KindApply}, body)
+	if res.Error == nil || res.Error.Name != "NameError" || res.Error.Message != "name 'zz' is not defined" {
+		t.Fatalf("error = %+v, want NameError: name 'zz' is not defined", res.Error)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/chzyer/readline"
-	"golang.org/x/term"
 )
 
 // ErrInterrupt is returned by a LineReader when the user pressed Ctrl-C
@@ -68,15 +67,17 @@ const historyLimit = 1000
 
 func newEditReader(stdin *os.File, stdout, stderr io.Writer, histPath string, complete Completer) (*editReader, error) {
 	fd := int(stdin.Fd())
-	var saved *term.State
+	var saved *readline.State
 	cfg := &readline.Config{
 		Prompt:                 ">>> ",
 		DisableAutoSaveHistory: true,
 		HistoryLimit:           historyLimit,
 		Stdin:                  eofAsCtrlD{stdin},
 		FuncIsTerminal:         func() bool { return true },
+		// readline's raw mode keeps output processing (OPOST), so that
+		// its newline after Enter also returns the carriage.
 		FuncMakeRaw: func() error {
-			st, err := term.MakeRaw(fd)
+			st, err := readline.MakeRaw(fd)
 			saved = st
 			return err
 		},
@@ -84,7 +85,7 @@ func newEditReader(stdin *os.File, stdout, stderr io.Writer, histPath string, co
 			if saved == nil {
 				return nil
 			}
-			return term.Restore(fd, saved)
+			return readline.Restore(fd, saved)
 		},
 		Stdout:          stdout,
 		Stderr:          stderr,

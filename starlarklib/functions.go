@@ -157,11 +157,11 @@ func (ns *Namespace) BuildFunction(thread *starlark.Thread, f *protocol.Function
 	}
 	g, err := prog.Init(thread, ns.env)
 	if err != nil {
-		return nil, fmt.Errorf("build function %s: %w", f.Name, fixErr(err))
+		return nil, fmt.Errorf("build function %s: %w", f.Name, FixError(err))
 	}
 	v, err := starlark.Call(thread, g[wrapName], args, nil)
 	if err != nil {
-		return nil, fmt.Errorf("build function %s: %w", f.Name, fixErr(err))
+		return nil, fmt.Errorf("build function %s: %w", f.Name, FixError(err))
 	}
 	return v, nil
 }

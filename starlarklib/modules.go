@@ -151,7 +151,7 @@ func (ns *Namespace) Load(thread *starlark.Thread, module string) (starlark.Stri
 	e.globals, e.err, e.loading = g, err, false
 	if err != nil {
 		delete(ns.modCache, module) // a cancelled load may succeed later
-		return nil, fmt.Errorf("load %s: %w", module, fixErr(err))
+		return nil, fmt.Errorf("load %s: %w", module, FixError(err))
 	}
 	return g, nil
 }

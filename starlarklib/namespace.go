@@ -196,13 +196,13 @@ func (ns *Namespace) execSource(thread *starlark.Thread, filename, src string) e
 func (ns *Namespace) run(thread *starlark.Thread, f *syntax.File) error {
 	prog, err := starlark.FileProgram(f, ns.isPredeclared)
 	if err != nil {
-		return fixErr(err)
+		return FixError(err)
 	}
 	g, err := prog.Init(thread, ns.env)
 	for k, v := range g {
 		ns.Set(k, v)
 	}
-	return fixErr(err)
+	return FixError(err)
 }
 
 // evalExpr evaluates an expression of a parsed chunk.
@@ -212,11 +212,11 @@ func (ns *Namespace) evalExpr(thread *starlark.Thread, filename string, x syntax
 	f := &syntax.File{Path: filename, Stmts: []syntax.Stmt{stmt}, Options: FileOptions()}
 	prog, err := starlark.FileProgram(f, ns.isPredeclared)
 	if err != nil {
-		return nil, fixErr(err)
+		return nil, FixError(err)
 	}
 	g, err := prog.Init(thread, ns.env)
 	if err != nil {
-		return nil, fixErr(err)
+		return nil, FixError(err)
 	}
 	v := g[outName]
 	if v == nil {
@@ -274,9 +274,10 @@ func (ns *Namespace) DecodeOptions(thread *starlark.Thread) *DecodeOptions {
 
 var uninitRE = regexp.MustCompile(`internal error: predeclared variable (\w+) is uninitialized`)
 
-// fixErr rewrites Starlark's messages about missing names into
-// "name 'x' is not defined".
-func fixErr(err error) error {
+// FixError rewrites Starlark's message about a missing global
+// ("predeclared variable x is uninitialized", from late binding) into
+// Python's "name 'x' is not defined".
+func FixError(err error) error {
 	if err == nil {
 		return nil
 	}
