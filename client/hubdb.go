@@ -8,15 +8,6 @@ import (
 	"github.com/pxsh/pxsh/protocol"
 )
 
-// resultRecord mirrors the hub's answer to "get_result".
-type resultRecord struct {
-	MsgID  string          `cbor:"1,keyasint"`
-	Found  bool            `cbor:"2,keyasint"`
-	Done   bool            `cbor:"3,keyasint"`
-	Result protocol.Result `cbor:"4,keyasint"`
-	Body   []byte          `cbor:"5,keyasint"`
-}
-
 // HubResults returns tasks for any msg ids of the cluster, this client's or
 // another's, finished or not: unfinished ones complete when their result
 // arrives. An id the hub does not know gives a task that failed with
@@ -33,10 +24,8 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 		tasks[i] = t
 	}
 	c.mu.Unlock()
-	var recs []resultRecord
-	err := c.Control(ctx, "get_result", struct {
-		MsgIDs []string `cbor:"1,keyasint"`
-	}{ids}, &recs)
+	var recs []protocol.ResultRecord
+	err := c.Control(ctx, "get_result", &protocol.GetResultArgs{MsgIDs: ids}, &recs)
 	if err != nil {
 		c.mu.Lock()
 		for _, t := range tasks {
@@ -74,11 +63,7 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 
 // ResultStatus says which of ids are pending, completed or unknown to the
 // hub.
-type ResultStatus struct {
-	Pending   []string `cbor:"pending"`
-	Completed []string `cbor:"completed"`
-	Unknown   []string `cbor:"unknown"`
-}
+type ResultStatus = protocol.ResultStatus
 
 // ResultStatus asks the hub about tasks.
 func (c *Client) ResultStatus(ctx context.Context, ids []string) (*ResultStatus, error) {
@@ -103,10 +88,7 @@ func (c *Client) HubHistory(ctx context.Context) ([]string, error) {
 // returned.
 func (c *Client) DBQuery(ctx context.Context, query map[string]any, keys []string) ([]map[string]any, error) {
 	var rows []map[string]any
-	err := c.Control(ctx, "db_query", struct {
-		Query map[string]any `cbor:"1,keyasint"`
-		Keys  []string       `cbor:"2,keyasint"`
-	}{query, keys}, &rows)
+	err := c.Control(ctx, "db_query", &protocol.QueryArgs{Query: query, Keys: keys}, &rows)
 	return rows, err
 }
 
@@ -128,10 +110,7 @@ func (c *Client) Resubmit(ctx context.Context, ids []string) ([]*Task, error) {
 		c.pending[newIDs[i]] = tasks[i]
 	}
 	c.mu.Unlock()
-	err := c.Control(ctx, "resubmit", struct {
-		MsgIDs []string `cbor:"1,keyasint"`
-		NewIDs []string `cbor:"2,keyasint"`
-	}{ids, newIDs}, nil)
+	err := c.Control(ctx, "resubmit", &protocol.ResubmitArgs{MsgIDs: ids, NewIDs: newIDs}, nil)
 	if err != nil {
 		c.mu.Lock()
 		for _, id := range newIDs {

@@ -41,7 +41,7 @@ func (h *Hub) op(cl *client, op string, body []byte) (any, error) {
 	case "bye":
 		return nil, nil
 	case "get_result":
-		var a GetResultArgs
+		var a protocol.GetResultArgs
 		if err := protocol.UnmarshalValue(body, &a); err != nil {
 			return nil, fmt.Errorf("get_result: %w", err)
 		}
@@ -55,7 +55,7 @@ func (h *Hub) op(cl *client, op string, body []byte) (any, error) {
 	case "hub_history":
 		return h.db.History(context.Background())
 	case "db_query":
-		var a QueryArgs
+		var a protocol.QueryArgs
 		if err := protocol.UnmarshalValue(body, &a); err != nil {
 			return nil, fmt.Errorf("db_query: %w", err)
 		}
@@ -69,7 +69,7 @@ func (h *Hub) op(cl *client, op string, body []byte) (any, error) {
 		}
 		return nil, h.db.Purge(context.Background(), ids)
 	case "resubmit":
-		var a ResubmitArgs
+		var a protocol.ResubmitArgs
 		if err := protocol.UnmarshalValue(body, &a); err != nil {
 			return nil, fmt.Errorf("resubmit: %w", err)
 		}

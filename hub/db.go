@@ -84,27 +84,8 @@ func resultOf(rec *taskdb.Record) protocol.Result {
 	}
 }
 
-// GetResultArgs are the "get_result" op's arguments: the results of any
-// tasks of the cluster. Finished ones come back at once; the asking client
-// is sent the result of unfinished ones when they finish.
-type GetResultArgs struct {
-	MsgIDs []string `cbor:"1,keyasint"`
-}
-
-// ResultRecord is one task in the "get_result" answer.
-type ResultRecord struct {
-	MsgID string `cbor:"1,keyasint"`
-	// Found is false for an id the hub does not know.
-	Found bool `cbor:"2,keyasint"`
-	// Done says Result and Body hold the outcome; otherwise it follows as
-	// a result message.
-	Done   bool            `cbor:"3,keyasint"`
-	Result protocol.Result `cbor:"4,keyasint"`
-	Body   []byte          `cbor:"5,keyasint"`
-}
-
-func (h *Hub) getResult(cl *client, a GetResultArgs) ([]ResultRecord, error) {
-	out := make([]ResultRecord, len(a.MsgIDs))
+func (h *Hub) getResult(cl *client, a protocol.GetResultArgs) ([]protocol.ResultRecord, error) {
+	out := make([]protocol.ResultRecord, len(a.MsgIDs))
 	var rest []string
 	h.mu.Lock()
 	for i, id := range a.MsgIDs {
@@ -136,15 +117,8 @@ func (h *Hub) getResult(cl *client, a GetResultArgs) ([]ResultRecord, error) {
 	return out, nil
 }
 
-// ResultStatus is the "result_status" op's answer.
-type ResultStatus struct {
-	Pending   []string `cbor:"pending"`
-	Completed []string `cbor:"completed"`
-	Unknown   []string `cbor:"unknown"`
-}
-
-func (h *Hub) resultStatus(ids []string) (*ResultStatus, error) {
-	var st ResultStatus
+func (h *Hub) resultStatus(ids []string) (*protocol.ResultStatus, error) {
+	var st protocol.ResultStatus
 	var rest []string
 	h.mu.Lock()
 	for _, id := range ids {
@@ -179,13 +153,7 @@ func (h *Hub) resultStatus(ids []string) (*ResultStatus, error) {
 	return &st, nil
 }
 
-// QueryArgs are the "db_query" op's arguments.
-type QueryArgs struct {
-	Query map[string]any `cbor:"1,keyasint"`
-	Keys  []string       `cbor:"2,keyasint"`
-}
-
-func (h *Hub) dbQuery(a QueryArgs) ([]map[string]any, error) {
+func (h *Hub) dbQuery(a protocol.QueryArgs) ([]map[string]any, error) {
 	rows, err := h.db.Query(context.Background(), a.Query, a.Keys)
 	if err != nil {
 		return nil, fmt.Errorf("db_query: %w", err)
@@ -207,14 +175,7 @@ func (h *Hub) dbQuery(a QueryArgs) ([]map[string]any, error) {
 	return rows, nil
 }
 
-// ResubmitArgs are the "resubmit" op's arguments: the tasks to run again
-// and the msg ids the client chose for the new tasks.
-type ResubmitArgs struct {
-	MsgIDs []string `cbor:"1,keyasint"`
-	NewIDs []string `cbor:"2,keyasint"`
-}
-
-func (h *Hub) resubmit(cl *client, a ResubmitArgs) error {
+func (h *Hub) resubmit(cl *client, a protocol.ResubmitArgs) error {
 	if len(a.MsgIDs) != len(a.NewIDs) {
 		return fmt.Errorf("resubmit: %d ids but %d new ids", len(a.MsgIDs), len(a.NewIDs))
 	}
