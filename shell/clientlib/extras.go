@@ -203,44 +203,18 @@ func (ar *AsyncResult) extraAttr(name string) (starlark.Value, error) {
 }
 
 // jobTasks resolves jobs (None: every outstanding task; a msg id, a
-// history index, an AsyncResult, or a list of these) to tasks.
+// history index, an AsyncResult, or a list of these) to tasks this client
+// holds.
 func (rc *Client) jobTasks(jobs starlark.Value) ([]*client.Task, error) {
-	switch j := jobs.(type) {
-	case nil, starlark.NoneType:
-		return rc.h.outstanding(), nil
-	case *AsyncResult:
-		return j.tasks, nil
-	case starlark.String:
-		t := rc.h.lookup(string(j))
-		if t == nil {
-			return nil, &namedError{"KeyError", fmt.Sprintf("no task %q held by this client", string(j))}
-		}
-		return []*client.Task{t}, nil
-	case starlark.Int:
-		ids := rc.h.ids()
-		i, _ := j.Int64()
-		if i < 0 {
-			i += int64(len(ids))
-		}
-		if i < 0 || i >= int64(len(ids)) {
-			return nil, &namedError{"IndexError", fmt.Sprintf("history index %s out of range (%d tasks)", j, len(ids))}
-		}
-		return rc.jobTasks(starlark.String(ids[i]))
-	case starlark.Iterable:
-		var out []*client.Task
-		it := j.Iterate()
-		defer it.Done()
-		var x starlark.Value
-		for it.Next(&x) {
-			ts, err := rc.jobTasks(x)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ts...)
-		}
-		return out, nil
+	rs, err := rc.resolveJobs(jobs, false)
+	if err != nil {
+		return nil, err
 	}
-	return nil, &namedError{"TypeError", "jobs must be a msg id, an index, an AsyncResult or a list of them, not " + jobs.Type()}
+	out := make([]*client.Task, len(rs))
+	for i, r := range rs {
+		out[i] = r.task
+	}
+	return out, nil
 }
 
 // clientWait implements rc.wait(jobs=None, timeout=-1): it waits for the

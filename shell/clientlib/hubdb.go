@@ -21,31 +21,45 @@ type resolved struct {
 }
 
 // resolveJobs resolves msg ids, history indices, AsyncResults and lists of
-// them; msg ids this client does not hold are left for the hub.
-func (rc *Client) resolveJobs(jobs starlark.Value) ([]resolved, error) {
+// them. With hub set, msg ids this client does not hold are left for the
+// hub; without it they are a KeyError and None means every outstanding
+// task.
+func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error) {
 	switch j := jobs.(type) {
+	case nil, starlark.NoneType:
+		if !hub {
+			return heldTasks(rc.h.outstanding()), nil
+		}
+	case *AsyncResult:
+		return heldTasks(j.tasks), nil
 	case starlark.String:
 		if t := rc.h.lookup(string(j)); t != nil {
 			return []resolved{{task: t}}, nil
 		}
-		return []resolved{{id: string(j)}}, nil
-	case *AsyncResult, starlark.Int:
-		ts, err := rc.jobTasks(jobs)
-		if err != nil {
-			return nil, err
+		if hub {
+			return []resolved{{id: string(j)}}, nil
 		}
-		out := make([]resolved, len(ts))
-		for i, t := range ts {
-			out[i] = resolved{task: t}
+		return nil, notHeld(string(j))
+	case starlark.Int:
+		ids := rc.h.ids()
+		i, _ := j.Int64()
+		if i < 0 {
+			i += int64(len(ids))
 		}
-		return out, nil
+		if i < 0 || i >= int64(len(ids)) {
+			return nil, &namedError{"IndexError", fmt.Sprintf("history index %s out of range (%d tasks)", j, len(ids))}
+		}
+		if t := rc.h.lookup(ids[i]); t != nil {
+			return []resolved{{task: t}}, nil
+		}
+		return nil, notHeld(ids[i])
 	case starlark.Iterable:
 		var out []resolved
 		it := j.Iterate()
 		defer it.Done()
 		var x starlark.Value
 		for it.Next(&x) {
-			r, err := rc.resolveJobs(x)
+			r, err := rc.resolveJobs(x, hub)
 			if err != nil {
 				return nil, err
 			}
@@ -54,6 +68,20 @@ func (rc *Client) resolveJobs(jobs starlark.Value) ([]resolved, error) {
 		return out, nil
 	}
 	return nil, &namedError{"TypeError", "jobs must be a msg id, an index, an AsyncResult or a list of them, not " + jobs.Type()}
+}
+
+// heldTasks wraps tasks as resolved jobs.
+func heldTasks(ts []*client.Task) []resolved {
+	out := make([]resolved, len(ts))
+	for i, t := range ts {
+		out[i] = resolved{task: t}
+	}
+	return out
+}
+
+// notHeld is the KeyError for a msg id this client does not hold.
+func notHeld(id string) error {
+	return &namedError{"KeyError", fmt.Sprintf("no task %q held by this client", id)}
 }
 
 // clientGetResult implements rc.get_result(indices_or_msg_ids=-1): an
@@ -71,7 +99,7 @@ func clientGetResult(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	if jobs == starlark.None {
 		jobs = starlark.MakeInt(-1)
 	}
-	rs, err := rc.resolveJobs(jobs)
+	rs, err := rc.resolveJobs(jobs, true)
 	if err != nil {
 		return nil, fmt.Errorf("get_result: %w", err)
 	}
