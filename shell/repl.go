@@ -23,6 +23,7 @@ import (
 // status: 0, or 1 after an uncaught error in a script or command.
 func (s *Shell) Run(ctx context.Context) int {
 	var err error
+	start := time.Now()
 	switch {
 	case s.cfg.Code != "":
 		s.ns.Set("argv", starlarkList(append([]string{"-c"}, s.cfg.Args...)))
@@ -31,6 +32,12 @@ func (s *Shell) Run(ctx context.Context) int {
 		err = s.RunFile(ctx, s.cfg.Script, append([]string{s.cfg.Script}, s.cfg.Args...))
 	default:
 		return s.Interact(ctx)
+	}
+	if err != nil && ctx.Err() != nil {
+		// Interrupted (Ctrl-C or SIGTERM): stop what the script started.
+		s.cancelOutstanding(start)
+		fmt.Fprintln(s.cfg.Stderr, "KeyboardInterrupt")
+		return 130
 	}
 	if err != nil {
 		s.printError(err)
