@@ -283,12 +283,8 @@ func (ar *AsyncResult) taskValue(thread *starlark.Thread, i int) (v starlark.Val
 // With exceptions, failures are RemoteError values in place of results;
 // otherwise a failure is returned as the error.
 func (ar *AsyncResult) value(thread *starlark.Thread, d float64, exceptions bool) (starlark.Value, error) {
-	ok, err := ar.wait(d)
-	if err != nil {
+	if err := ar.waitReady(d); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, errNotReady
 	}
 	vals, err := ar.results(thread, exceptions)
 	if err != nil {
@@ -655,6 +651,29 @@ func timeoutArg(v starlark.Value) (float64, error) {
 	return 0, &namedError{"TypeError", fmt.Sprintf("timeout must be a number or None, not %s", v.Type())}
 }
 
+// timeoutOnly unpacks the lone timeout=None argument of a method into
+// seconds (-1: no limit).
+func timeoutOnly(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (float64, error) {
+	var timeout starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout?", &timeout); err != nil {
+		return 0, err
+	}
+	return timeoutArg(timeout)
+}
+
+// waitReady waits up to d seconds (d < 0: no limit) and fails with
+// errNotReady when the tasks are still unfinished.
+func (ar *AsyncResult) waitReady(d float64) error {
+	ok, err := ar.wait(d)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotReady
+	}
+	return nil
+}
+
 func arGet(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	ar := recvAR(b)
 	var timeout starlark.Value = starlark.None
@@ -684,11 +703,7 @@ func arReady(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 }
 
 func arWait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var timeout starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout?", &timeout); err != nil {
-		return nil, err
-	}
-	d, err := timeoutArg(timeout)
+	d, err := timeoutOnly(b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
@@ -710,18 +725,12 @@ func arSuccessful(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 // arGetDict implements ar.get_dict(timeout=None): {engine_id: result}.
 func arGetDict(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	ar := recvAR(b)
-	var timeout starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout?", &timeout); err != nil {
-		return nil, err
-	}
-	d, err := timeoutArg(timeout)
+	d, err := timeoutOnly(b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := ar.wait(d); err != nil {
+	if err := ar.waitReady(d); err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, errNotReady
 	}
 	count := map[int]int{}
 	for _, t := range ar.tasks {

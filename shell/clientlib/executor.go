@@ -152,11 +152,7 @@ func futureNames() []string {
 // futResult implements fut.result(timeout=None): get(timeout).
 func futResult(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	ar := recvAR(b)
-	var timeout starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout?", &timeout); err != nil {
-		return nil, err
-	}
-	d, err := timeoutArg(timeout)
+	d, err := timeoutOnly(b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
@@ -167,18 +163,12 @@ func futResult(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 // value, or None.
 func futException(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	ar := recvAR(b)
-	var timeout starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout?", &timeout); err != nil {
-		return nil, err
-	}
-	d, err := timeoutArg(timeout)
+	d, err := timeoutOnly(b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := ar.wait(d); err != nil {
+	if err := ar.waitReady(d); err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, errNotReady
 	}
 	if err := ar.Err(); err != nil {
 		return errorValue(err), nil
