@@ -475,21 +475,9 @@ func lbMap(fixed, block bool) builtinFunc {
 				return nil, err
 			}
 		}
-		if len(kw) > 0 {
-			return nil, &namedError{"TypeError", fmt.Sprintf("%s: unexpected keyword argument %s", b.Name(), kw[0][0])}
-		}
-		if len(args) < 2 {
-			return nil, &namedError{"TypeError", b.Name() + ": want a function and at least one sequence"}
-		}
-		seqs := make([][]starlark.Value, len(args)-1)
-		n := -1
-		for i, a := range args[1:] {
-			if seqs[i], err = seqValues(a, b.Name()); err != nil {
-				return nil, err
-			}
-			if n < 0 || len(seqs[i]) < n {
-				n = len(seqs[i])
-			}
+		seqs, n, err := mapArgs(b.Name(), args, kw)
+		if err != nil {
+			return nil, err
 		}
 		eo := v.rc.env.NS.EncodeOptions()
 		var bodies [][]byte

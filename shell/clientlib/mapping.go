@@ -118,6 +118,35 @@ func boolKw(v starlark.Value, name string) (bool, error) {
 	return false, &namedError{"TypeError", fmt.Sprintf("%s must be a bool, not %s", name, v.Type())}
 }
 
+// mapArgs checks map's arguments after its options (no keyword argument
+// left, a function and at least one sequence) and returns the sequences
+// and the shortest length.
+func mapArgs(name string, args starlark.Tuple, kw []starlark.Tuple) ([][]starlark.Value, int, error) {
+	if len(kw) > 0 {
+		return nil, 0, &namedError{"TypeError", fmt.Sprintf("%s: unexpected keyword argument %s", name, kw[0][0])}
+	}
+	if len(args) < 2 {
+		return nil, 0, &namedError{"TypeError", name + ": want a function and at least one sequence"}
+	}
+	return seqsOf(name, args[1:])
+}
+
+// seqsOf lists the elements of each sequence and the shortest length.
+func seqsOf(name string, args starlark.Tuple) ([][]starlark.Value, int, error) {
+	seqs := make([][]starlark.Value, len(args))
+	n := -1
+	for i, a := range args {
+		var err error
+		if seqs[i], err = seqValues(a, name); err != nil {
+			return nil, 0, err
+		}
+		if n < 0 || len(seqs[i]) < n {
+			n = len(seqs[i])
+		}
+	}
+	return seqs, n, nil
+}
+
 // viewMap makes map (the view's block flag), map_sync and map_async:
 // map(f, *seqs, block=None, return_exceptions=False).
 func viewMap(fixed, block bool) builtinFunc {
@@ -140,21 +169,9 @@ func viewMap(fixed, block bool) builtinFunc {
 		if err != nil {
 			return nil, err
 		}
-		if len(kw) > 0 {
-			return nil, &namedError{"TypeError", fmt.Sprintf("%s: unexpected keyword argument %s", b.Name(), kw[0][0])}
-		}
-		if len(args) < 2 {
-			return nil, &namedError{"TypeError", b.Name() + ": want a function and at least one sequence"}
-		}
-		seqs := make([][]starlark.Value, len(args)-1)
-		n := -1
-		for i, a := range args[1:] {
-			if seqs[i], err = seqValues(a, b.Name()); err != nil {
-				return nil, err
-			}
-			if n < 0 || len(seqs[i]) < n {
-				n = len(seqs[i])
-			}
+		seqs, n, err := mapArgs(b.Name(), args, kw)
+		if err != nil {
+			return nil, err
 		}
 		ar, err := v.rc.mapSubmit(args[0], seqs, n, o.targets, o.label)
 		if err != nil {

@@ -176,16 +176,9 @@ func (rf *RemoteFunction) mapBuiltin(thread *starlark.Thread, b *starlark.Builti
 	if len(args) == 0 {
 		return nil, &namedError{"TypeError", "map: want at least one sequence"}
 	}
-	seqs := make([][]starlark.Value, len(args))
-	n := -1
-	for i, a := range args {
-		var err error
-		if seqs[i], err = seqValues(a, "map"); err != nil {
-			return nil, err
-		}
-		if n < 0 || len(seqs[i]) < n {
-			n = len(seqs[i])
-		}
+	seqs, n, err := seqsOf("map", args)
+	if err != nil {
+		return nil, err
 	}
 	ar, err := rf.view.rc.mapSubmit(rf.fn, seqs, n, rf.view.Targets(), rf.view.label)
 	if err != nil {
