@@ -18,15 +18,20 @@ const mapChunkSource = `def pxsh_map(f, *seqs):
         return [f(x) for x in seqs[0]]
     return [f(*a) for a in zip(*seqs)]`
 
-// chunkLens splits n items into k contiguous chunks, the first n%k one
-// longer: 101 over 4 gives 26, 25, 25, 25.
-func chunkLens(n, k int) []int {
-	out := make([]int, k)
+// Chunks splits n items into parts contiguous [lo, hi) ranges, the first
+// n%parts one longer: 101 over 4 gives [0 26] [26 51] [51 76] [76 101].
+// When n < parts the last ranges are empty. Map and Scatter cut their
+// sequences this way, one range per target engine.
+func Chunks(n, parts int) [][2]int {
+	out := make([][2]int, parts)
+	lo := 0
 	for i := range out {
-		out[i] = n / k
-		if i < n%k {
-			out[i]++
+		hi := lo + n/parts
+		if i < n%parts {
+			hi++
 		}
+		out[i] = [2]int{lo, hi}
+		lo = hi
 	}
 	return out
 }
@@ -53,20 +58,18 @@ func (v *View) MapAsync(fn Func, seqs ...[]any) (*AsyncResult, error) {
 		return nil, err
 	}
 	ar := &AsyncResult{chunked: true}
-	off := 0
-	for i, l := range chunkLens(n, len(targets)) {
-		if l == 0 {
+	for i, c := range Chunks(n, len(targets)) {
+		if c[0] == c[1] {
 			continue
 		}
 		args := []any{f}
 		for _, s := range seqs {
-			w, err := listWire(s[off:off+l], "seq")
+			w, err := listWire(s[c[0]:c[1]], "seq")
 			if err != nil {
 				return nil, fmt.Errorf("map: %w", err)
 			}
 			args = append(args, w)
 		}
-		off += l
 		body, err := encMode.Marshal([]any{wrapper, args, map[string]any{}})
 		if err != nil {
 			return nil, fmt.Errorf("map: %w", err)
@@ -98,13 +101,11 @@ func (v *View) Scatter(ctx context.Context, name string, seq []any, flatten bool
 		return fmt.Errorf("scatter: %w", ErrNoEngines)
 	}
 	ar := &AsyncResult{}
-	off := 0
-	for i, l := range chunkLens(len(seq), len(targets)) {
-		var chunk any = seq[off : off+l]
-		if flatten && l == 1 {
-			chunk = seq[off]
+	for i, c := range Chunks(len(seq), len(targets)) {
+		var chunk any = seq[c[0]:c[1]]
+		if flatten && c[1]-c[0] == 1 {
+			chunk = seq[c[0]]
 		}
-		off += l
 		body, err := Encode(map[string]any{name: chunk})
 		if err != nil {
 			return fmt.Errorf("scatter: %w", err)

@@ -41,3 +41,12 @@ func Example_direct() {
 		fmt.Println(st.Engines[0].Completed, st.Unassigned)
 	}
 }
+
+// ExampleChunks shows how Map and Scatter cut a sequence over engines.
+func ExampleChunks() {
+	fmt.Println(client.Chunks(101, 4))
+	fmt.Println(client.Chunks(2, 3))
+	// Output:
+	// [[0 26] [26 51] [51 76] [76 101]]
+	// [[0 1] [1 2] [2 2]]
+}

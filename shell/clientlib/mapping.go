@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
 	"go.starlark.net/starlark"
@@ -47,19 +48,6 @@ func encodeWrappedCall(fn []byte, args starlark.Tuple, o *starlarklib.EncodeOpti
 	out = append(out, 0x83)
 	out = append(out, fn...)
 	return append(out, b[2:]...), nil
-}
-
-// chunkLens splits n items into k contiguous chunks, the first n%k one
-// longer: 101 over 4 gives 26, 25, 25, 25.
-func chunkLens(n, k int) []int {
-	out := make([]int, k)
-	for i := range out {
-		out[i] = n / k
-		if i < n%k {
-			out[i]++
-		}
-	}
-	return out
 }
 
 // seqValues returns the elements of any iterable (a string gives its
@@ -192,29 +180,26 @@ func (rc *Client) mapSubmit(f starlark.Value, seqs [][]starlark.Value, n int, ta
 	if len(targets) == 0 {
 		return nil, errNoEngines
 	}
-	lens := chunkLens(n, len(targets))
 	var bodies [][]byte
 	var engines, chunks []int
-	off := 0
 	eo := rc.env.NS.EncodeOptions()
-	for i, id := range targets {
-		l := lens[i]
-		if l == 0 {
+	for i, c := range client.Chunks(n, len(targets)) {
+		lo, hi := c[0], c[1]
+		if lo == hi {
 			continue
 		}
 		args := make(starlark.Tuple, 0, 1+len(seqs))
 		args = append(args, f)
 		for _, s := range seqs {
-			args = append(args, starlark.NewList(s[off:off+l:off+l]))
+			args = append(args, starlark.NewList(s[lo:hi:hi]))
 		}
 		body, err := encodeWrappedCall(mapChunkWire, args, eo)
 		if err != nil {
 			return nil, err
 		}
 		bodies = append(bodies, body)
-		engines = append(engines, id)
-		chunks = append(chunks, l)
-		off += l
+		engines = append(engines, targets[i])
+		chunks = append(chunks, hi-lo)
 	}
 	ar, err := rc.submitEach(req, bodies, engines, false)
 	if err != nil {
@@ -294,18 +279,15 @@ func viewScatter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		}
 		n, part = len(vals), func(lo, hi int) starlark.Value { return starlark.NewList(vals[lo:hi:hi]) }
 	}
-	lens := chunkLens(n, len(o.targets))
 	bodies := make([][]byte, len(o.targets))
 	eo := v.rc.env.NS.EncodeOptions()
-	off := 0
-	for i := range o.targets {
-		c := part(off, off+lens[i])
-		if flatten && lens[i] == 1 {
+	for i, r := range client.Chunks(n, len(o.targets)) {
+		c := part(r[0], r[1])
+		if flatten && r[1]-r[0] == 1 {
 			if ix, ok := c.(starlark.Indexable); ok {
 				c = ix.Index(0)
 			}
 		}
-		off += lens[i]
 		d := starlark.NewDict(1)
 		d.SetKey(starlark.String(key), c)
 		if bodies[i], err = starlarklib.Encode(d, eo); err != nil {

@@ -3,6 +3,7 @@ package clientlib
 import (
 	"fmt"
 
+	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
 	"go.starlark.net/starlark"
@@ -139,26 +140,22 @@ func (rf *RemoteFunction) CallInternal(thread *starlark.Thread, args starlark.Tu
 		}
 		n = l
 	}
-	clens := chunkLens(n, len(targets))
 	var bodies [][]byte
 	var engines []int
-	off := 0
-	for i, id := range targets {
-		l := clens[i]
-		if l == 0 {
+	for i, c := range client.Chunks(n, len(targets)) {
+		if c[0] == c[1] {
 			continue
 		}
 		cargs := make(starlark.Tuple, len(args))
 		for j, p := range parts {
-			cargs[j] = p(off, off+l)
+			cargs[j] = p(c[0], c[1])
 		}
-		off += l
 		body, err := starlarklib.EncodeCall(rf.fn, cargs, kwargs, eo)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", rf.fn.Name(), err)
 		}
 		bodies = append(bodies, body)
-		engines = append(engines, id)
+		engines = append(engines, targets[i])
 	}
 	ar, err := v.rc.submitEach(req, bodies, engines, false)
 	if err != nil {
