@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -612,16 +613,9 @@ func (ar *AsyncResult) wallTime() starlark.Value {
 
 // AttrNames lists the AsyncResult API.
 func (ar *AsyncResult) AttrNames() []string {
-	names := []string{"metadata", "msg_ids", "elapsed", "wall_time", "serial_time", "progress", "r"}
-	for n := range asyncMethods {
-		names = append(names, n)
-	}
-	for n := range metadataKeys {
-		names = append(names, n)
-	}
-	names = append(names, asyncExtraAttrs...)
-	sort.Strings(names)
-	return names
+	names := append([]string{"metadata", "msg_ids", "elapsed", "wall_time", "serial_time", "progress", "r"}, asyncExtraAttrs...)
+	names = slices.AppendSeq(names, maps.Keys(metadataKeys))
+	return attrNames(names, asyncMethods)
 }
 
 var asyncMethods = map[string]builtinFunc{

@@ -2,7 +2,6 @@ package clientlib
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/pxsh/pxsh/client"
@@ -162,16 +161,8 @@ func (rc *Client) Attr(name string) (starlark.Value, error) {
 
 // AttrNames lists rc's attributes.
 func (rc *Client) AttrNames() []string {
-	names := []string{"ids", "id", "cluster_id"}
-	for n := range clientMethods {
-		names = append(names, n)
-	}
-	for n := range moreClientMethods {
-		names = append(names, n)
-	}
-	names = append(names, clientExtraAttrs...)
-	sort.Strings(names)
-	return names
+	names := append([]string{"ids", "id", "cluster_id"}, clientExtraAttrs...)
+	return attrNames(names, clientMethods, moreClientMethods)
 }
 
 type builtinFunc = func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)

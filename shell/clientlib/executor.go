@@ -2,7 +2,6 @@ package clientlib
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
@@ -138,15 +137,6 @@ var futureMethods = map[string]builtinFunc{
 	"exception": futException,
 	"cancel":    futCancel,
 	"cancelled": futCancelled,
-}
-
-func futureNames() []string {
-	names := make([]string, 0, len(futureMethods))
-	for n := range futureMethods {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // futResult implements fut.result(timeout=None): get(timeout).

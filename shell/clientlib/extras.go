@@ -193,7 +193,7 @@ func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, 
 }
 
 // asyncExtraAttrs are the future methods (executor.go).
-var asyncExtraAttrs = futureNames()
+var asyncExtraAttrs = attrNames(nil, futureMethods)
 
 func (ar *AsyncResult) extraAttr(name string) (starlark.Value, error) {
 	if m, ok := futureMethods[name]; ok {

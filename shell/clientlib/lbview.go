@@ -2,7 +2,6 @@ package clientlib
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -172,12 +171,7 @@ func (v *LoadBalancedView) Attr(name string) (starlark.Value, error) {
 
 // AttrNames lists the view's attributes.
 func (v *LoadBalancedView) AttrNames() []string {
-	names := append([]string{"client", "history"}, lbFlagNames...)
-	for n := range lbMethods {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return attrNames(append([]string{"client", "history"}, lbFlagNames...), lbMethods)
 }
 
 // SetField sets a flag: lview.block = True, lview.retries = 2, ...

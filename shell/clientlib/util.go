@@ -1,11 +1,22 @@
 package clientlib
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
 	"go.starlark.net/starlark"
 )
+
+// attrNames returns names and the keys of the method tables, sorted.
+func attrNames(names []string, tables ...map[string]builtinFunc) []string {
+	for _, t := range tables {
+		names = slices.AppendSeq(names, maps.Keys(t))
+	}
+	slices.Sort(names)
+	return names
+}
 
 func protocolError(name, msg string) protocol.RemoteError {
 	return protocol.RemoteError{Name: name, Message: msg, Engine: -1}

@@ -2,7 +2,6 @@ package clientlib
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/pxsh/pxsh/protocol"
@@ -99,15 +98,7 @@ func (v *DirectView) Attr(name string) (starlark.Value, error) {
 
 // AttrNames lists the view's attributes.
 func (v *DirectView) AttrNames() []string {
-	names := []string{"block", "targets", "client", "label"}
-	for n := range viewMethods {
-		names = append(names, n)
-	}
-	for n := range moreViewMethods {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return attrNames([]string{"block", "targets", "client", "label"}, viewMethods, moreViewMethods)
 }
 
 // SetField sets view.block and view.targets.
