@@ -393,59 +393,72 @@ func (c *Client) dispatch(p []byte) error {
 	}
 	switch t {
 	case protocol.TResult:
-		var r protocol.Result
-		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		task := c.pending[r.MsgID]
-		delete(c.pending, r.MsgID)
-		c.mu.Unlock()
-		if task != nil {
-			task.finish(r, body)
-		} else {
-			c.strays.Add(1)
-		}
+		return handle(hb, func(r protocol.Result) { c.onResult(r, body) })
 	case protocol.TStarted:
-		var m protocol.Started
-		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		task := c.pending[m.MsgID]
-		c.mu.Unlock()
-		if task != nil {
-			task.started.Store(m.At)
-		}
+		return handle(hb, c.onStarted)
 	case protocol.TEngineEvent:
-		var ev protocol.EngineEvent
-		if err := protocol.UnmarshalHeader(hb, &ev); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		if ev.Joined {
-			c.engines[ev.Engine.ID] = ev.Engine
-		} else {
-			delete(c.engines, ev.Engine.ID)
-		}
-		close(c.changed)
-		c.changed = make(chan struct{})
-		c.mu.Unlock()
+		return handle(hb, c.onEngineEvent)
 	case protocol.TControlReply:
-		var r protocol.ControlReply
-		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		ch := c.ctrl[r.ID]
-		c.mu.Unlock()
-		if ch != nil {
-			ch <- ctrlReply{r, body}
-		}
-	default:
-		return fmt.Errorf("unexpected %s from controller", t)
+		return handle(hb, func(r protocol.ControlReply) { c.onControlReply(r, body) })
 	}
+	return fmt.Errorf("unexpected %s from controller", t)
+}
+
+// handle decodes a message header of type M and passes it to f.
+func handle[M any](hb []byte, f func(M)) error {
+	var m M
+	if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+		return err
+	}
+	f(m)
 	return nil
+}
+
+// onResult finishes the pending task of r; a result nobody waits for is
+// counted as a stray.
+func (c *Client) onResult(r protocol.Result, body []byte) {
+	c.mu.Lock()
+	task := c.pending[r.MsgID]
+	delete(c.pending, r.MsgID)
+	c.mu.Unlock()
+	if task != nil {
+		task.finish(r, body)
+	} else {
+		c.strays.Add(1)
+	}
+}
+
+// onStarted records when a pending task started on its engine.
+func (c *Client) onStarted(m protocol.Started) {
+	c.mu.Lock()
+	task := c.pending[m.MsgID]
+	c.mu.Unlock()
+	if task != nil {
+		task.started.Store(m.At)
+	}
+}
+
+// onEngineEvent updates the engine table and wakes its watchers.
+func (c *Client) onEngineEvent(ev protocol.EngineEvent) {
+	c.mu.Lock()
+	if ev.Joined {
+		c.engines[ev.Engine.ID] = ev.Engine
+	} else {
+		delete(c.engines, ev.Engine.ID)
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// onControlReply hands r to the control call waiting for it, if any.
+func (c *Client) onControlReply(r protocol.ControlReply, body []byte) {
+	c.mu.Lock()
+	ch := c.ctrl[r.ID]
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- ctrlReply{r, body}
+	}
 }
 
 // shutdown fails every pending task once the connection is gone.
