@@ -11,12 +11,15 @@ import (
 	"github.com/pxsh/pxsh/protocol"
 )
 
-// mapChunkSource is the function a direct map task runs on an engine: it
-// calls f on each element of its chunk (zipping several sequences).
-const mapChunkSource = `def pxsh_map(f, *seqs):
+// MapChunkFunction returns the function a map task runs on an engine:
+// pxsh_map(f, *seqs) calls f on each element of its chunk, zipping several
+// sequences. Each chunk is an apply of it to f and the chunk's slices.
+func MapChunkFunction() protocol.Function {
+	return protocol.Function{Name: "pxsh_map", Source: `def pxsh_map(f, *seqs):
     if len(seqs) == 1:
         return [f(x) for x in seqs[0]]
-    return [f(*a) for a in zip(*seqs)]`
+    return [f(*a) for a in zip(*seqs)]`, File: "<pxsh map>", Line: 1, Col: 1}
+}
 
 // Chunks splits n items into parts contiguous [lo, hi) ranges, the first
 // n%parts one longer: 101 over 4 gives [0 26] [26 51] [51 76] [76 101].
@@ -51,8 +54,7 @@ func (v *View) MapAsync(fn Func, seqs ...[]any) (*AsyncResult, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("map: %w", ErrNoEngines)
 	}
-	wrapper := cbor.Tag{Number: protocol.TagFunction, Content: protocol.Function{
-		Name: "pxsh_map", Source: mapChunkSource, File: "<pxsh map>", Line: 1, Col: 1}}
+	wrapper := cbor.Tag{Number: protocol.TagFunction, Content: MapChunkFunction()}
 	f, err := toWire(fn, "function")
 	if err != nil {
 		return nil, err

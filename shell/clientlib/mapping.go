@@ -13,16 +13,9 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// mapChunkSource is the function a map task runs on an engine: it calls f
-// on each element of its chunk (zipping several sequences).
-const mapChunkSource = `def pxsh_map(f, *seqs):
-    if len(seqs) == 1:
-        return [f(x) for x in seqs[0]]
-    return [f(*a) for a in zip(*seqs)]`
-
-// mapChunkWire is mapChunkSource in its wire form (a tagged Function).
-var mapChunkWire = mustMarshal(cbor.Tag{Number: protocol.TagFunction,
-	Content: protocol.Function{Name: "pxsh_map", Source: mapChunkSource, File: "<pxsh map>", Line: 1, Col: 1}})
+// mapChunkWire is client.MapChunkFunction in its wire form (a tagged
+// Function).
+var mapChunkWire = mustMarshal(cbor.Tag{Number: protocol.TagFunction, Content: client.MapChunkFunction()})
 
 func mustMarshal(v any) []byte {
 	b, err := protocol.MarshalValue(v)
