@@ -245,18 +245,22 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 	}
 	c.pending[req.MsgID] = t
 	c.mu.Unlock()
-	if len(body) > 0 {
-		err = c.cur().WriteFrame(p, body)
-	} else {
-		err = c.cur().WriteFrame(p)
-	}
-	if err != nil {
+	if err := c.writeMsg(p, body); err != nil {
 		c.mu.Lock()
 		delete(c.pending, req.MsgID)
 		c.mu.Unlock()
 		return nil, fmt.Errorf("submit %s: %w", req.Kind, err)
 	}
 	return t, nil
+}
+
+// writeMsg writes a marshalled header p and its body (if any) as one
+// frame.
+func (c *Client) writeMsg(p, body []byte) error {
+	if len(body) > 0 {
+		return c.cur().WriteFrame(p, body)
+	}
+	return c.cur().WriteFrame(p)
 }
 
 // Cancel aborts queued tasks and cancels running ones.
@@ -299,12 +303,7 @@ func (c *Client) Control(ctx context.Context, op string, args, reply any) error 
 		delete(c.ctrl, id)
 		c.mu.Unlock()
 	}()
-	if len(body) > 0 {
-		err = c.cur().WriteFrame(p, body)
-	} else {
-		err = c.cur().WriteFrame(p)
-	}
-	if err != nil {
+	if err := c.writeMsg(p, body); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	select {
