@@ -668,6 +668,17 @@ func (ar *AsyncResult) waitReady(d float64) error {
 	return nil
 }
 
+// readyAR unpacks a method's lone timeout=None argument and waits that
+// long for its AsyncResult, failing with errNotReady when it is unfinished.
+func readyAR(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*AsyncResult, error) {
+	d, err := timeoutOnly(b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	ar := recvAR(b)
+	return ar, ar.waitReady(d)
+}
+
 func arGet(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	ar := recvAR(b)
 	var timeout starlark.Value = starlark.None
@@ -718,12 +729,8 @@ func arSuccessful(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 
 // arGetDict implements ar.get_dict(timeout=None): {engine_id: result}.
 func arGetDict(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	ar := recvAR(b)
-	d, err := timeoutOnly(b, args, kwargs)
+	ar, err := readyAR(b, args, kwargs)
 	if err != nil {
-		return nil, err
-	}
-	if err := ar.waitReady(d); err != nil {
 		return nil, err
 	}
 	count := map[int]int{}

@@ -152,12 +152,8 @@ func futResult(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 // futException implements fut.exception(timeout=None): the error as a
 // value, or None.
 func futException(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	ar := recvAR(b)
-	d, err := timeoutOnly(b, args, kwargs)
+	ar, err := readyAR(b, args, kwargs)
 	if err != nil {
-		return nil, err
-	}
-	if err := ar.waitReady(d); err != nil {
 		return nil, err
 	}
 	if err := ar.Err(); err != nil {

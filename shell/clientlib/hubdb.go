@@ -41,18 +41,14 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 		}
 		return nil, notHeld(string(j))
 	case starlark.Int:
-		ids := rc.h.ids()
-		i, _ := j.Int64()
-		if i < 0 {
-			i += int64(len(ids))
+		id, err := rc.historyID(j)
+		if err != nil {
+			return nil, err
 		}
-		if i < 0 || i >= int64(len(ids)) {
-			return nil, &namedError{"IndexError", fmt.Sprintf("history index %s out of range (%d tasks)", j, len(ids))}
-		}
-		if t := rc.h.lookup(ids[i]); t != nil {
+		if t := rc.h.lookup(id); t != nil {
 			return []resolved{{task: t}}, nil
 		}
-		return nil, notHeld(ids[i])
+		return nil, notHeld(id)
 	case starlark.Iterable:
 		var out []resolved
 		it := j.Iterate()
@@ -68,6 +64,20 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 		return out, nil
 	}
 	return nil, &namedError{"TypeError", "jobs must be a msg id, an index, an AsyncResult or a list of them, not " + jobs.Type()}
+}
+
+// historyID returns the msg id at a history index (negative: from the
+// end).
+func (rc *Client) historyID(j starlark.Int) (string, error) {
+	ids := rc.h.ids()
+	i, _ := j.Int64()
+	if i < 0 {
+		i += int64(len(ids))
+	}
+	if i < 0 || i >= int64(len(ids)) {
+		return "", &namedError{"IndexError", fmt.Sprintf("history index %s out of range (%d tasks)", j, len(ids))}
+	}
+	return ids[i], nil
 }
 
 // heldTasks wraps tasks as resolved jobs.
@@ -150,15 +160,11 @@ func (rc *Client) msgIDs(jobs starlark.Value) ([]string, error) {
 		}
 		return out, nil
 	case starlark.Int:
-		ids := rc.h.ids()
-		i, _ := j.Int64()
-		if i < 0 {
-			i += int64(len(ids))
+		id, err := rc.historyID(j)
+		if err != nil {
+			return nil, err
 		}
-		if i < 0 || i >= int64(len(ids)) {
-			return nil, &namedError{"IndexError", fmt.Sprintf("history index %s out of range (%d tasks)", j, len(ids))}
-		}
-		return []string{ids[i]}, nil
+		return []string{id}, nil
 	case starlark.Iterable:
 		out := []string{}
 		it := j.Iterate()
