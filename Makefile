@@ -25,7 +25,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./starlarklib
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench
+	PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench
+	PXSH_BINARY=$(CURDIR)/$(BIN) PXSH_SYSTEM_TESTS=1 $(GO) test -run '^$$' -bench StartLocal -benchtime 10x -timeout 10m ./launcher/systemtest
 
 system-test: build
 	PXSH_SYSTEM_TESTS=1 $(GO) test -count=1 -timeout 20m ./launcher/...

@@ -92,24 +92,28 @@ func mpiRank() int {
 	return -1
 }
 
-// waitConnection waits for a connection file to appear and be valid.
+// waitConnection waits for a connection file to appear and be valid,
+// checking every 10 ms for the first two seconds (engines often start
+// with their controller), then every 100 ms.
 func waitConnection(ctx context.Context, path string, limit time.Duration) (*profile.Connection, error) {
-	deadline := time.Now().Add(limit)
-	delay := 10 * time.Millisecond
+	start := time.Now()
 	for {
 		c, err := profile.Read(path)
 		if err == nil {
 			return c, nil
 		}
-		if !errors.Is(err, profile.ErrNoConnectionFile) || time.Now().After(deadline) {
+		if !errors.Is(err, profile.ErrNoConnectionFile) || time.Since(start) > limit {
 			return nil, err
+		}
+		delay := 10 * time.Millisecond
+		if time.Since(start) > 2*time.Second {
+			delay = 100 * time.Millisecond
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 500*time.Millisecond)
 	}
 }
 
