@@ -498,6 +498,7 @@ func lbMap(fixed, block bool) builtinFunc {
 		if !f.block {
 			return ar, nil
 		}
+		ar.progress(progressAfter)
 		return ar.value(thread, -1, exceptions)
 	}
 }

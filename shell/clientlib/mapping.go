@@ -162,6 +162,7 @@ func viewMap(fixed, block bool) builtinFunc {
 		if !o.block {
 			return ar, nil
 		}
+		ar.progress(progressAfter)
 		return ar.value(thread, -1, exceptions)
 	}
 }

@@ -218,3 +218,20 @@ func clientWaitInteractive(thread *starlark.Thread, b *starlark.Builtin, args st
 	}
 	return starlark.None, nil
 }
+
+// progressAfter is how long a blocking map waits before it shows a
+// progress bar on a terminal.
+const progressAfter = time.Second
+
+// progress shows a progress bar on a terminal while a map that has run
+// for longer than after finishes; elsewhere it does nothing.
+func (ar *AsyncResult) progress(after time.Duration) {
+	env := ar.rc.env
+	if !env.Terminal || ar.chunks == nil || ar.ready() {
+		return
+	}
+	if done, err := ar.wait(after.Seconds()); done || err != nil {
+		return
+	}
+	WaitInteractive(env.ctx(), ar.tasks, env.Stdout, ar.name, true, 100*time.Millisecond, 0)
+}
