@@ -183,14 +183,19 @@ func (c *Cluster) StopEngines() {
 		cmd.Process.Signal(syscall.SIGTERM)
 	}
 	for _, cmd := range cmds {
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		reap(cmd)
+	}
+}
+
+// reap waits for a process told to stop, killing it after 5 seconds.
+func reap(cmd *exec.Cmd) {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-done
 	}
 }
 
@@ -272,14 +277,7 @@ func Process(t testing.TB, args ...string) *exec.Cmd {
 	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		reap(cmd)
 		if t.Failed() {
 			t.Logf("%s output:\n%s", args[0], log.String())
 		}
