@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pxsh/pxsh/internal/clustertest"
+	"github.com/pxsh/pxsh/shell/internal/transcript"
 )
 
 // run runs the binary with args and stdin and returns its combined output
@@ -61,15 +62,19 @@ func TestTranscriptsBinary(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			engines, sections := parse(t, file)
+			tr, err := transcript.Parse(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			engines, sections := tr.Engines, tr.Sections
 			cl := clustertest.Start(t, engines, clustertest.Options{})
 			env := isolated(t)
 			for _, sec := range sections {
-				if !t.Run(sec.name, func(t *testing.T) {
-					out, _ := run(t, env, strings.Join(sec.inputs, "\n")+"\n", "--file", cl.ClientFile)
-					want := normalize(strings.Join(sec.outputs, "\n"))
-					if diff := cmp.Diff(want, match(want, normalize(out))); diff != "" {
-						t.Errorf("%s, section %q (-want +got):\n%s", file, sec.name, diff)
+				if !t.Run(sec.Name, func(t *testing.T) {
+					out, _ := run(t, env, strings.Join(sec.Inputs(), "\n")+"\n", "--file", cl.ClientFile)
+					want := sec.OutputOnly()
+					if diff := cmp.Diff(want, transcript.Match(want, transcript.Normalize(out))); diff != "" {
+						t.Errorf("%s, section %q (-want +got):\n%s", file, sec.Name, diff)
 					}
 				}) {
 					return
