@@ -57,10 +57,10 @@ func TestCheckReachable(t *testing.T) {
 		addrs    []string
 		loopback bool
 	}{
-		{[]string{"127.0.0.1:4000"}, true},
-		{[]string{"localhost:4000", "[::1]:4000"}, true},
+		{[]string{"127.0.0.1:9"}, true},
+		{[]string{"localhost:9", "[::1]:9"}, true},
 		{[]string{"vm:4000", "debian:1"}, true},
-		{[]string{"127.0.0.1:4000", "10.0.0.5:4000"}, false},
+		{[]string{"127.0.0.1:9", "10.0.0.5:9"}, false},
 		{[]string{"node5:4000"}, false},
 		{[]string{"unknown-host:4000"}, false},
 		{[]string{"0.0.0.0:4000"}, false},

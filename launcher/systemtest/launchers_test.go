@@ -27,7 +27,7 @@ controller)
   while [ $# -gt 0 ]; do case $1 in --profile-dir) dir=$2; shift;; esac; shift; done
   mkdir -p "$dir/security"
   for f in engine client; do
-    printf '{"addresses":["127.0.0.1:4000"],"fingerprint":"sha256:ab","key":"00112233445566778899aabbccddeeff","cluster_id":"fake-%s","version":%d,"pid":%d}\n' $$ VERSION $$ >"$dir/security/.tmp-$f"
+    printf '{"addresses":["127.0.0.1:9"],"fingerprint":"sha256:ab","key":"00112233445566778899aabbccddeeff","cluster_id":"fake-%s","version":%d,"pid":%d}\n' $$ VERSION $$ >"$dir/security/.tmp-$f"
     mv "$dir/security/.tmp-$f" "$dir/security/pxsh-$f.json"
   done
   exec sleep MARK;;
