@@ -71,7 +71,7 @@ type recentResults struct {
 
 const (
 	recentMax      = 4096
-	recentMaxBytes = 64 << 20
+	recentMaxBytes = 16 << 20
 )
 
 func (r *recentResults) add(id string, p []byte) {
