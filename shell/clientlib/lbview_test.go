@@ -133,7 +133,8 @@ ar.wait(5)
 }
 
 // TestUnorderedMapMany: unordered iteration over many tasks yields each
-// result once, in arrival order.
+// result once, in arrival order (within 50 ms: a watcher goroutine may
+// be scheduled late on a loaded machine).
 func TestUnorderedMapMany(t *testing.T) {
 	h := newHarness(t, sharedCluster(t))
 	h.must(`
@@ -143,7 +144,7 @@ got = list(ar)
 ok = sorted(got) == list(range(2000))
 recv = ar.received
 order = [recv[x] for x in got]
-inversions = len([i for i in range(1, len(order)) if order[i] < order[i - 1] - 0.005])
+inversions = len([i for i in range(1, len(order)) if order[i] < order[i - 1] - 0.05])
 `)
 	if h.eval("ok") != starlark.True {
 		t.Errorf("results are not a permutation of the input")
