@@ -1,6 +1,7 @@
 package clientlib
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,11 +44,11 @@ func (env *Env) newClient(thread *starlark.Thread, b *starlark.Builtin, args sta
 		d = 10 * time.Second
 	}
 	if env.Connect == nil {
-		return nil, fmt.Errorf("Client: no cluster available")
+		return nil, errors.New("no cluster available")
 	}
 	c, err := env.Connect(env.ctx(), prof, file, d)
 	if err != nil {
-		return nil, fmt.Errorf("Client: %w", err)
+		return nil, err
 	}
 	return NewClient(env, c), nil
 }
