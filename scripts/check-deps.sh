@@ -19,7 +19,8 @@ declare -A allowed=(
   [launcher]="protocol profile"
   [shell]="shell client starlarklib launcher protocol profile"
   [internal]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
-  [cmd]="cmd shell hub engine launcher client protocol profile quic starlarklib scheduler"
+  [program]="shell hub engine launcher client protocol profile quic starlarklib scheduler"
+  [cmd]="cmd program shell hub engine launcher client protocol profile quic starlarklib scheduler"
   [examples]="examples shell client starlarklib hub engine launcher protocol profile quic"
   [bench]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
 )

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/pxsh/pxsh/cmd/pxsh/internal/program"
+	"github.com/pxsh/pxsh/program"
 )
 
 func main() { os.Exit(program.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

@@ -1,5 +1,7 @@
-// Package program dispatches pxsh's subcommands. Each subprogram takes its
-// arguments and streams as parameters so that tests run it in-process.
+// Package program is pxsh's program layer: flags, signals and the
+// dispatch of subcommands. Each subprogram takes its arguments and streams
+// as parameters so that tests run it in-process. cmd/pxsh is one line over
+// it.
 package program
 
 import (
