@@ -18,6 +18,7 @@ test: build
 check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || ($(GO) mod tidy -diff; echo "go mod tidy: go.mod or go.sum is not tidy"; exit 1)
 	./scripts/check-deps.sh
 
 fuzz:

@@ -25,7 +25,8 @@ import (
 
 // Options configures a Client. The zero value is ready to use.
 type Options struct {
-	// Timeout bounds Dial; 0 means 10 s.
+	// Timeout bounds Dial; 0 means 10 s, a negative value no bound but
+	// the transport's handshake timeout.
 	Timeout time.Duration
 	// Logger receives connection events; nil means silent.
 	Logger *slog.Logger
@@ -64,6 +65,7 @@ type Client struct {
 	closing  bool
 	closeErr error
 	done     chan struct{}
+	quit     chan struct{} // closed by Close: stops reconnecting
 }
 
 type ctrlReply struct {
@@ -88,26 +90,23 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	if o.Reconnect == 0 {
 		o.Reconnect = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
 	key, err := info.KeyBytes()
 	if err != nil {
 		return nil, err
 	}
-	var qc *quic.Conn
-	for _, addr := range info.Addresses {
-		qc, err = quic.Dial(ctx, addr, info.Fingerprint, quic.Config{Key: key, IdleTimeout: IdleTimeout})
-		if err == nil {
-			break
-		}
-	}
+	qc, _, err := dialAny(ctx, info.Addresses, info.Fingerprint, quic.Config{Key: key, IdleTimeout: IdleTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("connect to controller: %w", err)
 	}
 	c := &Client{
 		conn: qc, log: o.Logger, engines: map[int]protocol.EngineInfo{},
 		pending: map[string]*Task{}, ctrl: map[uint64]chan ctrlReply{},
-		done: make(chan struct{}),
+		done: make(chan struct{}), quit: make(chan struct{}),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -125,7 +124,7 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 }
 
 func (c *Client) hello(qc *quic.Conn) error {
-	p, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version, ClientID: c.id}, nil)
+	p, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version, ClientID: c.ID()}, nil)
 	if err := qc.WriteFrame(p); err != nil {
 		return err
 	}
@@ -166,10 +165,18 @@ func (c *Client) hello(qc *quic.Conn) error {
 func (c *Client) Strays() int64 { return c.strays.Load() }
 
 // ID returns the client's id, given by the controller.
-func (c *Client) ID() string { return c.id }
+func (c *Client) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
+}
 
 // ClusterID returns the cluster's id.
-func (c *Client) ClusterID() string { return c.clusterID }
+func (c *Client) ClusterID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clusterID
+}
 
 // Ids returns the ids of the registered engines, in order.
 func (c *Client) Ids() []int {
@@ -330,7 +337,10 @@ func (c *Client) Close() error {
 	c.Control(ctx, "bye", nil, nil) // every earlier frame has arrived once this answers
 	cancel()
 	c.mu.Lock()
-	c.closing = true
+	if !c.closing {
+		c.closing = true
+		close(c.quit)
+	}
 	c.mu.Unlock()
 	c.cur().Close(uint64(protocol.CodeOK), "client closed")
 	<-c.done
@@ -365,6 +375,9 @@ func (c *Client) read() {
 		c.mu.Lock()
 		closing := c.closing
 		c.mu.Unlock()
+		if !closing && c.reconnect >= 0 {
+			c.log.Info("lost the controller; reconnecting", "err", err, "window", c.reconnect)
+		}
 		if closing || c.reconnect < 0 || !c.redial() {
 			c.shutdown(err)
 			return

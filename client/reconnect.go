@@ -12,31 +12,55 @@ import (
 // and asks it for the results of every pending task. It reports whether
 // it succeeded within Options.Reconnect.
 func (c *Client) redial() bool {
-	deadline := time.Now().Add(c.reconnect)
-	wait := 100 * time.Millisecond
-	for time.Now().Before(deadline) {
-		for _, addr := range c.info.Addresses {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			qc, err := quic.Dial(ctx, addr, c.info.Fingerprint, quic.Config{Key: c.key, IdleTimeout: IdleTimeout})
+	ctx, cancel := context.WithTimeout(context.Background(), c.reconnect)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.quit: // Close stops reconnecting at once
 			cancel()
-			if err != nil {
-				continue
-			}
-			if err := c.hello(qc); err != nil {
-				qc.Close(uint64(protocol.CodeBadFrame), err.Error())
-				continue
-			}
-			c.mu.Lock()
-			c.conn = qc
-			c.mu.Unlock()
-			c.log.Info("reconnected to the controller", "addr", addr)
-			go c.resync()
+		case <-ctx.Done():
+		}
+	}()
+	wait := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		if c.redialOnce(ctx) {
 			return true
 		}
-		time.Sleep(wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
 		wait = min(2*wait, time.Second)
 	}
 	return false
+}
+
+// redialOnce tries every address once and says hello on the first
+// connection that answers.
+func (c *Client) redialOnce(ctx context.Context) bool {
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	qc, addr, err := dialAny(dctx, c.info.Addresses, c.info.Fingerprint, quic.Config{Key: c.key, IdleTimeout: IdleTimeout})
+	if err != nil {
+		return false
+	}
+	if err := c.hello(qc); err != nil {
+		qc.Close(uint64(protocol.CodeBadFrame), err.Error())
+		return false
+	}
+	c.mu.Lock()
+	closing := c.closing
+	if !closing {
+		c.conn = qc
+	}
+	c.mu.Unlock()
+	if closing {
+		qc.Close(uint64(protocol.CodeOK), "client closed")
+		return false
+	}
+	c.log.Info("reconnected to the controller", "addr", addr)
+	go c.resync()
+	return true
 }
 
 // resync asks the controller for the pending tasks' results: finished

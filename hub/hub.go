@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -148,7 +149,7 @@ func New(cfg Config) (*Hub, error) {
 		cfg: cfg, log: log, ln: ln, ready: make(chan struct{}), done: make(chan struct{}),
 		engines: map[int]*engine{}, clients: map[string]*client{}, tasks: map[string]*task{},
 		used: map[int]bool{}, tick: make(chan struct{}, 1),
-		sched: scheduler.New(scheduler.Config{Policy: pol, HWM: hwm}),
+		sched: scheduler.New(scheduler.Config{Policy: pol, HWM: hwm, Rand: mrand.IntN}), // randomly seeded
 	}
 	if h.db, err = openDB(cfg); err != nil {
 		ln.Close()

@@ -63,8 +63,8 @@ func ConnectionPath(dir string, engine bool) string {
 
 // Connection is the content of a connection file.
 type Connection struct {
-	// Addresses are the controller's UDP addresses, "host:port", tried in
-	// order.
+	// Addresses are the controller's UDP addresses, "host:port", dialled
+	// at once; the first to answer is used.
 	Addresses []string `json:"addresses"`
 	// Fingerprint pins the controller's certificate: "sha256:<hex>".
 	Fingerprint string `json:"fingerprint"`

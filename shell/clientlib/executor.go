@@ -14,8 +14,9 @@ import (
 // has the future methods result, done, exception and cancel. It is meant
 // for one Starlark thread at a time.
 type Executor struct {
-	view  *LoadBalancedView
-	tasks []*client.Task // submitted, for shutdown(wait=True)
+	view    *LoadBalancedView
+	tasks   []*client.Task // submitted, for shutdown(wait=True)
+	pruneAt int            // prune finished tasks when tasks grows past this
 }
 
 var _ starlark.HasAttrs = (*Executor)(nil)
@@ -66,14 +67,22 @@ func (e *Executor) Attr(name string) (starlark.Value, error) {
 // AttrNames lists the attributes.
 func (e *Executor) AttrNames() []string { return []string{"map", "shutdown", "submit", "view"} }
 
+// keep records submitted tasks. Finished ones are dropped when the list
+// has doubled since the last pruning, so submitting N tasks costs O(N).
 func (e *Executor) keep(tasks []*client.Task) {
+	e.tasks = append(e.tasks, tasks...)
+	if len(e.tasks) <= e.pruneAt {
+		return
+	}
 	live := e.tasks[:0]
 	for _, t := range e.tasks {
 		if !t.Ready() {
 			live = append(live, t)
 		}
 	}
-	e.tasks = append(live, tasks...)
+	clear(e.tasks[len(live):])
+	e.tasks = live
+	e.pruneAt = max(2*len(live), 64)
 }
 
 // execSubmit implements ex.submit(f, *args, **kwargs): a future (an

@@ -88,6 +88,10 @@ type history struct {
 	start int      // index of the oldest id once the ring is full
 	tasks map[string]weak.Pointer[client.Task]
 	out   map[string]*client.Task // outstanding at the last look
+	// pruneAt is the size of out past which finished tasks are dropped
+	// from it: twice the live count after the last pruning, so the strong
+	// set stays bounded by the outstanding tasks at amortized O(1).
+	pruneAt int
 }
 
 func newHistory() *history {
@@ -113,7 +117,7 @@ func (h *history) record(tasks []*client.Task) {
 	}
 	// Drop finished tasks from the strong set now and then, and forget
 	// collected ones.
-	if len(h.out) > 1024 && len(h.out)%1024 == 0 {
+	if len(h.out) > h.pruneAt {
 		h.pruneLocked()
 	}
 }
@@ -124,6 +128,7 @@ func (h *history) pruneLocked() {
 			delete(h.out, id)
 		}
 	}
+	h.pruneAt = max(2*len(h.out), 1024)
 	for id, p := range h.tasks {
 		if p.Value() == nil {
 			delete(h.tasks, id)

@@ -3,6 +3,7 @@ package clientlib_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,28 @@ inversions = len([i for i in range(1, len(order)) if order[i] < order[i - 1] - 0
 	}
 	if got := h.eval("inversions"); got != starlark.MakeInt(0) {
 		t.Errorf("%s results out of arrival order", got)
+	}
+}
+
+// TestResultsBounded: rc.results holds a finished result only while an
+// AsyncResult does, however the tasks were submitted (maps of 100 tasks
+// never hit a pruning boundary by chance).
+func TestResultsBounded(t *testing.T) {
+	h := newHarness(t, sharedCluster(t))
+	h.must(`
+rc = Client()
+lv = rc.load_balanced_view()
+def batches():
+    for i in range(30):
+        lv.map_sync(lambda x: x, range(100))
+batches()
+`)
+	runtime.GC()
+	runtime.GC()
+	if n := starlark.Len(h.eval("rc.results")); n > 1100 {
+		t.Errorf("len(rc.results) = %d after 3,000 tasks whose AsyncResults are gone, want at most 1,100", n)
+	}
+	if n := starlark.Len(h.eval("rc.history")); n != 3000 {
+		t.Errorf("len(rc.history) = %d, want 3000", n)
 	}
 }
