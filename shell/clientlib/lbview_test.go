@@ -177,3 +177,13 @@ batches()
 		t.Errorf("len(rc.history) = %d, want 3000", n)
 	}
 }
+
+// TestClientTimeoutNone: Client(timeout=-1) means no bound, as in
+// ipyparallel.
+func TestClientTimeoutNone(t *testing.T) {
+	h := newHarness(t, sharedCluster(t))
+	h.must(`rc = Client(timeout=-1)`)
+	if n := starlark.Len(h.eval("rc.ids")); n != nEngines {
+		t.Errorf("len(rc.ids) = %d, want %d", n, nEngines)
+	}
+}
