@@ -1,0 +1,325 @@
+package chaostest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/internal/clustertest"
+	"github.com/pxsh/pxsh/launcher"
+	"github.com/pxsh/pxsh/profile"
+)
+
+const (
+	nEngines = 4
+	nTasks   = 5000
+	// stopFor bounds a SIGSTOP: well under the controller's default
+	// dead-after (2.5 s), so a stopped engine is healthy.
+	stopFor = 700 * time.Millisecond
+)
+
+// chaos is one run's state.
+type chaos struct {
+	t      *testing.T
+	bin    string
+	env    []string
+	prof   string
+	rnd    *rand.Rand
+	mu     sync.Mutex
+	killed map[int]bool // engine ids SIGKILLed at some point
+	events []string
+}
+
+func (c *chaos) logf(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, fmt.Sprintf(format, args...))
+}
+
+// TestChaos runs 5,000 load-balanced tasks with retries while, at moments
+// drawn from a seeded generator, it SIGKILLs and SIGSTOPs engines, SIGKILLs
+// the controller once and stalls a client. Every task must end exactly
+// once with its value or a named error; no engine that was not killed may
+// be declared dead; nothing may be left running. Replay a failure with
+// PXSH_CHAOS_SEED.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos test skipped in -short mode")
+	}
+	if os.Getenv("PXSH_CHAOS") == "" {
+		t.Skip("set PXSH_CHAOS=1: enabled once controller restarts keep tasks")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("PXSH_CHAOS_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("PXSH_CHAOS_SEED: %v", err)
+		}
+	}
+	t.Logf("chaos seed %d (replay with PXSH_CHAOS_SEED=%d)", seed, seed)
+	dir := t.TempDir()
+	c := &chaos{
+		t: t, bin: clustertest.Binary(t), env: append(os.Environ(), "PXSH_DIR="+dir, "NO_COLOR=1"),
+		prof: filepath.Join(dir, "profile_default"), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		killed: map[int]bool{},
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("seed %d; events:\n%s", seed, strings.Join(c.events, "\n"))
+		}
+	}()
+	c.pxsh("cluster", "start", "-n", strconv.Itoa(nEngines), "--restart-engines", "--daemonize", "--wait")
+	before := c.pids()
+	t.Cleanup(func() { c.stopAndCheck(before) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second*clustertest.Scale())
+	defer cancel()
+	rc, err := client.Dial(ctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := rc.WaitForEngines(ctx, nEngines); err != nil {
+		t.Fatal(err)
+	}
+	stall := c.stalledClient()
+	defer stall()
+
+	lv := rc.LoadBalanced(client.TaskOptions{Retries: 3})
+	tasks := make([]*client.Task, 0, nTasks)
+	for i := range nTasks {
+		tk, err := lv.ApplyAsync("lambda x: [time.sleep(0.002), x * x][1]", i)
+		if err != nil {
+			t.Fatalf("submit task %d: %v", i, err)
+		}
+		tasks = append(tasks, tk)
+	}
+	done := make(chan struct{})
+	go func() { c.disturb(ctx, tasks, done) }()
+	for i, tk := range tasks {
+		if err := tk.Wait(ctx); err != nil {
+			close(done)
+			t.Fatalf("task %d (%s) never ended: %v", i, tk.MsgID, err)
+		}
+	}
+	close(done)
+	c.check(tasks, rc)
+}
+
+// pxsh runs the binary and fails the test on error.
+func (c *chaos) pxsh(args ...string) string {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = c.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("pxsh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// pids returns the cluster's recorded processes: the controller's under
+// key -1, engines' under their ids.
+func (c *chaos) pids() map[int]int {
+	out := map[int]int{}
+	st, err := launcher.ReadState(c.prof)
+	if err != nil {
+		c.logf("read cluster state: %v", err)
+		st = &launcher.ClusterState{}
+	}
+	for _, r := range st.Records {
+		for _, p := range r.Procs {
+			switch {
+			case r.Role == "controller":
+				out[-1] = p.PID
+			case p.ID >= 0:
+				out[p.ID] = p.PID
+			}
+		}
+	}
+	if info, err := profile.Read(profile.ConnectionPath(c.prof, false)); err == nil && info.PID > 0 {
+		out[-1] = info.PID
+	}
+	if st.Supervisor != nil {
+		out[-2] = st.Supervisor.PID
+	}
+	return out
+}
+
+// disturb kills and stops engines at random moments until done, and
+// kills the controller once, after some tasks have finished.
+func (c *chaos) disturb(ctx context.Context, tasks []*client.Task, done <-chan struct{}) {
+	controllerKilled := false
+	for {
+		wait := time.Duration(100+c.rnd.IntN(400)) * time.Millisecond
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		finished := 0
+		for _, tk := range tasks {
+			if tk.Ready() {
+				finished++
+			}
+		}
+		pids := c.pids()
+		switch {
+		case !controllerKilled && finished > nTasks/3:
+			controllerKilled = true
+			c.signal(-1, pids[-1], syscall.SIGKILL)
+		case c.rnd.IntN(4) == 0:
+			id := c.rnd.IntN(nEngines)
+			c.mu.Lock()
+			c.killed[id] = true
+			c.mu.Unlock()
+			c.signal(id, pids[id], syscall.SIGKILL)
+		default:
+			id := c.rnd.IntN(nEngines)
+			if c.signal(id, pids[id], syscall.SIGSTOP) {
+				time.Sleep(stopFor) // the disturbance itself, not synchronisation
+				c.signal(id, pids[id], syscall.SIGCONT)
+			}
+		}
+	}
+}
+
+func (c *chaos) signal(id, pid int, sig syscall.Signal) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, sig)
+	c.logf("%s %s engine/controller %d pid %d: %v", time.Now().Format("15:04:05.000"), sig, id, pid, err)
+	return err == nil
+}
+
+// stalledClient starts a client process that submits tasks with 1 MB
+// results and then stops reading (SIGSTOP). It returns a function that
+// ends it.
+func (c *chaos) stalledClient() func() {
+	c.t.Helper()
+	script := `
+rc = Client()
+lv = rc.load_balanced_view()
+ars = [lv.apply_async(lambda: "x" * 1000000) for i in range(100)]
+print("submitted")
+time.sleep(600)
+`
+	cmd := exec.Command(c.bin, "-c", script)
+	cmd.Env = c.env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "submitted") {
+				line <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case <-line:
+	case <-time.After(20 * time.Second * clustertest.Scale()):
+		cmd.Process.Kill()
+		cmd.Wait()
+		c.t.Fatal("the stalling client never submitted")
+	}
+	syscall.Kill(cmd.Process.Pid, syscall.SIGSTOP)
+	c.logf("stalled client pid %d", cmd.Process.Pid)
+	return func() {
+		cmd.Process.Kill()
+		syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
+		cmd.Wait()
+	}
+}
+
+// check asserts every task ended once with its value or a named error
+// that blames a killed engine.
+func (c *chaos) check(tasks []*client.Task, rc *client.Client) {
+	t := c.t
+	ok, failed := 0, map[string]int{}
+	for i, tk := range tasks {
+		v, err := (&client.AsyncResult{Tasks: []*client.Task{tk}}).Get(context.Background())
+		if err == nil {
+			if got, want := fmt.Sprint(v[0]), strconv.Itoa(i*i); got != want {
+				t.Errorf("task %d = %s, want %s", i, got, want)
+			}
+			ok++
+			continue
+		}
+		var re *client.RemoteError
+		if !errors.As(err, &re) || re.Name == "" {
+			t.Errorf("task %d failed without a named error: %v", i, err)
+			continue
+		}
+		failed[re.Name]++
+		if re.Name == "EngineError" && re.Engine >= 0 {
+			c.mu.Lock()
+			k := c.killed[re.Engine]
+			c.mu.Unlock()
+			if !k {
+				t.Errorf("task %d: engine %d declared dead but never killed: %v", i, re.Engine, err)
+			}
+		}
+	}
+	if n := rc.Strays(); n != 0 {
+		t.Errorf("%d results arrived twice or for unknown tasks", n)
+	}
+	t.Logf("%d tasks: %d values, failures by name %v", len(tasks), ok, failed)
+	if ok < len(tasks)/2 {
+		t.Errorf("only %d of %d tasks succeeded", ok, len(tasks))
+	}
+}
+
+// stopAndCheck stops the cluster and checks that no process it ever
+// recorded is left.
+func (c *chaos) stopAndCheck(before map[int]int) {
+	all := []int{}
+	for _, pid := range before {
+		all = append(all, pid)
+	}
+	for _, pid := range c.pids() {
+		all = append(all, pid)
+	}
+	c.pxsh("cluster", "stop")
+	clustertest.Eventually(c.t, 10*time.Second, "every cluster process to exit", func() bool {
+		for _, pid := range all {
+			if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// zombie reports whether pid has exited but not been reaped.
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
