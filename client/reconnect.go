@@ -17,7 +17,7 @@ func (c *Client) redial() bool {
 	for time.Now().Before(deadline) {
 		for _, addr := range c.info.Addresses {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			qc, err := quic.Dial(ctx, addr, c.info.Fingerprint, quic.Config{Key: c.key, IdleTimeout: IdleTimeout})
+			qc, err := quic.Dial(ctx, addr, c.info.Fingerprint, c.qcfg)
 			cancel()
 			if err != nil {
 				continue
