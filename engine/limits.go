@@ -61,14 +61,16 @@ func physicalMemory() int64 {
 	return 0
 }
 
-// Metrics the watchdog reads: heap objects (live and not yet swept) and
-// goroutine stacks.
-var watchMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/stacks:bytes"}
+// Metrics the watchdog reads: the live heap as of the last collection,
+// heap objects (live and not yet swept) and goroutine stacks.
+var watchMetrics = []string{"/gc/heap/live:bytes", "/memory/classes/heap/objects:bytes", "/memory/classes/heap/stacks:bytes"}
 
 // watch checks the heap and the stacks every watchInterval until stop is
 // called, and cancels the task with a MemoryError or a RecursionError when
-// one passes its limit (a limit <= 0 is not checked). A heap over the
-// limit is collected once before it counts, so garbage never fails a task.
+// one passes its limit (a limit <= 0 is not checked). The heap counts what
+// the last collection found live, so garbage never fails a task; the
+// program sets the Go runtime's memory limit a little above maxHeap so
+// that collections happen in time.
 func watch(maxHeap, maxStack int64, cancel context.CancelCauseFunc) (stop func()) {
 	if maxHeap <= 0 && maxStack <= 0 {
 		return func() {}
@@ -106,24 +108,34 @@ func watch(maxHeap, maxStack int64, cancel context.CancelCauseFunc) (stop func()
 // passed, or nil.
 func overLimit(samples []metrics.Sample, maxHeap, maxStack int64) *CancelError {
 	metrics.Read(samples)
-	heap, stack := int64(samples[0].Value.Uint64()), int64(samples[1].Value.Uint64())
+	live, objects, stack := int64(samples[0].Value.Uint64()), int64(samples[1].Value.Uint64()), int64(samples[2].Value.Uint64())
 	if maxStack > 0 && stack > maxStack {
 		return &CancelError{Name: "RecursionError", Message: fmt.Sprintf(
 			"call stack reached %s, over the engine's limit of %s (pxsh engine --max-stack): recursion too deep",
 			protocol.FormatSize(stack), protocol.FormatSize(maxStack))}
 	}
-	if maxHeap <= 0 || heap <= maxHeap {
+	if maxHeap <= 0 {
 		return nil
 	}
-	runtime.GC()
-	metrics.Read(samples)
-	if heap = int64(samples[0].Value.Uint64()); heap <= maxHeap {
+	if live <= maxHeap && objects > 2*maxHeap {
+		// No collection for a while (no runtime memory limit): collect
+		// now rather than let the heap grow unchecked.
+		runtime.GC()
+		metrics.Read(samples)
+		live = int64(samples[0].Value.Uint64())
+	}
+	if live <= maxHeap {
 		return nil
 	}
 	return &CancelError{Name: "MemoryError", Message: fmt.Sprintf(
 		"engine memory reached %s, over the engine's limit of %s (pxsh engine --max-memory): task cancelled",
-		protocol.FormatSize(heap), protocol.FormatSize(maxHeap))}
+		protocol.FormatSize(live), protocol.FormatSize(maxHeap))}
 }
+
+// RuntimeMemoryLimit is the Go runtime's soft memory limit that goes with
+// a heap limit of maxHeap: a quarter above it, so the collector measures
+// the live heap often enough near the limit without thrashing below it.
+func RuntimeMemoryLimit(maxHeap int64) int64 { return maxHeap + maxHeap/4 }
 
 // output captures a task's printed output up to a limit and counts what
 // it drops.

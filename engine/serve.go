@@ -407,12 +407,18 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 	if res.Error != nil && res.Error.Name == "TaskAborted" {
 		res.Status = protocol.StatusAborted
 	}
-	p, err := protocol.Marshal(protocol.TResult, &res, val)
-	if err != nil {
-		return
-	}
-	if limit := e.frameLimit(); len(p) > limit {
-		p = tooLarge(req, res, len(p), limit)
+	var p []byte
+	limit := e.frameLimit()
+	if len(val) > limit { // do not copy a value that cannot be sent
+		p = tooLarge(req, res, len(val), limit)
+	} else {
+		var err error
+		if p, err = protocol.Marshal(protocol.TResult, &res, val); err != nil {
+			return
+		}
+		if len(p) > limit {
+			p = tooLarge(req, res, len(p), limit)
+		}
 	}
 	e.mu.Lock()
 	e.recent.add(req.MsgID, p)

@@ -116,7 +116,7 @@ func (l *engineLimits) apply(cfg *engine.Config) {
 	}
 	cfg.MaxFrame, cfg.MaxDepth = int(l.frame), l.depth
 	if l.memory > 0 {
-		debug.SetMemoryLimit(int64(l.memory))
+		debug.SetMemoryLimit(engine.RuntimeMemoryLimit(int64(l.memory)))
 	}
 	if l.stack > 0 && 2*int64(l.stack) > 1<<30 {
 		debug.SetMaxStack(int(2 * l.stack))
