@@ -153,8 +153,8 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 	switch {
 	case ctx.Err() != nil:
 		re = cancelError(ctx)
-		if re.Name == "MemoryError" {
-			runtime.GC() // free what the task left before the next one
+		if re.Name == "MemoryError" || re.Name == "RecursionError" {
+			runtime.GC() // free the task's garbage and shrink its stack before the next task
 		}
 	case stepsExceeded:
 		re = classify(err)

@@ -22,7 +22,7 @@ func limitsCluster(t *testing.T) (*clustertest.Cluster, *client.Client, context.
 		// Busy engines answer heartbeats late on a loaded machine.
 		DeadAfter: 2500 * time.Millisecond,
 		EngineArgs: []string{"--max-memory", "64MiB", "--max-stack", "32MiB",
-			"--max-output", "1KiB", "--max-depth", "64"},
+			"--max-output", "1KiB", "--max-depth", "64", "--max-steps", "5000000"},
 	})
 	c := cl.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*clustertest.Scale())
@@ -89,6 +89,14 @@ func TestEngineLimits(t *testing.T) {
 		re := remoteErr(t, ctx, c, "def down(n):\n    return down(n + 1)\n", 0)
 		if re.Name != "RecursionError" || !strings.Contains(re.Message, "limit of 32 MiB") {
 			t.Fatalf("got %v, want a RecursionError", re)
+		}
+		alive(t, ctx, c, pid)
+	})
+
+	t.Run("Steps", func(t *testing.T) {
+		re := remoteErr(t, ctx, c, "def spin():\n    while True:\n        pass\n")
+		if !strings.Contains(re.Message, "execution step budget of 5000000 steps exceeded") {
+			t.Fatalf("got %v, want the step budget error", re)
 		}
 		alive(t, ctx, c, pid)
 	})
