@@ -96,7 +96,7 @@ type engineLimits struct {
 }
 
 func (l *engineLimits) register(fs *flag.FlagSet) {
-	fs.Var(&l.memory, "max-memory", "heap `size` over which a running task fails with MemoryError (0: none; default: half the RAM, at most 4GiB)")
+	fs.Var(&l.memory, "max-memory", "heap `size` over which a running task fails with MemoryError (0: none; half the RAM, at most 4GiB)")
 	fs.Var(&l.stack, "max-stack", "call-stack `size` over which a running task fails with RecursionError (0: none)")
 	fs.Var(&l.output, "max-output", "output `size` captured per task; the rest is cut with a marker (0: no limit)")
 	fs.Var(&l.frame, "max-frame", "largest message `size`; a larger result fails with ValueError")
