@@ -257,7 +257,7 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 		c.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if n := len(p) + len(body); n > c.maxFrame {
+	if n := len(p) + len(body); n > c.maxFrame-hubHeadroom {
 		limit := c.maxFrame
 		c.mu.Unlock()
 		return nil, fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(n), Limit: int64(limit)})
@@ -272,6 +272,10 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 	}
 	return t, nil
 }
+
+// hubHeadroom is room left in a request frame for the fields the hub adds
+// to its header (the client id) before forwarding it.
+const hubHeadroom = 1 << 10
 
 // requestWhat names what a request of kind k carries, for size errors.
 func requestWhat(k protocol.Kind) string {
