@@ -83,15 +83,16 @@ func watch(maxHeap, maxStack int64, cancel context.CancelCauseFunc) (stop func()
 	stopped := false
 	var t *time.Timer
 	check := func() {
-		if err := overLimit(samples, maxHeap, maxStack); err != nil {
-			cancel(err)
-			return
-		}
+		err := overLimit(samples, maxHeap, maxStack)
 		mu.Lock()
-		if !stopped {
+		defer mu.Unlock()
+		switch {
+		case stopped: // the task ended meanwhile: never blame it afterwards
+		case err != nil:
+			cancel(err)
+		default:
 			t.Reset(watchInterval)
 		}
-		mu.Unlock()
 	}
 	mu.Lock()
 	t = time.AfterFunc(watchInterval, check)
