@@ -29,8 +29,10 @@ type Config struct {
 	// MaxSteps is the per-task execution-step budget; 0 means none.
 	MaxSteps uint64
 	// MaxMemory, MaxStack and MaxOutput are the per-task limits of
-	// InterpConfig; MaxDepth bounds the nesting of decoded values and
-	// json.decode input (0: DefaultMaxDepth).
+	// InterpConfig (MaxMemory 0: none; `pxsh engine` defaults it to
+	// DefaultMaxMemory and sets the runtime's limit to
+	// RuntimeMemoryLimit); MaxDepth bounds the nesting of decoded values
+	// and json.decode input (0: DefaultMaxDepth).
 	MaxMemory int64
 	MaxStack  int64
 	MaxOutput int
