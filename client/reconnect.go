@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
-	"github.com/pxsh/pxsh/quic"
 )
 
 // redial reconnects to a controller that went away, as the same client,
@@ -40,7 +39,7 @@ func (c *Client) redial() bool {
 func (c *Client) redialOnce(ctx context.Context) bool {
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	qc, addr, err := dialAny(dctx, c.info.Addresses, c.info.Fingerprint, quic.Config{Key: c.key, IdleTimeout: IdleTimeout})
+	qc, addr, err := dialAny(dctx, c.info.Addresses, c.info.Fingerprint, c.qcfg)
 	if err != nil {
 		return false
 	}

@@ -96,7 +96,7 @@ func classifyMessage(msg string) string {
 		"unexpected keyword", "too many arguments", "got multiple values", "does not accept"),
 		has("got ") && has(", want "):
 		return "TypeError"
-	case has("invalid literal", "not found", "invalid", "out of range", "empty"):
+	case has("invalid literal", "not found", "invalid", "out of range", "empty", "deeper than the limit", "nested more than", "over the limit"):
 		return "ValueError"
 	}
 	return "Error"

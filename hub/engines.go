@@ -84,7 +84,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	defer h.mu.Unlock()
 	welcome := func(id int) error {
 		return send(c, protocol.TRegistered, &protocol.Registered{ID: id, ClusterID: h.clusterID,
-			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond)}, nil)
+			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond), MaxFrame: h.cfg.MaxFrame}, nil)
 	}
 	id := r.ID
 	if id >= 0 {

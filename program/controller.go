@@ -18,6 +18,7 @@ import (
 
 	"github.com/pxsh/pxsh/hub"
 	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/quic"
 )
 
 // controllerFlags are the flags shared by `pxsh controller` and the
@@ -31,6 +32,7 @@ type controllerFlags struct {
 	hwm                                   int
 	restore, daemonize, memoryDB          bool
 	grace                                 time.Duration
+	maxFrame                              size
 }
 
 func (f *controllerFlags) register(fs *flag.FlagSet) {
@@ -48,6 +50,8 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.grace, "restore-grace", 10*time.Second, "how long engines have to reclaim their tasks after --restore")
 	fs.BoolVar(&f.daemonize, "daemonize", false, "run in the background once listening")
 	fs.BoolVar(&f.memoryDB, "memory-db", false, "keep the task database in memory")
+	f.maxFrame = quic.DefaultMaxFrame
+	fs.Var(&f.maxFrame, "max-frame", "largest message `size` (a result, a pushed value, a reply); larger ones fail with an error naming the size")
 }
 
 func (f *controllerFlags) dir() string {
@@ -69,6 +73,7 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 		Restore:      f.restore,
 		MemoryDB:     f.memoryDB,
 		RestoreGrace: f.grace,
+		MaxFrame:     int(f.maxFrame),
 	}
 	if f.hwm == 0 {
 		cfg.HWM = -1

@@ -103,6 +103,9 @@ type Registered struct {
 	// Busy says the id asked for still belongs to a live engine: the
 	// engine may try again once the hub declares the old one dead.
 	Busy bool `cbor:"5,keyasint,omitempty"`
+	// MaxFrame is the hub's frame limit in bytes (0: unknown): an engine
+	// sends no larger frame, so a result over it fails as a ValueError.
+	MaxFrame int `cbor:"6,keyasint,omitempty"`
 }
 
 // EngineInfo describes a registered engine.
@@ -125,6 +128,9 @@ type Welcome struct {
 	ClusterID string       `cbor:"2,keyasint"`
 	Engines   []EngineInfo `cbor:"3,keyasint"`
 	Error     string       `cbor:"4,keyasint,omitempty"`
+	// MaxFrame is the hub's frame limit in bytes (0: unknown): a client
+	// sends no larger frame.
+	MaxFrame int `cbor:"5,keyasint,omitempty"`
 }
 
 // EngineEvent tells clients that an engine joined or left.
