@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -70,7 +71,14 @@ func (h *host) sh(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		}
 		limit = n
 	}
-	return run(starlarklib.Context(thread), cmd, timeout, limit)
+	name := argv[0]
+	if shell {
+		name = strconv.Quote(argv[2])
+		if len(argv[2]) > 60 {
+			name = strconv.Quote(argv[2][:57] + "...")
+		}
+	}
+	return run(starlarklib.Context(thread), cmd, name, timeout, limit)
 }
 
 // shArgv turns sh's cmd argument into an argv.
@@ -163,10 +171,10 @@ func optSeconds(name string, v starlark.Value) (time.Duration, error) {
 // timeout.
 var errTimeout = errors.New("sh timeout")
 
-// run runs cmd in its own process group and kills the whole group when
+// run runs cmd (called name in errors) in its own process group and kills the whole group when
 // ctx is done, when the timeout passes, and when the program exits (so no
 // background child outlives the call).
-func run(ctx context.Context, cmd *exec.Cmd, timeout time.Duration, limit int) (starlark.Value, error) {
+func run(ctx context.Context, cmd *exec.Cmd, name string, timeout time.Duration, limit int) (starlark.Value, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if timeout > 0 {
@@ -177,7 +185,6 @@ func run(ctx context.Context, cmd *exec.Cmd, timeout time.Duration, limit int) (
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = waitDelay
-	name := cmd.Args[0]
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("sh: %w", err)
 	}
