@@ -12,6 +12,7 @@ import (
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/internal/clustertest"
+	"github.com/pxsh/pxsh/protocol"
 )
 
 // procStat is what /proc/PID/stat says about a process.
@@ -86,15 +87,24 @@ func TestHostCapabilities(t *testing.T) {
 	}
 
 	for _, code := range []string{`sh(["sleep", "100"])`, `sh("sleep 100 | sleep 101", shell=True)`} {
-		t.Run(code, func(t *testing.T) { abortKillsGroup(t, ctx, cl, granted.Process.Pid, code) })
+		t.Run(code, func(t *testing.T) { cancelKillsGroup(t, ctx, cl, granted.Process.Pid, code, 0) })
 	}
+	t.Run("task timeout", func(t *testing.T) {
+		cancelKillsGroup(t, ctx, cl, granted.Process.Pid, `sh("sleep 100 | sleep 101", shell=True)`,
+			5*float64(clustertest.Scale()))
+	})
 }
 
-// abortKillsGroup runs code (which starts sleeps) on engine 0, whose
-// process is enginePid, aborts it, and checks that nothing of the
-// command's process group remains.
-func abortKillsGroup(t *testing.T, ctx context.Context, cl *client.Client, enginePid int, code string) {
-	ar, err := cl.View(0).ExecuteAsync(code, true)
+// cancelKillsGroup runs code (which starts sleeps) on engine 0, whose
+// process is enginePid, aborts it (or, with a timeout in seconds, lets the
+// engine's task timeout stop it), and checks that nothing of the command's
+// process group remains.
+func cancelKillsGroup(t *testing.T, ctx context.Context, cl *client.Client, enginePid int, code string, timeout float64) {
+	body, err := client.Encode(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar, err := cl.View(0).Submit(protocol.Request{Kind: protocol.KindExecute, Silent: true, Timeout: timeout}, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,12 +132,16 @@ func abortKillsGroup(t *testing.T, ctx context.Context, cl *client.Client, engin
 			return n >= 3 // sh and two sleeps
 		})
 	}
-	if err := ar.Abort(cl); err != nil {
-		t.Fatal(err)
+	want := "TaskTimeout"
+	if timeout == 0 {
+		want = "TaskAborted"
+		if err := ar.Abort(cl); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err = ar.Get(ctx)
-	if err == nil || !strings.Contains(err.Error(), "TaskAborted") {
-		t.Errorf("got %v, want TaskAborted", err)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want %s", err, want)
 	}
 	waitFor(t, "the process group to end", func() bool {
 		for _, p := range processes() {
