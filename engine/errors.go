@@ -66,6 +66,10 @@ func classify(err error) protocol.RemoteError {
 	if errors.Is(err, starlarklib.ErrUnsendable) {
 		re.Name = "TypeError"
 	}
+	var named interface{ ErrorName() string }
+	if errors.As(err, &named) {
+		re.Name = named.ErrorName()
+	}
 	msg = strings.TrimPrefix(msg, "fail: ")
 	re.Message = msg
 	return re

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 // InterpConfig configures an Interp.
@@ -47,12 +48,20 @@ type InterpConfig struct {
 	// by a marker line. 0 means DefaultMaxOutput, a negative value no
 	// limit.
 	MaxOutput int
+	// Grant is the host capabilities of tasks (sh, env, fs); the zero
+	// Grant keeps the sandbox (host only).
+	Grant hostlib.Grant
+	// Modules are extra predeclared names (Go-defined modules); they
+	// shadow the standard ones.
+	Modules starlark.StringDict
 }
 
 // Interp runs tasks in one persistent Starlark namespace. Its predeclared
 // names are Starlark's universe, the standard modules (math, json, time,
-// struct), the engine module (id, pid, host) and Reference. Code has no
-// access to files, the network or the environment.
+// struct), the engine module (id, pid, host), Reference, the host modules
+// (sh, fs, env, host: see package hostlib) and the configured Modules.
+// Unless the Grant allows it, code has no access to files, programs, the
+// network or the environment.
 //
 // Run must not be called concurrently; cancellation goes through its
 // context.
@@ -81,6 +90,12 @@ func NewInterp(cfg InterpConfig) *Interp {
 		"host": starlark.String(cfg.Host),
 	}}
 	builtins["Reference"] = starlarklib.ReferenceBuiltin()
+	for k, v := range hostlib.Modules(hostlib.Config{Grant: cfg.Grant}) {
+		builtins[k] = v
+	}
+	for k, v := range cfg.Modules {
+		builtins[k] = v
+	}
 	ns := starlarklib.NewNamespace(builtins)
 	ns.SetLimits(cfg.Limits)
 	return &Interp{cfg: cfg, ns: ns}

@@ -14,6 +14,8 @@ import (
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
+	"go.starlark.net/starlark"
 )
 
 // Config configures an engine's service loop.
@@ -44,6 +46,11 @@ type Config struct {
 	// Retry bounds how long the engine keeps trying to reach the
 	// controller (at first, and after losing it); 0 means 30 s.
 	Retry time.Duration
+	// Grant is the host capabilities tasks get (sh, env, fs); the zero
+	// Grant keeps the sandbox.
+	Grant hostlib.Grant
+	// Modules are extra predeclared names (Go-defined modules).
+	Modules starlark.StringDict
 	// Logger receives the engine's events; nil means silent.
 	Logger *slog.Logger
 }
@@ -155,7 +162,8 @@ func (e *Engine) Serve(ctx context.Context) error {
 		if e.interp == nil {
 			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps,
 				Limits:    protocol.Limits{MaxDepth: e.cfg.MaxDepth},
-				MaxMemory: e.cfg.MaxMemory, MaxStack: e.cfg.MaxStack, MaxOutput: e.cfg.MaxOutput})
+				MaxMemory: e.cfg.MaxMemory, MaxStack: e.cfg.MaxStack, MaxOutput: e.cfg.MaxOutput,
+				Grant: e.cfg.Grant, Modules: e.cfg.Modules})
 			go e.work(ctx)
 		}
 		e.setConn(c, resume)
@@ -223,7 +231,8 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume}
+	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume,
+		Caps: e.cfg.Grant.Caps()}
 	if resume {
 		reg.Tasks, reg.Recent = e.held()
 	}

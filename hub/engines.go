@@ -108,7 +108,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	h.used[id] = true
 	h.noteID(id)
 	e := &engine{
-		info:     protocol.EngineInfo{ID: id, Host: r.Host, PID: r.PID},
+		info:     protocol.EngineInfo{ID: id, Host: r.Host, PID: r.PID, Caps: r.Caps},
 		conn:     c,
 		lastSeen: time.Now(),
 		tasks:    map[string]*task{},

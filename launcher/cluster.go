@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,6 +110,9 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	if cfg.Private {
 		cfg.DieWithLauncher = true
+	}
+	if cfg.Allow != "" {
+		cfg.EngineArgs = slices.Concat(cfg.EngineArgs, []string{"--allow", cfg.Allow})
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 60 * time.Second
@@ -778,6 +782,9 @@ func (c *Cluster) save(f func(*ClusterState)) error {
 			s = &ClusterState{Started: time.Now()}
 		}
 		s.ProfileDir, s.Engines, s.Controller = c.dir, c.cfg.Engines, c.cfg.Controller
+		if c.cfg.Allow != "" {
+			s.Allow = c.cfg.Allow
+		}
 		keep := recs
 		for _, r := range s.Records {
 			if r.Owner != me {

@@ -25,6 +25,8 @@ type ClusterState struct {
 	// Engines and Controller are the backends' names.
 	Engines    string `json:"engines,omitempty"`
 	Controller string `json:"controller,omitempty"`
+	// Allow is the engines' host-capability grant (--allow syntax).
+	Allow string `json:"allow,omitempty"`
 	// Started is when the cluster was started.
 	Started time.Time `json:"started"`
 	// NextID is the next free engine id.

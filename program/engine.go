@@ -20,12 +20,13 @@ import (
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 // rankVars name the environment variables that carry an MPI rank.
 var rankVars = []string{"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}
 
-func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) int {
+func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer, o *options) int {
 	fs := flag.NewFlagSet("pxsh engine", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("file", "", "connection `file` (default: the profile's)")
@@ -40,7 +41,13 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	wait := fs.Duration("wait", 60*time.Second, "how long to wait for the connection file and controller")
 	verbose := fs.Bool("verbose", false, "log events to stderr")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` (for developers)")
+	allow := fs.String("allow", "", "host `capabilities` tasks get: sh, env, fs=ROOT:ROOT (comma-separated; default none)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	grant, err := hostlib.ParseGrant(*allow)
+	if err != nil {
+		fmt.Fprintln(stderr, "pxsh engine:", err)
 		return 2
 	}
 	if getenv("GOMAXPROCS") == "" {
@@ -71,7 +78,7 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		fmt.Fprintln(stderr, "pxsh engine:", err)
 		return 1
 	}
-	cfg := engine.Config{Connection: conn, ID: *id, MaxSteps: *steps, Retry: *wait}
+	cfg := engine.Config{Connection: conn, ID: *id, MaxSteps: *steps, Retry: *wait, Grant: grant, Modules: o.modules}
 	lim.apply(&cfg)
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))

@@ -13,12 +13,18 @@ import (
 
 	"github.com/pxsh/pxsh/hub"
 	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/shell"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 // startPrivate starts a private local cluster: a controller in this
-// process and n engine processes that die with it. stop tears it all
-// down and removes its profile.
-func startPrivate(ctx context.Context, n int) (string, func(), error) {
+// process and p.Engines engine processes, granted p.Allow, that die with
+// it. stop tears it all down and removes its profile.
+func startPrivate(ctx context.Context, p shell.Private) (string, func(), error) {
+	n := p.Engines
+	if _, err := hostlib.ParseGrant(p.Allow); err != nil {
+		return "", nil, err
+	}
 	dir, err := os.MkdirTemp("", "pxsh-private-")
 	if err != nil {
 		return "", nil, fmt.Errorf("private cluster: %w", err)
@@ -47,7 +53,11 @@ func startPrivate(ctx context.Context, n int) (string, func(), error) {
 		os.RemoveAll(dir)
 	}
 	for i := 0; i < n; i++ {
-		cmd := exec.Command(bin, "engine", "--file", engFile, "--id", strconv.Itoa(i))
+		args := []string{"engine", "--file", engFile, "--id", strconv.Itoa(i)}
+		if p.Allow != "" {
+			args = append(args, "--allow", p.Allow)
+		}
+		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = nil, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 		if err := cmd.Start(); err != nil {

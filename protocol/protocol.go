@@ -90,6 +90,9 @@ type Register struct {
 	// Recent, when resuming, lists the msg ids of the results the engine
 	// sends again after registering.
 	Recent []string `cbor:"7,keyasint,omitempty"`
+	// Caps lists the host capabilities the engine was granted, in
+	// --allow syntax ("sh", "env", "fs=/a:/b").
+	Caps []string `cbor:"8,keyasint,omitempty"`
 }
 
 // Registered answers Register.
@@ -113,6 +116,8 @@ type EngineInfo struct {
 	ID   int    `cbor:"1,keyasint"`
 	Host string `cbor:"2,keyasint"`
 	PID  int    `cbor:"3,keyasint"`
+	// Caps are the engine's host capabilities (Register.Caps).
+	Caps []string `cbor:"4,keyasint,omitempty"`
 }
 
 // Hello is a client's first message.

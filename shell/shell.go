@@ -18,9 +18,18 @@ import (
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/shell/clientlib"
 	"github.com/pxsh/pxsh/starlarklib"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 	"go.starlark.net/starlark"
 	"golang.org/x/term"
 )
+
+// Private describes a private cluster for Config.StartPrivate.
+type Private struct {
+	// Engines is the number of engines.
+	Engines int
+	// Allow is the engines' host-capability grant (--allow syntax).
+	Allow string
+}
 
 // Config configures a Shell. Zero fields take the defaults documented on
 // each.
@@ -47,6 +56,13 @@ type Config struct {
 	// returns its client connection file and a function that stops it.
 	// nil means no private cluster can be started.
 	StartCluster func(ctx context.Context, n int) (connFile string, stop func(), err error)
+	// Allow is the host-capability grant (--allow syntax: "sh,fs=/data")
+	// of a private cluster's engines; when set, the shell starts a
+	// private cluster with StartPrivate instead of using a profile's.
+	Allow string
+	// StartPrivate starts a private local cluster as p says; it replaces
+	// StartCluster when set.
+	StartPrivate func(ctx context.Context, p Private) (connFile string, stop func(), err error)
 	// Interactive forces the shell's terminal behaviour (banner, colour,
 	// progress bars) even when Stdin is not a terminal.
 	Interactive bool
@@ -128,6 +144,10 @@ func New(cfg Config) *Shell {
 		Activate: s.activate, Terminal: s.terminal}
 	builtins := starlark.StringDict{}
 	for k, v := range starlarklib.Modules() {
+		builtins[k] = v
+	}
+	// the user's own process: every host capability
+	for k, v := range hostlib.Modules(hostlib.Config{Grant: hostlib.All, Place: "this shell"}) {
 		builtins[k] = v
 	}
 	for k, v := range clientlib.Builtins(s.env) {
@@ -248,6 +268,9 @@ func (s *Shell) defaultCluster(ctx context.Context) (string, error) {
 		return s.connFile, nil
 	}
 	path := profile.ConnectionPath(profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile), false)
+	if s.cfg.Allow != "" {
+		return s.startPrivate(ctx)
+	}
 	if c, err := profile.Read(path); err == nil && alive(c.PID) {
 		s.connFile = path
 		return path, nil
@@ -255,10 +278,24 @@ func (s *Shell) defaultCluster(ctx context.Context) (string, error) {
 	if s.cfg.ProfileSet {
 		return "", fmt.Errorf("no cluster running in profile %q (start one with: pxsh cluster start --profile %s)", s.cfg.Profile, s.cfg.Profile)
 	}
-	if s.cfg.StartCluster == nil {
+	return s.startPrivate(ctx)
+}
+
+// startPrivate starts a private cluster; s.mu must be held.
+func (s *Shell) startPrivate(ctx context.Context) (string, error) {
+	var file string
+	var stop func()
+	var err error
+	switch {
+	case s.cfg.StartPrivate != nil:
+		file, stop, err = s.cfg.StartPrivate(ctx, Private{Engines: s.engines(), Allow: s.cfg.Allow})
+	case s.cfg.Allow != "":
+		return "", errors.New("start a private cluster: --allow is not supported by this program")
+	case s.cfg.StartCluster != nil:
+		file, stop, err = s.cfg.StartCluster(ctx, s.engines())
+	default:
 		return "", errors.New("no cluster running (start one with: pxsh cluster start)")
 	}
-	file, stop, err := s.cfg.StartCluster(ctx, s.engines())
 	if err != nil {
 		return "", fmt.Errorf("start a private cluster: %w", err)
 	}
