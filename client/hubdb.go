@@ -14,12 +14,14 @@ import (
 // KeyError.
 func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) {
 	tasks := make([]*Task, len(ids))
+	var created []*Task // tasks that were not pending already
 	c.mu.Lock()
 	for i, id := range ids {
 		t := c.pending[id]
 		if t == nil {
 			t = &Task{MsgID: id, Engine: -1, done: make(chan struct{})}
 			c.pending[id] = t
+			created = append(created, t)
 		}
 		tasks[i] = t
 	}
@@ -28,7 +30,7 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 	err := c.Control(ctx, "get_result", &protocol.GetResultArgs{MsgIDs: ids}, &recs)
 	if err != nil {
 		c.mu.Lock()
-		for _, t := range tasks {
+		for _, t := range created {
 			if !t.Ready() && c.pending[t.MsgID] == t {
 				delete(c.pending, t.MsgID)
 			}
@@ -36,8 +38,15 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 		c.mu.Unlock()
 		return nil, err
 	}
-	for i, r := range recs {
-		if i >= len(tasks) || r.Found && !r.Done {
+	c.settleRecords(recs)
+	return tasks, nil
+}
+
+// settleRecords finishes the pending tasks that a get_result reply
+// reports done, or unknown to the hub (KeyError).
+func (c *Client) settleRecords(recs []protocol.ResultRecord) {
+	for _, r := range recs {
+		if r.Found && !r.Done {
 			continue
 		}
 		c.mu.Lock()
@@ -58,7 +67,6 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 		}
 		t.finish(r.Result, r.Body)
 	}
-	return tasks, nil
 }
 
 // ResultStatus says which of ids are pending, completed or unknown to the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/hub"
+	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
 )
 
@@ -30,6 +31,7 @@ type controllerFlags struct {
 	scheme                                string
 	hwm                                   int
 	restore, daemonize, memoryDB          bool
+	supervised                            bool
 	grace                                 time.Duration
 }
 
@@ -48,6 +50,7 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.grace, "restore-grace", 10*time.Second, "how long engines have to reclaim their tasks after --restore")
 	fs.BoolVar(&f.daemonize, "daemonize", false, "run in the background once listening")
 	fs.BoolVar(&f.memoryDB, "memory-db", false, "keep the task database in memory")
+	fs.BoolVar(&f.supervised, "x-supervised", false, "internal: started by `pxsh cluster start`, which records it")
 }
 
 func (f *controllerFlags) dir() string {
@@ -98,6 +101,15 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1
+	}
+	if !f.supervised {
+		// started by hand: recorded, so `pxsh cluster list` shows it and
+		// `pxsh cluster stop` stops it
+		pid := os.Getpid()
+		if err := launcher.RecordProcess(f.dir(), "controller", pid); err != nil {
+			fmt.Fprintln(stderr, "pxsh controller: warning:", err)
+		}
+		defer launcher.ForgetProcess(f.dir(), pid)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
