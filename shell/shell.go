@@ -247,8 +247,11 @@ func (s *Shell) defaultCluster(ctx context.Context) (string, error) {
 		s.connFile = s.cfg.ConnectionFile
 		return s.connFile, nil
 	}
-	path := profile.ConnectionPath(profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile), false)
-	if c, err := profile.Read(path); err == nil && alive(c.PID) {
+	path, err := profileCluster(ctx, profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile))
+	if err != nil {
+		return "", err
+	}
+	if path != "" {
 		s.connFile = path
 		return path, nil
 	}
