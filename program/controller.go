@@ -76,9 +76,13 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 	if f.hwm == 0 {
 		cfg.HWM = -1
 	}
+	// warnings and failures (a dead engine, a failing task database) are
+	// always logged; --verbose adds the events
+	level := slog.LevelWarn
 	if f.verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+		level = slog.LevelInfo
 	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return cfg
 }
 
