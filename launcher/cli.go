@@ -655,7 +655,7 @@ func ProfileMain(ctx context.Context, args []string, env Env) int {
 			return exitUsage
 		}
 		dir := profile.Dir(root, name)
-		if err := os.MkdirAll(profile.SecurityDir(dir), 0o700); err != nil {
+		if err := profile.Ensure(dir); err != nil {
 			fmt.Fprintf(env.Stderr, "pxsh profile create: %v\n", err)
 			return exitError
 		}

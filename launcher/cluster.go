@@ -149,10 +149,11 @@ func New(cfg Config) (*Cluster, error) {
 	if abs, err := filepath.Abs(c.dir); err == nil {
 		c.dir = abs
 	}
-	for _, d := range []string{c.dir, filepath.Join(c.dir, "log"), profile.SecurityDir(c.dir)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("new cluster: %w", err)
-		}
+	if err := profile.Ensure(c.dir); err != nil {
+		return nil, fmt.Errorf("new cluster: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(c.dir, "log"), 0o700); err != nil {
+		return nil, fmt.Errorf("new cluster: %w", err)
 	}
 	return c, nil
 }

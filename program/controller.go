@@ -94,7 +94,7 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := os.MkdirAll(f.dir(), 0o700); err != nil {
+	if err := profile.Ensure(f.dir()); err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1
 	}

@@ -273,3 +273,52 @@ func TestHandStartedController(t *testing.T) {
 		t.Errorf("cluster.json left after cluster stop")
 	}
 }
+
+// TestPrivateDirOfKilledRunIsCleaned: a SIGKILLed `pxsh run` leaves its
+// private cluster directory behind; the next private cluster removes it.
+func TestPrivateDirOfKilledRunIsCleaned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts private clusters")
+	}
+	tmp, root := t.TempDir(), t.TempDir()
+	script := filepath.Join(t.TempDir(), "wait.star")
+	if err := os.WriteFile(script, []byte("rc = Client()\nprint('ready')\ntime.sleep(60)\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(clustertest.Binary(t), "-n", "1", "run", script)
+	cmd.Env = append(os.Environ(), "PXSH_DIR="+root, "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	buf := make([]byte, 16)
+	if n, err := out.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "ready") {
+		t.Fatalf("pxsh run: %q, %v", buf[:n], err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "pxsh-private-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("private cluster directories: %v", dirs)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	clustertest.Eventually(t, 10*time.Second, "the engine of the killed run to end", func() bool {
+		return len(procsMentioning(dirs[0])) == 0
+	})
+	if _, err := os.Stat(dirs[0]); err != nil {
+		t.Fatalf("the killed run's directory is already gone: %v", err)
+	}
+	again := exec.Command(clustertest.Binary(t), "-n", "1", "-c", "print(len(Client().ids))")
+	again.Env = cmd.Env
+	if b, err := again.CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != "1" {
+		t.Fatalf("second private cluster: %v\n%s", err, b)
+	}
+	if _, err := os.Stat(dirs[0]); !os.IsNotExist(err) {
+		t.Errorf("stale private directory %s not removed: %v", dirs[0], err)
+	}
+}
