@@ -93,6 +93,9 @@ func TestWriteFailureHeldAndRecovered(t *testing.T) {
 	if _, err := db.Query(ctxT(t), nil, nil); !errors.Is(err, ErrFailing) {
 		t.Errorf("query while failing: %v", err)
 	}
+	if err := db.Purge(ctxT(t), nil); !errors.Is(err, ErrFailing) {
+		t.Errorf("purge while failing: %v", err)
+	}
 	if !strings.Contains(log.String(), "TASK DATABASE WRITES FAILING") {
 		t.Errorf("failure not logged:\n%s", log.String())
 	}

@@ -271,7 +271,9 @@ func (w *writer) commit() {
 		var err error
 		switch o.kind {
 		case opPurge:
-			err = w.purge(o.ids, o.all)
+			if err = w.db.Health(); err == nil {
+				err = w.purge(o.ids, o.all)
+			}
 		case opCull:
 			w.cull()
 		}
