@@ -38,13 +38,15 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 		c.mu.Unlock()
 		return nil, err
 	}
-	c.settleRecords(recs)
+	c.settleRecords(recs, func(id string) *protocol.RemoteError {
+		return &protocol.RemoteError{Name: "KeyError", Message: fmt.Sprintf("no task %q in the hub's database", id), Engine: -1}
+	})
 	return tasks, nil
 }
 
 // settleRecords finishes the pending tasks that a get_result reply
-// reports done, or unknown to the hub (KeyError).
-func (c *Client) settleRecords(recs []protocol.ResultRecord) {
+// reports done, or unknown to the hub (failed with unknown).
+func (c *Client) settleRecords(recs []protocol.ResultRecord, unknown func(msgID string) *protocol.RemoteError) {
 	for _, r := range recs {
 		if r.Found && !r.Done {
 			continue
@@ -57,8 +59,7 @@ func (c *Client) settleRecords(recs []protocol.ResultRecord) {
 			continue // finished meanwhile
 		}
 		if !r.Found {
-			t.finish(protocol.Result{MsgID: r.MsgID, Engine: -1, Status: protocol.StatusError,
-				Error: &protocol.RemoteError{Name: "KeyError", Message: fmt.Sprintf("no task %q in the hub's database", r.MsgID), Engine: -1}}, nil)
+			t.finish(protocol.Result{MsgID: r.MsgID, Engine: -1, Status: protocol.StatusError, Error: unknown(r.MsgID)}, nil)
 			continue
 		}
 		t.Engine, t.Kind, t.Label = r.Result.Engine, r.Result.Kind, r.Result.Label

@@ -42,7 +42,7 @@ func (c *Client) redial() bool {
 
 // resync asks the controller for the pending tasks' results: finished
 // ones come back at once, running ones when they finish, and ones it does
-// not know fail with KeyError. A failed query is tried again (on the
+// not know (sent as it went down) fail with TaskLost. A failed query is tried again (on the
 // next connection too) until Options.Reconnect passes; tasks still
 // unanswered then fail with ConnectionError, so no task waits for ever.
 func (c *Client) resync() {
@@ -63,7 +63,10 @@ func (c *Client) resync() {
 		err := c.Control(ctx, "get_result", &protocol.GetResultArgs{MsgIDs: ids}, &recs)
 		cancel()
 		if err == nil {
-			c.settleRecords(recs)
+			c.settleRecords(recs, func(id string) *protocol.RemoteError {
+				return &protocol.RemoteError{Name: "TaskLost", Engine: -1, Message: fmt.Sprintf(
+					"the controller restarted before it recorded task '%s' (sent as it went down); submit it again", id)}
+			})
 			return
 		}
 		c.mu.Lock()

@@ -14,8 +14,7 @@ import (
 )
 
 // restartWait bounds how long the shell waits for a recorded cluster
-// whose controller is down while something of the cluster still runs (a
-// supervisor restarting the controller).
+// whose controller is down while its supervisor lives (and restarts it).
 const restartWait = 15 * time.Second
 
 // profileCluster returns the client connection file of the cluster
@@ -35,7 +34,8 @@ func profileCluster(ctx context.Context, dir string) (string, error) {
 		if statErr != nil && errors.Is(serr, launcher.ErrNoCluster) {
 			return "", nil
 		}
-		running := serr == nil && st.Running()
+		// a live supervisor restarts a controller that died: wait for it
+		running := serr == nil && st.Supervisor != nil && launcher.Alive(st.Supervisor.PID)
 		if !running || time.Now().After(deadline) {
 			why := "nothing of it is running"
 			switch {
