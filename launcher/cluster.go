@@ -389,9 +389,10 @@ func systemFor(name string, b BatchConfig) (System, error) {
 }
 
 // watchController reports a controller that ended unexpectedly and, for
-// a local controller, starts it again with --restore: same port, keys and
-// certificate, so engines and clients reconnect and the tasks in flight
-// are resumed (docs/DATABASE.md).
+// a local controller that failed (killed by a signal, non-zero exit),
+// starts it again with --restore: same port, keys and certificate, so
+// engines and clients reconnect and the tasks in flight are resumed
+// (docs/DATABASE.md).
 func (c *Cluster) watchController(l Launcher) {
 	<-l.Wait()
 	c.mu.Lock()
@@ -406,8 +407,12 @@ func (c *Cluster) watchController(l Launcher) {
 		c.controllerGone()
 		return
 	}
-	c.emit(Event{Kind: "controller-exit", What: l.Record().describe(), Exit: l.Exit()})
-	if c.cfg.Controller != "local" || c.cfg.NoControllerRestart {
+	ex := l.Exit()
+	c.emit(Event{Kind: "controller-exit", What: l.Record().describe(), Exit: ex})
+	// exit status 0 is a controller told to stop (a signal it handled,
+	// rc.shutdown(hub=True)): not restarted
+	clean := ex.Code == 0 && ex.Signal == 0 && ex.Err == nil
+	if c.cfg.Controller != "local" || c.cfg.NoControllerRestart || clean {
 		c.controllerGone()
 		return
 	}

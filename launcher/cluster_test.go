@@ -166,7 +166,8 @@ func TestClusterLocal(t *testing.T) {
 // alone, as `pxsh cluster stop` does after the supervisor was killed.
 func TestStopProfileAfterSupervisorDied(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.DieWithLauncher = false
+	// a dead supervisor restarts nothing
+	cfg.DieWithLauncher, cfg.NoControllerRestart = false, true
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -374,9 +375,15 @@ func TestControllerRestartedWithRestore(t *testing.T) {
 	if again.PID == victim.PID || !alive(again.PID, again.Start) {
 		t.Fatalf("controller not restarted: %+v", again)
 	}
-	b, _ := os.ReadFile(filepath.Join(c.ProfileDir(), "log", "controller.log"))
-	if !strings.Contains(string(b), "--restore") {
-		t.Errorf("restarted controller's arguments lack --restore:\n%s", b)
+	logPath := filepath.Join(c.ProfileDir(), "log", "controller.log")
+	for stop := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), "--restore") {
+			break
+		}
+		if time.Now().After(stop) {
+			t.Fatalf("restarted controller's arguments lack --restore:\n%s", b)
+		}
 	}
 	// the engine was left alone
 	st, _ := ReadState(c.ProfileDir())
