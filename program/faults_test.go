@@ -137,7 +137,10 @@ func TestControllerKilledUnderSupervisor(t *testing.T) {
 	}
 
 	// half the map without retries, half with
-	const n = 500
+	n := 500
+	if v, err := strconv.Atoi(os.Getenv("PXSH_FAULT_TASKS")); err == nil && v > 0 {
+		n = v // for measuring
+	}
 	plain := cl.LoadBalanced(client.TaskOptions{})
 	retried := cl.LoadBalanced(client.TaskOptions{Retries: 2})
 	tasks := make([]*client.Task, n)
