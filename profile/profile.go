@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/pxsh/pxsh/protocol"
 )
@@ -128,7 +129,8 @@ func Ensure(dir string) error {
 }
 
 // private creates dir (0700) or removes group and other permissions from
-// an existing one.
+// an existing one of ours. A shared directory (sticky, like /tmp, or
+// another user's) given as a profile directory is left alone.
 func private(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -136,6 +138,12 @@ func private(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return err
+	}
+	if fi.Mode()&os.ModeSticky != 0 {
+		return nil
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return nil
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return os.Chmod(dir, perm&0o700)

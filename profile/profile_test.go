@@ -40,3 +40,17 @@ func TestEnsureCreates(t *testing.T) {
 		t.Fatalf("security dir: %v, %v", fi, err)
 	}
 }
+
+func TestEnsureLeavesStickyDirectories(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if err := Ensure(dir); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o777 {
+		t.Fatalf("sticky directory changed: %v, %v", fi.Mode(), err)
+	}
+}
