@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -206,12 +207,16 @@ func (s *Shell) connect(ctx context.Context, prof, file string, timeout time.Dur
 		}
 	}
 	c, err := client.Dial(ctx, path, client.Options{Timeout: timeout})
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	private := s.private
 	s.mu.Unlock()
+	if err != nil && file == "" && !private {
+		return nil, fmt.Errorf("the cluster recorded in profile %q is not reachable (connection file %s): %w",
+			profileName(filepath.Dir(filepath.Dir(path))), path, err)
+	}
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.clients = append(s.clients, c)
 	s.mu.Unlock()
