@@ -30,6 +30,9 @@ func profileCluster(ctx context.Context, dir string) (string, error) {
 			return path, nil
 		}
 		st, serr := launcher.ReadState(dir)
+		if cerr == nil && serr == nil && st.Controller != "" && st.Controller != "local" {
+			return path, nil // a remote controller: its pid says nothing here
+		}
 		_, statErr := os.Stat(path)
 		if statErr != nil && errors.Is(serr, launcher.ErrNoCluster) {
 			return "", nil
