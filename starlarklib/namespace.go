@@ -36,6 +36,7 @@ type Namespace struct {
 
 	exporting map[*starlark.Function]bool
 	limits    protocol.Limits
+	sync      *starlark.Builtin // see namespace_stmt.go
 }
 
 // chunkSource is the text of one compiled chunk, kept to recover the source
@@ -70,6 +71,8 @@ func NewNamespace(builtins starlark.StringDict) *Namespace {
 		ns.builtins[k] = v
 		ns.env[k] = v
 	}
+	ns.sync = ns.newSync()
+	ns.env[syncName] = ns.sync
 	return ns
 }
 
@@ -102,6 +105,7 @@ func (ns *Namespace) Clear() {
 	for k, v := range ns.builtins {
 		ns.env[k] = v
 	}
+	ns.env[syncName] = ns.sync
 }
 
 // Globals returns a new dict of the user globals (builtins excluded).
@@ -138,7 +142,7 @@ func (ns *Namespace) Exec(thread *starlark.Thread, filename, src string, wantVal
 				return ns.evalExpr(thread, filename, es.X)
 			}
 		}
-		sub := &syntax.File{Path: filename, Stmts: append(augmentedPrefix(stmt), stmt), Options: opts}
+		sub := &syntax.File{Path: filename, Stmts: ns.prepareStmt(stmt), Options: opts}
 		if err := ns.run(thread, sub); err != nil {
 			return nil, err
 		}
@@ -152,33 +156,6 @@ func (ns *Namespace) Exec(thread *starlark.Thread, filename, src string, wantVal
 		}
 	}
 	return nil, nil
-}
-
-// augmentedPrefix returns "x = x" statements for the names that stmt
-// updates at top level with an augmented assignment (x += 1), so that the
-// resolver sees x as a global of the statement's module, initialised from
-// the namespace, rather than a global referenced before assignment.
-func augmentedPrefix(stmt syntax.Stmt) []syntax.Stmt {
-	var pre []syntax.Stmt
-	seen := map[string]bool{}
-	start := syntax.Start(stmt)
-	syntax.Walk(stmt, func(n syntax.Node) bool {
-		switch n := n.(type) {
-		case *syntax.DefStmt, *syntax.LambdaExpr, *syntax.Comprehension:
-			return false
-		case *syntax.AssignStmt:
-			if id, ok := n.LHS.(*syntax.Ident); ok && n.Op != syntax.EQ && !seen[id.Name] {
-				seen[id.Name] = true
-				pre = append(pre, &syntax.AssignStmt{
-					OpPos: start, Op: syntax.EQ,
-					LHS: &syntax.Ident{NamePos: start, Name: id.Name},
-					RHS: &syntax.Ident{NamePos: start, Name: id.Name},
-				})
-			}
-		}
-		return true
-	})
-	return pre
 }
 
 // execSource compiles and runs a generated source.

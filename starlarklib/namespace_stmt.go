@@ -1,0 +1,203 @@
+package starlarklib
+
+import (
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// A Namespace compiles each top-level statement on its own: names the
+// statement binds at top level are globals of the statement's module, and
+// every other name is predeclared, looked up in the namespace dict when it
+// is used. Two rewrites make this mean what a single Starlark module means:
+//
+//   - Inside a compound statement (for, while, if) and for augmented
+//     assignments, the resolver would resolve a read that precedes the
+//     statement's first binding of the name to the namespace value, forever
+//     (n = n + 1 in a loop would read the value from before the loop). The
+//     statement therefore starts with "x = x" for each name it binds that
+//     the namespace already holds, so that every read sees the statement's
+//     global, initialised from the namespace.
+//   - Functions defined by earlier statements read the namespace dict, but
+//     the statement's globals reach the dict only when the statement ends.
+//     Inside a compound statement, every binding is therefore followed by a
+//     call of the hidden builtin syncName, which writes the values into the
+//     dict (for a loop, at the start of its body), so that such functions
+//     see each rebinding at once.
+
+// syncName is the hidden builtin that writes a statement's globals into the
+// namespace while the statement runs.
+const syncName = "__pxsh_sync"
+
+// newSync returns the namespace's sync builtin: __pxsh_sync(x=x, ...)
+// binds each keyword in the namespace.
+func (ns *Namespace) newSync() *starlark.Builtin {
+	return starlark.NewBuiltin(syncName, func(_ *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		for _, kv := range kwargs {
+			if k, ok := kv[0].(starlark.String); ok {
+				ns.Set(string(k), kv[1])
+			}
+		}
+		return starlark.None, nil
+	})
+}
+
+// prepareStmt returns the statements to compile for one top-level
+// statement: the "x = x" prefix and the statement, rewritten with sync
+// calls when it is compound.
+func (ns *Namespace) prepareStmt(stmt syntax.Stmt) []syntax.Stmt {
+	compound := false
+	switch s := stmt.(type) {
+	case *syntax.ForStmt, *syntax.WhileStmt, *syntax.IfStmt:
+		compound = true
+	case *syntax.AssignStmt:
+		if s.Op == syntax.EQ {
+			return []syntax.Stmt{stmt} // reads precede the binding: nothing to do
+		}
+	default:
+		return []syntax.Stmt{stmt}
+	}
+	var pre []syntax.Stmt
+	start := syntax.Start(stmt)
+	for _, name := range boundNames([]syntax.Stmt{stmt}) {
+		if ns.env.Has(name) {
+			pre = append(pre, &syntax.AssignStmt{
+				OpPos: start, Op: syntax.EQ,
+				LHS: &syntax.Ident{NamePos: start, Name: name},
+				RHS: &syntax.Ident{NamePos: start, Name: name},
+			})
+		}
+	}
+	if compound {
+		stmt = addSyncs([]syntax.Stmt{stmt})[0]
+	}
+	return append(pre, stmt)
+}
+
+// boundNames returns the names that stmts bind at top level (assignment
+// targets, loop variables, defs, loads), in order of first binding. Names
+// bound inside functions and comprehensions are local and not included.
+func boundNames(stmts []syntax.Stmt) []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(ids []*syntax.Ident) {
+		for _, id := range ids {
+			if !seen[id.Name] {
+				seen[id.Name] = true
+				names = append(names, id.Name)
+			}
+		}
+	}
+	var walk func([]syntax.Stmt)
+	walk = func(stmts []syntax.Stmt) {
+		for _, s := range stmts {
+			switch s := s.(type) {
+			case *syntax.AssignStmt:
+				add(targetIdents(s.LHS))
+			case *syntax.ForStmt:
+				add(targetIdents(s.Vars))
+				walk(s.Body)
+			case *syntax.WhileStmt:
+				walk(s.Body)
+			case *syntax.IfStmt:
+				walk(s.True)
+				walk(s.False)
+			case *syntax.DefStmt:
+				add([]*syntax.Ident{s.Name})
+			case *syntax.LoadStmt:
+				add(s.To)
+			}
+		}
+	}
+	walk(stmts)
+	return names
+}
+
+// targetIdents returns the identifiers that an assignment target binds:
+// x, or the identifiers of a (nested) tuple or list; index and attribute
+// targets bind none.
+func targetIdents(x syntax.Expr) []*syntax.Ident {
+	switch x := x.(type) {
+	case *syntax.Ident:
+		return []*syntax.Ident{x}
+	case *syntax.ParenExpr:
+		return targetIdents(x.X)
+	case *syntax.TupleExpr:
+		return listIdents(x.List)
+	case *syntax.ListExpr:
+		return listIdents(x.List)
+	}
+	return nil
+}
+
+func listIdents(xs []syntax.Expr) []*syntax.Ident {
+	var ids []*syntax.Ident
+	for _, x := range xs {
+		ids = append(ids, targetIdents(x)...)
+	}
+	return ids
+}
+
+// addSyncs returns stmts with a sync call after every binding statement
+// and at the start of every loop body that binds variables, recursively
+// through compound statements (not into functions).
+func addSyncs(stmts []syntax.Stmt) []syntax.Stmt {
+	if len(stmts) == 0 {
+		return stmts // keep nil: IfStmt.Span tests False == nil
+	}
+	out := make([]syntax.Stmt, 0, len(stmts))
+	for _, s := range stmts {
+		switch s := s.(type) {
+		case *syntax.AssignStmt:
+			out = append(out, s)
+			if c := syncCall(syntax.Start(s), targetIdents(s.LHS)); c != nil {
+				out = append(out, c)
+			}
+		case *syntax.DefStmt:
+			out = append(out, s, syncCall(s.Def, []*syntax.Ident{s.Name}))
+		case *syntax.ForStmt:
+			body := addSyncs(s.Body)
+			if c := syncCall(s.For, targetIdents(s.Vars)); c != nil {
+				body = append([]syntax.Stmt{c}, body...)
+			}
+			s.Body = body
+			out = append(out, s)
+		case *syntax.WhileStmt:
+			s.Body = addSyncs(s.Body)
+			out = append(out, s)
+		case *syntax.IfStmt:
+			s.True = addSyncs(s.True)
+			s.False = addSyncs(s.False)
+			out = append(out, s)
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// syncCall returns the statement __pxsh_sync(x=x, ...) for ids, placed at
+// pos, or nil when ids is empty.
+func syncCall(pos syntax.Position, ids []*syntax.Ident) syntax.Stmt {
+	if len(ids) == 0 {
+		return nil
+	}
+	call := &syntax.CallExpr{
+		Fn:     &syntax.Ident{NamePos: pos, Name: syncName},
+		Lparen: pos,
+		Rparen: pos,
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id.Name] {
+			continue
+		}
+		seen[id.Name] = true
+		call.Args = append(call.Args, &syntax.BinaryExpr{
+			X:     &syntax.Ident{NamePos: pos, Name: id.Name},
+			OpPos: pos,
+			Op:    syntax.EQ,
+			Y:     &syntax.Ident{NamePos: pos, Name: id.Name},
+		})
+	}
+	return &syntax.ExprStmt{X: call}
+}
