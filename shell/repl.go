@@ -33,11 +33,10 @@ func (s *Shell) Run(ctx context.Context) int {
 	default:
 		return s.Interact(ctx)
 	}
-	if err != nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
 		// Interrupted (Ctrl-C or SIGTERM): stop what the script started.
 		s.cancelOutstanding(start)
-		fmt.Fprintln(s.cfg.Stderr, "KeyboardInterrupt")
-		return 130
+		return interruptStatus(ctx, s.cfg.Stderr)
 	}
 	if err != nil {
 		s.printError(err)
