@@ -33,6 +33,7 @@ type Namespace struct {
 	progs    map[string]*starlark.Program // compiled function wrappers
 	modSrc   map[string]string
 	modCache map[string]*moduleEntry
+	native   map[string]starlark.StringDict // modules given by Go code
 
 	exporting map[*starlark.Function]bool
 	limits    protocol.Limits
@@ -65,6 +66,7 @@ func NewNamespace(builtins starlark.StringDict) *Namespace {
 		progs:     map[string]*starlark.Program{},
 		modSrc:    map[string]string{},
 		modCache:  map[string]*moduleEntry{},
+		native:    map[string]starlark.StringDict{},
 		exporting: map[*starlark.Function]bool{},
 	}
 	for k, v := range builtins {
@@ -225,6 +227,13 @@ func (ns *Namespace) registerSource(filename, src string) {
 		}
 	}
 	ns.sources[filename] = append(list, &chunkSource{src: src})
+}
+
+// SetNativeModule makes load(name, ...) give the members of a module
+// implemented by Go code (an embedding program's, or a test's). It takes
+// precedence over pushed modules and is kept by Clear and ClearModules.
+func (ns *Namespace) SetNativeModule(name string, members starlark.StringDict) {
+	ns.native[name] = members
 }
 
 // SetLimits sets the decoding limits used by DecodeOptions and by
