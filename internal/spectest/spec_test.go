@@ -222,6 +222,7 @@ func tracebackMsg(tb string) string {
 // through each in-process path: a script, -c, the shell's statement by
 // statement inputs, and an engine's execute.
 func TestSpec(t *testing.T) {
+	t.Parallel()
 	dir := specDir(t)
 	chunks := readChunks(t, dir)
 	e := &env{t: t, rep: &reporter{}, tmp: t.TempDir()}
