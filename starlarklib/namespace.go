@@ -21,7 +21,9 @@ import (
 // name that is not a Starlark universal builtin resolved through the
 // namespace dict, which is the module's predeclared environment and is
 // shared by reference; the statement's new globals are merged back into
-// the dict.
+// the dict. Compound statements are rewritten so that this means what one
+// Starlark module means (see namespace_stmt.go); the remaining differences
+// are those of late binding, listed in docs/STARLARK.md.
 //
 // A Namespace is not safe for concurrent use.
 type Namespace struct {
