@@ -115,9 +115,7 @@ func TestSpecBinary(t *testing.T) {
 	t.Parallel()
 	dir := specDir(t)
 	chunks := readChunks(t, dir)
-	e := &env{t: t, rep: &reporter{}, tmp: t.TempDir()}
-	e.mods = nativeModules(loadAssert(t, dir, e.rep))
-	passing := plainPassing(t, e, chunks)
+	passing := plainPassing(t, dir, chunks)
 	bin := clustertest.Binary(t)
 	work := t.TempDir()
 	var mu sync.Mutex

@@ -18,9 +18,7 @@ func TestSpecRealEngine(t *testing.T) {
 	t.Parallel()
 	dir := specDir(t)
 	chunks := readChunks(t, dir)
-	e := &env{t: t, rep: &reporter{}, tmp: t.TempDir()}
-	e.mods = nativeModules(loadAssert(t, dir, e.rep))
-	passing := plainPassing(t, e, chunks)
+	passing := plainPassing(t, dir, chunks)
 	cl := clustertest.Start(t, 1, clustertest.Options{})
 	c := cl.Client()
 	view := c.View(0)

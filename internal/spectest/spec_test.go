@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.starlark.net/resolve"
@@ -227,7 +228,7 @@ func TestSpec(t *testing.T) {
 	chunks := readChunks(t, dir)
 	e := &env{t: t, rep: &reporter{}, tmp: t.TempDir()}
 	e.mods = nativeModules(loadAssert(t, dir, e.rep))
-	passing := plainPassing(t, e, chunks)
+	passing := plainPassing(t, dir, chunks)
 	for _, path := range []struct {
 		name string
 		run  func(chunk) outcome
@@ -268,9 +269,45 @@ var lateBinding = map[string]string{
 	"assign.star:220": "a global bound by a later statement (tuple = ()) does not shadow a builtin for earlier statements: the lambda sees the builtin tuple",
 }
 
-// plainPassing runs every chunk under plain starlark-go and returns those
-// that pass; the others must be exactly plainFailures.
-func plainPassing(t *testing.T, e *env, chunks []chunk) []chunk {
+// plainPassing returns the chunks that pass under plain starlark-go; the
+// others must be exactly plainFailures. It runs them once per test binary.
+func plainPassing(t *testing.T, dir string, chunks []chunk) []chunk {
+	plainOnce.Do(func() {
+		e := &env{t: t, rep: &reporter{}}
+		e.mods = nativeModules(loadAssert(t, dir, e.rep))
+		plainOK, plainFailed = runAllPlain(e, chunks)
+	})
+	for _, id := range sortedKeys(plainFailed) {
+		if _, ok := plainFailures[id]; !ok {
+			t.Errorf("%s fails under plain starlark-go with pxsh's dialect but is not in plainFailures: %s", id, plainFailed[id])
+		}
+	}
+	for id := range plainFailures {
+		if _, ok := plainFailed[id]; !ok {
+			t.Errorf("%s is in plainFailures but passes under plain starlark-go", id)
+		}
+	}
+	t.Logf("%d chunks, %d pass under plain starlark-go with pxsh's dialect", len(chunks), len(plainOK))
+	return plainOK
+}
+
+var (
+	plainOnce   sync.Once
+	plainOK     []chunk
+	plainFailed map[string]string
+)
+
+func sortedKeys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// runAllPlain runs every chunk under plain starlark-go.
+func runAllPlain(e *env, chunks []chunk) ([]chunk, map[string]string) {
 	var passing []chunk
 	failed := map[string]string{}
 	for _, c := range chunks {
@@ -280,21 +317,5 @@ func plainPassing(t *testing.T, e *env, chunks []chunk) []chunk {
 		}
 		passing = append(passing, c)
 	}
-	var ids []string
-	for id := range failed {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if _, ok := plainFailures[id]; !ok {
-			t.Errorf("%s fails under plain starlark-go with pxsh's dialect but is not in plainFailures: %s", id, failed[id])
-		}
-	}
-	for id := range plainFailures {
-		if _, ok := failed[id]; !ok {
-			t.Errorf("%s is in plainFailures but passes under plain starlark-go", id)
-		}
-	}
-	t.Logf("%d chunks, %d pass under plain starlark-go with pxsh's dialect", len(chunks), len(passing))
-	return passing
+	return passing, failed
 }
