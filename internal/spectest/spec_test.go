@@ -166,6 +166,42 @@ func statements(src string) []string {
 	return out
 }
 
+// runShell types a chunk into the in-process shell's input loop, one
+// top-level statement per input. When an input fails and the chunk
+// expects an error, the user stops there: the chunk is typed again up to
+// that input, so that what follows the error does not count.
+func (e *env) runShell(c chunk) outcome {
+	ins, err := replInputs(c.src)
+	if err != nil {
+		return e.outcome(err, c.file)
+	}
+	stderr := e.interact(ins)
+	if n := failedInput(stderr); n > 0 && len(c.want) > 0 && n < len(ins) {
+		e.rep.take()
+		ins = ins[:n]
+		stderr = e.interact(ins)
+	}
+	return replOutcome(stderr, ins, e.rep.take())
+}
+
+// interact runs the shell's input loop on the inputs and returns what it
+// printed on stderr.
+func (e *env) interact(ins []input) string {
+	var stderr strings.Builder
+	s := shell.New(shell.Config{
+		Stdin: strings.NewReader(feed(ins)), Stdout: &strings.Builder{}, Stderr: &stderr,
+		Getenv:    func(string) string { return "" },
+		NoConnect: true, HistoryFile: "-",
+		Builtins: testBuiltins(),
+	})
+	defer s.Close()
+	for k, v := range e.mods {
+		s.Namespace().SetNativeModule(k, v)
+	}
+	s.Interact(context.Background())
+	return stderr.String()
+}
+
 // runEngine sends a chunk to an in-process engine interpreter as one
 // execute request.
 func (e *env) runEngine(c chunk) outcome {
@@ -236,6 +272,7 @@ func TestSpec(t *testing.T) {
 		{"script", e.runScript},
 		{"command", e.runCommand},
 		{"statements", e.runStatements},
+		{"shell", e.runShell},
 		{"engine", e.runEngine},
 	} {
 		t.Run(path.name, func(t *testing.T) {
@@ -258,6 +295,7 @@ var excluded = map[string]map[string]string{
 	"script":     lateBinding,
 	"command":    lateBinding,
 	"statements": lateBinding,
+	"shell":      lateBinding,
 	"engine":     lateBinding,
 }
 
