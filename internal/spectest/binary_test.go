@@ -57,33 +57,65 @@ func binarySource(c chunk) (string, string) {
 	return src, ""
 }
 
-// runBinary runs a chunk with `pxsh run FILE` in the real binary.
-func runBinary(t *testing.T, bin, dir string, c chunk, src string) outcome {
-	path := filepath.Join(dir, strings.ReplaceAll(c.id(), ":", "_"))
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
+// runBinary runs a chunk in the real binary: as a script (`pxsh run
+// FILE`), a command (`pxsh -c CODE`) or typed into the shell (piped
+// input, one top-level statement per input).
+func runBinary(t *testing.T, bin, dir, mode string, c chunk, src string) outcome {
+	switch mode {
+	case "run":
+		path := filepath.Join(dir, strings.ReplaceAll(c.id(), ":", "_"))
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, failed := pxsh(t, bin, dir, "", "run", path)
+		return processOutcome(stdout, stderr, failed, path)
+	case "-c":
+		stdout, stderr, failed := pxsh(t, bin, dir, "", "-c", src)
+		return processOutcome(stdout, stderr, failed, "<command>")
 	}
+	ins, err := replInputs(src)
+	if err != nil {
+		return outcome{errMsg: err.Error()}
+	}
+	stdout, stderr, _ := pxsh(t, bin, dir, feed(ins))
+	if n := failedInput(stderr); n > 0 && len(c.want) > 0 && n < len(ins) {
+		ins = ins[:n]
+		stdout, stderr, _ = pxsh(t, bin, dir, feed(ins))
+	}
+	return replOutcome(stderr, ins, markers(stdout))
+}
+
+// pxsh runs the binary and returns its stdout, its stderr and whether it
+// failed.
+func pxsh(t *testing.T, bin, dir, stdin string, args ...string) (string, string, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*clustertest.Scale())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", path)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "PXSH_DIR="+dir, "NO_COLOR=1")
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("%s: %v", c.id(), err)
+		t.Fatalf("pxsh %v: %v", args, err)
 	}
-	o := outcome{asserts: markers(stdout.String())}
-	if err != nil {
-		tb := stderr.String()
-		o.errLine, o.errMsg = tracebackLine(tb, path), tracebackMsg(tb)
-		if m := staticErrRE.FindStringSubmatch(tb); o.errMsg == "" && m != nil && m[1] == path {
-			o.errLine, _ = strconv.Atoi(m[2])
-			o.errMsg = m[3]
-		}
-		if o.errMsg == "" {
-			o.errMsg = strings.TrimSpace(tb)
-		}
+	return stdout.String(), stderr.String(), err != nil
+}
+
+// processOutcome reads the outcome of a script or command from its
+// output: the shim's markers and the error report.
+func processOutcome(stdout, stderr string, failed bool, file string) outcome {
+	o := outcome{asserts: markers(stdout)}
+	if !failed {
+		return o
+	}
+	o.errLine, o.errMsg = tracebackLine(stderr, file), tracebackMsg(stderr)
+	if m := staticErrRE.FindStringSubmatch(stderr); o.errMsg == "" && m != nil && m[1] == file {
+		o.errLine, _ = strconv.Atoi(m[2])
+		o.errMsg = m[3]
+	}
+	if o.errMsg == "" {
+		o.errMsg = strings.TrimSpace(stderr)
 	}
 	return o
 }
@@ -110,7 +142,8 @@ func markers(stdout string) []string {
 var staticErrRE = regexp.MustCompile(`(?m)^(\S+):(\d+):\d+: (.*)$`)
 
 // TestSpecBinary runs every chunk that passes under plain starlark-go
-// through the real binary with `pxsh run`, a few at a time.
+// through the real binary, as a script, a command and typed into the
+// shell, a few processes at a time.
 func TestSpecBinary(t *testing.T) {
 	t.Parallel()
 	dir := specDir(t)
@@ -119,7 +152,7 @@ func TestSpecBinary(t *testing.T) {
 	bin := clustertest.Binary(t)
 	work := t.TempDir()
 	var mu sync.Mutex
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, 6)
 	var wg sync.WaitGroup
 	ran := 0
 	for _, c := range passing {
@@ -140,21 +173,22 @@ func TestSpecBinary(t *testing.T) {
 			t.Logf("%s: excluded: uses hasfields or fibonacci, test values the binary does not have", c.id())
 			continue
 		}
-		ran++
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			p := c.check(runBinary(t, bin, work, c, src))
-			if p != "" {
-				mu.Lock()
-				t.Errorf("%s: %s", c.id(), p)
-				mu.Unlock()
-			}
-		}()
+		for _, mode := range []string{"run", "-c", "shell"} {
+			ran++
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if p := c.check(runBinary(t, bin, work, mode, c, src)); p != "" {
+					mu.Lock()
+					t.Errorf("pxsh %s: %s: %s", mode, c.id(), p)
+					mu.Unlock()
+				}
+			}()
+		}
 	}
 	wg.Wait()
-	t.Logf("%d chunks ran in the binary", ran)
+	t.Logf("%d chunk runs in the binary (pxsh run, pxsh -c, piped shell)", ran)
 }
 
 var hostValues = regexp.MustCompile(`\b(hasfields|fibonacci)\b`)
