@@ -40,6 +40,7 @@ type Namespace struct {
 	exporting map[*starlark.Function]bool
 	limits    protocol.Limits
 	sync      *starlark.Builtin // see namespace_stmt.go
+	lateReads map[string]bool   // names used by the functions compiled here
 }
 
 // chunkSource is the text of one compiled chunk, kept to recover the source
@@ -69,6 +70,7 @@ func NewNamespace(builtins starlark.StringDict) *Namespace {
 		modSrc:    map[string]string{},
 		modCache:  map[string]*moduleEntry{},
 		native:    map[string]starlark.StringDict{},
+		lateReads: map[string]bool{},
 		exporting: map[*starlark.Function]bool{},
 	}
 	for k, v := range builtins {
@@ -179,6 +181,7 @@ func (ns *Namespace) run(thread *starlark.Thread, f *syntax.File) error {
 	if err != nil {
 		return FixError(err)
 	}
+	collectLateReads(f, ns.lateReads)
 	g, err := prog.Init(thread, ns.env)
 	for k, v := range g {
 		ns.Set(k, v)
@@ -195,6 +198,7 @@ func (ns *Namespace) evalExpr(thread *starlark.Thread, filename string, x syntax
 	if err != nil {
 		return nil, FixError(err)
 	}
+	collectLateReads(f, ns.lateReads)
 	g, err := prog.Init(thread, ns.env)
 	if err != nil {
 		return nil, FixError(err)

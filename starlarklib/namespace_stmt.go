@@ -19,10 +19,11 @@ import (
 //     global, initialised from the namespace.
 //   - Functions defined by earlier statements read the namespace dict, but
 //     the statement's globals reach the dict only when the statement ends.
-//     Inside a compound statement, every binding is therefore followed by a
-//     call of the hidden builtin syncName, which writes the values into the
-//     dict (for a loop, at the start of its body), so that such functions
-//     see each rebinding at once.
+//     Inside a compound statement, every binding of a name that some
+//     earlier function reads (Namespace.lateReads) is therefore followed by
+//     a call of the hidden builtin syncName, which writes the value into
+//     the dict (for a loop, at the start of its body), so that such
+//     functions see each rebinding at once. Other bindings cost nothing.
 
 // syncName is the hidden builtin that writes a statement's globals into the
 // namespace while the statement runs.
@@ -68,7 +69,7 @@ func (ns *Namespace) prepareStmt(stmt syntax.Stmt) []syntax.Stmt {
 		}
 	}
 	if compound {
-		stmt = addSyncs([]syntax.Stmt{stmt})[0]
+		stmt = addSyncs([]syntax.Stmt{stmt}, ns.lateReads)[0]
 	}
 	return append(pre, stmt)
 }
@@ -137,10 +138,11 @@ func listIdents(xs []syntax.Expr) []*syntax.Ident {
 	return ids
 }
 
-// addSyncs returns stmts with a sync call after every binding statement
-// and at the start of every loop body that binds variables, recursively
-// through compound statements (not into functions).
-func addSyncs(stmts []syntax.Stmt) []syntax.Stmt {
+// addSyncs returns stmts with a sync call after every statement that
+// binds names of late, and at the start of every loop body whose variables
+// are in late, recursively through compound statements (not into
+// functions).
+func addSyncs(stmts []syntax.Stmt, late map[string]bool) []syntax.Stmt {
 	if len(stmts) == 0 {
 		return stmts // keep nil: IfStmt.Span tests False == nil
 	}
@@ -149,24 +151,27 @@ func addSyncs(stmts []syntax.Stmt) []syntax.Stmt {
 		switch s := s.(type) {
 		case *syntax.AssignStmt:
 			out = append(out, s)
-			if c := syncCall(syntax.Start(s), targetIdents(s.LHS)); c != nil {
+			if c := syncCall(syntax.Start(s), targetIdents(s.LHS), late); c != nil {
 				out = append(out, c)
 			}
 		case *syntax.DefStmt:
-			out = append(out, s, syncCall(s.Def, []*syntax.Ident{s.Name}))
+			out = append(out, s)
+			if c := syncCall(s.Def, []*syntax.Ident{s.Name}, late); c != nil {
+				out = append(out, c)
+			}
 		case *syntax.ForStmt:
-			body := addSyncs(s.Body)
-			if c := syncCall(s.For, targetIdents(s.Vars)); c != nil {
+			body := addSyncs(s.Body, late)
+			if c := syncCall(s.For, targetIdents(s.Vars), late); c != nil {
 				body = append([]syntax.Stmt{c}, body...)
 			}
 			s.Body = body
 			out = append(out, s)
 		case *syntax.WhileStmt:
-			s.Body = addSyncs(s.Body)
+			s.Body = addSyncs(s.Body, late)
 			out = append(out, s)
 		case *syntax.IfStmt:
-			s.True = addSyncs(s.True)
-			s.False = addSyncs(s.False)
+			s.True = addSyncs(s.True, late)
+			s.False = addSyncs(s.False, late)
 			out = append(out, s)
 		default:
 			out = append(out, s)
@@ -175,12 +180,9 @@ func addSyncs(stmts []syntax.Stmt) []syntax.Stmt {
 	return out
 }
 
-// syncCall returns the statement __pxsh_sync(x=x, ...) for ids, placed at
-// pos, or nil when ids is empty.
-func syncCall(pos syntax.Position, ids []*syntax.Ident) syntax.Stmt {
-	if len(ids) == 0 {
-		return nil
-	}
+// syncCall returns the statement __pxsh_sync(x=x, ...) for the ids whose
+// names are in late, placed at pos, or nil when there are none.
+func syncCall(pos syntax.Position, ids []*syntax.Ident, late map[string]bool) syntax.Stmt {
 	call := &syntax.CallExpr{
 		Fn:     &syntax.Ident{NamePos: pos, Name: syncName},
 		Lparen: pos,
@@ -188,7 +190,7 @@ func syncCall(pos syntax.Position, ids []*syntax.Ident) syntax.Stmt {
 	}
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if seen[id.Name] {
+		if seen[id.Name] || !late[id.Name] {
 			continue
 		}
 		seen[id.Name] = true
@@ -199,5 +201,28 @@ func syncCall(pos syntax.Position, ids []*syntax.Ident) syntax.Stmt {
 			Y:     &syntax.Ident{NamePos: pos, Name: id.Name},
 		})
 	}
+	if len(call.Args) == 0 {
+		return nil
+	}
 	return &syntax.ExprStmt{X: call}
+}
+
+// collectLateReads adds to late the names used inside the functions
+// (defs and lambdas) of n: the globals among them are read from the
+// namespace dict when the functions run. Locals are included too, which
+// only costs a few needless syncs.
+func collectLateReads(n syntax.Node, late map[string]bool) {
+	syntax.Walk(n, func(m syntax.Node) bool {
+		switch m := m.(type) {
+		case *syntax.DefStmt, *syntax.LambdaExpr:
+			syntax.Walk(m, func(k syntax.Node) bool {
+				if id, ok := k.(*syntax.Ident); ok {
+					late[id.Name] = true
+				}
+				return true
+			})
+			return false
+		}
+		return true
+	})
 }

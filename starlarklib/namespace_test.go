@@ -136,3 +136,28 @@ func TestTopLevelSemantics(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveRebinding checks that functions defined by earlier chunks (a
+// def, a lambda shown as an expression's value) see a loop's rebindings
+// while it runs.
+func TestLiveRebinding(t *testing.T) {
+	ns := NewNamespace(Modules())
+	var out strings.Builder
+	th := &starlark.Thread{Print: func(_ *starlark.Thread, s string) { out.WriteString(s + " ") }}
+	run := func(src string, want bool) starlark.Value {
+		t.Helper()
+		v, err := ns.Exec(th, "t.star", src, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	run("def f():\n    return k\n", false)
+	g := run("lambda: k * 10", true)
+	ns.Set("g", g)
+	run("for k in range(3):\n    print(f(), g())\n", false)
+	run("k = 5\nwhile k < 7:\n    k = k + 1\n    print(f())\n", false)
+	if got, want := out.String(), "0 0 1 10 2 20 6 7 "; got != want {
+		t.Errorf("printed %q, want %q", got, want)
+	}
+}
