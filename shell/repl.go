@@ -162,6 +162,9 @@ func (s *Shell) runInput(ctx context.Context, name, code string) bool {
 	thread := s.newThread()
 	s.thread = thread
 	s.setContext(ictx)
+	// SIGTERM (ctx) stops a pure Starlark loop too.
+	stopCancel := context.AfterFunc(ctx, func() { thread.Cancel(cancelReason(ctx)) })
+	defer stopCancel()
 	start := time.Now()
 	var interrupted atomic.Bool
 	done := make(chan struct{})
