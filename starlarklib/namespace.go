@@ -184,7 +184,7 @@ func (ns *Namespace) run(thread *starlark.Thread, f *syntax.File) error {
 	collectLateReads(f, ns.lateReads)
 	g, err := prog.Init(thread, ns.env)
 	for k, v := range g {
-		ns.Set(k, v)
+		ns.Set(globalName(k), v)
 	}
 	return FixError(err)
 }
@@ -264,7 +264,10 @@ func (ns *Namespace) DecodeOptions(thread *starlark.Thread) *DecodeOptions {
 	}
 }
 
-var uninitRE = regexp.MustCompile(`internal error: predeclared variable (\w+) is uninitialized`)
+var (
+	uninitRE = regexp.MustCompile(`internal error: predeclared variable (\w+) is uninitialized`)
+	hiddenRE = regexp.MustCompile(hiddenPrefix + `(\w+)`)
+)
 
 // FixError rewrites Starlark's message about a missing global
 // ("predeclared variable x is uninitialized", from late binding) into
@@ -276,6 +279,7 @@ func FixError(err error) error {
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
 		ee.Msg = uninitRE.ReplaceAllString(ee.Msg, "name '$1' is not defined")
+		ee.Msg = hiddenRE.ReplaceAllString(ee.Msg, "$1")
 		return err
 	}
 	if strings.Contains(err.Error(), "predeclared variable") {

@@ -1,6 +1,9 @@
 package starlarklib
 
 import (
+	"strings"
+
+	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -43,36 +46,146 @@ func (ns *Namespace) newSync() *starlark.Builtin {
 }
 
 // prepareStmt returns the statements to compile for one top-level
-// statement: the "x = x" prefix and the statement, rewritten with sync
-// calls when it is compound.
+// statement: the "x = x" prefix and the statement, its late-read names
+// renamed and sync calls added when it is compound.
 func (ns *Namespace) prepareStmt(stmt syntax.Stmt) []syntax.Stmt {
-	compound := false
+	compound, augmented := false, false
 	switch s := stmt.(type) {
 	case *syntax.ForStmt, *syntax.WhileStmt, *syntax.IfStmt:
 		compound = true
 	case *syntax.AssignStmt:
-		if s.Op == syntax.EQ {
-			return []syntax.Stmt{stmt} // reads precede the binding: nothing to do
-		}
-	default:
+		augmented = s.Op != syntax.EQ
+	}
+	bound := boundNames([]syntax.Stmt{stmt})
+	renamed := ns.lateInStmt(stmt, bound)
+	if !compound && !augmented && len(renamed) == 0 {
 		return []syntax.Stmt{stmt}
 	}
 	var pre []syntax.Stmt
-	start := syntax.Start(stmt)
-	for _, name := range boundNames([]syntax.Stmt{stmt}) {
-		if ns.env.Has(name) {
-			pre = append(pre, &syntax.AssignStmt{
-				OpPos: start, Op: syntax.EQ,
-				LHS: &syntax.Ident{NamePos: start, Name: name},
-				RHS: &syntax.Ident{NamePos: start, Name: name},
-			})
+	if compound || augmented {
+		start := syntax.Start(stmt)
+		for _, name := range bound {
+			if ns.env.Has(name) {
+				pre = append(pre, &syntax.AssignStmt{
+					OpPos: start, Op: syntax.EQ,
+					LHS: &syntax.Ident{NamePos: start, Name: name},
+					RHS: &syntax.Ident{NamePos: start, Name: name},
+				})
+			}
 		}
 	}
-	if compound {
-		stmt = addSyncs([]syntax.Stmt{stmt}, ns.lateReads)[0]
+	stmts := append(pre, stmt)
+	if len(renamed) > 0 {
+		ns.renameGlobals(stmts, renamed)
 	}
-	return append(pre, stmt)
+	if compound {
+		late := ns.lateReads
+		if len(renamed) > 0 {
+			late = make(map[string]bool, len(ns.lateReads)+len(renamed))
+			for k := range ns.lateReads {
+				late[k] = true
+			}
+			for k := range renamed {
+				late[k] = true
+			}
+		}
+		stmts[len(stmts)-1] = addSyncs(stmts[len(stmts)-1:], late)[0]
+	}
+	return stmts
 }
+
+// hiddenPrefix starts the name under which a statement keeps a global
+// that its own functions read late (see renameGlobals).
+const hiddenPrefix = "__pxsh_v_"
+
+// lateInStmt returns the names that stmt binds at top level by assignment
+// or loop and that functions defined in stmt use: those functions must
+// read them late, from the namespace, not from the statement's globals.
+// Names bound by def (or load) are left alone: a def keeps its name.
+func (ns *Namespace) lateInStmt(stmt syntax.Stmt, bound []string) map[string]bool {
+	if len(bound) == 0 {
+		return nil
+	}
+	used := map[string]bool{}
+	collectLateReads(stmt, used)
+	if len(used) == 0 {
+		return nil
+	}
+	fixed := map[string]bool{}
+	var walk func([]syntax.Stmt)
+	walk = func(stmts []syntax.Stmt) {
+		for _, s := range stmts {
+			switch s := s.(type) {
+			case *syntax.DefStmt:
+				fixed[s.Name.Name] = true
+			case *syntax.LoadStmt:
+				for _, id := range s.To {
+					fixed[id.Name] = true
+				}
+			case *syntax.ForStmt:
+				walk(s.Body)
+			case *syntax.WhileStmt:
+				walk(s.Body)
+			case *syntax.IfStmt:
+				walk(s.True)
+				walk(s.False)
+			}
+		}
+	}
+	walk([]syntax.Stmt{stmt})
+	var late map[string]bool
+	for _, name := range bound {
+		if used[name] && !fixed[name] {
+			if late == nil {
+				late = map[string]bool{}
+			}
+			late[name] = true
+		}
+	}
+	return late
+}
+
+// renameGlobals renames, in stmts, the top-level occurrences (outside
+// function bodies) of the globals named in late to hidden names, so that
+// the uses inside function bodies no longer refer to a global of the
+// statement and resolve, late, in the namespace. Scopes come from a first
+// resolution of stmts; if that fails, nothing is renamed (the compiler
+// reports the error).
+func (ns *Namespace) renameGlobals(stmts []syntax.Stmt, late map[string]bool) {
+	f := &syntax.File{Path: "<rename>", Stmts: stmts, Options: FileOptions()}
+	isPre := func(name string) bool { return late[name] || ns.isPredeclared(name) }
+	if err := resolve.File(f, isPre, starlark.Universe.Has); err != nil {
+		return
+	}
+	var walk func(n syntax.Node)
+	walk = func(n syntax.Node) {
+		syntax.Walk(n, func(m syntax.Node) bool {
+			switch m := m.(type) {
+			case *syntax.DefStmt:
+				for _, p := range m.Params {
+					walk(p) // defaults are evaluated at top level
+				}
+				return false
+			case *syntax.LambdaExpr:
+				for _, p := range m.Params {
+					walk(p)
+				}
+				return false
+			case *syntax.Ident:
+				if b, ok := m.Binding.(*resolve.Binding); ok && b.Scope == resolve.Global && late[m.Name] {
+					m.Name = hiddenPrefix + m.Name
+				}
+			}
+			return true
+		})
+	}
+	for _, s := range stmts {
+		walk(s)
+	}
+}
+
+// globalName returns the namespace name of a statement's global.
+func globalName(name string) string { return strings.TrimPrefix(name, hiddenPrefix) }
 
 // boundNames returns the names that stmts bind at top level (assignment
 // targets, loop variables, defs, loads), in order of first binding. Names
@@ -190,12 +303,13 @@ func syncCall(pos syntax.Position, ids []*syntax.Ident, late map[string]bool) sy
 	}
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if seen[id.Name] || !late[id.Name] {
+		name := globalName(id.Name)
+		if seen[name] || !late[name] {
 			continue
 		}
-		seen[id.Name] = true
+		seen[name] = true
 		call.Args = append(call.Args, &syntax.BinaryExpr{
-			X:     &syntax.Ident{NamePos: pos, Name: id.Name},
+			X:     &syntax.Ident{NamePos: pos, Name: name},
 			OpPos: pos,
 			Op:    syntax.EQ,
 			Y:     &syntax.Ident{NamePos: pos, Name: id.Name},

@@ -94,6 +94,12 @@ func TestTopLevelSemantics(t *testing.T) {
 		{"list target", "[p, (q, r)] = 1, (2, 3)\nfor [p, q] in [(q, p)]:\n    r = p + q\nprint(p, q, r)\n", "2 1 3\n"},
 		{"while with function", "def more():\n    return c < 4\nc = 0\nwhile more():\n    c += 1\nprint(c)\n", "4\n"},
 		{"comprehension", "m = 2\nfor i in range(2):\n    m = [m * j for j in range(1, 3)][-1]\nprint(m)\n", "8\n"},
+		{"closure over loop variable", "for i in range(3):\n    def f():\n        return i\nprint(f())\ni = 10\nprint(f())\n", "2\n10\n"},
+		{"recursive lambda rebound", "fib = lambda n: n if n < 2 else fib(n - 1) + fib(n - 2)\nprint(fib(10))\nold = fib\nfib = lambda n: 0\nprint(old(5))\n", "55\n0\n"},
+		{"function and global of one if", "x = 1\nif True:\n    def show():\n        return x\n    x = 2\nprint(show())\nx = 3\nprint(show())\n", "2\n3\n"},
+		{"default evaluated at top level", "if True:\n    d = 5\n    def h(a = d):\n        return a + d\n    print(h())\nd = 7\nprint(h())\n", "10\n12\n"},
+		{"comprehension variable shadows", "for x in range(2):\n    ys = [x for x in range(3)]\n    g = lambda: x\nprint(g(), ys)\nx = 9\nprint(g())\n", "1 [0, 1, 2]\n9\n"},
+		{"augmented with lambda", "c = 1\nc += len([lambda: c])\nk = lambda: c\nprint(k())\n", "2\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var plain strings.Builder
