@@ -148,8 +148,9 @@ func (ns *Namespace) Exec(thread *starlark.Thread, filename, src string, wantVal
 				return ns.evalExpr(thread, filename, es.X)
 			}
 		}
-		sub := &syntax.File{Path: filename, Stmts: ns.prepareStmt(stmt), Options: opts}
-		if err := ns.run(thread, sub); err != nil {
+		stmts, late := ns.prepareStmt(stmt)
+		sub := &syntax.File{Path: filename, Stmts: stmts, Options: opts}
+		if err := ns.run(thread, sub, late); err != nil {
 			return nil, err
 		}
 		if def, ok := stmt.(*syntax.DefStmt); ok {
@@ -170,14 +171,19 @@ func (ns *Namespace) execSource(thread *starlark.Thread, filename, src string) e
 	if err != nil {
 		return err
 	}
-	return ns.run(thread, f)
+	return ns.run(thread, f, nil)
 }
 
 // run resolves, compiles and runs a file whose statements come from a
-// parsed chunk, then merges its globals into the namespace (even after an
+// parsed chunk (late: names its functions read from the namespace, even
+// universal ones), then merges its globals into the namespace (even after an
 // error, like a REPL).
-func (ns *Namespace) run(thread *starlark.Thread, f *syntax.File) error {
-	prog, err := starlark.FileProgram(f, ns.isPredeclared)
+func (ns *Namespace) run(thread *starlark.Thread, f *syntax.File, late map[string]bool) error {
+	isPre := ns.isPredeclared
+	if len(late) > 0 {
+		isPre = func(name string) bool { return late[name] || ns.isPredeclared(name) }
+	}
+	prog, err := starlark.FileProgram(f, isPre)
 	if err != nil {
 		return FixError(err)
 	}

@@ -47,8 +47,9 @@ func (ns *Namespace) newSync() *starlark.Builtin {
 
 // prepareStmt returns the statements to compile for one top-level
 // statement: the "x = x" prefix and the statement, its late-read names
-// renamed and sync calls added when it is compound.
-func (ns *Namespace) prepareStmt(stmt syntax.Stmt) []syntax.Stmt {
+// renamed and sync calls added when it is compound; and the renamed names,
+// which the compiler must take as predeclared.
+func (ns *Namespace) prepareStmt(stmt syntax.Stmt) ([]syntax.Stmt, map[string]bool) {
 	compound, augmented := false, false
 	switch s := stmt.(type) {
 	case *syntax.ForStmt, *syntax.WhileStmt, *syntax.IfStmt:
@@ -59,7 +60,7 @@ func (ns *Namespace) prepareStmt(stmt syntax.Stmt) []syntax.Stmt {
 	bound := boundNames([]syntax.Stmt{stmt})
 	renamed := ns.lateInStmt(stmt, bound)
 	if !compound && !augmented && len(renamed) == 0 {
-		return []syntax.Stmt{stmt}
+		return []syntax.Stmt{stmt}, nil
 	}
 	var pre []syntax.Stmt
 	if compound || augmented {
@@ -91,7 +92,7 @@ func (ns *Namespace) prepareStmt(stmt syntax.Stmt) []syntax.Stmt {
 		}
 		stmts[len(stmts)-1] = addSyncs(stmts[len(stmts)-1:], late)[0]
 	}
-	return stmts
+	return stmts, renamed
 }
 
 // hiddenPrefix starts the name under which a statement keeps a global

@@ -99,6 +99,7 @@ func TestTopLevelSemantics(t *testing.T) {
 		{"function and global of one if", "x = 1\nif True:\n    def show():\n        return x\n    x = 2\nprint(show())\nx = 3\nprint(show())\n", "2\n3\n"},
 		{"default evaluated at top level", "if True:\n    d = 5\n    def h(a = d):\n        return a + d\n    print(h())\nd = 7\nprint(h())\n", "10\n12\n"},
 		{"comprehension variable shadows", "for x in range(2):\n    ys = [x for x in range(3)]\n    g = lambda: x\nprint(g(), ys)\nx = 9\nprint(g())\n", "1 [0, 1, 2]\n9\n"},
+		{"universal name rebound", "for list in [[1], [2]]:\n    f = lambda: list\nprint(f())\nlist = 3\nprint(f())\n", "[2]\n3\n"},
 		{"augmented with lambda", "c = 1\nc += len([lambda: c])\nk = lambda: c\nprint(k())\n", "2\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
