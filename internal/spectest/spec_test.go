@@ -256,8 +256,9 @@ func tracebackMsg(tb string) string {
 
 // TestSpec runs every chunk of go.starlark.net's spec files under plain
 // starlark-go with pxsh's dialect, then every chunk that passes there
-// through each in-process path: a script, -c, the shell's statement by
-// statement inputs, and an engine's execute.
+// through each in-process path: a script (Shell.RunFile), a command
+// (pxsh -c), one Namespace.Exec per top-level statement, the shell's input
+// loop fed one statement per input, and an engine's execute (Interp.Run).
 func TestSpec(t *testing.T) {
 	t.Parallel()
 	dir := specDir(t)
