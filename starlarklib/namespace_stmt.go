@@ -11,7 +11,8 @@ import (
 // A Namespace compiles each top-level statement on its own: names the
 // statement binds at top level are globals of the statement's module, and
 // every other name is predeclared, looked up in the namespace dict when it
-// is used. Two rewrites make this mean what a single Starlark module means:
+// is used. Three rewrites make this mean what a single Starlark module
+// means:
 //
 //   - Inside a compound statement (for, while, if) and for augmented
 //     assignments, the resolver would resolve a read that precedes the
@@ -27,6 +28,12 @@ import (
 //     a call of the hidden builtin syncName, which writes the value into
 //     the dict (for a loop, at the start of its body), so that such
 //     functions see each rebinding at once. Other bindings cost nothing.
+//   - Functions defined inside the statement would read the names it
+//     assigns through the statement's globals, and so miss later
+//     rebindings. Those names (not names bound by def) are renamed at top
+//     level (renameGlobals), so the functions read them late like any other
+//     global; the renamed globals are synced as above and merged back under
+//     their own names.
 
 // syncName is the hidden builtin that writes a statement's globals into the
 // namespace while the statement runs.
