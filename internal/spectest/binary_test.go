@@ -60,38 +60,38 @@ func binarySource(c chunk) (string, string) {
 // runBinary runs a chunk in the real binary: as a script (`pxsh run
 // FILE`), a command (`pxsh -c CODE`) or typed into the shell (piped
 // input, one top-level statement per input).
-func runBinary(t *testing.T, bin, dir, mode string, c chunk, src string) outcome {
+func runBinary(t *testing.T, bin, dir, mode string, c chunk, src string, env []string) outcome {
 	switch mode {
 	case "run":
-		path := filepath.Join(dir, strings.ReplaceAll(c.id(), ":", "_"))
+		path := filepath.Join(dir, filepath.Base(bin)+"_"+strings.ReplaceAll(c.id(), ":", "_"))
 		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		stdout, stderr, failed := pxsh(t, bin, dir, "", "run", path)
+		stdout, stderr, failed := pxsh(t, bin, dir, env, "", "run", path)
 		return processOutcome(stdout, stderr, failed, path)
 	case "-c":
-		stdout, stderr, failed := pxsh(t, bin, dir, "", "-c", src)
+		stdout, stderr, failed := pxsh(t, bin, dir, env, "", "-c", src)
 		return processOutcome(stdout, stderr, failed, "<command>")
 	}
 	ins, err := replInputs(src)
 	if err != nil {
 		return outcome{errMsg: err.Error()}
 	}
-	stdout, stderr, _ := pxsh(t, bin, dir, feed(ins))
+	stdout, stderr, _ := pxsh(t, bin, dir, env, feed(ins))
 	if n := failedInput(stderr); n > 0 && len(c.want) > 0 && n < len(ins) {
 		ins = ins[:n]
-		stdout, stderr, _ = pxsh(t, bin, dir, feed(ins))
+		stdout, stderr, _ = pxsh(t, bin, dir, env, feed(ins))
 	}
 	return replOutcome(stderr, ins, markers(stdout))
 }
 
 // pxsh runs the binary and returns its stdout, its stderr and whether it
 // failed.
-func pxsh(t *testing.T, bin, dir, stdin string, args ...string) (string, string, bool) {
+func pxsh(t *testing.T, bin, dir string, env []string, stdin string, args ...string) (string, string, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*clustertest.Scale())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "PXSH_DIR="+dir, "NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), "PXSH_DIR="+dir, "NO_COLOR=1"), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -141,54 +141,87 @@ func markers(stdout string) []string {
 
 var staticErrRE = regexp.MustCompile(`(?m)^(\S+):(\d+):\d+: (.*)$`)
 
-// TestSpecBinary runs every chunk that passes under plain starlark-go
-// through the real binary, as a script, a command and typed into the
-// shell, a few processes at a time.
+// TestSpecBinary runs the chunks in real processes: every chunk that
+// passes under plain starlark-go as a script, a command and typed into the
+// shell of specbin (shell.Main, as pxsh runs it, with the spec tests' host
+// values and modules), and one chunk per file that the shim allows as a
+// script of the pxsh binary itself. A few processes run at a time.
 func TestSpecBinary(t *testing.T) {
 	t.Parallel()
 	dir := specDir(t)
-	chunks := readChunks(t, dir)
-	passing := plainPassing(t, dir, chunks)
-	bin := clustertest.Binary(t)
+	passing := plainPassing(t, dir, readChunks(t, dir))
+	spec := buildSpecbin(t)
+	pxshBin := clustertest.Binary(t)
+	specEnv := []string{"PXSH_SPEC_STARLARK_DIR=" + dir}
 	work := t.TempDir()
-	var mu sync.Mutex
-	sem := make(chan struct{}, 6)
-	var wg sync.WaitGroup
-	ran := 0
+	type job struct {
+		bin, mode string
+		c         chunk
+		src       string
+		env       []string
+	}
+	var jobs []job
+	sampled := map[string]bool{}
 	for _, c := range passing {
 		if why, ok := lateBinding[c.id()]; ok {
 			t.Logf("%s: excluded: %s", c.id(), why)
 			continue
 		}
-		src, why := binarySource(c)
-		if why != "" {
-			t.Logf("%s: excluded: %s", c.id(), why)
-			continue
-		}
-		if c.id() == "module.star:1" {
-			t.Logf("%s: excluded: tests the type of assert itself (a module); the shim's assert is a struct", c.id())
-			continue
-		}
-		if hostValues.MatchString(src) {
-			t.Logf("%s: excluded: uses hasfields or fibonacci, test values the binary does not have", c.id())
-			continue
-		}
 		for _, mode := range []string{"run", "-c", "shell"} {
-			ran++
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if p := c.check(runBinary(t, bin, work, mode, c, src)); p != "" {
-					mu.Lock()
-					t.Errorf("pxsh %s: %s: %s", mode, c.id(), p)
-					mu.Unlock()
-				}
-			}()
+			jobs = append(jobs, job{spec, mode, c, c.src, specEnv})
+		}
+		src, why := binarySource(c)
+		switch {
+		case why != "":
+		case hostValues.MatchString(src):
+			why = "uses hasfields or fibonacci, test values pxsh does not have"
+		case c.id() == "module.star:1":
+			why = "tests the type of assert itself (a module); the shim's assert is a struct"
+		}
+		if why != "" {
+			t.Logf("%s: not in the pxsh binary: %s", c.id(), why)
+			continue
+		}
+		if !sampled[c.file] {
+			// The pxsh binary runs the same shell code as specbin: a
+			// sample of one chunk per file checks the shim's way in.
+			sampled[c.file] = true
+			jobs = append(jobs, job{pxshBin, "run", c, src, nil})
 		}
 	}
+	var mu sync.Mutex
+	sem := make(chan struct{}, 6)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if p := j.c.check(runBinary(t, j.bin, work, j.mode, j.c, j.src, j.env)); p != "" {
+				mu.Lock()
+				t.Errorf("%s %s: %s: %s", filepath.Base(j.bin), j.mode, j.c.id(), p)
+				mu.Unlock()
+			}
+		}()
+	}
 	wg.Wait()
-	t.Logf("%d chunk runs in the binary (pxsh run, pxsh -c, piped shell)", ran)
+	t.Logf("%d chunk runs in real processes", len(jobs))
+}
+
+// buildSpecbin builds the specbin command into a temporary directory.
+func buildSpecbin(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "specbin")
+	cmd := exec.Command("go", "build", "-o", bin, "./internal/spectest/specbin")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build specbin: %v\n%s", err, out)
+	}
+	return bin
 }
 
 var hostValues = regexp.MustCompile(`\b(hasfields|fibonacci)\b`)

@@ -2,9 +2,7 @@ package spectest
 
 import (
 	"fmt"
-	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,9 +11,6 @@ import (
 	"testing"
 
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
-
-	"github.com/pxsh/pxsh/starlarklib"
 )
 
 // chunk is one test program of a spec file: the text between "---" lines,
@@ -28,20 +23,6 @@ type chunk struct {
 }
 
 func (c chunk) id() string { return fmt.Sprintf("%s:%d", c.file, c.line) }
-
-// specDir returns go.starlark.net's directory in the module cache.
-func specDir(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "go.starlark.net").Output()
-	if err != nil {
-		t.Fatalf("locate go.starlark.net (run go mod download): %v", err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		t.Fatal("go.starlark.net is not in the module cache (run go mod download)")
-	}
-	return dir
-}
 
 // readChunks splits every spec file into chunks.
 func readChunks(t *testing.T, dir string) []chunk {
@@ -122,81 +103,26 @@ func (r *reporter) take() []string {
 	return m
 }
 
-// loadAssert executes go.starlark.net's assert.star (from the module
-// cache) with its helper builtins implemented here; error() reports to
-// rep.
-func loadAssert(t *testing.T, dir string, rep *reporter) starlark.StringDict {
+// specDir returns go.starlark.net's directory in the module cache.
+func specDir(t *testing.T) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(dir, "starlarktest", "assert.star"))
+	dir, err := StarlarkDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	predeclared := starlark.StringDict{
-		"error": starlark.NewBuiltin("error", func(th *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
-			msg := fmt.Sprint(args)
-			if len(args) == 1 {
-				if s, ok := starlark.AsString(args[0]); ok {
-					msg = s
-				} else {
-					msg = args[0].String()
-				}
-			}
-			rep.mu.Lock()
-			rep.msgs = append(rep.msgs, "assert: "+msg+" at "+th.CallFrame(1).Pos.String())
-			rep.mu.Unlock()
-			return starlark.None, nil
-		}),
-		"catch": starlark.NewBuiltin("catch", func(th *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-			var fn starlark.Callable
-			if err := starlark.UnpackArgs("catch", args, kwargs, "fn", &fn); err != nil {
-				return nil, err
-			}
-			if _, err := starlark.Call(th, fn, nil, nil); err != nil {
-				return starlark.String(starlarklib.FixError(err).Error()), nil
-			}
-			return starlark.None, nil
-		}),
-		"matches": starlark.NewBuiltin("matches", func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-			var pattern, str string
-			if err := starlark.UnpackArgs("matches", args, kwargs, "pattern", &pattern, "str", &str); err != nil {
-				return nil, err
-			}
-			ok, err := regexp.MatchString(pattern, str)
-			return starlark.Bool(ok), err
-		}),
-		"module": starlark.NewBuiltin("module", starlarkstruct.MakeModule),
-		"_freeze": starlark.NewBuiltin("freeze", func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
-			if len(args) != 1 {
-				return nil, fmt.Errorf("freeze: got %d arguments, want 1", len(args))
-			}
-			args[0].Freeze()
-			return args[0], nil
-		}),
-		"_floateq": starlark.NewBuiltin("floateq", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-			var x, y starlark.Float
-			if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &x, &y); err != nil {
-				return nil, err
-			}
-			a, c := float64(x), float64(y)
-			eq := a == c || (math.IsNaN(a) && math.IsNaN(c)) || math.Nextafter(a, c) == c
-			return starlark.Bool(eq), nil
-		}),
-	}
-	m, err := starlark.ExecFileOptions(starlarklib.FileOptions(), &starlark.Thread{Name: "assert"}, "assert.star", src, predeclared)
-	if err != nil {
-		t.Fatalf("assert.star: %v", err)
-	}
-	return m
+	return dir
 }
 
-// nativeModules are the modules the spec files load, as pxsh gives them
-// to a namespace with SetNativeModule.
-func nativeModules(assert starlark.StringDict) map[string]starlark.StringDict {
-	std := starlarklib.Modules()
-	return map[string]starlark.StringDict{
-		"assert.star": assert,
-		"json.star":   {"json": std["json"]},
-		"math.star":   {"math": std["math"]},
-		"time.star":   {"time": std["time"]},
+// loadAssert loads assert.star for a test; error() reports to rep.
+func loadAssert(t *testing.T, dir string, rep *reporter) starlark.StringDict {
+	t.Helper()
+	m, err := LoadAssert(dir, func(_ *starlark.Thread, msg string) {
+		rep.mu.Lock()
+		rep.msgs = append(rep.msgs, "assert: "+msg)
+		rep.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return m
 }

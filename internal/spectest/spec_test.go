@@ -58,7 +58,7 @@ func (e *env) runPlain(c chunk) outcome {
 		return nil, fmt.Errorf("load: module %q not available", module)
 	}
 	predeclared := starlarklib.Modules()
-	for k, v := range testBuiltins() {
+	for k, v := range HostValues() {
 		predeclared[k] = v
 	}
 	_, err := starlark.ExecFileOptions(starlarklib.FileOptions(), thread, c.file, c.src, predeclared)
@@ -105,7 +105,7 @@ func (e *env) newShell() *shell.Shell {
 			return ""
 		},
 		NoConnect: true,
-		Builtins:  testBuiltins(),
+		Builtins:  HostValues(),
 	})
 	for k, v := range e.mods {
 		s.Namespace().SetNativeModule(k, v)
@@ -192,7 +192,7 @@ func (e *env) interact(ins []input) string {
 		Stdin: strings.NewReader(feed(ins)), Stdout: &strings.Builder{}, Stderr: &stderr,
 		Getenv:    func(string) string { return "" },
 		NoConnect: true, HistoryFile: "-",
-		Builtins: testBuiltins(),
+		Builtins: HostValues(),
 	})
 	defer s.Close()
 	for k, v := range e.mods {
@@ -209,7 +209,7 @@ func (e *env) runEngine(c chunk) outcome {
 	for k, v := range e.mods {
 		in.Namespace().SetNativeModule(k, v)
 	}
-	for k, v := range testBuiltins() {
+	for k, v := range HostValues() {
 		in.Namespace().Set(k, v)
 	}
 	body, err := protocol.MarshalValue(c.src)
@@ -264,7 +264,7 @@ func TestSpec(t *testing.T) {
 	dir := specDir(t)
 	chunks := readChunks(t, dir)
 	e := &env{t: t, rep: &reporter{}, tmp: t.TempDir()}
-	e.mods = nativeModules(loadAssert(t, dir, e.rep))
+	e.mods = Modules(loadAssert(t, dir, e.rep))
 	passing := plainPassing(t, dir, chunks)
 	for _, path := range []struct {
 		name string
@@ -313,7 +313,7 @@ var lateBinding = map[string]string{
 func plainPassing(t *testing.T, dir string, chunks []chunk) []chunk {
 	plainOnce.Do(func() {
 		e := &env{t: t, rep: &reporter{}}
-		e.mods = nativeModules(loadAssert(t, dir, e.rep))
+		e.mods = Modules(loadAssert(t, dir, e.rep))
 		plainOK, plainFailed = runAllPlain(e, chunks)
 	})
 	for _, id := range sortedKeys(plainFailed) {

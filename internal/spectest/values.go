@@ -9,11 +9,11 @@ import (
 	"go.starlark.net/syntax"
 )
 
-// testBuiltins are the application-defined values that the spec files
+// HostValues are the application-defined values that the spec files
 // expect from their host (starlark-go's eval_test.go defines its own):
 // hasfields(), a value with settable fields, and fibonacci, an infinite
 // iterable.
-func testBuiltins() starlark.StringDict {
+func HostValues() starlark.StringDict {
 	return starlark.StringDict{
 		"hasfields": starlark.NewBuiltin("hasfields", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 			if len(args)+len(kwargs) > 0 {
