@@ -45,8 +45,9 @@ func (s *Shell) RunFile(ctx context.Context, path string, argv []string) error {
 // done the code stops, whatever it is doing: blocking calls return and the
 // Starlark thread is cancelled (so a pure loop ends too).
 func (s *Shell) RunString(ctx context.Context, filename, code string) error {
+	thread := s.newThread() // a cancelled thread stays cancelled
+	s.thread = thread
 	s.setContext(ctx)
-	thread := s.thread
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(cancelReason(ctx)) })
 	defer stop()
 	_, err := s.ns.Exec(thread, filename, code, false)
