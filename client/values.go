@@ -16,6 +16,15 @@ type Func string
 // Tuple is a Starlark tuple; decoded results use []any for tuples too.
 type Tuple []any
 
+// Array is a Starlark ndarray (np.array) in row-major order: Data is a
+// []float64, []int64, []bool or []complex128 of prod(Shape) elements. It
+// travels as an RFC 8746 typed array (tag 40 over tags 86, 79 or 64; the
+// complex form is wrapped in protocol.TagComplexArray).
+type Array struct {
+	Shape []int
+	Data  any
+}
+
 var (
 	encMode, _ = cbor.EncOptions{Sort: cbor.SortNone}.EncMode()
 	decMode, _ = protocol.DecMode(protocol.Limits{})
@@ -47,6 +56,10 @@ func toWire(v any, path string) (any, error) {
 		return listWire(x, path)
 	case []int, []float64, []string:
 		return x, nil
+	case Array:
+		return arrayWire(x, path)
+	case *Array:
+		return arrayWire(*x, path)
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
@@ -130,6 +143,9 @@ func fromWire(v any) any {
 		}
 		return x
 	case cbor.Tag:
+		if a, ok := arrayFromWire(x); ok {
+			return a
+		}
 		return tagFromWire(x)
 	}
 	return v

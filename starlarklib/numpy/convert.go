@@ -220,3 +220,16 @@ func asFloat(v starlark.Value, what string) (float64, error) {
 	}
 	return f, nil
 }
+
+// floatParam is a float parameter that also accepts an int.
+type floatParam float64
+
+// Unpack implements starlark.Unpacker.
+func (f *floatParam) Unpack(v starlark.Value) error {
+	x, ok := starlark.AsFloat(v)
+	if !ok {
+		return fmt.Errorf("got %s, want float or int", v.Type())
+	}
+	*f = floatParam(x)
+	return nil
+}

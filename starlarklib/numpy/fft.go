@@ -166,7 +166,7 @@ func fftInverseReal(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs [
 // fftFreq is fftfreq(n, d=1.0) and rfftfreq(n, d=1.0).
 func fftFreq(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var n int
-	d := 1.0
+	d := floatParam(1)
 	if err := starlark.UnpackArgs(fn, args, kwargs, "n", &n, "d?", &d); err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func fftFreq(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 		if fn == "fftfreq" && k > (n-1)/2 {
 			f = k - n
 		}
-		out[k] = float64(f) / (float64(n) * d)
+		out[k] = float64(f) / (float64(n) * float64(d))
 	}
 	return NewFloat64([]int{m}, out), nil
 }

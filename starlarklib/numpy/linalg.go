@@ -437,7 +437,7 @@ func laLstsq(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 
 func laPinv(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var av starlark.Value
-	rcond := 1e-15
+	rcond := floatParam(1e-15)
 	if err := starlark.UnpackArgs(fn, args, kwargs, "a", &av, "rcond?", &rcond); err != nil {
 		return nil, err
 	}
@@ -454,7 +454,7 @@ func laPinv(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlar
 	for i := range r {
 		eye.SetDiag(i, 1)
 	}
-	x, _, _, err := pseudoSolve(m, mat.DenseCopyOf(eye), rcond)
+	x, _, _, err := pseudoSolve(m, mat.DenseCopyOf(eye), float64(rcond))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn, err)
 	}

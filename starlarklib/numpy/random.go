@@ -190,7 +190,7 @@ func (g *generator) method(_ *starlark.Thread, fn string, args starlark.Tuple, k
 }
 
 func (g *generator) twoParam(fn string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p1, p2 := 0.0, 1.0
+	p1, p2 := floatParam(0), floatParam(1)
 	var size starlark.Value
 	n1, n2 := "loc", "scale"
 	if fn == "uniform" {
@@ -207,9 +207,9 @@ func (g *generator) twoParam(fn string, args starlark.Tuple, kwargs []starlark.T
 		if p2 < 0 {
 			return nil, fmt.Errorf("%s: scale < 0", fn)
 		}
-		return g.floats(shape, isArray, func(r *rand.Rand) float64 { return p1 + p2*r.NormFloat64() }), nil
+		return g.floats(shape, isArray, func(r *rand.Rand) float64 { return float64(p1) + float64(p2)*r.NormFloat64() }), nil
 	}
-	return g.floats(shape, isArray, func(r *rand.Rand) float64 { return p1 + (p2-p1)*r.Float64() }), nil
+	return g.floats(shape, isArray, func(r *rand.Rand) float64 { return float64(p1) + float64(p2-p1)*r.Float64() }), nil
 }
 
 // integers is integers(low, high=None, size=None): high exclusive, or

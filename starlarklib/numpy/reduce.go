@@ -7,7 +7,6 @@ import (
 
 	"go.starlark.net/starlark"
 	"gonum.org/v1/gonum/floats"
-	"gonum.org/v1/gonum/stat"
 )
 
 func init() {
@@ -132,7 +131,11 @@ func median(x []float64, _ int) float64 {
 	if slices.ContainsFunc(s, math.IsNaN) {
 		return math.NaN()
 	}
-	return stat.Quantile(0.5, stat.LinInterp, s, nil)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // lanes calls f for every lane along axis: the elements

@@ -309,8 +309,9 @@ func npStack(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 	if err != nil {
 		return nil, err
 	}
+	first := arrs[0].shape
 	for k, a := range arrs {
-		if !equalShape(a.shape, arrs[0].shape) {
+		if !equalShape(a.shape, first) {
 			return nil, fmt.Errorf("%s: all input arrays must have the same shape", fn)
 		}
 		if arrs[k], err = expandDims(fn, a, axis); err != nil {

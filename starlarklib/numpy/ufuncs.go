@@ -392,7 +392,7 @@ func npArrayEqual(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []s
 // npClose is isclose/allclose(a, b, rtol=1e-05, atol=1e-08).
 func npClose(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var xv, yv starlark.Value
-	rtol, atol := 1e-5, 1e-8
+	rtol, atol := floatParam(1e-5), floatParam(1e-8)
 	equalNaN := false
 	if err := starlark.UnpackArgs(fn, args, kwargs, "a", &xv, "b", &yv, "rtol?", &rtol, "atol?", &atol, "equal_nan?", &equalNaN); err != nil {
 		return nil, err
@@ -417,7 +417,7 @@ func npClose(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 		if a == b {
 			return true
 		}
-		return cmplx.Abs(a-b) <= atol+rtol*cmplx.Abs(b)
+		return cmplx.Abs(a-b) <= float64(atol)+float64(rtol)*cmplx.Abs(b)
 	})
 	if fn == "allclose" {
 		for _, t := range close {
