@@ -100,8 +100,16 @@ func arrayFromWire(t cbor.Tag) (Array, bool) {
 			return Array{}, false
 		}
 		for _, d := range dims {
-			u, ok := d.(uint64)
-			if !ok || u > math.MaxInt32 {
+			var u int64
+			switch d := d.(type) {
+			case uint64:
+				u = int64(min(d, math.MaxInt32+1))
+			case int64:
+				u = d
+			default:
+				return Array{}, false
+			}
+			if u < 0 || u > math.MaxInt32 {
 				return Array{}, false
 			}
 			shape = append(shape, int(u))
