@@ -435,3 +435,11 @@ func npSplit(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 	}
 	return starlark.NewList(out), nil
 }
+
+// Concatenate joins arrays along axis (as np.concatenate).
+func Concatenate(arrs []*Array, axis int) (*Array, error) {
+	if len(arrs) == 0 {
+		return nil, fmt.Errorf("concatenate: need at least one array")
+	}
+	return concat("concatenate", arrs, axis)
+}
