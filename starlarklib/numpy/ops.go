@@ -158,7 +158,12 @@ func binary(k *kernels, x, y *Array) (*Array, error) {
 		if k.f == nil {
 			return nil, fmt.Errorf("unsupported operand types for %s: %s and %s", k.name, x.dtype, y.dtype)
 		}
-		out.f = zip2(x.floats(), xi, y.floats(), yi, n, k.f)
+		xf, yf := x.floats(), y.floats()
+		if f := fastFloat(k, xf, xi, yf, yi, n); f != nil {
+			out.f = f
+		} else {
+			out.f = zip2(xf, xi, yf, yi, n, k.f)
+		}
 	default:
 		if k.c == nil {
 			return nil, fmt.Errorf("unsupported operand types for %s: %s and %s", k.name, x.dtype, y.dtype)
@@ -395,3 +400,63 @@ const (
 	syntaxMinus = syntax.MINUS
 	syntaxTilde = syntax.TILDE
 )
+
+// fastFloat computes +, -, * and / of float64 operands of the same size
+// or with a scalar in plain loops (no call per element); nil means no
+// fast path applies.
+func fastFloat(k *kernels, x []float64, xi []int, y []float64, yi []int, n int) []float64 {
+	if xi != nil || yi != nil || (len(x) != n && len(x) != 1) || (len(y) != n && len(y) != 1) {
+		return nil
+	}
+	if k != addK && k != subK && k != mulK && k != divK {
+		return nil
+	}
+	out := make([]float64, n)
+	switch {
+	case len(x) == n && len(y) == n:
+		y = y[:n]
+		x = x[:n]
+		switch k {
+		case addK:
+			for i := range out {
+				out[i] = x[i] + y[i]
+			}
+		case subK:
+			for i := range out {
+				out[i] = x[i] - y[i]
+			}
+		case mulK:
+			for i := range out {
+				out[i] = x[i] * y[i]
+			}
+		default:
+			for i := range out {
+				out[i] = x[i] / y[i]
+			}
+		}
+	case len(y) == 1 && len(x) == n:
+		c := y[0]
+		x = x[:n]
+		switch k {
+		case addK:
+			for i := range out {
+				out[i] = x[i] + c
+			}
+		case subK:
+			for i := range out {
+				out[i] = x[i] - c
+			}
+		case mulK:
+			for i := range out {
+				out[i] = x[i] * c
+			}
+		default:
+			for i := range out {
+				out[i] = x[i] / c
+			}
+		}
+	default:
+		return nil
+	}
+	return out
+}

@@ -187,6 +187,15 @@ func reduce(fn string, r *reducer, a *Array, axis int, hasAxis, keep bool, ddof 
 	if r == rCount {
 		a = a.as(Bool)
 	}
+	if a.dtype == Bool && !hasAxis && !keep && (r == rSum || r == rCount) {
+		n := 0
+		for _, t := range a.b {
+			if t {
+				n++
+			}
+		}
+		return starlark.MakeInt(n), nil
+	}
 	outShape := reduceShape(shape, axis, keep)
 	var out *Array
 	switch {

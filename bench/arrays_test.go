@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.starlark.net/starlark"
+
+	"github.com/pxsh/pxsh/internal/clustertest"
+)
+
+// numpyRef are NumPy 1.24.2 + OpenBLAS medians in ms on this project's
+// 2-vCPU machine (docs/ARRAYS.md), used when python3 with NumPy is not
+// installed: single-threaded, except ipyparallel's push+pull.
+var numpyRef = map[string]float64{
+	"push+pull": 55, // ipyparallel 7.1 pushing and pulling a NumPy array, 2 engines: 49–61 ms
+	"sum":       0.19,
+	"pi":        25,
+	"eigvals":   2.02,
+	"rfft":      7.25,
+	"matmul":    0.90,
+}
+
+// goals are the issue's bounds on pxsh/NumPy time ratios.
+var goals = map[string]float64{"push+pull": 0.5, "sum": 2, "pi": 2, "eigvals": 2, "rfft": 2, "matmul": 6}
+
+// numpyScript times the same operations with NumPy (when python3 has it)
+// and prints "name ms" lines.
+const numpyScript = `
+import time, numpy as np
+def t(f, n):
+    f(); ds = []
+    for _ in range(n):
+        t0 = time.perf_counter(); f(); ds.append((time.perf_counter() - t0) * 1e3)
+    return sorted(ds)[n // 2]
+x = np.random.rand(1000000); a = np.random.randn(100, 100); m = np.random.randn(300, 300)
+def pi():
+    u = np.random.rand(1000000); v = np.random.rand(1000000)
+    return 4 * np.sum(u * u + v * v < 1) / 1000000
+print("sum", t(lambda: np.sum(x), 50))
+print("pi", t(pi, 10))
+print("eigvals", t(lambda: np.linalg.eigvals(a), 20))
+print("rfft", t(lambda: np.fft.rfft(x), 10))
+print("matmul", t(lambda: m @ m, 20))
+`
+
+// liveNumPy runs numpyScript with python3, if NumPy is importable.
+func liveNumPy() map[string]float64 {
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		cmd := exec.Command(py, "-c", numpyScript)
+		cmd.Env = append(cmd.Environ(), "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1")
+		out, err := cmd.Output()
+		if err != nil {
+			continue
+		}
+		got := map[string]float64{}
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if name, v, ok := strings.Cut(l, " "); ok {
+				if f, err := strconv.ParseFloat(v, 64); err == nil {
+					got[name] = f
+				}
+			}
+		}
+		return got
+	}
+	return nil
+}
+
+// engineTimer is Starlark run on an engine: the median ms of n calls.
+const engineTimer = `
+def timeit(f, n):
+    f()
+    ds = []
+    for i in range(n):
+        t0 = time.now()
+        f()
+        ds.append((time.now() - t0).seconds * 1000)
+    return sorted(ds)[n // 2]
+`
+
+// BenchmarkArrays times push+pull of 1,000,000 float64 to 2 engines from
+// Starlark, and array operations on an engine (timed there), and prints
+// them beside NumPy's figures.
+func BenchmarkArrays(b *testing.B) {
+	c := clustertest.Start(b, 2, benchOpts)
+	ns, thread := starlarkClient(b, c)
+	exec := func(code string) {
+		b.Helper()
+		if _, err := ns.Exec(thread, "<bench>", code, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	exec("data = np.random.rand(1000000)\ndv = rc[:]\ne0 = rc[0]")
+	ds := timeN(b, 10, func() error {
+		_, err := ns.Exec(thread, "<bench>", "dv.push({'a': data}, block=True)\nback = dv.pull('a', block=True)", false)
+		return err
+	})
+	if v, _ := ns.Get("back"); v.(*starlark.List).Len() != 2 {
+		b.Fatal("wrong pull result")
+	}
+	got := map[string]float64{"push+pull": ms(median(ds))}
+	exec("e0.execute(" + strconv.Quote(engineTimer) + ", block=True)")
+	exec(`e0.execute("""
+x = np.random.rand(1000000)
+a = np.random.randn(100, 100)
+m = np.random.randn(300, 300)
+def pi():
+    u = np.random.rand(1000000)
+    v = np.random.rand(1000000)
+    return 4 * np.sum(np.less(u * u + v * v, 1)) / 1000000
+""", block=True)`)
+	for _, op := range []struct{ name, expr string }{
+		{"sum", "timeit(lambda: np.sum(x), 50)"},
+		{"pi", "timeit(pi, 10)"},
+		{"eigvals", "timeit(lambda: np.linalg.eigvals(a), 20)"},
+		{"rfft", "timeit(lambda: np.fft.rfft(x), 10)"},
+		{"matmul", "timeit(lambda: np.matmul(m, m), 20)"},
+	} {
+		exec("r = e0.apply_sync(lambda: " + op.expr + ")")
+		v, _ := ns.Get("r")
+		f, ok := starlark.AsFloat(v)
+		if !ok {
+			b.Fatalf("%s: engine returned %s", op.name, v)
+		}
+		got[op.name] = f
+	}
+	ref, source := liveNumPy(), "NumPy measured now, single-threaded"
+	if ref == nil {
+		ref, source = numpyRef, "NumPy reference figures (python3 has no numpy here)"
+	}
+	ref["push+pull"] = numpyRef["push+pull"]
+	b.Logf("arrays, 2 engines; %s; push+pull against ipyparallel 7.1", source)
+	for _, name := range []string{"push+pull", "sum", "pi", "eigvals", "rfft", "matmul"} {
+		ratio := got[name] / ref[name]
+		verdict := "ok"
+		if ratio > goals[name] {
+			verdict = fmt.Sprintf("over the goal of %.1fx", goals[name])
+		}
+		b.Logf("%-10s pxsh %8.2f ms   numpy %7.2f ms   ratio %5.2f  (%s)", name, got[name], ref[name], ratio, verdict)
+		b.ReportMetric(got[name], name+"-ms")
+	}
+}
