@@ -28,9 +28,9 @@ func benchExpr(b *testing.B, setup, expr string) {
 	}
 }
 
-func BenchmarkSum1M(b *testing.B) { benchExpr(b, "x = np.random.rand(1000000)", "np.sum(x)") }
+func BenchmarkSum1M(b *testing.B)  { benchExpr(b, "x = np.random.rand(1000000)", "np.sum(x)") }
 func BenchmarkRand1M(b *testing.B) { benchExpr(b, "", "np.random.rand(1000000)") }
-func BenchmarkMul1M(b *testing.B) { benchExpr(b, "x = np.random.rand(1000000)", "x * x") }
+func BenchmarkMul1M(b *testing.B)  { benchExpr(b, "x = np.random.rand(1000000)", "x * x") }
 func BenchmarkLess1M(b *testing.B) { benchExpr(b, "x = np.random.rand(1000000)", "np.less(x, 1)") }
 func BenchmarkSumBool1M(b *testing.B) {
 	benchExpr(b, "x = np.less(np.random.rand(1000000), 0.5)", "np.sum(x)")
