@@ -2,7 +2,6 @@ package numpy
 
 import (
 	"fmt"
-	"math"
 
 	"go.starlark.net/starlark"
 )
@@ -195,8 +194,8 @@ func asShape(v starlark.Value) ([]int, error) {
 		shape[k] = d
 		total *= float64(d)
 	}
-	if total > math.MaxInt32*8 {
-		return nil, fmt.Errorf("shape: array is too big")
+	if total > maxElements {
+		return nil, fmt.Errorf("shape: array of %.0f elements is too big (the limit is %d)", total, maxElements)
 	}
 	return shape, nil
 }

@@ -179,8 +179,9 @@ func npFullLike(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []sta
 	return filledArray(dt, cloneShape(a.shape), v), nil
 }
 
-// maxArange bounds the length of arange and linspace results.
-const maxArange = 1 << 31
+// maxElements bounds the elements of an array that np makes (2 GiB of
+// float64), so that a typo cannot exhaust an engine's memory at once.
+const maxElements = 1 << 28
 
 func npArange(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var start, stop, step, dtype starlark.Value
@@ -210,7 +211,7 @@ func npArange(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starl
 		return nil, fmt.Errorf("%s: step must not be zero", fn)
 	}
 	n := max(0, math.Ceil((s1-s0)/st))
-	if n > maxArange || math.IsNaN(n) {
+	if n > maxElements || math.IsNaN(n) {
 		return nil, fmt.Errorf("%s: too many elements", fn)
 	}
 	dt := Float64
@@ -246,7 +247,7 @@ func npLinspace(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []sta
 	if err := starlark.UnpackArgs(fn, args, kwargs, "start", &start, "stop", &stop, "num?", &num, "endpoint?", &endpoint, "dtype?", &dtype); err != nil {
 		return nil, err
 	}
-	if num < 0 || num > maxArange {
+	if num < 0 || num > maxElements {
 		return nil, fmt.Errorf("%s: number of samples, %d, must be non-negative", fn, num)
 	}
 	s0, err := asFloat(start, fn)
@@ -296,7 +297,7 @@ func npEye(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark
 		}
 		m = v
 	}
-	if n < 0 || m < 0 || float64(n)*float64(m) > maxArange {
+	if n < 0 || m < 0 || float64(n)*float64(m) > maxElements {
 		return nil, fmt.Errorf("%s: bad dimensions %d, %d", fn, n, m)
 	}
 	dt := Float64

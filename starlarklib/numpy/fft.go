@@ -84,7 +84,7 @@ func fftInput(fn string, args starlark.Tuple, kwargs []starlark.Tuple) (*Array, 
 			return nil, 0, fmt.Errorf("%s: n: %w", fn, err)
 		}
 	}
-	if n < 1 || n > maxArange {
+	if n < 1 || n > maxElements {
 		return nil, 0, fmt.Errorf("%s: invalid number of data points (%d) specified", fn, n)
 	}
 	return a, n, nil
@@ -170,7 +170,7 @@ func fftFreq(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 	if err := starlark.UnpackArgs(fn, args, kwargs, "n", &n, "d?", &d); err != nil {
 		return nil, err
 	}
-	if n < 1 || n > maxArange {
+	if n < 1 || n > maxElements {
 		return nil, fmt.Errorf("%s: n must be positive", fn)
 	}
 	m := n

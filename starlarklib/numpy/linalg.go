@@ -642,6 +642,9 @@ func npDiag(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlar
 	switch len(a.shape) {
 	case 1:
 		n := a.Size()
+		if float64(n)*float64(n) > maxElements {
+			return nil, fmt.Errorf("%s: result is too big", fn)
+		}
 		out := newArray(a.dtype, []int{n, n})
 		idx := make([]int, n)
 		for k := range idx {

@@ -30,6 +30,13 @@ func broadcastShapes(a, b []int) ([]int, error) {
 			return nil, fmt.Errorf("operands could not be broadcast together with shapes %s %s", shapeString(a), shapeString(b))
 		}
 	}
+	total := 1.0
+	for _, d := range out {
+		total *= float64(d)
+	}
+	if total > maxElements {
+		return nil, fmt.Errorf("broadcast result of %.0f elements is too big (the limit is %d)", total, maxElements)
+	}
 	return out, nil
 }
 

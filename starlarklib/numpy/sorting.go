@@ -148,7 +148,7 @@ func npHistogram(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []st
 	if err != nil {
 		return nil, err
 	}
-	if bins < 1 || bins > maxArange {
+	if bins < 1 || bins > maxElements {
 		return nil, fmt.Errorf("%s: bins must be a positive int", fn)
 	}
 	x := a.floats()
