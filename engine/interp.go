@@ -38,7 +38,7 @@ type InterpConfig struct {
 
 // Interp runs tasks in one persistent Starlark namespace. Its predeclared
 // names are Starlark's universe, the standard modules (math, json, time,
-// struct), the engine module (id, pid, host) and Reference. Code has no
+// struct, np/numpy), the engine module (id, pid, host) and Reference. Code has no
 // access to files, the network or the environment.
 //
 // Run must not be called concurrently; cancellation goes through its
