@@ -227,12 +227,11 @@ func npArange(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starl
 	for k := range a.f {
 		a.f[k] = s0 + float64(k)*st
 	}
-	if dt == Int64 && allInt {
-		i0, _ := starlark.AsInt32(start)
-		is, _ := starlark.AsInt32(step)
+	var i0, is int64
+	if dt == Int64 && allInt && starlark.AsInt(start, &i0) == nil && starlark.AsInt(step, &is) == nil {
 		out := newArray(Int64, []int{int(n)})
 		for k := range out.i {
-			out.i[k] = int64(i0) + int64(k)*int64(is)
+			out.i[k] = i0 + int64(k)*is
 		}
 		return out, nil
 	}

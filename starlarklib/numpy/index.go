@@ -383,6 +383,9 @@ func (a *Array) Len() int {
 
 // Slice implements a[start:end:step] along the first axis.
 func (a *Array) Slice(start, end, step int) starlark.Value {
+	if len(a.shape) == 0 {
+		return a.copyArray() // Slice cannot fail; NumPy refuses this
+	}
 	var rows []int
 	for i := start; (step > 0 && i < end) || (step < 0 && i > end); i += step {
 		rows = append(rows, i)

@@ -503,6 +503,9 @@ func laQR(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.
 	if err != nil {
 		return nil, err
 	}
+	if r, c := m.Dims(); r < c {
+		return nil, fmt.Errorf("%s: matrices with fewer rows than columns are not supported", fn)
+	}
 	var qr mat.QR
 	qr.Factorize(m)
 	var q, r mat.Dense
