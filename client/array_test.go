@@ -59,6 +59,11 @@ func TestArrayTransport(t *testing.T) {
 			}
 		}
 	}
+	for _, got := range pull("w[0]") {
+		if got != complex(0, 1) {
+			t.Errorf("pull of a complex element gave %#v", got)
+		}
+	}
 	// An array as an apply argument and as a result inside a list.
 	got, err := v.Apply(ctx, "lambda x: [x.sum(), x[1]]", a)
 	if err != nil {

@@ -19,7 +19,8 @@ type Tuple []any
 // Array is a Starlark ndarray (np.array) in row-major order: Data is a
 // []float64, []int64, []bool or []complex128 of prod(Shape) elements. It
 // travels as an RFC 8746 typed array (tag 40 over tags 86, 79 or 64; the
-// complex form is wrapped in protocol.TagComplexArray).
+// complex form is wrapped in protocol.TagComplexArray). A complex element
+// (Starlark's complex) decodes as a complex128.
 type Array struct {
 	Shape []int
 	Data  any
@@ -144,6 +145,9 @@ func fromWire(v any) any {
 		return x
 	case cbor.Tag:
 		if a, ok := arrayFromWire(x); ok {
+			if c, ok := a.Data.([]complex128); ok && len(a.Shape) == 0 {
+				return c[0] // a complex scalar (an element of a complex array)
+			}
 			return a
 		}
 		return tagFromWire(x)

@@ -228,6 +228,9 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 					math.Float64frombits(binary.LittleEndian.Uint64(p[16*k+8:])))
 			}
 		}
+		if len(shape) == 1 {
+			return numpy.Complex(c[0]), nil // a complex scalar
+		}
 		return numpy.NewComplex128(shape[:len(shape)-1], c), nil
 	}
 	f := make([]float64, count)

@@ -48,6 +48,13 @@ func TestArrayRoundTrip(t *testing.T) {
 		numpy.NewFloat64([]int{0, 4}, []float64{}),
 		numpy.NewInt64([]int{}, []int64{7}),
 	}
+	b, err := Encode(numpy.Complex(complex(1, -2)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := Decode(b, nil); err != nil || v != numpy.Complex(complex(1, -2)) {
+		t.Fatalf("complex scalar round trip gave %v, %v", v, err)
+	}
 	for _, a := range arrays {
 		b, err := Encode(starlark.NewList([]starlark.Value{a}), nil)
 		if err != nil {

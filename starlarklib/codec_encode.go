@@ -190,6 +190,8 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 		return e.tagged(protocol.TagError, &v.Err)
 	case *numpy.Array:
 		e.array(v)
+	case numpy.Complex:
+		e.array(numpy.NewComplex128(nil, []complex128{complex128(v)}))
 	default:
 		return unsendable(v, "")
 	}

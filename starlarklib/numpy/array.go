@@ -356,3 +356,24 @@ func (c Complex) Attr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 func (c Complex) AttrNames() []string { return []string{"imag", "real"} }
+
+// Name and CallInternal make a dtype callable as a conversion, as
+// np.float64(x): a scalar gives a scalar, an array a converted copy.
+func (d dtypeValue) Name() string { return DType(d).String() }
+
+// CallInternal implements starlark.Callable.
+func (d dtypeValue) CallInternal(_ *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var x starlark.Value = starlark.MakeInt(0)
+	if err := starlark.UnpackPositionalArgs(d.Name(), args, kwargs, 0, &x); err != nil {
+		return nil, err
+	}
+	a, err := asArray(x)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Name(), err)
+	}
+	out := a.astype(DType(d))
+	if len(out.shape) == 0 {
+		return out.elem(0), nil
+	}
+	return out, nil
+}
