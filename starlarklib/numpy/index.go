@@ -22,8 +22,8 @@ func (s *sliceValue) Freeze()               {}
 func (s *sliceValue) Truth() starlark.Bool  { return true }
 func (s *sliceValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: slice") }
 
-// ellipsis stands for as many full slices as needed ("..." in a string
-// index, np.newaxis is not supported).
+// ellipsisValue stands for as many full slices as needed ("..." in a
+// string index).
 type ellipsisValue struct{}
 
 func (ellipsisValue) String() string        { return "Ellipsis" }
@@ -83,7 +83,7 @@ func (s *sliceValue) resolve(n int) ([]int, error) {
 }
 
 // parseIndex parses a string index: comma-separated ints, slices
-// (start:stop:step, parts optional) and "...".
+// (start:stop:step, parts optional), "..." and None (or newaxis).
 func parseIndex(s string) (starlark.Tuple, error) {
 	var items starlark.Tuple
 	for part := range strings.SplitSeq(s, ",") {
@@ -91,6 +91,8 @@ func parseIndex(s string) (starlark.Tuple, error) {
 		switch {
 		case part == "...":
 			items = append(items, ellipsisValue{})
+		case part == "None" || part == "np.newaxis" || part == "newaxis":
+			items = append(items, starlark.None)
 		case strings.Contains(part, ":"):
 			bits := strings.Split(part, ":")
 			if len(bits) > 3 {
@@ -177,8 +179,6 @@ func axisIndices(item starlark.Value, n, axis int) (idx []int, keep bool, err er
 	case *sliceValue:
 		idx, err := it.resolve(n)
 		return idx, true, err
-	case starlark.NoneType:
-		return nil, false, fmt.Errorf("index: np.newaxis (None) is not supported; use reshape")
 	}
 	arr, err := asArray(item)
 	if err != nil || len(arr.shape) != 1 {
@@ -216,8 +216,15 @@ func axisIndices(item starlark.Value, n, axis int) (idx []int, keep bool, err er
 
 // selectItems resolves a tuple of per-axis items (outer indexing).
 func (a *Array) selectItems(items starlark.Tuple) (*selection, error) {
-	// Expand one ellipsis into full slices.
+	// Expand one ellipsis into full slices; None (np.newaxis) adds an
+	// axis of length 1 and consumes none.
 	nd := len(a.shape)
+	nNone := 0
+	for _, it := range items {
+		if it == starlark.None {
+			nNone++
+		}
+	}
 	var expanded starlark.Tuple
 	seenEllipsis := false
 	for _, it := range items {
@@ -226,30 +233,30 @@ func (a *Array) selectItems(items starlark.Tuple) (*selection, error) {
 				return nil, fmt.Errorf("index: an index can only have a single ellipsis")
 			}
 			seenEllipsis = true
-			for range nd - (len(items) - 1) {
+			for range nd - (len(items) - 1 - nNone) {
 				expanded = append(expanded, &sliceValue{})
 			}
 			continue
 		}
 		expanded = append(expanded, it)
 	}
-	if len(expanded) > nd {
-		return nil, fmt.Errorf("too many indices for array: array is %d-dimensional, but %d were indexed", nd, len(expanded))
+	if len(expanded)-nNone > nd {
+		return nil, fmt.Errorf("too many indices for array: array is %d-dimensional, but %d were indexed", nd, len(expanded)-nNone)
 	}
 	sel := &selection{}
 	lists := make([][]int, nd)
 	fancy := 0
-	for axis := range nd {
-		if axis >= len(expanded) {
-			lists[axis] = fullRange(a.shape[axis])
-			sel.shape = append(sel.shape, a.shape[axis])
+	axis := 0
+	for _, it := range expanded {
+		if it == starlark.None {
+			sel.shape = append(sel.shape, 1)
 			continue
 		}
-		idx, keep, err := axisIndices(expanded[axis], a.shape[axis], axis)
+		idx, keep, err := axisIndices(it, a.shape[axis], axis)
 		if err != nil {
 			return nil, err
 		}
-		switch expanded[axis].(type) {
+		switch it.(type) {
 		case starlark.Int, *sliceValue:
 		default:
 			fancy++
@@ -261,6 +268,11 @@ func (a *Array) selectItems(items starlark.Tuple) (*selection, error) {
 		if keep {
 			sel.shape = append(sel.shape, len(idx))
 		}
+		axis++
+	}
+	for ; axis < nd; axis++ {
+		lists[axis] = fullRange(a.shape[axis])
+		sel.shape = append(sel.shape, a.shape[axis])
 	}
 	sel.scalar = len(sel.shape) == 0
 	sel.flat = outerIndices(lists, stridesOf(a.shape))

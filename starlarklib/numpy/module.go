@@ -49,6 +49,7 @@ func New() *starlarkstruct.Module {
 		"e":          starlark.Float(math.E),
 		"inf":        starlark.Float(math.Inf(1)),
 		"nan":        starlark.Float(math.NaN()),
+		"newaxis":    starlark.None,
 		"bool_":      dtypeValue(Bool),
 		"int64":      dtypeValue(Int64),
 		"float64":    dtypeValue(Float64),
