@@ -134,3 +134,40 @@ func BenchmarkArrayEncodeDecode1M(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDecodeArrays starts from typed arrays: whatever decodes re-encodes
+// to a stable form.
+func FuzzDecodeArrays(f *testing.F) {
+	for _, a := range []starlark.Value{
+		numpy.NewFloat64([]int{2, 2}, []float64{1, 2, 3, 4}),
+		numpy.NewInt64([]int{3}, []int64{1, -1, 7}),
+		numpy.NewBool([]int{1, 2}, []bool{true, false}),
+		numpy.NewComplex128([]int{1}, []complex128{complex(1, 2)}),
+		numpy.Complex(complex(0, 1)),
+		starlark.NewList([]starlark.Value{numpy.NewFloat64([]int{0}, nil)}),
+	} {
+		b, err := Encode(a, nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	o := &DecodeOptions{Limits: protocol.Limits{MaxDepth: 64, MaxElements: 1 << 16}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := Decode(b, o)
+		if err != nil {
+			return
+		}
+		b2, err := Encode(v, nil)
+		if err != nil {
+			return // e.g. deep nesting
+		}
+		v2, err := Decode(b2, o)
+		if err != nil {
+			t.Fatalf("decode re-encoded %x: %v", b2, err)
+		}
+		if v.String() != v2.String() {
+			t.Fatalf("got %s, then %s", v, v2)
+		}
+	})
+}
