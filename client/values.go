@@ -33,7 +33,7 @@ var (
 
 // Encode converts a Go value to the wire form of a Starlark value: nil,
 // bool, integers, floats, string, []byte, slices, maps with string keys,
-// Tuple, Func and *big.Int.
+// Tuple, Func, *big.Int and Array (an np array).
 func Encode(v any) ([]byte, error) {
 	w, err := toWire(v, "value")
 	if err != nil {
@@ -101,7 +101,8 @@ func funcWire(src string) protocol.Function {
 // Decode converts an encoded Starlark value to Go: None → nil, int →
 // int64 or *big.Int, float → float64, str → string, bytes → []byte,
 // list, tuple and set → []any, dict → map[any]any (or map[string]any when
-// every key is a string), struct → map[string]any, a function → Func.
+// every key is a string), struct → map[string]any, a function → Func, an
+// np array → Array, a complex element → complex128.
 func Decode(b []byte) (any, error) {
 	if len(b) == 0 {
 		return nil, nil
