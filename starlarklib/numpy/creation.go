@@ -264,9 +264,12 @@ func npLinspace(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []sta
 	step := (s1 - s0) / div
 	a := newArray(Float64, []int{num})
 	for k := range a.f {
-		if step == 0 || math.IsNaN(step) || math.IsInf(step, 0) {
+		switch {
+		case div <= 0:
+			a.f[k] = float64(k)*(s1-s0) + s0
+		case step == 0:
 			a.f[k] = float64(k)/div*(s1-s0) + s0
-		} else {
+		default:
 			a.f[k] = float64(k)*step + s0
 		}
 	}
