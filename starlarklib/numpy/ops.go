@@ -149,6 +149,9 @@ func binary(k *kernels, x, y *Array) (*Array, error) {
 	n := prod(shape)
 	xi, yi := broadcastIndex(x.shape, shape), broadcastIndex(y.shape, shape)
 	dt := max(x.dtype, y.dtype)
+	if dt == Bool && k == subK {
+		return nil, fmt.Errorf("numpy boolean subtract, the - operator, is not supported, use the bitwise_xor, the ^ operator, or the logical_xor function instead")
+	}
 	if dt == Bool && k.b == nil {
 		dt = Int64
 	}
@@ -181,11 +184,11 @@ func binary(k *kernels, x, y *Array) (*Array, error) {
 }
 
 var (
-	addK = &kernels{name: "+", i: func(x, y int64) int64 { return x + y },
+	addK = &kernels{name: "+", b: func(x, y bool) bool { return x || y }, i: func(x, y int64) int64 { return x + y },
 		f: func(x, y float64) float64 { return x + y }, c: func(x, y complex128) complex128 { return x + y }}
 	subK = &kernels{name: "-", i: func(x, y int64) int64 { return x - y },
 		f: func(x, y float64) float64 { return x - y }, c: func(x, y complex128) complex128 { return x - y }}
-	mulK = &kernels{name: "*", i: func(x, y int64) int64 { return x * y },
+	mulK = &kernels{name: "*", b: func(x, y bool) bool { return x && y }, i: func(x, y int64) int64 { return x * y },
 		f: func(x, y float64) float64 { return x * y }, c: func(x, y complex128) complex128 { return x * y }}
 	divK = &kernels{name: "/", floatResult: true,
 		f: func(x, y float64) float64 { return x / y }, c: func(x, y complex128) complex128 { return x / y }}
