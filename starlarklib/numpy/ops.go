@@ -297,7 +297,12 @@ func compare(k *cmpKernel, x, y *Array) (*Array, error) {
 	case Bool, Int64:
 		out.b = zip2(x.ints(), xi, y.ints(), yi, n, k.i)
 	case Float64:
-		out.b = zip2(x.floats(), xi, y.floats(), yi, n, k.f)
+		xf, yf := x.floats(), y.floats()
+		if b := fastCompare(k, xf, xi, yf, yi, n); b != nil {
+			out.b = b
+		} else {
+			out.b = zip2(xf, xi, yf, yi, n, k.f)
+		}
 	default:
 		if k != equalK && k != notEqK {
 			return nil, fmt.Errorf("%s: complex numbers are not ordered", k.name)
@@ -467,6 +472,39 @@ func fastFloat(k *kernels, x []float64, xi []int, y []float64, yi []int, n int) 
 		}
 	default:
 		return nil
+	}
+	return out
+}
+
+// fastCompare compares float64 operands of the same size, or an array
+// with a scalar, in plain loops; nil means no fast path applies.
+func fastCompare(k *cmpKernel, x []float64, xi []int, y []float64, yi []int, n int) []bool {
+	if xi != nil || yi != nil || len(x) != n || (len(y) != n && len(y) != 1) || k != lessK && k != greaterK {
+		return nil
+	}
+	out := make([]bool, n)
+	if len(y) == 1 {
+		c := y[0]
+		if k == lessK {
+			for i, v := range x {
+				out[i] = v < c
+			}
+		} else {
+			for i, v := range x {
+				out[i] = v > c
+			}
+		}
+		return out
+	}
+	y = y[:n]
+	if k == lessK {
+		for i, v := range x {
+			out[i] = v < y[i]
+		}
+	} else {
+		for i, v := range x {
+			out[i] = v > y[i]
+		}
 	}
 	return out
 }

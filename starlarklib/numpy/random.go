@@ -15,6 +15,7 @@ import (
 // module; np.random.default_rng(seed) makes new ones.
 type generator struct {
 	mu  sync.Mutex
+	pcg *rand.PCG // rng's source, called directly for uniform fills
 	rng *rand.Rand
 }
 
@@ -48,7 +49,8 @@ func (g *generator) seed(v starlark.Value) error {
 		s1, s2 = u, 0x9e3779b97f4a7c15
 	}
 	g.mu.Lock()
-	g.rng = rand.New(rand.NewPCG(s1, s2))
+	g.pcg = rand.NewPCG(s1, s2)
+	g.rng = rand.New(g.pcg)
 	g.mu.Unlock()
 	return nil
 }
@@ -147,6 +149,22 @@ func (g *generator) floats(shape []int, isArray bool, f func(r *rand.Rand) float
 	return NewFloat64(shape, out)
 }
 
+// uniform draws from [0, 1) as rand.Float64 does (53 random bits), calling
+// the PCG source directly.
+func (g *generator) uniform(shape []int, isArray bool) starlark.Value {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !isArray {
+		return starlark.Float(float64(g.pcg.Uint64()<<11>>11) / (1 << 53))
+	}
+	out := make([]float64, prod(shape))
+	pcg := g.pcg
+	for k := range out {
+		out[k] = float64(pcg.Uint64()<<11>>11) / (1 << 53)
+	}
+	return NewFloat64(shape, out)
+}
+
 func (g *generator) method(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	switch fn {
 	case "seed":
@@ -161,7 +179,7 @@ func (g *generator) method(_ *starlark.Thread, fn string, args starlark.Tuple, k
 			return nil, err
 		}
 		if fn == "rand" {
-			return g.floats(shape, isArray, (*rand.Rand).Float64), nil
+			return g.uniform(shape, isArray), nil
 		}
 		return g.floats(shape, isArray, (*rand.Rand).NormFloat64), nil
 	case "random", "standard_normal":
@@ -174,7 +192,7 @@ func (g *generator) method(_ *starlark.Thread, fn string, args starlark.Tuple, k
 			return nil, err
 		}
 		if fn == "random" {
-			return g.floats(shape, isArray, (*rand.Rand).Float64), nil
+			return g.uniform(shape, isArray), nil
 		}
 		return g.floats(shape, isArray, (*rand.Rand).NormFloat64), nil
 	case "normal", "uniform":
