@@ -85,7 +85,9 @@ func compareEq(op syntax.Token, eq bool) (bool, error) {
 }
 
 // Array is an n-dimensional array of one dtype, stored contiguously in
-// row-major order. Exactly one of the data slices is used, by dtype.
+// row-major order. Exactly one of the data slices is used, by dtype. Like
+// other mutable Starlark values it is not safe for concurrent mutation;
+// a frozen Array is read-only.
 type Array struct {
 	dtype  DType
 	shape  []int

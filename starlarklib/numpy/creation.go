@@ -7,8 +7,9 @@ import (
 	"go.starlark.net/starlark"
 )
 
-func init() {
-	register(map[string]impl{
+// creationFuncs is this file's part of the np module.
+func creationFuncs() map[string]impl {
+	return map[string]impl{
 		"array":      npArray,
 		"asarray":    npArray,
 		"copy":       npArray,
@@ -25,7 +26,7 @@ func init() {
 		"eye":        npEye,
 		"identity":   npIdentity,
 		"s_":         npSlice,
-	})
+	}
 }
 
 // npArray is np.array(object, dtype=None) (also asarray and copy; asarray

@@ -8,8 +8,9 @@ import (
 	"go.starlark.net/starlark"
 )
 
-func init() {
-	register(map[string]impl{
+// extraFuncs is this file's part of the np module.
+func extraFuncs() map[string]impl {
+	return map[string]impl{
 		"diff":       npDiff,
 		"flip":       npFlip,
 		"repeat":     npRepeat,
@@ -17,7 +18,7 @@ func init() {
 		"meshgrid":   npMeshgrid,
 		"percentile": npQuantile,
 		"quantile":   npQuantile,
-	})
+	}
 }
 
 // npDiff is diff(a, n=1, axis=-1).

@@ -3,7 +3,7 @@ package numpy
 import (
 	"fmt"
 	"math"
-	"sort"
+	"sync"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -12,22 +12,32 @@ import (
 // impl is the Go code of a module function.
 type impl func(thread *starlark.Thread, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
 
-// funcs holds the stateless functions of np, by name; init fills it from
-// the per-file tables.
-var funcs = map[string]impl{}
+var (
+	funcsOnce sync.Once
+	funcs     map[string]impl // the stateless functions of np, by name
+)
 
-func register(table map[string]impl) {
-	for k, v := range table {
-		if _, dup := funcs[k]; dup {
-			panic("numpy: duplicate function " + k)
+// table returns the stateless functions of np, by name, built on first
+// use from the files' tables.
+func table() map[string]impl {
+	funcsOnce.Do(func() {
+		funcs = map[string]impl{}
+		for _, t := range []map[string]impl{creationFuncs(), shapeFuncs(), reductionFuncs(),
+			elementwiseFuncs(), sortingFuncs(), productFuncs(), extraFuncs()} {
+			for k, v := range t {
+				if _, dup := funcs[k]; dup {
+					panic("numpy: duplicate function " + k) // a programming error
+				}
+				funcs[k] = v
+			}
 		}
-		funcs[k] = v
-	}
+	})
+	return funcs
 }
 
 // callFunc calls the module function name.
 func callFunc(thread *starlark.Thread, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	f, ok := funcs[name]
+	f, ok := table()[name]
 	if !ok {
 		return nil, fmt.Errorf("numpy: no function %s", name)
 	}
@@ -59,14 +69,9 @@ func New() *starlarkstruct.Module {
 		"linalg":     linalgModule(),
 		"fft":        fftModule(),
 	}
-	names := make([]string, 0, len(funcs))
-	for k := range funcs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for k, f := range table() {
 		if _, special := members[k]; !special {
-			members[k] = builtin(k, funcs[k])
+			members[k] = builtin(k, f)
 		}
 	}
 	return &starlarkstruct.Module{Name: "numpy", Members: members}

@@ -9,8 +9,9 @@ import (
 	"gonum.org/v1/gonum/floats"
 )
 
-func init() {
-	register(map[string]impl{
+// reductionFuncs is this file's part of the np module.
+func reductionFuncs() map[string]impl {
+	return map[string]impl{
 		"sum":           reduction(rSum),
 		"prod":          reduction(rProd),
 		"mean":          reduction(rMean),
@@ -29,7 +30,7 @@ func init() {
 		"count_nonzero": reduction(rCount),
 		"cumsum":        cumulative(false),
 		"cumprod":       cumulative(true),
-	})
+	}
 }
 
 // reducer reduces one lane of elements. Float lanes get f; int64 (and

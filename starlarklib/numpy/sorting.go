@@ -9,13 +9,14 @@ import (
 	"go.starlark.net/starlark"
 )
 
-func init() {
-	register(map[string]impl{
+// sortingFuncs is this file's part of the np module.
+func sortingFuncs() map[string]impl {
+	return map[string]impl{
 		"sort":      npSort,
 		"argsort":   npSort,
 		"unique":    npUnique,
 		"histogram": npHistogram,
-	})
+	}
 }
 
 // floatCmp orders floats with NaN last, as NumPy sorts.

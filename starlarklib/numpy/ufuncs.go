@@ -8,7 +8,8 @@ import (
 	"go.starlark.net/starlark"
 )
 
-func init() {
+// elementwiseFuncs is this file's part of the np module.
+func elementwiseFuncs() map[string]impl {
 	t := map[string]impl{
 		"abs":         npAbs,
 		"absolute":    npAbs,
@@ -62,7 +63,7 @@ func init() {
 	for _, k := range []*cmpKernel{lessK, lessEqK, greaterK, greatEqK, equalK, notEqK} {
 		t[k.name] = compareFunc(k)
 	}
-	register(t)
+	return t
 }
 
 // unaryMath applies f element-wise (as float64), or c to complex arrays.
