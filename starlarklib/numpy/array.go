@@ -152,11 +152,18 @@ func (a *Array) Shape() []int { return a.shape }
 // Size is the number of elements.
 func (a *Array) Size() int { return prod(a.shape) }
 
-// Float64s, Int64s, Bools and Complex128s return the data of an array of
-// that dtype (nil for another dtype); the caller must not modify it.
-func (a *Array) Float64s() []float64       { return a.f }
-func (a *Array) Int64s() []int64           { return a.i }
-func (a *Array) Bools() []bool             { return a.b }
+// Float64s returns the data of a float64 array (nil for another dtype),
+// not a copy.
+func (a *Array) Float64s() []float64 { return a.f }
+
+// Int64s returns the data of an int64 array (nil for another dtype).
+func (a *Array) Int64s() []int64 { return a.i }
+
+// Bools returns the data of a bool array (nil for another dtype).
+func (a *Array) Bools() []bool { return a.b }
+
+// Complex128s returns the data of a complex128 array (nil for another
+// dtype).
 func (a *Array) Complex128s() []complex128 { return a.c }
 
 // floats returns the data as float64, converting (a copy) unless the
@@ -336,6 +343,7 @@ func scatterSlice[T any](s []T, idx []int, v []T) {
 // Complex is a complex128 element, as Starlark has no complex type.
 type Complex complex128
 
+// String formats c as Python does: (1-2j).
 func (c Complex) String() string {
 	return "(" + formatComplexScalar(complex128(c)) + ")"
 }
@@ -357,6 +365,7 @@ func (c Complex) Attr(name string) (starlark.Value, error) {
 	}
 	return nil, nil
 }
+// AttrNames lists .imag and .real.
 func (c Complex) AttrNames() []string { return []string{"imag", "real"} }
 
 // Name and CallInternal make a dtype callable as a conversion, as
