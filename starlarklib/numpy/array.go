@@ -365,6 +365,7 @@ func (c Complex) Attr(name string) (starlark.Value, error) {
 	}
 	return nil, nil
 }
+
 // AttrNames lists .imag and .real.
 func (c Complex) AttrNames() []string { return []string{"imag", "real"} }
 
