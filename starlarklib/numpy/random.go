@@ -61,7 +61,7 @@ func (g *generator) Freeze()               {}
 func (g *generator) Truth() starlark.Bool  { return true }
 func (g *generator) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: Generator") }
 
-var generatorMethods = []string{"choice", "integers", "normal", "permutation", "rand", "randint", "randn", "random", "seed", "shuffle", "standard_normal", "uniform"}
+var generatorMethods = []string{"choice", "integers", "normal", "permutation", "rand", "randint", "randn", "random", "random_sample", "seed", "shuffle", "standard_normal", "uniform"}
 
 func (g *generator) Attr(name string) (starlark.Value, error) {
 	i := sort.SearchStrings(generatorMethods, name)
@@ -182,7 +182,7 @@ func (g *generator) method(_ *starlark.Thread, fn string, args starlark.Tuple, k
 			return g.uniform(shape, isArray), nil
 		}
 		return g.floats(shape, isArray, (*rand.Rand).NormFloat64), nil
-	case "random", "standard_normal":
+	case "random", "random_sample", "standard_normal":
 		var size starlark.Value
 		if err := starlark.UnpackArgs(fn, args, kwargs, "size?", &size); err != nil {
 			return nil, err
@@ -191,7 +191,7 @@ func (g *generator) method(_ *starlark.Thread, fn string, args starlark.Tuple, k
 		if err != nil {
 			return nil, err
 		}
-		if fn == "random" {
+		if fn != "standard_normal" {
 			return g.uniform(shape, isArray), nil
 		}
 		return g.floats(shape, isArray, (*rand.Rand).NormFloat64), nil
