@@ -74,6 +74,25 @@ var (
 	}, keepInt: true}
 )
 
+// complexReduce is the sum, mean or product of complex elements.
+func complexReduce(r *reducer, x []complex128) complex128 {
+	acc := complex(0, 0)
+	if r == rProd {
+		acc = 1
+	}
+	for _, v := range x {
+		if r == rProd {
+			acc *= v
+		} else {
+			acc += v
+		}
+	}
+	if r == rMean {
+		acc /= complex(float64(len(x)), 0)
+	}
+	return acc
+}
+
 func sumInt(x []int64) int64 {
 	s := int64(0)
 	for _, v := range x {
@@ -182,7 +201,7 @@ func reduce(fn string, r *reducer, a *Array, axis int, hasAxis, keep bool, ddof 
 	if r.empty != "" && shape[axis] == 0 {
 		return nil, fmt.Errorf("%s: %s", fn, r.empty)
 	}
-	if a.dtype == Complex128 {
+	if a.dtype == Complex128 && r != rSum && r != rMean && r != rProd {
 		return nil, fmt.Errorf("%s: not supported for complex arrays", fn)
 	}
 	if r == rCount {
@@ -200,6 +219,9 @@ func reduce(fn string, r *reducer, a *Array, axis int, hasAxis, keep bool, ddof 
 	outShape := reduceShape(shape, axis, keep)
 	var out *Array
 	switch {
+	case a.dtype == Complex128:
+		out = &Array{dtype: Complex128, shape: outShape}
+		lanes(a.c, shape, axis, func(l []complex128) { out.c = append(out.c, complexReduce(r, l)) })
 	case r.b != nil:
 		out = &Array{dtype: Bool, shape: outShape}
 		lanes(a.bools(), shape, axis, func(l []bool) { out.b = append(out.b, r.b(l)) })
