@@ -16,6 +16,16 @@ type Func string
 // Tuple is a Starlark tuple; decoded results use []any for tuples too.
 type Tuple []any
 
+// Array is a Starlark ndarray (np.array) in row-major order: Data is a
+// []float64, []int64, []bool or []complex128 of prod(Shape) elements. It
+// travels as an RFC 8746 typed array (tag 40 over tags 86, 79 or 64; the
+// complex form is wrapped in protocol.TagComplexArray). A complex element
+// (Starlark's complex) decodes as a complex128.
+type Array struct {
+	Shape []int
+	Data  any
+}
+
 var (
 	encMode, _ = cbor.EncOptions{Sort: cbor.SortNone}.EncMode()
 	decMode, _ = protocol.DecMode(protocol.Limits{})
@@ -23,7 +33,7 @@ var (
 
 // Encode converts a Go value to the wire form of a Starlark value: nil,
 // bool, integers, floats, string, []byte, slices, maps with string keys,
-// Tuple, Func and *big.Int.
+// Tuple, Func, *big.Int and Array (an np array).
 func Encode(v any) ([]byte, error) {
 	w, err := toWire(v, "value")
 	if err != nil {
@@ -47,6 +57,10 @@ func toWire(v any, path string) (any, error) {
 		return listWire(x, path)
 	case []int, []float64, []string:
 		return x, nil
+	case Array:
+		return arrayWire(x, path)
+	case *Array:
+		return arrayWire(*x, path)
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
@@ -87,7 +101,8 @@ func funcWire(src string) protocol.Function {
 // Decode converts an encoded Starlark value to Go: None → nil, int →
 // int64 or *big.Int, float → float64, str → string, bytes → []byte,
 // list, tuple and set → []any, dict → map[any]any (or map[string]any when
-// every key is a string), struct → map[string]any, a function → Func.
+// every key is a string), struct → map[string]any, a function → Func, an
+// np array → Array, a complex element → complex128.
 func Decode(b []byte) (any, error) {
 	if len(b) == 0 {
 		return nil, nil
@@ -130,6 +145,12 @@ func fromWire(v any) any {
 		}
 		return x
 	case cbor.Tag:
+		if a, ok := arrayFromWire(x); ok {
+			if c, ok := a.Data.([]complex128); ok && len(a.Shape) == 0 {
+				return c[0] // a complex scalar (an element of a complex array)
+			}
+			return a
+		}
 		return tagFromWire(x)
 	}
 	return v

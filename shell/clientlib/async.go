@@ -13,6 +13,7 @@ import (
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
+	"github.com/pxsh/pxsh/starlarklib/numpy"
 	"go.starlark.net/starlark"
 )
 
@@ -294,6 +295,10 @@ func (ar *AsyncResult) value(thread *starlark.Thread, d float64, exceptions bool
 	switch ar.mode {
 	case combineNone:
 		return starlark.None, nil
+	case combineGather:
+		if a := joinArrays(vals); a != nil {
+			return a, nil
+		}
 	case combineEach:
 		if ar.single && len(vals) == 1 {
 			return vals[0], nil
@@ -809,4 +814,22 @@ var errNoEngines = &namedError{"NoEnginesRegistered", "This operation requires e
 func isTimeout(err error) bool {
 	var ne *namedError
 	return errors.As(err, &ne) && ne.name == "TimeoutError"
+}
+
+// joinArrays concatenates gathered ndarrays along their first axis; it
+// returns nil unless every value is an array and they fit together.
+func joinArrays(vals []starlark.Value) starlark.Value {
+	arrs := make([]*numpy.Array, len(vals))
+	for i, v := range vals {
+		a, ok := v.(*numpy.Array)
+		if !ok {
+			return nil
+		}
+		arrs[i] = a
+	}
+	a, err := numpy.Concatenate(arrs, 0)
+	if err != nil {
+		return nil
+	}
+	return a
 }
