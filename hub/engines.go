@@ -18,6 +18,7 @@ type engine struct {
 	info      protocol.EngineInfo
 	conn      *quic.Conn
 	lastSeen  time.Time
+	packets   uint64           // the connection's packet count when last checked
 	tasks     map[string]*task // outstanding on this engine
 	balanced  int              // of which load-balanced
 	completed int
@@ -63,6 +64,9 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 	for {
 		p, err := c.ReadFrame()
 		if err != nil {
+			if quic.IsSlowConsumer(err) {
+				h.log.Warn("engine disconnected: slow consumer", "id", e.info.ID, "limit", h.cfg.EngineQueue, "err", err)
+			}
 			h.log.Info("engine connection lost", "id", e.info.ID, "err", err)
 			return // the heartbeat decides whether it is dead
 		}
@@ -82,9 +86,12 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	welcome := func(id int) error {
-		return send(c, protocol.TRegistered, &protocol.Registered{ID: id, ClusterID: h.clusterID,
-			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond)}, nil)
+	c.SetSlowConsumer(h.cfg.EngineQueue)
+	var drop []string
+	welcome := func(e *engine) error {
+		return send(c, protocol.TRegistered, &protocol.Registered{ID: e.info.ID, ClusterID: h.clusterID,
+			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond), Drop: drop,
+			DeadAfterMS: int(h.cfg.DeadAfter / time.Millisecond)}, nil)
 	}
 	id := r.ID
 	if id >= 0 {
@@ -94,7 +101,8 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 			}
 			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
 			old.conn, old.lastSeen = c, time.Now()
-			if err := welcome(id); err != nil {
+			drop = h.stale(old, r.Tasks)
+			if err := welcome(old); err != nil {
 				return nil, nil, err
 			}
 			return old, h.reconcile(old, r), nil
@@ -114,15 +122,37 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 		tasks:    map[string]*task{},
 	}
 	h.engines[id] = e
-	if err := welcome(id); err != nil {
-		return nil, nil, err
-	}
 	if r.Resume {
 		h.reclaim(e, r.Tasks)
+		drop = h.stale(e, r.Tasks)
+		if len(drop) > 0 {
+			h.log.Warn("engine rejoined holding tasks the hub gave up on; it drops them", "id", id, "tasks", len(drop))
+		}
+	}
+	if err := welcome(e); err != nil {
+		return nil, nil, err
 	}
 	var out outbox
 	h.apply(h.sched.AddEngine(id), &out)
 	return e, out, nil
+}
+
+// stale lists the tasks a resuming engine holds that are no longer its
+// own: the hub declared it dead meanwhile, so their clients were told they
+// failed (or they were retried elsewhere). The engine must not run them.
+// While a restored hub waits for its engines nothing is stale: the
+// database may not know every task yet. h.mu is held.
+func (h *Hub) stale(e *engine, held []string) []string {
+	if h.restoring {
+		return nil
+	}
+	var drop []string
+	for _, id := range held {
+		if t := h.tasks[id]; t == nil || t.engine != e.info.ID {
+			drop = append(drop, id)
+		}
+	}
+	return drop
 }
 
 func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
@@ -135,6 +165,16 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 	h.mu.Unlock()
 	switch t {
 	case protocol.TPong:
+		return nil
+	case protocol.TProbe:
+		// Acknowledged only while the engine is registered on this
+		// connection: a dead one learns it by reconnecting.
+		h.mu.Lock()
+		live := h.engines[e.info.ID] == e && !e.dead && e.conn == c
+		h.mu.Unlock()
+		if live {
+			c.WriteFrame(append([]byte{byte(protocol.TProbeAck)}, p[1:]...))
+		}
 		return nil
 	case protocol.TStarted:
 		var m protocol.Started
@@ -187,19 +227,27 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 
 // engineStarted relays a started notice to the task's client.
 func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
-	h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
 	h.mu.Lock()
 	var cl *client
-	if t := h.tasks[m.MsgID]; t != nil {
+	t := h.tasks[m.MsgID]
+	if t != nil {
 		cl = h.clients[t.client]
 	}
+	record := t != nil || h.restoring // not a task that already failed
 	h.mu.Unlock()
+	if record {
+		h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
+	}
 	if cl != nil {
 		cl.conn.WriteFrame(frame)
 	}
 }
 
-// heartbeats pings engines and declares dead those not heard from.
+// heartbeats pings engines and declares dead those not heard from. Any
+// packet the engine's transport sends (an ACK of a ping, a keep-alive, a
+// piece of a large frame) counts as hearing from it, so an engine busy in
+// a long Go call or sending a large result is not declared dead while its
+// process runs.
 func (h *Hub) heartbeats(ctx context.Context) {
 	tick := time.NewTicker(h.cfg.Heartbeat)
 	defer tick.Stop()
@@ -213,6 +261,9 @@ func (h *Hub) heartbeats(ctx context.Context) {
 			var live []*quic.Conn
 			h.mu.Lock()
 			for _, e := range h.engines {
+				if n := e.conn.PacketsReceived(); n != e.packets {
+					e.packets, e.lastSeen = n, now
+				}
 				if now.Sub(e.lastSeen) > h.cfg.DeadAfter {
 					dead = append(dead, e)
 				} else {

@@ -50,6 +50,13 @@ type Config struct {
 	DeadAfter time.Duration
 	// MaxFrame bounds frames; 0 means quic.DefaultMaxFrame.
 	MaxFrame int
+	// ClientQueue bounds the bytes waiting to be sent to one client
+	// (beyond the frames being written); a client that lets more pile up
+	// is disconnected as a slow consumer. 0 means DefaultClientQueue.
+	ClientQueue int
+	// EngineQueue is the same bound for an engine; 0 means
+	// DefaultEngineQueue.
+	EngineQueue int
 	// Scheme is the load-balancing policy; "" means leastload.
 	Scheme string
 	// HWM is how many load-balanced tasks an engine may hold at once; 0
@@ -99,6 +106,17 @@ type Hub struct {
 	tick      chan struct{}
 }
 
+// Slow-consumer bounds: the bytes that may wait in the hub for one peer
+// that does not read, beyond the frames being written to it.
+const (
+	DefaultClientQueue = 64 << 20
+	DefaultEngineQueue = 256 << 20
+)
+
+// FirstMessageTimeout is how long an authenticated connection has to send
+// its register or hello message before the hub closes it.
+const FirstMessageTimeout = 5 * time.Second
+
 // ErrClosed is returned by Serve after Shutdown.
 var ErrClosed = errors.New("hub closed")
 
@@ -112,6 +130,12 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.ClientQueue <= 0 {
+		cfg.ClientQueue = DefaultClientQueue
+	}
+	if cfg.EngineQueue <= 0 {
+		cfg.EngineQueue = DefaultEngineQueue
 	}
 	if cfg.RestoreGrace == 0 {
 		cfg.RestoreGrace = 10 * time.Second
@@ -318,8 +342,12 @@ func (h *Hub) closeAll() {
 
 // serveConn reads a connection's first message to learn its role.
 func (h *Hub) serveConn(ctx context.Context, c *quic.Conn) {
+	quiet := time.AfterFunc(FirstMessageTimeout, func() {
+		h.log.Warn("closing connection", "peer", c.RemoteAddr(), "err", "no register or hello within "+FirstMessageTimeout.String())
+		c.Close(uint64(protocol.CodeBadFrame), "no register or hello within "+FirstMessageTimeout.String())
+	})
 	p, err := c.ReadFrame()
-	if err != nil {
+	if !quiet.Stop() || err != nil {
 		return
 	}
 	t, hb, _, err := protocol.Split(p)
@@ -347,10 +375,15 @@ func (h *Hub) serveConn(ctx context.Context, c *quic.Conn) {
 	}
 }
 
+// refuse closes a connection, after sending what was queued for it (a
+// refusal's reply) for at most refuseFlush.
 func (h *Hub) refuse(c *quic.Conn, code protocol.Code, err error) {
 	h.log.Warn("closing connection", "peer", c.RemoteAddr(), "code", code.String(), "err", err)
+	c.Flush(refuseFlush)
 	c.Close(uint64(code), fmt.Sprintf("%s: %v", code, err))
 }
+
+const refuseFlush = time.Second
 
 func send(c *quic.Conn, t protocol.Type, hdr any, body []byte) error {
 	p, err := protocol.Marshal(t, hdr, nil)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	quicgo "github.com/quic-go/quic-go"
 )
@@ -31,16 +32,21 @@ type conn struct {
 	rhdr [frameHeaderLen]byte
 	rerr error // sticky once the connection was closed for a bad frame
 
-	// Write side: frames are queued; the writer that finds no flush in
-	// progress writes the queue until it is empty, so frames written
-	// meanwhile by others leave together in few stream writes.
+	// Write side: callers queue frames and return; the connection's one
+	// writer goroutine writes the queue, so frames queued while it writes
+	// leave together in few stream writes, and no caller ever waits on
+	// the peer's reading (unless it asked for backpressure).
 	wmu      sync.Mutex
-	wcond    sync.Cond
+	wcond    sync.Cond // broadcast when the writer progressed or failed
+	kick     chan struct{}
 	queue    []segment // segments waiting to be written
 	spare    [][]byte  // owned buffers to reuse
-	queued   int       // bytes queued, for backpressure
-	flushing bool
-	werr     error // sticky once a write failed
+	queued   int       // bytes queued or being written
+	inflight int       // of which the writer is writing now
+	flushing bool      // the writer has work
+	werr     error     // sticky once a write failed
+	limit    int       // bytes waiting beyond which the policy applies
+	drop     bool      // over limit: close as a slow consumer instead of waiting
 }
 
 // segment is a piece of the write queue: a copy we own, or a caller's
@@ -50,8 +56,9 @@ type segment struct {
 	own bool
 }
 
-// maxQueued bounds the bytes a connection queues before writers wait.
-const maxQueued = 32 << 20
+// DefaultMaxQueued bounds the bytes a connection queues before writers
+// wait (or, with SetSlowConsumer, before the connection is closed).
+const DefaultMaxQueued = 32 << 20
 
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
 	c := &conn{
@@ -59,8 +66,11 @@ func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
 		st:       st,
 		maxFrame: cfg.MaxFrame,
 		br:       bufio.NewReaderSize(st, readBufSize),
+		kick:     make(chan struct{}, 1),
+		limit:    DefaultMaxQueued,
 	}
 	c.wcond.L = &c.wmu
+	go c.writeLoop()
 	return &Conn{impl: c}
 }
 
@@ -101,13 +111,11 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 	if err != nil {
 		return fmt.Errorf("write frame: %w", err)
 	}
+	size := frameHeaderLen + n
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	for c.queued > maxQueued && c.werr == nil {
-		c.wcond.Wait()
-	}
-	if c.werr != nil {
-		return c.werr
+	if err := c.admit(size); err != nil {
+		return err
 	}
 	var hdr [frameHeaderLen]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(n))
@@ -119,12 +127,44 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 			c.appendSmall(p)
 		}
 	}
-	c.queued += frameHeaderLen + n
-	if c.flushing {
-		return nil // the writer flushing now takes this frame along
+	c.queued += size
+	if !c.flushing {
+		c.flushing = true
+		c.kick <- struct{}{} // never blocks: flushing was false, so the writer drained it
 	}
-	c.flushing = true
-	return c.flush()
+	return nil
+}
+
+// admit applies the queue policy to a frame of size bytes; c.wmu is held.
+// Bytes the writer is writing now do not count, so a frame of any size
+// is accepted when nothing else waits.
+func (c *conn) admit(size int) error {
+	for {
+		if c.werr != nil {
+			return c.werr
+		}
+		if c.qc.Context().Err() != nil {
+			c.werr = fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
+			return c.werr
+		}
+		waiting := c.queued - c.inflight
+		if waiting == 0 || waiting+size <= c.limit {
+			return nil
+		}
+		if c.drop {
+			c.werr = fmt.Errorf("write frame: %w: %d bytes waiting, limit %d", ErrSlowConsumer, waiting, c.limit)
+			_ = c.close(codeSlowConsumer, c.werr.Error())
+			return c.werr
+		}
+		c.wcond.Wait()
+	}
+}
+
+// setQueueLimit sets the queue bound and what happens beyond it.
+func (c *conn) setQueueLimit(limit int, drop bool) {
+	c.wmu.Lock()
+	c.limit, c.drop = limit, drop
+	c.wmu.Unlock()
 }
 
 // appendSmall copies b into the tail segment; c.wmu is held.
@@ -142,21 +182,48 @@ func (c *conn) appendSmall(b []byte) {
 	c.queue = append(c.queue, segment{append(buf, b...), true})
 }
 
-// flush writes queued segments until the queue is empty; c.wmu is held
-// and c.flushing set. Frames that other writers queue meanwhile leave in
-// the same stream writes.
-func (c *conn) flush() error {
+// writeLoop is the connection's writer: it writes queued segments until
+// the connection closes or a write fails.
+func (c *conn) writeLoop() {
+	done := c.qc.Context().Done()
+	for {
+		select {
+		case <-c.kick:
+		case <-done:
+			c.wmu.Lock()
+			if c.werr == nil {
+				c.werr = fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
+			}
+			c.queue, c.queued, c.inflight = nil, 0, 0
+			c.wcond.Broadcast()
+			c.wmu.Unlock()
+			return
+		}
+		if !c.flush() {
+			return
+		}
+	}
+}
+
+// flush writes the queue until it is empty; it reports false when a
+// write failed (the connection is then closed).
+func (c *conn) flush() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	for len(c.queue) > 0 {
 		segs := c.queue
 		c.queue = nil
-		c.wmu.Unlock()
 		n := 0
+		for _, s := range segs {
+			n += len(s.b)
+		}
+		c.inflight = n
+		c.wmu.Unlock()
 		var err error
 		for _, s := range segs {
 			if _, err = c.st.Write(s.b); err != nil {
 				break
 			}
-			n += len(s.b)
 		}
 		c.wmu.Lock()
 		for _, s := range segs {
@@ -164,16 +231,40 @@ func (c *conn) flush() error {
 				c.spare = append(c.spare, s.b)
 			}
 		}
+		c.inflight = 0
 		if err != nil {
 			c.werr = c.writeErr(err)
 			c.queue, c.queued = nil, 0
-			break
+			c.flushing = false
+			c.wcond.Broadcast()
+			return false
 		}
 		c.queued -= n
 		c.wcond.Broadcast()
 	}
 	c.flushing = false
 	c.wcond.Broadcast()
+	return true
+}
+
+// flushWait waits until every frame queued so far is written, the
+// connection fails, or d passes.
+func (c *conn) flushWait(d time.Duration) error {
+	t := time.AfterFunc(d, func() {
+		c.wmu.Lock()
+		c.wcond.Broadcast()
+		c.wmu.Unlock()
+	})
+	defer t.Stop()
+	deadline := time.Now().Add(d)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for c.queued > 0 && c.werr == nil {
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("flush: %d bytes still queued after %v", c.queued, d)
+		}
+		c.wcond.Wait()
+	}
 	return c.werr
 }
 
@@ -201,3 +292,5 @@ func (c *conn) err() error {
 		return nil
 	}
 }
+
+func (c *conn) packetsReceived() uint64 { return c.qc.ConnectionStats().PacketsReceived }
