@@ -75,6 +75,7 @@ type liveness struct {
 	ok       chan struct{} // closed when suspect is cleared
 	probeSeq uint64
 	heard    atomic.Int64 // unix nanoseconds of the last frame from the hub
+	ticked   time.Time    // watchGaps' last tick
 }
 
 // recentResults keeps the last result frames sent, to send again after a
@@ -255,6 +256,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		e.live.silence = 2 * e.live.gap
 	}
 	e.live.heard.Store(time.Now().UnixNano())
+	e.live.ticked = time.Now()
 	e.mu.Unlock()
 	if len(r.Drop) > 0 {
 		e.log.Warn("the controller declared this engine dead meanwhile: dropping its tasks", "tasks", len(r.Drop))
@@ -376,7 +378,7 @@ func (e *Engine) work(ctx context.Context) {
 				continue
 			}
 		}
-		if e.live.suspect {
+		if e.checkLive(time.Now()); e.live.suspect {
 			e.mu.Unlock()
 			if !e.awaitLive(ctx) {
 				return
@@ -506,35 +508,43 @@ const defaultGap = 500 * time.Millisecond
 
 // watchGaps notices pauses of the whole process (SIGSTOP, a frozen VM, a
 // starved machine) and silences of the hub (a partition, a lost
-// connection): a ticker that fires late by more than the gap, or no frame
-// from the hub for the silence bound (half the hub's DeadAfter), makes the
-// engine suspect, so it confirms its registration before its next task.
+// connection), through checkLive, every quarter of the gap.
 func (e *Engine) watchGaps(ctx context.Context) {
 	e.mu.Lock()
 	period := e.live.gap / 4
+	e.live.ticked = time.Now()
 	e.mu.Unlock()
 	tick := time.NewTicker(period)
 	defer tick.Stop()
-	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-tick.C:
-			now = time.Now() // the tick's own time was taken before the pause ended
-			quiet := now.Sub(time.Unix(0, e.live.heard.Load()))
+		case <-tick.C:
 			e.mu.Lock()
-			paused := now.Sub(last) > e.live.gap
-			if (paused || quiet > e.live.silence) && !e.live.suspect {
-				e.live.suspect = true
-				e.live.ok = make(chan struct{})
-				if paused {
-					e.log.Warn("engine was paused; confirming registration before the next task", "pause", now.Sub(last).Round(time.Millisecond))
-				}
-			}
+			e.checkLive(time.Now())
 			e.mu.Unlock()
-			last = now
 		}
+	}
+}
+
+// checkLive makes the engine suspect, so that it confirms its
+// registration before its next task, when the last tick of watchGaps is
+// older than the gap (the process was paused: the tick is late), or
+// nothing came from the hub for the silence bound (half the hub's
+// DeadAfter). The worker calls it too, before each task, since after a
+// pause it may run before the ticker does. e.mu is held.
+func (e *Engine) checkLive(now time.Time) {
+	pause := now.Sub(e.live.ticked)
+	e.live.ticked = now
+	quiet := now.Sub(time.Unix(0, e.live.heard.Load()))
+	if e.live.suspect || (pause <= e.live.gap && quiet <= e.live.silence) {
+		return
+	}
+	e.live.suspect = true
+	e.live.ok = make(chan struct{})
+	if pause > e.live.gap {
+		e.log.Warn("engine was paused; confirming registration before the next task", "pause", pause.Round(time.Millisecond))
 	}
 }
 

@@ -57,6 +57,9 @@ type Config struct {
 	// EngineQueue is the same bound for an engine; 0 means
 	// DefaultEngineQueue.
 	EngineQueue int
+	// HelloTimeout bounds the wait for a connection's first message; 0
+	// means DefaultHelloTimeout.
+	HelloTimeout time.Duration
 	// Scheme is the load-balancing policy; "" means leastload.
 	Scheme string
 	// HWM is how many load-balanced tasks an engine may hold at once; 0
@@ -113,9 +116,9 @@ const (
 	DefaultEngineQueue = 256 << 20
 )
 
-// FirstMessageTimeout is how long an authenticated connection has to send
+// DefaultHelloTimeout is how long an authenticated connection has to send
 // its register or hello message before the hub closes it.
-const FirstMessageTimeout = 5 * time.Second
+const DefaultHelloTimeout = 5 * time.Second
 
 // ErrClosed is returned by Serve after Shutdown.
 var ErrClosed = errors.New("hub closed")
@@ -130,6 +133,9 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.HelloTimeout <= 0 {
+		cfg.HelloTimeout = DefaultHelloTimeout
 	}
 	if cfg.ClientQueue <= 0 {
 		cfg.ClientQueue = DefaultClientQueue
@@ -342,9 +348,10 @@ func (h *Hub) closeAll() {
 
 // serveConn reads a connection's first message to learn its role.
 func (h *Hub) serveConn(ctx context.Context, c *quic.Conn) {
-	quiet := time.AfterFunc(FirstMessageTimeout, func() {
-		h.log.Warn("closing connection", "peer", c.RemoteAddr(), "err", "no register or hello within "+FirstMessageTimeout.String())
-		c.Close(uint64(protocol.CodeBadFrame), "no register or hello within "+FirstMessageTimeout.String())
+	quiet := time.AfterFunc(h.cfg.HelloTimeout, func() {
+		why := "no register or hello within " + h.cfg.HelloTimeout.String()
+		h.log.Warn("closing connection", "peer", c.RemoteAddr(), "err", why)
+		c.Close(uint64(protocol.CodeBadFrame), why)
 	})
 	p, err := c.ReadFrame()
 	if !quiet.Stop() || err != nil {

@@ -80,6 +80,8 @@ type Options struct {
 	// HWM and Scheme configure load balancing (see hub.Config).
 	HWM    int
 	Scheme string
+	// ClientQueue is the hub's slow-consumer bound; 0: the default.
+	ClientQueue int
 }
 
 // Cluster is a running test cluster.
@@ -107,7 +109,8 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		o.DeadAfter = 600 * time.Millisecond
 	}
 	dir := t.TempDir()
-	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme})
+	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme,
+		ClientQueue: o.ClientQueue})
 	if err != nil {
 		t.Fatal(err)
 	}
