@@ -134,7 +134,9 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 		})
 		return
 	}
-	send(e.conn, protocol.TRequest, r, body)
+	if err := send(e.conn, protocol.TRequest, r, body); err != nil {
+		h.engineRefused(e, t, err)
+	}
 }
 
 // cancel forwards a cancel to the engines holding the tasks.

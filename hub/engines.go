@@ -64,9 +64,6 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 	for {
 		p, err := c.ReadFrame()
 		if err != nil {
-			if quic.IsSlowConsumer(err) {
-				h.log.Warn("engine disconnected: slow consumer", "id", e.info.ID, "limit", h.cfg.EngineQueue, "err", err)
-			}
 			h.log.Info("engine connection lost", "id", e.info.ID, "err", err)
 			return // the heartbeat decides whether it is dead
 		}
@@ -86,7 +83,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c.SetSlowConsumer(h.cfg.EngineQueue)
+	c.SetQueueBound(h.cfg.EngineQueue)
 	var drop []string
 	welcome := func(e *engine) error {
 		return send(c, protocol.TRegistered, &protocol.Registered{ID: e.info.ID, ClusterID: h.clusterID,
@@ -223,6 +220,27 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 	}
 	h.mu.Unlock()
 	out.flush()
+}
+
+// engineRefused fails a task whose request e's outgoing queue refused
+// (e has not read EngineQueue bytes queued for it), as if e had answered
+// EngineBusy: a load-balanced task with retries left goes elsewhere.
+// Other write errors are left to the heartbeat. h.mu is not held.
+func (h *Hub) engineRefused(e *engine, t *task, err error) {
+	if !errors.Is(err, quic.ErrQueueFull) {
+		return
+	}
+	h.log.Warn("engine not reading: task refused", "id", e.info.ID, "msg_id", t.req.MsgID, "err", err)
+	r := protocol.Result{
+		MsgID: t.req.MsgID, Engine: e.info.ID, Status: protocol.StatusError, Submitted: t.req.Submitted,
+		Completed: time.Now().UnixNano(), Kind: t.req.Kind, Client: t.client, Label: t.req.Label,
+		Error: &protocol.RemoteError{Name: "EngineBusy", Engine: e.info.ID, Method: string(t.req.Kind),
+			Message: fmt.Sprintf("Engine %d is not reading its requests: %v", e.info.ID, err)},
+	}
+	frame, err := protocol.Marshal(protocol.TResult, &r, nil)
+	if err == nil {
+		h.engineResult(e, &r, frame, nil)
+	}
 }
 
 // engineStarted relays a started notice to the task's client.

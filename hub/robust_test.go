@@ -39,7 +39,8 @@ func rawClient(t *testing.T, c *clustertest.Cluster) *quic.Conn {
 	return qc
 }
 
-// engineLeft counts the "left" events a client saw, by polling its ids.
+// watchIDs polls a client's engine ids until stop, which returns every
+// list that differed from want.
 func watchIDs(t *testing.T, cl *client.Client, want []int) (stop func() []string) {
 	done := make(chan struct{})
 	seen := make(chan []string, 1)
@@ -356,4 +357,51 @@ func TestPagedAnswers(t *testing.T) {
 	if err := cl.Control(ctxT(t, 10*time.Second), "hub_history", &protocol.PageArgs{Limit: protocol.MaxPageElements + 1}, &bad); err == nil {
 		t.Error("a page over the limit: no error")
 	}
+}
+
+// TestStoppedEngineRefusesPastItsQueueBound: requests for an engine that
+// does not read pile up in the hub only to EngineQueue bytes; the rest fail
+// at once with EngineBusy, and nothing is lost or blocked.
+func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
+	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 2 << 20, DeadAfter: 5 * time.Second * clustertest.Scale()})
+	cmds, cl := engineCmds(t, c, 1)
+	stop(t, cmds[0], syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			cmds[0].Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	blob := strings.Repeat("x", 1<<20)
+	var ars []*client.AsyncResult
+	for i := range 40 {
+		ar, err := cl.View(0).ApplyAsync("lambda s, i: len(s) + i", blob, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ars = append(ars, ar)
+	}
+	// The refused ones fail while the engine is still stopped.
+	_, err := ars[len(ars)-1].Get(ctxT(t, 10*time.Second))
+	if remoteName(t, err) != "EngineBusy" {
+		t.Fatalf("last request to a stopped engine: %v, want EngineBusy", err)
+	}
+	stop(t, cmds[0], syscall.SIGCONT)
+	stopped = false
+	ok, busy := 0, 0
+	for i, ar := range ars {
+		got, err := ar.Get(ctxT(t, 30*time.Second))
+		switch {
+		case err == nil && got[0] == int64(1<<20+i):
+			ok++
+		case err != nil && remoteName(t, err) == "EngineBusy":
+			busy++
+		default:
+			t.Fatalf("task %d: %v, %v", i, got, err)
+		}
+	}
+	if ok == 0 || busy == 0 {
+		t.Errorf("%d ran and %d were refused; want some of each", ok, busy)
+	}
+	t.Logf("%d ran, %d refused with EngineBusy", ok, busy)
 }

@@ -210,7 +210,8 @@ type Result struct {
 type RemoteError struct {
 	// Name is the error class: a Starlark error classified as
 	// ZeroDivisionError, NameError, KeyError, IndexError, TypeError,
-	// ValueError or Error, or one of EngineError, TaskAborted,
+	// ValueError or Error, or one of EngineError, EngineBusy (the hub refused
+	// a request: the engine had not read EngineQueue bytes), TaskAborted,
 	// TaskTimeout, TaskCancelled, ImpossibleDependency, UnmetDependency,
 	// InvalidDependency.
 	Name      string `cbor:"1,keyasint"`

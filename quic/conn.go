@@ -46,8 +46,17 @@ type conn struct {
 	flushing bool      // the writer has work
 	werr     error     // sticky once a write failed
 	limit    int       // bytes waiting beyond which the policy applies
-	drop     bool      // over limit: close as a slow consumer instead of waiting
+	policy   queuePolicy
 }
+
+// queuePolicy is what WriteFrame does when the queue is over its bound.
+type queuePolicy int
+
+const (
+	queueWait   queuePolicy = iota // wait for the writer (backpressure)
+	queueClose                     // close the connection: slow consumer
+	queueRefuse                    // refuse the frame, keep the connection
+)
 
 // segment is a piece of the write queue: a copy we own, or a caller's
 // large part.
@@ -151,19 +160,22 @@ func (c *conn) admit(size int) error {
 		if waiting == 0 || waiting+size <= c.limit {
 			return nil
 		}
-		if c.drop {
+		switch c.policy {
+		case queueClose:
 			c.werr = fmt.Errorf("write frame: %w: %d bytes waiting, limit %d", ErrSlowConsumer, waiting, c.limit)
 			_ = c.close(codeSlowConsumer, c.werr.Error())
 			return c.werr
+		case queueRefuse:
+			return fmt.Errorf("write frame of %d bytes: %w: %d bytes waiting, limit %d", size, ErrQueueFull, waiting, c.limit)
 		}
 		c.wcond.Wait()
 	}
 }
 
 // setQueueLimit sets the queue bound and what happens beyond it.
-func (c *conn) setQueueLimit(limit int, drop bool) {
+func (c *conn) setQueueLimit(limit int, policy queuePolicy) {
 	c.wmu.Lock()
-	c.limit, c.drop = limit, drop
+	c.limit, c.policy = limit, policy
 	c.wmu.Unlock()
 }
 

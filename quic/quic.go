@@ -62,6 +62,9 @@ var (
 	// ErrSlowConsumer means a connection in slow-consumer mode was closed
 	// because its peer did not read its frames fast enough.
 	ErrSlowConsumer = errors.New("slow consumer")
+	// ErrQueueFull means a frame was refused because the peer has not
+	// read what is queued for it (see Conn.SetQueueBound).
+	ErrQueueFull = errors.New("outgoing queue full")
 )
 
 // Config holds what both ends of a connection need. The zero value is not
@@ -136,14 +139,20 @@ func (c *Conn) ReadFrame() ([]byte, error) { return c.impl.readFrame() }
 // When more than the queue bound (DefaultMaxQueued, or SetSlowConsumer's)
 // is waiting, WriteFrame waits for the writer; in slow-consumer mode it
 // instead closes the connection and returns an error wrapping
-// ErrSlowConsumer. Bytes being written do not count: a frame of any size
+// ErrSlowConsumer, and with SetQueueBound it refuses the frame
+// (ErrQueueFull). Bytes being written do not count: a frame of any size
 // is queued when nothing else waits.
 func (c *Conn) WriteFrame(parts ...[]byte) error { return c.impl.writeFrame(parts...) }
 
 // SetSlowConsumer puts the connection in slow-consumer mode: WriteFrame
 // never waits for the peer, and a frame that would leave more than limit
 // bytes waiting closes the connection (code 9, "slow consumer").
-func (c *Conn) SetSlowConsumer(limit int) { c.impl.setQueueLimit(limit, true) }
+func (c *Conn) SetSlowConsumer(limit int) { c.impl.setQueueLimit(limit, queueClose) }
+
+// SetQueueBound makes WriteFrame never wait for the peer either, but
+// refuse a frame that would leave more than limit bytes waiting, with an
+// error wrapping ErrQueueFull; the connection stays open.
+func (c *Conn) SetQueueBound(limit int) { c.impl.setQueueLimit(limit, queueRefuse) }
 
 // Flush waits until the frames queued so far are written, the connection
 // fails, or d passes.

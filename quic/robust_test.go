@@ -51,6 +51,44 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	}
 }
 
+func TestQueueBoundRefusesAndKeepsTheConnection(t *testing.T) {
+	cfg := Config{Key: testKey(t)}
+	_, client, served := pair(t, cfg, cfg)
+	served.SetQueueBound(1 << 20)
+	frame := make([]byte, 64<<10)
+	var err error
+	within(t, "writing to a peer that does not read", func() {
+		for i := 0; i < 10000 && err == nil; i++ {
+			err = served.WriteFrame(frame)
+		}
+	})
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("err = %v, want ErrQueueFull", err)
+	}
+	// Once the peer reads, the connection works again.
+	within(t, "draining", func() {
+		for {
+			if err := served.WriteFrame([]byte("end")); err == nil {
+				break
+			}
+			if _, err := client.ReadFrame(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		for {
+			b, err := client.ReadFrame()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if string(b) == "end" {
+				return
+			}
+		}
+	})
+}
+
 func TestFrameLargerThanTheQueueBound(t *testing.T) {
 	cfg := Config{Key: testKey(t)}
 	_, client, served := pair(t, cfg, cfg)

@@ -80,8 +80,9 @@ type Options struct {
 	// HWM and Scheme configure load balancing (see hub.Config).
 	HWM    int
 	Scheme string
-	// ClientQueue is the hub's slow-consumer bound; 0: the default.
-	ClientQueue int
+	// ClientQueue and EngineQueue are the hub's outgoing-queue bounds;
+	// 0: the defaults.
+	ClientQueue, EngineQueue int
 }
 
 // Cluster is a running test cluster.
@@ -110,7 +111,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 	}
 	dir := t.TempDir()
 	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme,
-		ClientQueue: o.ClientQueue})
+		ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue})
 	if err != nil {
 		t.Fatal(err)
 	}
