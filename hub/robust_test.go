@@ -71,6 +71,7 @@ func TestStalledClientHarmsNobody(t *testing.T) {
 	c := clustertest.Start(t, 2, clustertest.Options{ClientQueue: 8 << 20})
 	good := c.Client()
 	watch := watchIDs(t, good, []int{0, 1})
+	before := medianRoundTrip(t, good, 50)
 
 	stalled := rawClient(t, c)
 	body, _ := client.Encode("'x' * 1000000")
@@ -87,6 +88,8 @@ func TestStalledClientHarmsNobody(t *testing.T) {
 
 	// Meanwhile another client runs 1,000 tasks, direct to each engine so
 	// that an engine declared dead would fail them with EngineError.
+	during := medianRoundTrip(t, good, 50)
+	t.Logf("the other client's median round trip: %v before, %v while the stalled client's results pile up", before, during)
 	var ars []*client.AsyncResult
 	for i := range 1000 {
 		ar, err := good.View(i%2).ApplyAsync("lambda x: x + 1", i)
@@ -129,6 +132,21 @@ func TestStalledClientHarmsNobody(t *testing.T) {
 	if bad := watch(); len(bad) > 0 {
 		t.Errorf("the other client saw engines change: %v", bad)
 	}
+}
+
+// medianRoundTrip measures n sequential calls alternating engines (for the log:
+// timing is never asserted).
+func medianRoundTrip(t *testing.T, cl *client.Client, n int) time.Duration {
+	d := make([]time.Duration, n)
+	for i := range d {
+		start := time.Now()
+		if _, err := cl.View(i%2).Apply(ctxT(t, 10*time.Second), "lambda: 1"); err != nil {
+			t.Fatal(err)
+		}
+		d[i] = time.Since(start)
+	}
+	slices.Sort(d)
+	return d[n/2]
 }
 
 // engineCmds starts n engines of a cluster started without any and
