@@ -41,6 +41,7 @@ type conn struct {
 	kick     chan struct{}
 	queue    []segment // segments waiting to be written
 	spare    [][]byte  // owned buffers to reuse
+	scratch  []byte    // for tryInline
 	queued   int       // bytes queued or being written
 	inflight int       // of which the writer is writing now
 	flushing bool      // the writer has work
@@ -128,6 +129,9 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 	}
 	var hdr [frameHeaderLen]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	if c.tryInline(hdr[:], parts, size) {
+		return nil
+	}
 	c.appendSmall(hdr[:])
 	for _, p := range parts {
 		if len(p) >= writeBufSize {
@@ -142,6 +146,27 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 		c.kick <- struct{}{} // never blocks: flushing was false, so the writer drained it
 	}
 	return nil
+}
+
+// inlineMax is the largest frame a writer sends itself, without waking
+// the writer goroutine, when nothing is queued or being written and QUIC
+// can take it at once.
+const inlineMax = 16 << 10
+
+// tryInline sends a small frame from the caller's goroutine if it can be
+// done without waiting: nothing queued or being written (so order holds)
+// and QUIC flow control has room. It saves a hand-off per message for
+// lone requests. c.wmu is held.
+func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
+	if c.flushing || len(c.queue) > 0 || size > inlineMax {
+		return false
+	}
+	buf := append(c.scratch[:0], hdr...)
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	c.scratch = buf
+	return c.st.TryWriteAll(buf) == nil // quic-go copies buf
 }
 
 // admit applies the queue policy to a frame of size bytes; c.wmu is held.
