@@ -116,7 +116,7 @@ func TestStalledClientHarmsNobody(t *testing.T) {
 
 	// Its results are in the task database.
 	later := c.Client()
-	tasks, err := later.HubResults(ctxT(t, 10*time.Second), stalledIDs)
+	tasks, err := later.HubResults(ctxT(t, 60*time.Second), stalledIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func medianRoundTrip(t *testing.T, cl *client.Client, n int) time.Duration {
 	d := make([]time.Duration, n)
 	for i := range d {
 		start := time.Now()
-		if _, err := cl.View(i%2).Apply(ctxT(t, 10*time.Second), "lambda: 1"); err != nil {
+		if _, err := cl.View(i%2).Apply(ctxT(t, 60*time.Second), "lambda: 1"); err != nil {
 			t.Fatal(err)
 		}
 		d[i] = time.Since(start)
@@ -381,7 +381,7 @@ func TestPagedAnswers(t *testing.T) {
 // does not read pile up in the hub only to EngineQueue bytes; the rest fail
 // at once with EngineBusy, and nothing is lost or blocked.
 func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
-	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 2 << 20, DeadAfter: 5 * time.Second * clustertest.Scale()})
+	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 1 << 20, DeadAfter: 10 * time.Second * clustertest.Scale()})
 	cmds, cl := engineCmds(t, c, 1)
 	stop(t, cmds[0], syscall.SIGSTOP)
 	stopped := true
@@ -390,7 +390,9 @@ func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
 			cmds[0].Process.Signal(syscall.SIGCONT)
 		}
 	}()
-	blob := strings.Repeat("x", 1<<20)
+	// Quickly, while the hub's connection to the stopped engine is up
+	// (QUIC closes it after the engines' 4 s idle timeout).
+	blob := strings.Repeat("x", 256<<10)
 	var ars []*client.AsyncResult
 	for i := range 40 {
 		ar, err := cl.View(0).ApplyAsync("lambda s, i: len(s) + i", blob, i)
@@ -400,7 +402,7 @@ func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
 		ars = append(ars, ar)
 	}
 	// The refused ones fail while the engine is still stopped.
-	_, err := ars[len(ars)-1].Get(ctxT(t, 10*time.Second))
+	_, err := ars[len(ars)-1].Get(ctxT(t, 60*time.Second))
 	if remoteName(t, err) != "EngineBusy" {
 		t.Fatalf("last request to a stopped engine: %v, want EngineBusy", err)
 	}
@@ -410,7 +412,7 @@ func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
 	for i, ar := range ars {
 		got, err := ar.Get(ctxT(t, 30*time.Second))
 		switch {
-		case err == nil && got[0] == int64(1<<20+i):
+		case err == nil && got[0] == int64(256<<10+i):
 			ok++
 		case err != nil && remoteName(t, err) == "EngineBusy":
 			busy++
