@@ -323,8 +323,10 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 		}
 		switch t {
 		case protocol.TPing:
+			// Never behind the queue bound: a reader waiting here would stop
+			// reading the hub's requests and cancels.
 			pong := append([]byte{byte(protocol.TPong)}, p[1:]...)
-			c.WriteFrame(pong)
+			c.WriteUrgent(pong)
 		case protocol.TRequest:
 			var r protocol.Request
 			if err := protocol.UnmarshalHeader(hb, &r); err != nil {
@@ -572,7 +574,7 @@ func (e *Engine) awaitLive(ctx context.Context) bool {
 		e.mu.Unlock()
 		if c != nil {
 			if p, err := protocol.Marshal(protocol.TProbe, &protocol.Ping{Seq: seq}, nil); err == nil {
-				c.WriteFrame(p)
+				c.WriteUrgent(p)
 			}
 		}
 		select {

@@ -170,7 +170,7 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 		live := h.engines[e.info.ID] == e && !e.dead && e.conn == c
 		h.mu.Unlock()
 		if live {
-			c.WriteFrame(append([]byte{byte(protocol.TProbeAck)}, p[1:]...))
+			c.WriteUrgent(append([]byte{byte(protocol.TProbeAck)}, p[1:]...))
 		}
 		return nil
 	case protocol.TStarted:
@@ -290,7 +290,7 @@ func (h *Hub) heartbeats(ctx context.Context) {
 			}
 			h.mu.Unlock()
 			for _, c := range live {
-				c.WriteFrame(ping)
+				c.WriteUrgent(ping)
 			}
 			for _, e := range dead {
 				h.engineDied(e, "heartbeat")

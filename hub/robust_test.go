@@ -68,7 +68,9 @@ func watchIDs(t *testing.T, cl *client.Client, want []int) (stop func() []string
 // another client's 1,000 tasks all succeed and no engine is declared
 // dead; the stalled client's results stay retrievable.
 func TestStalledClientHarmsNobody(t *testing.T) {
-	c := clustertest.Start(t, 2, clustertest.Options{ClientQueue: 8 << 20})
+	// DeadAfter is generous for a loaded machine; before the fix a stalled
+	// client blocked the hub's engine readers for good, not for a while.
+	c := clustertest.Start(t, 2, clustertest.Options{ClientQueue: 8 << 20, DeadAfter: 2 * time.Second * clustertest.Scale()})
 	good := c.Client()
 	watch := watchIDs(t, good, []int{0, 1})
 	before := medianRoundTrip(t, good, 50)

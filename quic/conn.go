@@ -116,7 +116,10 @@ func (c *conn) cause(err error) error {
 	return err
 }
 
-func (c *conn) writeFrame(parts ...[]byte) error {
+func (c *conn) writeFrame(parts ...[]byte) error { return c.write(false, parts) }
+
+// write queues a frame; urgent frames skip the queue bound.
+func (c *conn) write(urgent bool, parts [][]byte) error {
 	n, err := frameLen(parts, c.maxFrame)
 	if err != nil {
 		return fmt.Errorf("write frame: %w", err)
@@ -124,7 +127,7 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 	size := frameHeaderLen + n
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.admit(size); err != nil {
+	if err := c.admit(size, urgent); err != nil {
 		return err
 	}
 	var hdr [frameHeaderLen]byte
@@ -172,7 +175,7 @@ func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
 // admit applies the queue policy to a frame of size bytes; c.wmu is held.
 // Bytes the writer is writing now do not count, so a frame of any size
 // is accepted when nothing else waits.
-func (c *conn) admit(size int) error {
+func (c *conn) admit(size int, urgent bool) error {
 	for {
 		if c.werr != nil {
 			return c.werr
@@ -182,7 +185,7 @@ func (c *conn) admit(size int) error {
 			return c.werr
 		}
 		waiting := c.queued - c.inflight
-		if waiting == 0 || waiting+size <= c.limit {
+		if urgent || waiting == 0 || waiting+size <= c.limit {
 			return nil
 		}
 		switch c.policy {

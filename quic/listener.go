@@ -44,6 +44,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = defaultHandshakeTimeout
 	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = cfg.IdleTimeout / 3
+	}
 	return cfg, nil
 }
 
@@ -53,7 +56,7 @@ func (cfg *Config) quicConfig(incoming int64) *quicgo.Config {
 	return &quicgo.Config{
 		HandshakeIdleTimeout:  cfg.HandshakeTimeout,
 		MaxIdleTimeout:        cfg.IdleTimeout,
-		KeepAlivePeriod:       cfg.IdleTimeout / 3,
+		KeepAlivePeriod:       cfg.KeepAlive,
 		MaxIncomingStreams:    incoming,
 		MaxIncomingUniStreams: -1,
 	}

@@ -78,6 +78,11 @@ type Config struct {
 	// IdleTimeout closes a connection that hears nothing for this long;
 	// 0 means 30 s. Keep-alives are sent at a third of it.
 	IdleTimeout time.Duration
+	// KeepAlive is how long a connection may hear nothing before it sends
+	// a QUIC PING, which the peer's transport acknowledges (see
+	// PacketsReceived); 0 means a third of IdleTimeout. QUIC also caps it
+	// at half the idle timeout both ends agree on.
+	KeepAlive time.Duration
 	// HandshakeTimeout bounds TLS plus authentication; 0 means 10 s for
 	// Dial and DefaultListenHandshakeTimeout (3 s) for Listen, where it
 	// bounds the TLS handshake (as an idle timeout) and then the proof of
@@ -143,6 +148,10 @@ func (c *Conn) ReadFrame() ([]byte, error) { return c.impl.readFrame() }
 // (ErrQueueFull). Bytes being written do not count: a frame of any size
 // is queued when nothing else waits.
 func (c *Conn) WriteFrame(parts ...[]byte) error { return c.impl.writeFrame(parts...) }
+
+// WriteUrgent queues a small frame (a heartbeat's answer) without waiting
+// for, or being refused by, the queue bound.
+func (c *Conn) WriteUrgent(parts ...[]byte) error { return c.impl.write(true, parts) }
 
 // SetSlowConsumer puts the connection in slow-consumer mode: WriteFrame
 // never waits for the peer, and a frame that would leave more than limit
