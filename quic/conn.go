@@ -34,8 +34,8 @@ type conn struct {
 
 	// Write side: callers queue frames and return; the connection's one
 	// writer goroutine writes the queue, so frames queued while it writes
-	// leave together in few stream writes, and no caller ever waits on
-	// the peer's reading (unless it asked for backpressure).
+	// leave together in few stream writes. A caller waits on the peer's
+	// reading only in queueWait mode, once more than limit bytes wait.
 	wmu      sync.Mutex
 	wcond    sync.Cond // broadcast when the writer progressed or failed
 	kick     chan struct{}
@@ -66,8 +66,9 @@ type segment struct {
 	own bool
 }
 
-// DefaultMaxQueued bounds the bytes a connection queues before writers
-// wait (or, with SetSlowConsumer, before the connection is closed).
+// DefaultMaxQueued bounds the bytes waiting in a connection's queue before
+// writers wait (SetSlowConsumer and SetQueueBound change the bound and
+// what happens beyond it).
 const DefaultMaxQueued = 32 << 20
 
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
