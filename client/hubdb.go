@@ -87,9 +87,22 @@ func (c *Client) ResultStatus(ctx context.Context, ids []string) (*ResultStatus,
 // order.
 func (c *Client) HubHistory(ctx context.Context) ([]string, error) {
 	var ids []string
-	err := c.Control(ctx, "hub_history", nil, &ids)
-	return ids, err
+	for off := 0; ; {
+		var page protocol.HistoryPage
+		if err := c.Control(ctx, "hub_history", &protocol.PageArgs{Offset: off, Limit: hubPage}, &page); err != nil {
+			return nil, err
+		}
+		ids = append(ids, page.IDs...)
+		if page.Done || page.Next <= off {
+			return ids, nil
+		}
+		off = page.Next
+	}
 }
+
+// hubPage is how many elements the client asks for per page of a long
+// answer (tests lower it).
+var hubPage = protocol.MaxPageElements
 
 // DBQuery runs a Mongo-style query on the hub's task records: a map from
 // field to value (equality) or to operators ($lt $lte $gt $gte $eq $ne $in
@@ -97,14 +110,34 @@ func (c *Client) HubHistory(ctx context.Context) ([]string, error) {
 // returned.
 func (c *Client) DBQuery(ctx context.Context, query map[string]any, keys []string) ([]map[string]any, error) {
 	var rows []map[string]any
-	err := c.Control(ctx, "db_query", &protocol.QueryArgs{Query: query, Keys: keys}, &rows)
-	return rows, err
+	for off := 0; ; {
+		var page protocol.QueryPage
+		a := protocol.QueryArgs{Query: query, Keys: keys, Offset: off, Limit: hubPage}
+		if err := c.Control(ctx, "db_query", &a, &page); err != nil {
+			return nil, err
+		}
+		rows = append(rows, page.Rows...)
+		if page.Done || page.Next <= off {
+			return rows, nil
+		}
+		off = page.Next
+	}
 }
 
 // PurgeResults removes finished records from the hub's database; no ids
 // means all.
 func (c *Client) PurgeResults(ctx context.Context, ids []string) error {
-	return c.Control(ctx, "purge_results", ids, nil)
+	if len(ids) == 0 {
+		return c.Control(ctx, "purge_results", nil, nil)
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), hubPage)
+		if err := c.Control(ctx, "purge_results", ids[:n], nil); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // Resubmit runs tasks again, each under a new msg id, and returns the new

@@ -24,6 +24,7 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 		h.refuse(c, protocol.CodeVersion, err)
 		return
 	}
+	c.SetSlowConsumer(h.cfg.ClientQueue)
 	h.mu.Lock()
 	id := m.ClientID
 	if id == "" {
@@ -54,6 +55,10 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 	for {
 		p, err := c.ReadFrame()
 		if err != nil {
+			if quic.IsSlowConsumer(err) {
+				h.log.Warn("client disconnected: slow consumer", "client", id, "peer", c.RemoteAddr(),
+					"limit", h.cfg.ClientQueue, "err", err)
+			}
 			return
 		}
 		if err := h.clientFrame(cl, p); err != nil {
@@ -132,7 +137,9 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 		})
 		return
 	}
-	send(e.conn, protocol.TRequest, r, body)
+	if err := send(e.conn, protocol.TRequest, r, body); err != nil {
+		h.engineRefused(e, t, err)
+	}
 }
 
 // cancel forwards a cancel to the engines holding the tasks.

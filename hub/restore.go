@@ -192,7 +192,7 @@ func (h *Hub) reconcile(e *engine, r *protocol.Register) outbox {
 		req := t.req
 		req.Engine = e.info.ID
 		if p, err := protocol.Marshal(protocol.TRequest, &req, nil); err == nil {
-			out.add(e.conn, p, t.body)
+			h.addRequest(&out, e, t, p, t.body)
 		}
 	}
 	return out

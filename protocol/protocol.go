@@ -41,11 +41,13 @@ const (
 	TControlReply                 // hub → client: ControlReply + body
 	TShutdown                     // hub → engine: Shutdown
 	TStarted                      // engine → hub → client: Started
+	TProbe                        // engine → hub: Ping (am I still registered?)
+	TProbeAck                     // hub → engine: Ping (echoed: yes)
 	maxType
 )
 
 var typeNames = [...]string{"", "register", "registered", "hello", "welcome", "engine-event",
-	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started"}
+	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack"}
 
 func (t Type) String() string {
 	if t > 0 && t < maxType {
@@ -106,9 +108,19 @@ type Registered struct {
 	// Busy says the id asked for still belongs to a live engine: the
 	// engine may try again once the hub declares the old one dead.
 	Busy bool `cbor:"5,keyasint,omitempty"`
+	// Drop lists tasks the resuming engine holds that it must not run
+	// (nor report): the hub declared the engine dead meanwhile and told
+	// their clients they failed.
+	Drop []string `cbor:"6,keyasint,omitempty"`
+	// DeadAfterMS is how long the hub waits without hearing from an
+	// engine before declaring it dead. An engine whose process was
+	// stopped for a good part of it probes (TProbe) before it starts
+	// another task, so that it never runs one whose client was told it
+	// failed.
+	DeadAfterMS int `cbor:"7,keyasint,omitempty"`
 	// MaxFrame is the hub's frame limit in bytes (0: unknown): an engine
 	// sends no larger frame, so a result over it fails as a ValueError.
-	MaxFrame int `cbor:"6,keyasint,omitempty"`
+	MaxFrame int `cbor:"8,keyasint,omitempty"`
 }
 
 // EngineInfo describes a registered engine.
@@ -213,7 +225,8 @@ type Result struct {
 type RemoteError struct {
 	// Name is the error class: a Starlark error classified as
 	// ZeroDivisionError, NameError, KeyError, IndexError, TypeError,
-	// ValueError or Error, or one of EngineError, TaskAborted,
+	// ValueError or Error, or one of EngineError, EngineBusy (the hub refused
+	// a request: the engine had not read EngineQueue bytes), TaskAborted,
 	// TaskTimeout, TaskCancelled, ImpossibleDependency, UnmetDependency,
 	// InvalidDependency.
 	Name      string `cbor:"1,keyasint"`
