@@ -30,6 +30,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return engineMain(ctx, rest, stdin, stderr)
 		case "cluster":
 			return clusterMain(ctx, rest, stdout, stderr)
+		case "kernel":
+			return kernelMain(ctx, rest, stdout, stderr)
 		case "profile":
 			return profileMain(ctx, rest, stdout, stderr)
 		case "version", "--version":
