@@ -3,6 +3,7 @@ package shell
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -235,7 +236,10 @@ func splitErrorName(err error) (string, string) {
 	var ce *client.CompositeError
 	var re *client.RemoteError
 	var ee *starlark.EvalError
+	var se syntax.Error
 	switch {
+	case errors.As(err, &se):
+		return "SyntaxError", se.Error()
 	case errors.As(err, &ce):
 		msg, _, _ := strings.Cut(ce.Error(), "\n")
 		return "CompositeError", msg
@@ -261,4 +265,67 @@ func parseCell(src string) (*syntax.File, error) {
 		}
 	}
 	return starlarklib.FileOptions().Parse("<cell>", strings.Join(lines, "\n"), 0)
+}
+
+// Describe returns help text for a dotted name (rc, rc.ids, len): its
+// type, value, signature and docstring for a function, and its
+// attributes. It reports false when the name is unknown. It reads
+// attributes only; it calls nothing.
+func (s *Shell) Describe(path string) (string, bool) {
+	v := s.lookupPath(path)
+	if v == nil {
+		return "", false
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s\n", path, v.Type())
+	switch f := v.(type) {
+	case *starlark.Function:
+		b.WriteString(signature(f) + "\n")
+		if doc := f.Doc(); doc != "" {
+			b.WriteString("\n" + doc + "\n")
+		}
+	case *starlark.Builtin:
+		fmt.Fprintf(&b, "built-in %s\n", f.Name())
+	default:
+		if d, ok := v.(interface{ Doc() string }); ok && d.Doc() != "" {
+			b.WriteString(d.Doc() + "\n")
+		}
+		r := v.String()
+		if len(r) > 400 {
+			r = r[:400] + "..."
+		}
+		b.WriteString(r + "\n")
+	}
+	if h, ok := v.(starlark.HasAttrs); ok {
+		if names := filterPrefix(h.AttrNames(), ""); len(names) > 0 {
+			fmt.Fprintf(&b, "\nattributes: %s\n", strings.Join(names, ", "))
+		}
+	}
+	return b.String(), true
+}
+
+// signature renders a Starlark function's parameters.
+func signature(f *starlark.Function) string {
+	var ps []string
+	for i := 0; i < f.NumParams(); i++ {
+		name, _ := f.Param(i)
+		switch {
+		case f.HasVarargs() && i == f.NumParams()-1-boolInt(f.HasKwargs()):
+			name = "*" + name
+		case f.HasKwargs() && i == f.NumParams()-1:
+			name = "**" + name
+		}
+		if d := f.ParamDefault(i); d != nil {
+			name += "=" + d.String()
+		}
+		ps = append(ps, name)
+	}
+	return "def " + f.Name() + "(" + strings.Join(ps, ", ") + ")"
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
