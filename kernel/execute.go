@@ -28,8 +28,7 @@ func (k *Kernel) execute(ctx context.Context) {
 }
 
 // start connects the session (a private cluster, or the profile's) and
-// binds rc; a failure is reported by the next execute_request, which
-// tries again.
+// binds rc; after a failure each execute_request tries again and warns.
 func (k *Kernel) start(ctx context.Context) error {
 	if k.started {
 		return nil
@@ -104,11 +103,11 @@ func (k *Kernel) executeRequest(ctx context.Context, m *Message) bool {
 		k.mu.Unlock()
 		cancel()
 	}()
-	var v starlark.Value
-	err := k.start(cctx)
-	if err == nil {
-		v, err = k.sh.RunCell(cctx, fmt.Sprintf("<cell %d>", k.count), req.Code)
+	if err := k.start(cctx); err != nil && cctx.Err() == nil {
+		// The cell still runs (rc unbound); the next cell tries again.
+		fmt.Fprintf(k.streams.writer("stderr"), "pxsh: no cluster, rc is not bound: %v\n", err)
 	}
+	v, err := k.sh.RunCell(cctx, fmt.Sprintf("<cell %d>", k.count), req.Code)
 	k.streams.flush()
 	if err != nil {
 		if cctx.Err() != nil {
