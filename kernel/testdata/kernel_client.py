@@ -166,6 +166,12 @@ def session(km, kc):
     check(c["status"] == "ok" and "Out[1:" in stream(msgs), "engines free after interrupt", msgs)
     print("next %%px after interrupt took %.3f s" % (time.monotonic() - t))
 
+    # the heartbeat echoes (the client pings every second)
+    deadline = time.monotonic() + 5 * SCALE
+    while not kc.hb_channel.is_beating():
+        assert time.monotonic() < deadline, "heartbeat: no echo"
+        time.sleep(0.05)
+
     # restart: a new kernel, a fresh namespace, a working cluster
     execute(kc, "marker = 1")
     km.restart_kernel(now=False)
