@@ -34,6 +34,10 @@ type Options struct {
 	// it lost (one restarted with --restore); 0 means 30 s, a negative
 	// value means it gives up at once.
 	Reconnect time.Duration
+	// MaxFrame bounds the frames the client reads and writes; 0 means
+	// quic.DefaultMaxFrame. The controller's limit, when lower, applies
+	// too: a request over it fails at once with a *protocol.TooLargeError.
+	MaxFrame int
 }
 
 // IdleTimeout is how long the client waits without hearing from the
@@ -54,8 +58,10 @@ type Client struct {
 	seq       atomic.Uint64
 	strays    atomic.Int64
 	prefix    string
+	qcfg      quic.Config
 
 	mu       sync.Mutex
+	maxFrame int // the lower of our limit and the controller's
 	conn     *quic.Conn
 	engines  map[int]protocol.EngineInfo
 	pending  map[string]*Task
@@ -90,6 +96,9 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	if o.Reconnect == 0 {
 		o.Reconnect = 30 * time.Second
 	}
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = quic.DefaultMaxFrame
+	}
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -99,12 +108,13 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	if err != nil {
 		return nil, err
 	}
-	qc, _, err := dialAny(ctx, info.Addresses, info.Fingerprint, quic.Config{Key: key, IdleTimeout: IdleTimeout})
+	qcfg := quic.Config{Key: key, IdleTimeout: IdleTimeout, MaxFrame: o.MaxFrame}
+	qc, _, err := dialAny(ctx, info.Addresses, info.Fingerprint, qcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to controller: %w", err)
 	}
 	c := &Client{
-		conn: qc, log: o.Logger, engines: map[int]protocol.EngineInfo{},
+		conn: qc, log: o.Logger, engines: map[int]protocol.EngineInfo{}, qcfg: qcfg,
 		pending: map[string]*Task{}, ctrl: map[uint64]chan ctrlReply{},
 		done: make(chan struct{}), quit: make(chan struct{}),
 	}
@@ -149,6 +159,10 @@ func (c *Client) hello(qc *quic.Conn) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.id, c.clusterID = w.ClientID, w.ClusterID
+	c.maxFrame = c.qcfg.MaxFrame
+	if w.MaxFrame > 0 && w.MaxFrame < c.maxFrame {
+		c.maxFrame = w.MaxFrame
+	}
 	clear(c.engines)
 	for _, e := range w.Engines {
 		c.engines[e.ID] = e
@@ -250,6 +264,11 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 		c.mu.Unlock()
 		return nil, ErrClosed
 	}
+	if n := len(p) + len(body); n > c.maxFrame-hubHeadroom {
+		limit := c.maxFrame
+		c.mu.Unlock()
+		return nil, fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(n), Limit: int64(limit)})
+	}
 	c.pending[req.MsgID] = t
 	c.mu.Unlock()
 	if err := c.writeMsg(p, body); err != nil {
@@ -259,6 +278,23 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 		return nil, fmt.Errorf("submit %s: %w", req.Kind, err)
 	}
 	return t, nil
+}
+
+// hubHeadroom is room left in a request frame for the fields the hub adds
+// to its header (the client id) before forwarding it.
+const hubHeadroom = 1 << 10
+
+// requestWhat names what a request of kind k carries, for size errors.
+func requestWhat(k protocol.Kind) string {
+	switch k {
+	case protocol.KindPush:
+		return "the pushed value"
+	case protocol.KindApply:
+		return "the function with its arguments"
+	case protocol.KindExecute:
+		return "the code"
+	}
+	return "the request"
 }
 
 // writeMsg writes a marshalled header p and its body (if any) as one

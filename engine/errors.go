@@ -66,6 +66,10 @@ func classify(err error) protocol.RemoteError {
 	if errors.Is(err, starlarklib.ErrUnsendable) {
 		re.Name = "TypeError"
 	}
+	var named interface{ ErrorName() string }
+	if errors.As(err, &named) {
+		re.Name = named.ErrorName()
+	}
 	msg = strings.TrimPrefix(msg, "fail: ")
 	re.Message = msg
 	return re
@@ -96,7 +100,7 @@ func classifyMessage(msg string) string {
 		"unexpected keyword", "too many arguments", "got multiple values", "does not accept"),
 		has("got ") && has(", want "):
 		return "TypeError"
-	case has("invalid literal", "not found", "invalid", "out of range", "empty"):
+	case has("invalid literal", "not found", "invalid", "out of range", "empty", "deeper than the limit", "nested more than", "over the limit"):
 		return "ValueError"
 	}
 	return "Error"

@@ -11,7 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"runtime"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 // InterpConfig configures an Interp.
@@ -32,14 +33,35 @@ type InterpConfig struct {
 	// MaxSteps is the per-task budget of Starlark execution steps; 0
 	// means no limit.
 	MaxSteps uint64
-	// Limits bound the values the engine decodes.
+	// Limits bound the values the engine decodes; Limits.MaxDepth also
+	// bounds json.decode (0: DefaultMaxDepth).
 	Limits protocol.Limits
+	// MaxMemory is the heap size over which a running task is cancelled
+	// with a MemoryError; 0 means no limit. (The program layer sets
+	// DefaultMaxMemory and the Go runtime's memory limit.)
+	MaxMemory int64
+	// MaxStack is the call-stack size over which a running task is
+	// cancelled with a RecursionError; 0 means DefaultMaxStack, a
+	// negative value no limit.
+	MaxStack int64
+	// MaxOutput bounds the output captured per task; the rest is replaced
+	// by a marker line. 0 means DefaultMaxOutput, a negative value no
+	// limit.
+	MaxOutput int
+	// Grant is the host capabilities of tasks (sh, env, fs); the zero
+	// Grant keeps the sandbox (host only).
+	Grant hostlib.Grant
+	// Modules are extra predeclared names (Go-defined modules); they
+	// shadow the standard ones.
+	Modules starlark.StringDict
 }
 
 // Interp runs tasks in one persistent Starlark namespace. Its predeclared
 // names are Starlark's universe, the standard modules (math, json, time,
-// struct), the engine module (id, pid, host) and Reference. Code has no
-// access to files, the network or the environment.
+// struct), the engine module (id, pid, host), Reference, the host modules
+// (sh, fs, env, host: see package hostlib) and the configured Modules.
+// Unless the Grant allows it, code has no access to files, programs, the
+// network or the environment.
 //
 // Run must not be called concurrently; cancellation goes through its
 // context.
@@ -51,13 +73,29 @@ type Interp struct {
 
 // NewInterp returns an Interp with an empty namespace.
 func NewInterp(cfg InterpConfig) *Interp {
+	if cfg.Limits.MaxDepth <= 0 {
+		cfg.Limits.MaxDepth = DefaultMaxDepth
+	}
+	if cfg.MaxStack == 0 {
+		cfg.MaxStack = DefaultMaxStack
+	}
+	if cfg.MaxOutput == 0 {
+		cfg.MaxOutput = DefaultMaxOutput
+	}
 	builtins := starlarklib.Modules()
+	builtins["json"] = starlarklib.JSONModule(cfg.Limits.MaxDepth)
 	builtins["engine"] = &starlarkstruct.Module{Name: "engine", Members: starlark.StringDict{
 		"id":   starlark.MakeInt(cfg.ID),
 		"pid":  starlark.MakeInt(cfg.PID),
 		"host": starlark.String(cfg.Host),
 	}}
 	builtins["Reference"] = starlarklib.ReferenceBuiltin()
+	for k, v := range hostlib.Modules(hostlib.Config{Grant: cfg.Grant}) {
+		builtins[k] = v
+	}
+	for k, v := range cfg.Modules {
+		builtins[k] = v
+	}
 	ns := starlarklib.NewNamespace(builtins)
 	ns.SetLimits(cfg.Limits)
 	return &Interp{cfg: cfg, ns: ns}
@@ -88,10 +126,12 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 		Label:     req.Label,
 		Started:   time.Now().UnixNano(),
 	}
-	var out strings.Builder
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	out := output{limit: in.cfg.MaxOutput}
 	thread := &starlark.Thread{
 		Name:  fmt.Sprintf("engine %d task %s", in.cfg.ID, req.MsgID),
-		Print: func(_ *starlark.Thread, msg string) { out.WriteString(msg); out.WriteByte('\n') },
+		Print: func(_ *starlark.Thread, msg string) { out.print(msg) },
 		Load:  in.ns.Load,
 	}
 	starlarklib.SetContext(thread, ctx)
@@ -109,7 +149,9 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 	var err error
 	if ctx.Err() == nil {
 		stop := context.AfterFunc(ctx, func() { thread.Cancel("task cancelled") })
+		unwatch := watch(in.cfg.MaxMemory, in.cfg.MaxStack, cancel)
 		val, hasValue, err = in.dispatch(thread, req, body)
+		unwatch()
 		stop()
 	} else {
 		err = ctx.Err()
@@ -126,6 +168,9 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 	switch {
 	case ctx.Err() != nil:
 		re = cancelError(ctx)
+		if re.Name == "MemoryError" || re.Name == "RecursionError" {
+			runtime.GC() // free the task's garbage and shrink its stack before the next task
+		}
 	case stepsExceeded:
 		re = classify(err)
 		re.Name = "Error"

@@ -14,6 +14,8 @@ import (
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
+	"go.starlark.net/starlark"
 )
 
 // Config configures an engine's service loop.
@@ -28,9 +30,27 @@ type Config struct {
 	PID  int
 	// MaxSteps is the per-task execution-step budget; 0 means none.
 	MaxSteps uint64
+	// MaxMemory, MaxStack and MaxOutput are the per-task limits of
+	// InterpConfig (MaxMemory 0: none; `pxsh engine` defaults it to
+	// DefaultMaxMemory and sets the runtime's limit to
+	// RuntimeMemoryLimit); MaxDepth bounds the nesting of decoded values
+	// and json.decode input (0: DefaultMaxDepth).
+	MaxMemory int64
+	MaxStack  int64
+	MaxOutput int
+	MaxDepth  int
+	// MaxFrame bounds the frames the engine reads and writes; 0 means
+	// quic.DefaultMaxFrame. The controller's limit, when lower, applies
+	// too: a result over it is replaced by a ValueError naming its size.
+	MaxFrame int
 	// Retry bounds how long the engine keeps trying to reach the
 	// controller (at first, and after losing it); 0 means 30 s.
 	Retry time.Duration
+	// Grant is the host capabilities tasks get (sh, env, fs); the zero
+	// Grant keeps the sandbox.
+	Grant hostlib.Grant
+	// Modules are extra predeclared names (Go-defined modules).
+	Modules starlark.StringDict
 	// Logger receives the engine's events; nil means silent.
 	Logger *slog.Logger
 }
@@ -59,6 +79,8 @@ type Engine struct {
 	cancel  context.CancelCauseFunc
 	unsent  [][]byte // results produced while disconnected
 	recent  recentResults
+	// maxFrame is the lower of our frame limit and the controller's.
+	maxFrame int
 }
 
 // recentResults keeps the last result frames sent, to send again after a
@@ -108,6 +130,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Retry == 0 {
 		cfg.Retry = 30 * time.Second
 	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = quic.DefaultMaxFrame
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -135,7 +160,10 @@ func (e *Engine) Serve(ctx context.Context) error {
 			return err
 		}
 		if e.interp == nil {
-			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps})
+			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps,
+				Limits:    protocol.Limits{MaxDepth: e.cfg.MaxDepth},
+				MaxMemory: e.cfg.MaxMemory, MaxStack: e.cfg.MaxStack, MaxOutput: e.cfg.MaxOutput,
+				Grant: e.cfg.Grant, Modules: e.cfg.Modules})
 			go e.work(ctx)
 		}
 		e.setConn(c, resume)
@@ -194,7 +222,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	var err error
 	for _, addr := range e.cfg.Connection.Addresses {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout})
+		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout, MaxFrame: e.cfg.MaxFrame})
 		cancel()
 		if err == nil {
 			break
@@ -203,7 +231,8 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume}
+	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume,
+		Caps: e.cfg.Grant.Caps()}
 	if resume {
 		reg.Tasks, reg.Recent = e.held()
 	}
@@ -232,6 +261,10 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	}
 	e.mu.Lock()
 	e.id = r.ID
+	e.maxFrame = e.cfg.MaxFrame
+	if r.MaxFrame > 0 && r.MaxFrame < e.maxFrame {
+		e.maxFrame = r.MaxFrame
+	}
 	e.mu.Unlock()
 	e.log.Info("registered", "id", r.ID, "cluster", r.ClusterID)
 	return c, nil
@@ -385,14 +418,51 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 	if res.Error != nil && res.Error.Name == "TaskAborted" {
 		res.Status = protocol.StatusAborted
 	}
-	p, err := protocol.Marshal(protocol.TResult, &res, val)
-	if err != nil {
-		return
+	var p []byte
+	limit := e.frameLimit()
+	if len(val) > limit { // do not copy a value that cannot be sent
+		p = tooLarge(req, res, len(val), limit)
+	} else {
+		var err error
+		if p, err = protocol.Marshal(protocol.TResult, &res, val); err != nil {
+			return
+		}
+		if len(p) > limit {
+			p = tooLarge(req, res, len(p), limit)
+		}
 	}
 	e.mu.Lock()
 	e.recent.add(req.MsgID, p)
 	e.mu.Unlock()
 	e.write(p)
+}
+
+// frameLimit returns the largest frame the engine may send.
+func (e *Engine) frameLimit() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.maxFrame > 0 {
+		return e.maxFrame
+	}
+	return e.cfg.MaxFrame
+}
+
+// tooLarge returns the frame of a result whose frame (size bytes) is over
+// limit: a ValueError naming both, with the task's output when it fits.
+func tooLarge(req *protocol.Request, res protocol.Result, size, limit int) []byte {
+	what := "the result"
+	if req.Kind == protocol.KindPull {
+		what = "the pulled value"
+	}
+	te := &protocol.TooLargeError{What: what, Size: int64(size), Limit: int64(limit)}
+	res.Status, res.HasValue = protocol.StatusError, false
+	res.Error = &protocol.RemoteError{Name: "ValueError", Message: te.Error(), Engine: res.Engine, Method: string(req.Kind)}
+	p, _ := protocol.Marshal(protocol.TResult, &res, nil)
+	if len(p) > limit {
+		res.Stdout, res.Stderr = "", ""
+		p, _ = protocol.Marshal(protocol.TResult, &res, nil)
+	}
+	return p
 }
 
 // write sends a frame, keeping it for the next connection when there is

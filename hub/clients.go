@@ -36,7 +36,7 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 	}
 	cl := &client{id: id, conn: c}
 	h.clients[id] = cl
-	w := protocol.Welcome{ClientID: id, ClusterID: h.clusterID, Engines: h.engineInfos()}
+	w := protocol.Welcome{ClientID: id, ClusterID: h.clusterID, Engines: h.engineInfos(), MaxFrame: h.cfg.MaxFrame}
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()

@@ -29,11 +29,28 @@ func (h *Hub) control(cl *client, m *protocol.Control, body []byte) {
 	if err == nil {
 		out, err = protocol.MarshalValue(reply)
 	}
+	if err == nil {
+		err = h.replyFits(&rep, out)
+	}
 	if err != nil {
 		rep.Error = err.Error()
 		out = nil
 	}
 	send(cl.conn, protocol.TControlReply, &rep, out)
+}
+
+// replyFits checks that a control reply fits in one frame: a reply too
+// large (get_result or db_query over large results) becomes an error
+// naming its size and the limit instead of a frame that cannot be sent.
+func (h *Hub) replyFits(rep *protocol.ControlReply, body []byte) error {
+	p, err := protocol.Marshal(protocol.TControlReply, rep, nil)
+	if err != nil {
+		return err
+	}
+	if n := len(p) + len(body); n > h.cfg.MaxFrame {
+		return &protocol.TooLargeError{What: "the reply", Size: int64(n), Limit: int64(h.cfg.MaxFrame)}
+	}
+	return nil
 }
 
 func (h *Hub) op(cl *client, op string, body []byte) (any, error) {

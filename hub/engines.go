@@ -35,6 +35,8 @@ type task struct {
 	watchers []string  // other clients waiting for the result
 	restored bool      // reloaded from the database after a restart
 	claimed  bool      // a reconnected engine said it holds it
+	// unstarted: restored with no Started notice recorded
+	unstarted bool
 }
 
 // deliver queues a result frame for the task's client and watchers; h.mu
@@ -84,7 +86,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	defer h.mu.Unlock()
 	welcome := func(id int) error {
 		return send(c, protocol.TRegistered, &protocol.Registered{ID: id, ClusterID: h.clusterID,
-			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond)}, nil)
+			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond), MaxFrame: h.cfg.MaxFrame}, nil)
 	}
 	id := r.ID
 	if id >= 0 {
@@ -108,7 +110,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	h.used[id] = true
 	h.noteID(id)
 	e := &engine{
-		info:     protocol.EngineInfo{ID: id, Host: r.Host, PID: r.PID},
+		info:     protocol.EngineInfo{ID: id, Host: r.Host, PID: r.PID, Caps: r.Caps},
 		conn:     c,
 		lastSeen: time.Now(),
 		tasks:    map[string]*task{},

@@ -114,6 +114,9 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = quic.DefaultMaxFrame
+	}
 	if cfg.RestoreGrace == 0 {
 		cfg.RestoreGrace = 10 * time.Second
 	}

@@ -34,6 +34,10 @@ type Env struct {
 	// (it lives in cmd/pxsh because launcher must not import the client).
 	// nil makes --wait fail.
 	WaitEngines func(ctx context.Context, connFile string, n int) (int, error)
+	// CheckAllow validates an --allow grant before anything starts (it
+	// lives in cmd/pxsh's program layer with the grant's parser); nil
+	// leaves the check to the engines.
+	CheckAllow func(spec string) error
 }
 
 // Exit codes of `pxsh cluster`, as ipcluster's.
@@ -54,7 +58,8 @@ const clusterUsage = `usage:
   pxsh cluster start [-n N] [--engines local|mpi|slurm|pbs|sge|lsf|ssh] [--controller local|slurm|pbs|sge|lsf|ssh]
                      [--profile NAME] [--daemonize] [--wait] [--restart-engines] [--hosts h1:2,h2:2]
                      [--ssh-config F] [--ship-binary] [--ip IP] [--location HOST] [--local-only]
-  pxsh cluster engines -n M [--profile NAME] [--engines X] [--wait]
+                     [--allow sh,env,fs=/scratch:/data]
+  pxsh cluster engines -n M [--profile NAME] [--engines X] [--wait] [--allow CAPS]
   pxsh cluster stop [--profile NAME] [--all]
   pxsh cluster list
   pxsh cluster clean [--profile NAME] [--all]
@@ -108,7 +113,7 @@ type startFlags struct {
 	n                                                int
 	engines, controller, profileName, profileDir     string
 	hosts, sshConfig, ip, location, controllerHost   string
-	mpiexec, mpiArgs                                 string
+	mpiexec, mpiArgs, allow                          string
 	daemonize, wait, restart, ship, localOnly, super bool
 	timeout                                          time.Duration
 }
@@ -134,6 +139,7 @@ func newStartFlags(name string, env Env) *startFlags {
 	fs.StringVar(&f.controllerHost, "controller-host", "", "host of an ssh controller")
 	fs.StringVar(&f.mpiexec, "mpiexec", "", "mpiexec program")
 	fs.StringVar(&f.mpiArgs, "mpi-args", "", "extra mpiexec arguments (space separated)")
+	fs.StringVar(&f.allow, "allow", "", "host `capabilities` of the engines: sh, env, fs=ROOT:ROOT (comma-separated; default: config file, else none)")
 	if name == "start" {
 		fs.BoolVar(&f.daemonize, "daemonize", false, "run the cluster in the background and return")
 		fs.BoolVar(&f.super, strings.TrimPrefix(supervisorFlag, "--"), false, "internal: run as the detached supervisor")
@@ -200,8 +206,13 @@ func (f *startFlags) config(env Env) (Config, *FileSettings, error) {
 			cfg.MPI.Command = f.mpiexec
 		case "mpi-args":
 			cfg.MPI.Args = strings.Fields(f.mpiArgs)
+		case "allow":
+			cfg.Allow = f.allow
 		}
 	})
+	if ferr == nil && cfg.Allow != "" && env.CheckAllow != nil {
+		ferr = env.CheckAllow(cfg.Allow)
+	}
 	return cfg, fset, ferr
 }
 
@@ -223,8 +234,9 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 	if f.daemonize && !f.super {
 		return daemonize(ctx, args, cfg, f, env)
 	}
-	// foreground or detached supervisor: children die with us
-	cfg.DieWithLauncher = true
+	// foreground or detached supervisor: children outlive a supervisor
+	// that dies (`pxsh cluster stop` stops them from the records)
+	cfg.DieWithLauncher = false
 	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -278,12 +290,12 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 				return exitError
 			}
 		}
-		fmt.Fprintf(env.Stdout, "cluster started in %s with %d %s engines (Ctrl-C stops it)\n", dir, cfg.N, cfg.Engines)
+		fmt.Fprintf(env.Stdout, "cluster started in %s with %d %s engines%s (Ctrl-C stops it)\n", dir, cfg.N, cfg.Engines, allowNote(cfg.Allow))
 	}
 	select {
 	case <-sctx.Done():
 	case <-c.ControllerDone():
-		fmt.Fprintf(env.Stderr, "pxsh cluster: controller ended; stopping the engines\n")
+		fmt.Fprintf(env.Stderr, "pxsh cluster: the controller ended and was not restarted; stopping the engines\n")
 		stopAll()
 		return exitError
 	}
@@ -428,6 +440,21 @@ func daemonize(ctx context.Context, args []string, cfg Config, f *startFlags, en
 	return exitOK
 }
 
+// allowNote describes a grant for the start message.
+func allowNote(allow string) string {
+	if allow == "" {
+		return ""
+	}
+	return " allowed " + allow
+}
+
+// flagSet reports whether the flag name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func (c Config) startTimeout() time.Duration {
 	if c.StartTimeout > 0 {
 		return c.StartTimeout
@@ -465,6 +492,9 @@ func clusterEngines(ctx context.Context, args []string, env Env) int {
 		return exitUsage
 	}
 	before := st.EngineCount()
+	if !flagSet(f.fs, "allow") && st.Allow != "" {
+		cfg.Allow = st.Allow // new engines get the cluster's grant
+	}
 	// these engines outlive this command; `pxsh cluster stop` stops them
 	cfg.Detach, cfg.DieWithLauncher, cfg.N = true, false, f.n
 	c, err := New(cfg)
@@ -570,7 +600,7 @@ func clusterList(args []string, env Env) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7s %s\n", "PROFILE", "CLUSTER ID", "RUNNING", "ENGINES", "LAUNCHER")
+	fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7s %-8s %s\n", "PROFILE", "CLUSTER ID", "RUNNING", "ENGINES", "LAUNCHER", "ALLOW")
 	for _, dir := range profileDirs(profile.Root(env.Getenv)) {
 		st, err := ReadState(dir)
 		if err != nil {
@@ -584,7 +614,11 @@ func clusterList(args []string, env Env) int {
 		if id == "" {
 			id = "-"
 		}
-		fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7d %s\n", profileName(dir), id, running, st.EngineCount(), st.Engines)
+		allow := st.Allow
+		if allow == "" {
+			allow = "-"
+		}
+		fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7d %-8s %s\n", profileName(dir), id, running, st.EngineCount(), st.Engines, allow)
 	}
 	return exitOK
 }
@@ -654,7 +688,7 @@ func ProfileMain(ctx context.Context, args []string, env Env) int {
 			return exitUsage
 		}
 		dir := profile.Dir(root, name)
-		if err := os.MkdirAll(profile.SecurityDir(dir), 0o700); err != nil {
+		if err := profile.Ensure(dir); err != nil {
 			fmt.Fprintf(env.Stderr, "pxsh profile create: %v\n", err)
 			return exitError
 		}

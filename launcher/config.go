@@ -40,6 +40,9 @@ type Config struct {
 	// connection files are then accepted for every backend, and MPI is
 	// told to use the loopback interface.
 	LocalOnly bool
+	// NoControllerRestart leaves a local controller that ended
+	// unexpectedly down (by default it is restarted with --restore).
+	NoControllerRestart bool
 	// RestartEngines restarts local and MPI engines that exit unexpectedly,
 	// with their old ids.
 	RestartEngines bool
@@ -53,6 +56,10 @@ type Config struct {
 	// Detach starts local processes in their own session so they outlive
 	// this process (used by `pxsh cluster engines`).
 	Detach bool
+	// Allow is the engines' host-capability grant in --allow syntax
+	// ("sh,env,fs=/scratch:/data"); "" keeps them sandboxed. It is
+	// passed as the engines' --allow and recorded in cluster.json.
+	Allow string
 	// ControllerArgs and EngineArgs are appended to the controller and
 	// engine command lines.
 	ControllerArgs []string
@@ -150,6 +157,7 @@ var configSettings = []struct{ name, def, doc string }{
 	{"location", `""`, "host name or address engines and clients dial; \"\" = default"},
 	{"local_only", "False", "every engine runs on this host (loopback addresses are fine)"},
 	{"restart_engines", "False", "restart local/MPI engines that die, with their old ids"},
+	{"allow", "[]", "host capabilities of the engines, e.g. [\"sh\", \"env\", \"fs=/scratch:/data\"]; [] = sandboxed"},
 	{"controller_args", "[]", "extra arguments for `pxsh controller`"},
 	{"engine_args", "[]", "extra arguments for `pxsh engine`"},
 	{"mpiexec", `"mpiexec"`, "MPI: the mpiexec program (Open MPI or MPICH, detected)"},
@@ -309,6 +317,13 @@ func applySetting(cfg *Config, fs *FileSettings, name string, v starlark.Value) 
 		return boolean(&cfg.LocalOnly)
 	case "restart_engines":
 		return boolean(&cfg.RestartEngines)
+	case "allow":
+		var caps []string
+		if err := list(&caps); err != nil {
+			return err
+		}
+		cfg.Allow = strings.Join(caps, ",")
+		return nil
 	case "controller_args":
 		return list(&cfg.ControllerArgs)
 	case "engine_args":

@@ -8,11 +8,13 @@ import (
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/launcher"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 func launcherEnv(stdout, stderr io.Writer) launcher.Env {
 	bin, _ := os.Executable()
-	return launcher.Env{Stdout: stdout, Stderr: stderr, Getenv: getenv, Binary: bin, WaitEngines: waitEngines}
+	return launcher.Env{Stdout: stdout, Stderr: stderr, Getenv: getenv, Binary: bin, WaitEngines: waitEngines,
+		CheckAllow: func(spec string) error { _, err := hostlib.ParseGrant(spec); return err }}
 }
 
 // waitEngines connects to a cluster and waits for n engines; it returns

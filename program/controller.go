@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/hub"
+	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/quic"
 )
 
 // controllerFlags are the flags shared by `pxsh controller` and the
@@ -30,7 +32,9 @@ type controllerFlags struct {
 	scheme                                string
 	hwm                                   int
 	restore, daemonize, memoryDB          bool
+	supervised                            bool
 	grace                                 time.Duration
+	maxFrame                              size
 }
 
 func (f *controllerFlags) register(fs *flag.FlagSet) {
@@ -48,6 +52,9 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.grace, "restore-grace", 10*time.Second, "how long engines have to reclaim their tasks after --restore")
 	fs.BoolVar(&f.daemonize, "daemonize", false, "run in the background once listening")
 	fs.BoolVar(&f.memoryDB, "memory-db", false, "keep the task database in memory")
+	f.maxFrame = quic.DefaultMaxFrame
+	fs.Var(&f.maxFrame, "max-frame", "largest message `size` (a result, a pushed value, a reply); larger ones fail with an error naming the size")
+	fs.BoolVar(&f.supervised, "x-supervised", false, "internal: started by `pxsh cluster start`, which records it")
 }
 
 func (f *controllerFlags) dir() string {
@@ -69,13 +76,18 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 		Restore:      f.restore,
 		MemoryDB:     f.memoryDB,
 		RestoreGrace: f.grace,
+		MaxFrame:     int(f.maxFrame),
 	}
 	if f.hwm == 0 {
 		cfg.HWM = -1
 	}
+	// warnings and failures (a dead engine, a failing task database) are
+	// always logged; --verbose adds the events
+	level := slog.LevelWarn
 	if f.verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+		level = slog.LevelInfo
 	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return cfg
 }
 
@@ -87,7 +99,7 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := os.MkdirAll(f.dir(), 0o700); err != nil {
+	if err := profile.Ensure(f.dir()); err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1
 	}
@@ -98,6 +110,15 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1
+	}
+	if !f.supervised {
+		// started by hand: recorded, so `pxsh cluster list` shows it and
+		// `pxsh cluster stop` stops it
+		pid := os.Getpid()
+		if err := launcher.RecordProcess(f.dir(), "controller", pid); err != nil {
+			fmt.Fprintln(stderr, "pxsh controller: warning:", err)
+		}
+		defer launcher.ForgetProcess(f.dir(), pid)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()

@@ -10,18 +10,23 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pxsh/pxsh/engine"
 	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 // rankVars name the environment variables that carry an MPI rank.
 var rankVars = []string{"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}
 
-func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) int {
+func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer, o *options) int {
 	fs := flag.NewFlagSet("pxsh engine", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("file", "", "connection `file` (default: the profile's)")
@@ -30,10 +35,19 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	mpi := fs.Bool("mpi", false, "ask for the MPI rank as id")
 	eof := fs.Bool("exit-on-stdin-eof", false, "exit when stdin closes (for ssh)")
 	steps := fs.Uint64("max-steps", 0, "per-task execution step `budget` (0: none)")
+	lim := engineLimits{memory: size(engine.DefaultMaxMemory()), stack: engine.DefaultMaxStack,
+		output: engine.DefaultMaxOutput, frame: quic.DefaultMaxFrame, depth: engine.DefaultMaxDepth}
+	lim.register(fs)
 	wait := fs.Duration("wait", 60*time.Second, "how long to wait for the connection file and controller")
 	verbose := fs.Bool("verbose", false, "log events to stderr")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` (for developers)")
+	allow := fs.String("allow", "", "host `capabilities` tasks get: sh, env, fs=ROOT:ROOT (comma-separated; default none)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	grant, err := hostlib.ParseGrant(*allow)
+	if err != nil {
+		fmt.Fprintln(stderr, "pxsh engine:", err)
 		return 2
 	}
 	if getenv("GOMAXPROCS") == "" {
@@ -64,7 +78,8 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		fmt.Fprintln(stderr, "pxsh engine:", err)
 		return 1
 	}
-	cfg := engine.Config{Connection: conn, ID: *id, MaxSteps: *steps, Retry: *wait}
+	cfg := engine.Config{Connection: conn, ID: *id, MaxSteps: *steps, Retry: *wait, Grant: grant, Modules: o.modules}
+	lim.apply(&cfg)
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
@@ -79,6 +94,83 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	}
 	fmt.Fprintln(stderr, "pxsh engine:", err)
 	return 1
+}
+
+// engineLimits are the per-engine limits set by flags (0 turns one off).
+type engineLimits struct {
+	memory, stack, output, frame size
+	depth                        int
+}
+
+func (l *engineLimits) register(fs *flag.FlagSet) {
+	fs.Var(&l.memory, "max-memory", "heap `size` over which a running task fails with MemoryError (0: none; half the RAM, at most 4GiB)")
+	fs.Var(&l.stack, "max-stack", "call-stack `size` over which a running task fails with RecursionError (0: none)")
+	fs.Var(&l.output, "max-output", "output `size` captured per task; the rest is cut with a marker (0: no limit)")
+	fs.Var(&l.frame, "max-frame", "largest message `size`; a larger result fails with ValueError")
+	fs.IntVar(&l.depth, "max-depth", l.depth, "nesting `levels` of received values and json.decode input")
+}
+
+// apply puts the limits in cfg and sets the Go runtime's memory limit (so
+// the collector works harder before the watchdog fails a task) and its
+// stack limit (above --max-stack, so deep recursion is caught first).
+func (l *engineLimits) apply(cfg *engine.Config) {
+	cfg.MaxMemory, cfg.MaxStack, cfg.MaxOutput = int64(l.memory), int64(l.stack), int(l.output)
+	if l.stack == 0 {
+		cfg.MaxStack = -1
+	}
+	if l.output == 0 {
+		cfg.MaxOutput = -1
+	}
+	cfg.MaxFrame, cfg.MaxDepth = int(l.frame), l.depth
+	if l.memory > 0 {
+		debug.SetMemoryLimit(engine.RuntimeMemoryLimit(int64(l.memory)))
+	}
+	if l.stack > 0 && 2*int64(l.stack) > 1<<30 {
+		debug.SetMaxStack(int(2 * l.stack))
+	}
+}
+
+// size is a flag value in bytes, written as 1048576, 512KiB, 64MiB, 2GiB
+// (or K, M, G, KB, MB, GB: powers of 1024 too).
+type size int64
+
+func (s *size) String() string {
+	if s == nil || *s == 0 {
+		return "0"
+	}
+	return strings.ReplaceAll(protocol.FormatSize(int64(*s)), " ", "")
+}
+
+func (s *size) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*s = size(n)
+	return nil
+}
+
+// parseSize parses a byte size with an optional binary unit.
+func parseSize(v string) (int64, error) {
+	t := strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+		{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
+		{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if len(t) > len(u.suffix) && strings.EqualFold(t[len(t)-len(u.suffix):], u.suffix) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("bad size %q: want bytes, or a number with KiB, MiB, GiB", v)
+	}
+	return int64(f * float64(mult)), nil
 }
 
 func mpiRank() int {

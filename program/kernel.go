@@ -17,7 +17,7 @@ import (
 
 // kernelMain serves `pxsh kernel -f CONNECTION_FILE [-n N | --profile
 // NAME | --file CONN]` (a Jupyter kernel) and `pxsh kernel install`.
-func kernelMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func kernelMain(ctx context.Context, args []string, stdout, stderr io.Writer, o *options) int {
 	if len(args) > 0 && args[0] == "install" {
 		return kernelInstall(args[1:], stdout, stderr)
 	}
@@ -27,11 +27,12 @@ func kernelMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	n := fs.Int("n", 0, "engines of the notebook's private cluster (default: CPU count)")
 	prof := fs.String("profile", "", "join the running cluster of profile `name`")
 	file := fs.String("file", "", "join the cluster of pxsh connection `file`")
+	allow := fs.String("allow", "", "the private cluster's engines get these host `capabilities`: sh, env, fs=ROOT:ROOT")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *connFile == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: pxsh kernel -f CONNECTION_FILE [-n N | --profile NAME | --file CONN]\n       pxsh kernel install [--user] [--prefix DIR] [--name NAME] [--profile NAME | -n N]")
+		fmt.Fprintln(stderr, "usage: pxsh kernel -f CONNECTION_FILE [-n N] [--allow CAPS] [--profile NAME | --file CONN]\n       pxsh kernel install [--user] [--prefix DIR] [--name NAME] [--display-name TEXT] [--profile NAME | -n N] [--allow CAPS]")
 		return 2
 	}
 	conn, err := kernel.ReadConnectionFile(*connFile)
@@ -39,7 +40,8 @@ func kernelMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "pxsh kernel:", err)
 		return 1
 	}
-	cfg := shell.Config{Getenv: getenv, StartCluster: startPrivate, Engines: *n, ConnectionFile: *file, Version: Version}
+	cfg := shell.Config{Getenv: getenv, StartPrivate: startPrivate, Engines: *n, ConnectionFile: *file,
+		Allow: *allow, PrivateOnly: *n > 0, Builtins: o.modules, Version: Version}
 	if *prof != "" {
 		cfg.Profile, cfg.ProfileSet = *prof, true
 	}
@@ -79,7 +81,8 @@ func kernelInstall(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "kernelspec `name` (default: pxsh, or pxsh-PROFILE)")
 	display := fs.String("display-name", "", "the `name` notebooks show (default: pxsh (Starlark), or with the profile)")
 	prof := fs.String("profile", "", "the kernel joins the running cluster of profile `name`")
-	n := fs.Int("n", 0, "engines of each notebook's private cluster (default: CPU count)")
+	n := fs.Int("n", 0, "each notebook starts a private cluster of `N` engines")
+	allow := fs.String("allow", "", "the private clusters' engines get these host `capabilities`: sh, env, fs=ROOT:ROOT")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -87,8 +90,8 @@ func kernelInstall(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pxsh kernel install: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if *prof != "" && *n > 0 {
-		fmt.Fprintln(stderr, "pxsh kernel install: -n (private cluster) and --profile (a running cluster) exclude each other")
+	if *prof != "" && (*n > 0 || *allow != "") {
+		fmt.Fprintln(stderr, "pxsh kernel install: -n and --allow (a private cluster) and --profile (a running cluster) exclude each other")
 		return 2
 	}
 	bin, err := os.Executable()
@@ -107,6 +110,9 @@ func kernelInstall(args []string, stdout, stderr io.Writer) int {
 		extra = []string{"--profile", *prof}
 	case *n > 0:
 		extra = []string{"-n", strconv.Itoa(*n)}
+	}
+	if *allow != "" {
+		extra = append(extra, "--allow", *allow)
 	}
 	if *name != "" {
 		specName = *name

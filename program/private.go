@@ -8,22 +8,32 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pxsh/pxsh/hub"
+	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/shell"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 // startPrivate starts a private local cluster: a controller in this
-// process and n engine processes that die with it. stop tears it all
-// down and removes its profile.
-func startPrivate(ctx context.Context, n int) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "pxsh-private-")
+// process and p.Engines engine processes, granted p.Allow, that die with
+// it. stop tears it all down and removes its profile.
+func startPrivate(ctx context.Context, p shell.Private) (string, func(), error) {
+	n := p.Engines
+	if _, err := hostlib.ParseGrant(p.Allow); err != nil {
+		return "", nil, err
+	}
+	cleanStalePrivate(os.TempDir())
+	dir, err := os.MkdirTemp("", privatePrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", nil, fmt.Errorf("private cluster: %w", err)
 	}
-	h, err := hub.New(hub.Config{ProfileDir: dir})
+	// the task database stays in memory: nothing outlives the cluster
+	h, err := hub.New(hub.Config{ProfileDir: dir, MemoryDB: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
@@ -47,7 +57,11 @@ func startPrivate(ctx context.Context, n int) (string, func(), error) {
 		os.RemoveAll(dir)
 	}
 	for i := 0; i < n; i++ {
-		cmd := exec.Command(bin, "engine", "--file", engFile, "--id", strconv.Itoa(i))
+		args := []string{"engine", "--file", engFile, "--id", strconv.Itoa(i)}
+		if p.Allow != "" {
+			args = append(args, "--allow", p.Allow)
+		}
+		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = nil, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 		if err := cmd.Start(); err != nil {
@@ -82,5 +96,33 @@ func stopProcs(procs []*exec.Cmd, grace time.Duration) {
 	}
 }
 
-// tempDir is where private clusters live.
-func tempDir() string { return filepath.Join(os.TempDir()) }
+// privatePrefix names private cluster directories in the temporary
+// directory: pxsh-private-<pid>-<random>, pid being the process that
+// owns the cluster.
+const privatePrefix = "pxsh-private-"
+
+// cleanStalePrivate removes the private cluster directories under tmp
+// whose owner process is gone (killed before it could remove them).
+func cleanStalePrivate(tmp string) {
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), privatePrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || launcher.Alive(pid) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+				continue // another user's
+			}
+		}
+		os.RemoveAll(filepath.Join(tmp, e.Name()))
+	}
+}

@@ -2,6 +2,19 @@
 // dispatch of subcommands. Each subprogram takes its arguments and streams
 // as parameters so that tests run it in-process. cmd/pxsh is one line over
 // it.
+//
+// A Go program builds its own pxsh, with modules of its own predeclared on
+// engines, in scripts and in the shell, by calling Main with options:
+//
+//	func main() {
+//		os.Exit(program.Main(program.WithModule("sim", starlark.StringDict{
+//			"kernel": starlark.NewBuiltin("kernel", kernel),
+//		})))
+//	}
+//
+// Every launcher starts engines from the running binary (os.Executable),
+// so the engines of its clusters have the same modules. See
+// docs/EMBEDDING.md.
 package program
 
 import (
@@ -11,14 +24,54 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 )
 
 // Version is pxsh's version string.
 const Version = "0.1.0"
 
+// Option configures Main and Run.
+type Option func(*options)
+
+type options struct {
+	modules starlark.StringDict // extra predeclared names
+}
+
+// WithModule predeclares a module called name, with members m, on the
+// engines, in scripts and in the shell (as a struct-like module: name.x).
+// The members must be safe to call from several goroutines when more than
+// one shell thread may use them; on an engine they run one task at a
+// time.
+func WithModule(name string, m starlark.StringDict) Option {
+	return WithGlobal(name, &starlarkstruct.Module{Name: name, Members: m})
+}
+
+// WithGlobal predeclares one name (a builtin or any value) on the
+// engines, in scripts and in the shell.
+func WithGlobal(name string, v starlark.Value) Option {
+	return func(o *options) {
+		if o.modules == nil {
+			o.modules = starlark.StringDict{}
+		}
+		o.modules[name] = v
+	}
+}
+
+// Main runs pxsh with the process's arguments and standard streams and
+// returns the exit status, for main: os.Exit(program.Main(opts...)).
+func Main(opts ...Option) int {
+	return Run(os.Args, os.Stdin, os.Stdout, os.Stderr, opts...)
+}
+
 // Run runs pxsh with args (args[0] is the program name) and returns the
 // exit status.
-func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, opts ...Option) int {
+	o := &options{}
+	for _, opt := range opts {
+		opt(o)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	if len(args) > 1 {
@@ -27,11 +80,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "controller":
 			return controllerMain(ctx, rest, stderr)
 		case "engine":
-			return engineMain(ctx, rest, stdin, stderr)
+			return engineMain(ctx, rest, stdin, stderr, o)
 		case "cluster":
 			return clusterMain(ctx, rest, stdout, stderr)
 		case "kernel":
-			return kernelMain(ctx, rest, stdout, stderr)
+			return kernelMain(ctx, rest, stdout, stderr, o)
 		case "profile":
 			return profileMain(ctx, rest, stdout, stderr)
 		case "version", "--version":
@@ -39,7 +92,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
-	return shellMain(ctx, args[1:], stdin, stdout, stderr)
+	return shellMain(ctx, args[1:], stdin, stdout, stderr, o)
 }
 
 // getenv is the environment lookup the subprograms use.

@@ -90,6 +90,9 @@ type Register struct {
 	// Recent, when resuming, lists the msg ids of the results the engine
 	// sends again after registering.
 	Recent []string `cbor:"7,keyasint,omitempty"`
+	// Caps lists the host capabilities the engine was granted, in
+	// --allow syntax ("sh", "env", "fs=/a:/b").
+	Caps []string `cbor:"8,keyasint,omitempty"`
 }
 
 // Registered answers Register.
@@ -103,6 +106,9 @@ type Registered struct {
 	// Busy says the id asked for still belongs to a live engine: the
 	// engine may try again once the hub declares the old one dead.
 	Busy bool `cbor:"5,keyasint,omitempty"`
+	// MaxFrame is the hub's frame limit in bytes (0: unknown): an engine
+	// sends no larger frame, so a result over it fails as a ValueError.
+	MaxFrame int `cbor:"6,keyasint,omitempty"`
 }
 
 // EngineInfo describes a registered engine.
@@ -110,6 +116,8 @@ type EngineInfo struct {
 	ID   int    `cbor:"1,keyasint"`
 	Host string `cbor:"2,keyasint"`
 	PID  int    `cbor:"3,keyasint"`
+	// Caps are the engine's host capabilities (Register.Caps).
+	Caps []string `cbor:"4,keyasint,omitempty"`
 }
 
 // Hello is a client's first message.
@@ -125,6 +133,9 @@ type Welcome struct {
 	ClusterID string       `cbor:"2,keyasint"`
 	Engines   []EngineInfo `cbor:"3,keyasint"`
 	Error     string       `cbor:"4,keyasint,omitempty"`
+	// MaxFrame is the hub's frame limit in bytes (0: unknown): a client
+	// sends no larger frame.
+	MaxFrame int `cbor:"5,keyasint,omitempty"`
 }
 
 // EngineEvent tells clients that an engine joined or left.

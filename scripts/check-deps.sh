@@ -22,7 +22,7 @@ declare -A allowed=(
   [internal]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
   [program]="kernel shell hub engine launcher client protocol profile quic starlarklib scheduler"
   [cmd]="cmd program kernel shell hub engine launcher client protocol profile quic starlarklib scheduler"
-  [examples]="examples shell client starlarklib hub engine launcher protocol profile quic"
+  [examples]="examples program shell client starlarklib hub engine launcher protocol profile quic"
   [bench]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
 )
 

@@ -22,6 +22,7 @@ func Main(ctx context.Context, args []string, cfg Config) int {
 	prof := fs.String("profile", "", "use the cluster of profile `name`")
 	file := fs.String("file", "", "use the cluster of connection `file`")
 	code := fs.String("c", "", "run `code` and exit")
+	allow := fs.String("allow", "", "start a private cluster whose engines get these host `capabilities`: sh, env, fs=ROOT:ROOT")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -34,6 +35,13 @@ func Main(ctx context.Context, args []string, cfg Config) int {
 		rest = append([]string{"run"}, fs.Args()...)
 	}
 	cfg.Engines = *n
+	if *allow != "" {
+		if *prof != "" || *file != "" {
+			fmt.Fprintln(s0.cfg.Stderr, "pxsh: --allow starts a private cluster; it cannot be used with --profile or --file (start that cluster with --allow)")
+			return 2
+		}
+		cfg.Allow = *allow
+	}
 	if *prof != "" {
 		cfg.Profile, cfg.ProfileSet = *prof, true
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -18,9 +19,18 @@ import (
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/shell/clientlib"
 	"github.com/pxsh/pxsh/starlarklib"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 	"go.starlark.net/starlark"
 	"golang.org/x/term"
 )
+
+// Private describes a private cluster for Config.StartPrivate.
+type Private struct {
+	// Engines is the number of engines.
+	Engines int
+	// Allow is the engines' host-capability grant (--allow syntax).
+	Allow string
+}
 
 // Config configures a Shell. Zero fields take the defaults documented on
 // each.
@@ -47,6 +57,16 @@ type Config struct {
 	// returns its client connection file and a function that stops it.
 	// nil means no private cluster can be started.
 	StartCluster func(ctx context.Context, n int) (connFile string, stop func(), err error)
+	// Allow is the host-capability grant (--allow syntax: "sh,fs=/data")
+	// of a private cluster's engines; when set, the shell starts a
+	// private cluster with StartPrivate instead of using a profile's.
+	Allow string
+	// StartPrivate starts a private local cluster as p says; it replaces
+	// StartCluster when set.
+	StartPrivate func(ctx context.Context, p Private) (connFile string, stop func(), err error)
+	// PrivateOnly makes the session start a private cluster even when the
+	// default profile has one running (pxsh kernel -n N).
+	PrivateOnly bool
 	// Interactive forces the shell's terminal behaviour (banner, colour,
 	// progress bars) even when Stdin is not a terminal.
 	Interactive bool
@@ -130,6 +150,10 @@ func New(cfg Config) *Shell {
 	for k, v := range starlarklib.Modules() {
 		builtins[k] = v
 	}
+	// the user's own process: every host capability
+	for k, v := range hostlib.Modules(hostlib.Config{Grant: hostlib.All, Place: "this shell"}) {
+		builtins[k] = v
+	}
 	for k, v := range clientlib.Builtins(s.env) {
 		builtins[k] = v
 	}
@@ -206,12 +230,16 @@ func (s *Shell) connect(ctx context.Context, prof, file string, timeout time.Dur
 		}
 	}
 	c, err := client.Dial(ctx, path, client.Options{Timeout: timeout})
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	private := s.private
 	s.mu.Unlock()
+	if err != nil && file == "" && !private {
+		return nil, fmt.Errorf("the cluster recorded in profile %q is not reachable (connection file %s): %w",
+			profileName(filepath.Dir(filepath.Dir(path))), path, err)
+	}
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.clients = append(s.clients, c)
 	s.mu.Unlock()
@@ -247,18 +275,38 @@ func (s *Shell) defaultCluster(ctx context.Context) (string, error) {
 		s.connFile = s.cfg.ConnectionFile
 		return s.connFile, nil
 	}
-	path := profile.ConnectionPath(profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile), false)
-	if c, err := profile.Read(path); err == nil && alive(c.PID) {
+	if s.cfg.Allow != "" || s.cfg.PrivateOnly {
+		return s.startPrivate(ctx)
+	}
+	path, err := profileCluster(ctx, profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile))
+	if err != nil {
+		return "", err
+	}
+	if path != "" {
 		s.connFile = path
 		return path, nil
 	}
 	if s.cfg.ProfileSet {
 		return "", fmt.Errorf("no cluster running in profile %q (start one with: pxsh cluster start --profile %s)", s.cfg.Profile, s.cfg.Profile)
 	}
-	if s.cfg.StartCluster == nil {
+	return s.startPrivate(ctx)
+}
+
+// startPrivate starts a private cluster; s.mu must be held.
+func (s *Shell) startPrivate(ctx context.Context) (string, error) {
+	var file string
+	var stop func()
+	var err error
+	switch {
+	case s.cfg.StartPrivate != nil:
+		file, stop, err = s.cfg.StartPrivate(ctx, Private{Engines: s.engines(), Allow: s.cfg.Allow})
+	case s.cfg.Allow != "":
+		return "", errors.New("start a private cluster: --allow is not supported by this program")
+	case s.cfg.StartCluster != nil:
+		file, stop, err = s.cfg.StartCluster(ctx, s.engines())
+	default:
 		return "", errors.New("no cluster running (start one with: pxsh cluster start)")
 	}
-	file, stop, err := s.cfg.StartCluster(ctx, s.engines())
 	if err != nil {
 		return "", fmt.Errorf("start a private cluster: %w", err)
 	}

@@ -28,6 +28,10 @@ type EncodeOptions struct {
 	// ExportFunction turns a *starlark.Function into its wire form; nil
 	// means functions cannot be sent.
 	ExportFunction func(*starlark.Function) (*protocol.Function, error)
+	// ExportBuiltin turns a *starlark.Builtin into a function that calls
+	// the receiver's builtin of the same name; nil means builtins cannot
+	// be sent.
+	ExportBuiltin func(*starlark.Builtin) (*protocol.Function, error)
 }
 
 // DecodeOptions controls Decode and DecodeCall. The zero value (or nil)

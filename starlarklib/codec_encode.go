@@ -179,6 +179,15 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 			return &encodeError{err: fmt.Errorf("export function %s: %w", v.Name(), err)}
 		}
 		return e.tagged(protocol.TagFunction, f)
+	case *starlark.Builtin:
+		if e.o == nil || e.o.ExportBuiltin == nil {
+			return unsendable(v, "")
+		}
+		f, err := e.o.ExportBuiltin(v)
+		if err != nil {
+			return unsendable(v, "")
+		}
+		return e.tagged(protocol.TagFunction, f)
 	case *Reference:
 		e.reference(v.Expr)
 	case Reference:

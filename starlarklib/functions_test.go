@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 )
 
 // pair is a client and an engine namespace, each with its own thread.
@@ -172,7 +173,7 @@ func TestShipExportErrors(t *testing.T) {
 	p := newPair(t)
 	p.execClient(t, "<in1>", `
 def mk():
-    pr = print
+    pr = [].append  # a method: not a predeclared name
     return lambda: pr
 bad = mk()
 `)
@@ -300,5 +301,48 @@ func TestDecoratorLines(t *testing.T) {
 	_, err = ns.Exec(th, "<d3>", "@twice\nx = 1\n", false)
 	if err == nil || !strings.Contains(err.Error(), "<d3>:1:1") {
 		t.Errorf("decorator without def: %v", err)
+	}
+}
+
+// TestShipBuiltin checks that predeclared builtins and module members
+// travel by name and run the receiver's own builtin of that name.
+func TestShipBuiltin(t *testing.T) {
+	mod := func(tag string) starlark.StringDict {
+		return starlark.StringDict{"sim": &starlarkstruct.Module{Name: "sim", Members: starlark.StringDict{
+			"kernel": starlark.NewBuiltin("kernel", func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+				return starlark.String(tag + args[0].String()), nil
+			}),
+		}}}
+	}
+	client, engine := NewNamespace(mod("client:")), NewNamespace(mod("engine:"))
+	thread := &starlark.Thread{}
+	for _, c := range []struct{ expr, want string }{
+		{"sim.kernel", `"engine:7"`},
+		{"len", "1"},
+	} {
+		v, err := client.Eval(thread, c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		arg := starlark.Value(starlark.MakeInt(7))
+		if c.expr == "len" {
+			arg = starlark.NewList([]starlark.Value{arg})
+		}
+		body, err := EncodeCall(v, starlark.Tuple{arg}, nil, client.EncodeOptions())
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		fn, args, kwargs, err := DecodeCall(body, engine.DecodeOptions(thread))
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		got, err := starlark.Call(thread, fn, args, kwargs)
+		if err != nil || got.String() != c.want {
+			t.Errorf("%s(7) on the engine = %v, %v; want %s", c.expr, got, err, c.want)
+		}
+	}
+	method, _ := client.Eval(thread, "[].append")
+	if _, err := Encode(method, client.EncodeOptions()); !errors.Is(err, ErrUnsendable) {
+		t.Errorf("a method: %v, want ErrUnsendable", err)
 	}
 }

@@ -39,10 +39,64 @@ func Modules() starlark.StringDict {
 	members["sleep"] = starlark.NewBuiltin("sleep", sleep)
 	return starlark.StringDict{
 		"math":   math.Module,
-		"json":   json.Module,
+		"json":   JSONModule(0),
 		"time":   &starlarkstruct.Module{Name: "time", Members: members},
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
 	}
+}
+
+// JSONModule returns Starlark's json module whose decode refuses input
+// nested deeper than maxDepth levels (0: the codec's default, 256) with a
+// clear error, instead of recursing until the Go stack overflows.
+func JSONModule(maxDepth int) *starlarkstruct.Module {
+	if maxDepth <= 0 {
+		maxDepth = defaultMaxDepth
+	}
+	members := make(starlark.StringDict, len(json.Module.Members))
+	for k, v := range json.Module.Members {
+		members[k] = v
+	}
+	decode := json.Module.Members["decode"].(*starlark.Builtin)
+	members["decode"] = starlark.NewBuiltin("json.decode", func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if len(args) > 0 {
+			if s, ok := args[0].(starlark.String); ok {
+				if err := jsonDepth(string(s), maxDepth); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return starlark.Call(thread, decode, args, kwargs)
+	})
+	return &starlarkstruct.Module{Name: "json", Members: members}
+}
+
+// jsonDepth checks that JSON text nests arrays and objects at most max
+// levels deep (brackets inside strings do not count).
+func jsonDepth(s string, max int) error {
+	depth, inString := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			if depth++; depth > max {
+				return fmt.Errorf("json.decode: input nested deeper than the limit of %d levels", max)
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 const contextKey = "pxsh.context"
@@ -126,6 +180,9 @@ func (ns *Namespace) ModuleNames() []string {
 // its members) and modules pushed with SetModule. It never reads files.
 func (ns *Namespace) Load(thread *starlark.Thread, module string) (starlark.StringDict, error) {
 	if v, ok := ns.std[module]; ok {
+		if b, ok := ns.builtins[module]; ok {
+			v = b // the host's version of a standard module (json with its depth limit)
+		}
 		d := starlark.StringDict{module: v}
 		if m, ok := v.(*starlarkstruct.Module); ok {
 			for k, mv := range m.Members {

@@ -257,7 +257,7 @@ func (ns *Namespace) SetLimits(l protocol.Limits) { ns.limits = l }
 // EncodeOptions returns codec options that export functions of this
 // namespace.
 func (ns *Namespace) EncodeOptions() *EncodeOptions {
-	return &EncodeOptions{ExportFunction: ns.ExportFunction}
+	return &EncodeOptions{ExportFunction: ns.ExportFunction, ExportBuiltin: ns.ExportBuiltin}
 }
 
 // DecodeOptions returns codec options that rebuild received functions in

@@ -18,6 +18,7 @@ var moreClientMethods = map[string]builtinFunc{
 	"wait":         clientWait,
 	"abort":        clientAbort,
 	"queue_status": clientQueueStatus,
+	"engine_info":  clientEngineInfo, // engineinfo.go
 	"clear":        clientClear,
 	"shutdown":     clientShutdown,
 	"get_result":   clientGetResult,

@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// Default per-task limits; see docs/ARCHITECTURE.md, "Limits".
+const (
+	// DefaultMaxOutput bounds the output (print) captured per task.
+	DefaultMaxOutput = 1 << 20
+	// DefaultMaxStack bounds the call stack of a running task, well
+	// below the Go runtime's fatal 1 GiB: deep recursion fails with a
+	// RecursionError instead of crashing the engine.
+	DefaultMaxStack = 256 << 20
+	// DefaultMaxDepth bounds the nesting of decoded values and of
+	// json.decode input.
+	DefaultMaxDepth = 256
+	// maxDefaultMemory caps DefaultMaxMemory.
+	maxDefaultMemory = 4 << 30
+)
+
+// watchInterval is how often a running task's memory is checked.
+const watchInterval = 10 * time.Millisecond
+
+// DefaultMaxMemory returns the default heap limit of an engine: half of
+// the machine's physical memory, at most 4 GiB (4 GiB when the memory is
+// unknown).
+func DefaultMaxMemory() int64 {
+	if total := physicalMemory(); total > 0 {
+		return min(total/2, maxDefaultMemory)
+	}
+	return maxDefaultMemory
+}
+
+// physicalMemory returns MemTotal from /proc/meminfo, or 0.
+func physicalMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// Metrics the watchdog reads: the live heap as of the last collection,
+// heap objects (live and not yet swept) and goroutine stacks.
+var watchMetrics = []string{"/gc/heap/live:bytes", "/memory/classes/heap/objects:bytes", "/memory/classes/heap/stacks:bytes"}
+
+// watch checks the heap and the stacks every watchInterval until stop is
+// called, and cancels the task with a MemoryError or a RecursionError when
+// one passes its limit (a limit <= 0 is not checked). The heap counts what
+// the last collection found live, so garbage never fails a task; the
+// program sets the Go runtime's memory limit a little above maxHeap so
+// that collections happen in time.
+func watch(maxHeap, maxStack int64, cancel context.CancelCauseFunc) (stop func()) {
+	if maxHeap <= 0 && maxStack <= 0 {
+		return func() {}
+	}
+	samples := make([]metrics.Sample, len(watchMetrics))
+	for i, name := range watchMetrics {
+		samples[i].Name = name
+	}
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	check := func() {
+		err := overLimit(samples, maxHeap, maxStack)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case stopped: // the task ended meanwhile: never blame it afterwards
+		case err != nil:
+			cancel(err)
+		default:
+			t.Reset(watchInterval)
+		}
+	}
+	mu.Lock()
+	t = time.AfterFunc(watchInterval, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
+}
+
+// overLimit reads the metrics and returns the CancelError of a limit
+// passed, or nil.
+func overLimit(samples []metrics.Sample, maxHeap, maxStack int64) *CancelError {
+	metrics.Read(samples)
+	live, objects, stack := int64(samples[0].Value.Uint64()), int64(samples[1].Value.Uint64()), int64(samples[2].Value.Uint64())
+	if maxStack > 0 && stack > maxStack {
+		return &CancelError{Name: "RecursionError", Message: fmt.Sprintf(
+			"call stack reached %s, over the engine's limit of %s (pxsh engine --max-stack): recursion too deep",
+			protocol.FormatSize(stack), protocol.FormatSize(maxStack))}
+	}
+	if maxHeap <= 0 {
+		return nil
+	}
+	if live <= maxHeap && objects > 2*maxHeap {
+		// No collection for a while (no runtime memory limit): collect
+		// now rather than let the heap grow unchecked.
+		runtime.GC()
+		metrics.Read(samples)
+		live = int64(samples[0].Value.Uint64())
+	}
+	if live <= maxHeap {
+		return nil
+	}
+	return &CancelError{Name: "MemoryError", Message: fmt.Sprintf(
+		"engine memory reached %s, over the engine's limit of %s (pxsh engine --max-memory): task cancelled",
+		protocol.FormatSize(live), protocol.FormatSize(maxHeap))}
+}
+
+// RuntimeMemoryLimit is the Go runtime's soft memory limit that goes with
+// a heap limit of maxHeap: a quarter above it, so the collector measures
+// the live heap often enough near the limit without thrashing below it.
+func RuntimeMemoryLimit(maxHeap int64) int64 { return maxHeap + maxHeap/4 }
+
+// output captures a task's printed output up to a limit and counts what
+// it drops.
+type output struct {
+	sb      strings.Builder
+	limit   int // <= 0: no limit
+	dropped int64
+}
+
+// print appends one printed line (msg and a newline).
+func (o *output) print(msg string) {
+	n := len(msg) + 1
+	if o.dropped > 0 || o.limit > 0 && o.sb.Len()+n > o.limit {
+		if o.dropped == 0 {
+			room := min(max(o.limit-o.sb.Len(), 0), len(msg))
+			for room > 0 && room < len(msg) && !utf8.RuneStart(msg[room]) {
+				room-- // cut at a character boundary
+			}
+			o.sb.WriteString(msg[:room])
+			n -= room
+		}
+		o.dropped += int64(n)
+		return
+	}
+	o.sb.WriteString(msg)
+	o.sb.WriteByte('\n')
+}
+
+// String returns the captured output, with a marker line when some was
+// dropped.
+func (o *output) String() string {
+	if o.dropped == 0 {
+		return o.sb.String()
+	}
+	s := o.sb.String()
+	if !strings.HasSuffix(s, "\n") && s != "" {
+		s += "\n"
+	}
+	return s + fmt.Sprintf("[output truncated: %d bytes over the limit of %d]\n", o.dropped, o.limit)
+}
