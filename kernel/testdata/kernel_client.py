@@ -6,6 +6,7 @@ Every wait is bounded; failures raise AssertionError with what was seen.
 Prints "OK" and a few measured figures at the end.
 """
 import os
+import signal
 import sys
 import time
 
@@ -165,6 +166,16 @@ def session(km, kc):
     c, msgs = execute(kc, "%px engine.id * 2", timeout=10 * SCALE)
     check(c["status"] == "ok" and "Out[1:" in stream(msgs), "engines free after interrupt", msgs)
     print("next %%px after interrupt took %.3f s" % (time.monotonic() - t))
+
+    # SIGINT (interrupt_mode "signal") interrupts as well
+    msg_id = kc.execute("%px time.sleep(30)")
+    collect(kc, msg_id, until_idle=False,
+            stop=lambda m: m["msg_type"] == "stream" and "%px:" in m["content"]["text"])
+    km.signal_kernel(signal.SIGINT)
+    reply = shell_reply(kc, msg_id, timeout=5 * SCALE)
+    check(reply["content"].get("ename") == "KeyboardInterrupt", "SIGINT interrupts", reply["content"])
+    c, msgs = execute(kc, "%px engine.id", timeout=10 * SCALE)
+    check(c["status"] == "ok", "engines free after SIGINT", msgs)
 
     # the heartbeat echoes (the client pings every second)
     deadline = time.monotonic() + 5 * SCALE
