@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/pxsh/pxsh/kernel"
 	"github.com/pxsh/pxsh/shell"
@@ -50,6 +51,9 @@ func kernelMain(ctx context.Context, args []string, stdout, stderr io.Writer, o 
 		fmt.Fprintln(stderr, "pxsh kernel:", err)
 		return 1
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go watchParent(ctx, cancel)
 	// SIGINT (Jupyter's interrupt in signal mode) interrupts the running
 	// cell instead of ending the kernel.
 	sig := make(chan os.Signal, 1)
@@ -132,4 +136,28 @@ func kernelInstall(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Installed kernelspec %s in %s\n", specName, dir)
 	return 0
+}
+
+// watchParent ends the kernel when the Jupyter process that started it
+// ($JPY_PARENT_PID) is gone, as IPython's kernels do: a front end that
+// dies without a shutdown_request leaves no kernel and no private
+// cluster behind.
+func watchParent(ctx context.Context, stop func()) {
+	parent, err := strconv.Atoi(getenv("JPY_PARENT_PID"))
+	if err != nil || parent <= 1 || os.Getppid() != parent {
+		return
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if os.Getppid() != parent {
+				stop()
+				return
+			}
+		}
+	}
 }
