@@ -149,10 +149,27 @@ def session(km, kc):
         rep = shell_reply(kc, kc.is_complete(code))["content"]
         check(rep["status"] == want, "is_complete %r" % code, rep)
 
-    # interrupt %px time.sleep(30) once its progress bar shows it running
-    msg_id = kc.execute("%px time.sleep(30)")
-    collect(kc, msg_id, until_idle=False,
-            stop=lambda m: m["msg_type"] == "stream" and "%px:" in m["content"]["text"])
+    # the other magics
+    c, msgs = execute(kc, "%autopx")
+    check(c["status"] == "ok" and "%autopx enabled" in stream(msgs), "%autopx on", msgs)
+    c, msgs = execute(kc, "auto = engine.id + 10\nauto")
+    check(c["status"] == "ok" and "Out[1:" in stream(msgs) and " 11" in stream(msgs), "%autopx runs on engines", msgs)
+    c, msgs = execute(kc, "%autopx")
+    check(c["status"] == "ok" and "%autopx disabled" in stream(msgs), "%autopx off", msgs)
+    c, msgs = execute(kc, "%%px --noblock -o later\nengine.id * 7")
+    check(c["status"] == "ok" and "AsyncResult" in stream(msgs), "%%px --noblock", msgs)
+    c, msgs = execute(kc, "%pxresult")
+    check(c["status"] == "ok" and " 7" in stream(msgs), "%pxresult", msgs)
+    c, msgs = execute(kc, "%pxconfig --verbose\n%px 1")
+    check(c["status"] == "ok" and "Parallel execution on engine(s): all" in stream(msgs), "%pxconfig --verbose", msgs)
+    execute(kc, "%pxconfig --no-verbose")
+
+    # interrupt %px time.sleep(30) once its print and its progress bar
+    # have arrived (output streams while the cell runs)
+    msg_id = kc.execute("print('started')\n%px time.sleep(30)")
+    seen = collect(kc, msg_id, until_idle=False,
+                   stop=lambda m: m["msg_type"] == "stream" and "%px:" in m["content"]["text"])
+    check("started" in stream(seen), "print streamed before the cell ended", seen)
     t = time.monotonic()
     km.interrupt_kernel()
     reply = shell_reply(kc, msg_id)
