@@ -231,7 +231,9 @@ func ErrorParts(err error) (ename, evalue string, traceback []string) {
 	return ename, evalue, strings.Split(report, "\n")
 }
 
-// splitErrorName returns an error's exception name and message.
+// splitErrorName returns an error's exception name and message: a
+// remote error's class, "CompositeError", "SyntaxError", the name of a
+// "TimeoutError: ..." message, else "Error" as Starlark says.
 func splitErrorName(err error) (string, string) {
 	var ce *client.CompositeError
 	var re *client.RemoteError
@@ -245,10 +247,11 @@ func splitErrorName(err error) (string, string) {
 		return "CompositeError", msg
 	case errors.As(err, &re):
 		return re.Name, re.Message
-	case errors.As(err, &ee):
-		return "EvalError", ee.Msg
 	}
 	msg := err.Error()
+	if errors.As(err, &ee) {
+		msg = ee.Msg
+	}
 	if name, rest, ok := strings.Cut(msg, ": "); ok && strings.HasSuffix(name, "Error") && !strings.ContainsAny(name, " \t") {
 		return name, rest
 	}

@@ -54,8 +54,12 @@ func TestRunCellLocal(t *testing.T) {
 		t.Fatalf("error %v: want an EvalError at line 3", err)
 	}
 	ename, _, tb := ErrorParts(err)
-	if ename != "EvalError" || len(tb) < 2 {
+	if ename != "Error" || len(tb) < 2 {
 		t.Errorf("ErrorParts: %s %q", ename, tb)
+	}
+	_, err = s.RunCell(context.Background(), "<cell 3>", "fail('TimeoutError: Result not ready.')")
+	if ename, evalue, _ := ErrorParts(err); ename != "Error" || evalue != "fail: TimeoutError: Result not ready." {
+		t.Errorf("fail(): %s %q", ename, evalue)
 	}
 	_, err = s.RunCell(context.Background(), "<cell 3>", "%nosuchmagic")
 	if ename, _, _ := ErrorParts(err); ename != "UsageError" {
