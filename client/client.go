@@ -134,7 +134,7 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 }
 
 func (c *Client) hello(qc *quic.Conn) error {
-	p, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version, ClientID: c.ID()}, nil)
+	p, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version, ClientID: c.ID(), Pending: c.pendingIDs()}, nil)
 	if err := qc.WriteFrame(p); err != nil {
 		return err
 	}
@@ -172,6 +172,17 @@ func (c *Client) hello(qc *quic.Conn) error {
 	}
 	c.changed = make(chan struct{})
 	return nil
+}
+
+// pendingIDs returns the msg ids of the tasks the client waits for.
+func (c *Client) pendingIDs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]string, 0, len(c.pending))
+	for id := range c.pending {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Strays returns how many results arrived for tasks the client was not
@@ -473,6 +484,7 @@ func (c *Client) onResult(r protocol.Result, body []byte) {
 		task.finish(r, body)
 	} else {
 		c.strays.Add(1)
+		c.log.Warn("result for a task that is not pending", "msg_id", r.MsgID, "engine", r.Engine)
 	}
 }
 

@@ -36,6 +36,9 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 	}
 	cl := &client{id: id, conn: c}
 	h.clients[id] = cl
+	if m.ClientID != "" {
+		h.delivered(id, m.Pending)
+	}
 	w := protocol.Welcome{ClientID: id, ClusterID: h.clusterID, Engines: h.engineInfos(), MaxFrame: h.cfg.MaxFrame}
 	h.mu.Unlock()
 	defer func() {

@@ -125,6 +125,10 @@ type Hello struct {
 	Version int `cbor:"1,keyasint"`
 	// ClientID, when set, resumes an earlier session of this client.
 	ClientID string `cbor:"2,keyasint,omitempty"`
+	// Pending lists, when resuming, the msg ids the client still waits
+	// for. A restored controller does not run again the tasks of this
+	// client that it does not list: their results were delivered.
+	Pending []string `cbor:"3,keyasint,omitempty"`
 }
 
 // Welcome answers Hello.

@@ -43,6 +43,9 @@ type Config struct {
 	Getenv func(string) string
 	// Builtins are extra predeclared names.
 	Builtins starlark.StringDict
+	// Modules are extra modules that load(name, ...) gives, implemented by
+	// Go code (see starlarklib.Namespace.SetNativeModule).
+	Modules map[string]starlark.StringDict
 	// ConnectionFile names the cluster to use; "" means Profile's running
 	// cluster, or a private one.
 	ConnectionFile string
@@ -162,6 +165,9 @@ func New(cfg Config) *Shell {
 	}
 	s.builtins = builtins
 	s.ns = starlarklib.NewNamespace(builtins)
+	for name, m := range cfg.Modules {
+		s.ns.SetNativeModule(name, m)
+	}
 	s.env.NS = s.ns
 	s.thread = s.newThread()
 	return s

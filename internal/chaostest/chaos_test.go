@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +41,7 @@ type chaos struct {
 	rnd    *rand.Rand
 	mu     sync.Mutex
 	killed map[int]bool // engine ids SIGKILLed at some point
+	kills  map[int][]time.Time
 	events []string
 }
 
@@ -73,7 +76,7 @@ func TestChaos(t *testing.T) {
 	c := &chaos{
 		t: t, bin: clustertest.Binary(t), env: append(os.Environ(), "PXSH_DIR="+dir, "NO_COLOR=1"),
 		prof: filepath.Join(dir, "profile_default"), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		killed: map[int]bool{},
+		killed: map[int]bool{}, kills: map[int][]time.Time{},
 	}
 	defer func() {
 		if t.Failed() {
@@ -86,7 +89,8 @@ func TestChaos(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second*clustertest.Scale())
 	defer cancel()
-	rc, err := client.Dial(ctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: 60 * time.Second})
+	logger := slog.New(slog.NewTextHandler(logWriter{c}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rc, err := client.Dial(ctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: 60 * time.Second, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +120,50 @@ func TestChaos(t *testing.T) {
 	}
 	close(done)
 	c.check(tasks, rc)
+	c.checkDeaths()
+}
+
+var (
+	diedRE = regexp.MustCompile(`time=(\S+) level=WARN msg="engine died" id=(\d+) why=("[^"]*"|\S+)`)
+	// deathWindow is how long after a SIGKILL its death may be declared:
+	// the dead-after bound, with room for a loaded machine.
+	deathWindow = 10 * time.Second
+)
+
+// checkDeaths asserts that every engine the controller declared dead had
+// been SIGKILLed shortly before: a stopped (SIGSTOP) engine is healthy.
+func (c *chaos) checkDeaths() {
+	b, err := os.ReadFile(filepath.Join(c.prof, "log", "controller.log"))
+	if err != nil {
+		c.t.Fatalf("controller log: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range diedRE.FindAllStringSubmatch(string(b), -1) {
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			c.t.Errorf("controller log time %q: %v", m[1], err)
+			continue
+		}
+		id, _ := strconv.Atoi(m[2])
+		legit := false
+		for _, k := range c.kills[id] {
+			if !at.Before(k) && at.Sub(k) < deathWindow {
+				legit = true
+			}
+		}
+		if !legit {
+			c.t.Errorf("engine %d declared dead at %s (%s) without a SIGKILL in the %v before", id, at.Format("15:04:05.000"), m[3], deathWindow)
+		}
+	}
+}
+
+// logWriter records the client's log lines as events.
+type logWriter struct{ c *chaos }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.c.logf("%s client: %s", time.Now().Format("15:04:05.000"), strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // pxsh runs the binary and fails the test on error.
@@ -186,6 +234,7 @@ func (c *chaos) disturb(ctx context.Context, tasks []*client.Task, done <-chan s
 			id := c.rnd.IntN(nEngines)
 			c.mu.Lock()
 			c.killed[id] = true
+			c.kills[id] = append(c.kills[id], time.Now())
 			c.mu.Unlock()
 			c.signal(id, pids[id], syscall.SIGKILL)
 		default:
