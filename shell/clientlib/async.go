@@ -65,21 +65,18 @@ var (
 	_ starlark.Sequence = (*AsyncResult)(nil)
 )
 
-// submit sends one request per target and records the tasks.
+// submit sends one request per target (the body once: Client.SubmitFan)
+// and records the tasks.
 func (rc *Client) submit(req protocol.Request, body []byte, targets []int, single bool) (*AsyncResult, error) {
 	if len(targets) == 0 {
 		return nil, errNoEngines
 	}
 	ar := rc.newResult(req, single)
-	for _, id := range targets {
-		r := req
-		r.MsgID, r.Engine = "", id
-		t, err := rc.c.Submit(r, body)
-		if err != nil {
-			return nil, err
-		}
-		ar.tasks = append(ar.tasks, t)
+	tasks, err := rc.c.SubmitFan(req, targets, body)
+	if err != nil {
+		return nil, err
 	}
+	ar.tasks = tasks
 	rc.h.record(ar.tasks)
 	return ar, nil
 }
