@@ -35,6 +35,7 @@ type task struct {
 	watchers []string  // other clients waiting for the result
 	restored bool      // reloaded from the database after a restart
 	claimed  bool      // a reconnected engine said it holds it
+	started  int64     // unix ns of the engine's started notice; 0 before
 }
 
 // deliver queues a result frame for the task's client and watchers; h.mu
@@ -188,10 +189,12 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 // engineStarted relays a started notice to the task's client.
 func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 	h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
+	h.stats.dbWrites[1].Add(1)
 	h.mu.Lock()
 	var cl *client
 	if t := h.tasks[m.MsgID]; t != nil {
 		cl = h.clients[t.client]
+		t.started = m.At
 	}
 	h.mu.Unlock()
 	if cl != nil {

@@ -98,6 +98,8 @@ type Hub struct {
 	// restoring is set while restored tasks wait for their engines.
 	restoring bool
 	tick      chan struct{}
+	// stats are updated with atomics only (stats.go).
+	stats stats
 }
 
 // ErrClosed is returned by Serve after Shutdown.

@@ -31,6 +31,7 @@ type controllerFlags struct {
 	hwm                                   int
 	restore, daemonize, memoryDB          bool
 	grace                                 time.Duration
+	dashboard                             string
 }
 
 func (f *controllerFlags) register(fs *flag.FlagSet) {
@@ -48,6 +49,7 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.grace, "restore-grace", 10*time.Second, "how long engines have to reclaim their tasks after --restore")
 	fs.BoolVar(&f.daemonize, "daemonize", false, "run in the background once listening")
 	fs.BoolVar(&f.memoryDB, "memory-db", false, "keep the task database in memory")
+	fs.StringVar(&f.dashboard, "dashboard", "127.0.0.1:0", "web dashboard and /metrics `address` (host:port), or off")
 }
 
 func (f *controllerFlags) dir() string {
@@ -101,6 +103,13 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
+	stopDash, err := startDashboard(ctx, h, f.dashboard, f.dir(), stderr)
+	if err != nil {
+		h.Shutdown()
+		fmt.Fprintln(stderr, "pxsh controller:", err)
+		return 1
+	}
+	defer stopDash()
 	if err := h.Serve(ctx); err != nil && !errors.Is(err, hub.ErrClosed) {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1

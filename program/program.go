@@ -32,6 +32,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return clusterMain(ctx, rest, stdout, stderr)
 		case "profile":
 			return profileMain(ctx, rest, stdout, stderr)
+		case "dashboard":
+			return dashboardMain(rest, stdout, stderr)
+		case "top":
+			return topMain(ctx, rest, stdout, stderr)
 		case "version", "--version":
 			fmt.Fprintln(stdout, "pxsh", Version)
 			return 0
