@@ -54,6 +54,7 @@ const clusterUsage = `usage:
   pxsh cluster start [-n N] [--engines local|mpi|slurm|pbs|sge|lsf|ssh] [--controller local|slurm|pbs|sge|lsf|ssh]
                      [--profile NAME] [--daemonize] [--wait] [--restart-engines] [--hosts h1:2,h2:2]
                      [--ssh-config F] [--ship-binary] [--ip IP] [--location HOST] [--local-only]
+                     [--dashboard ADDR|off]
   pxsh cluster engines -n M [--profile NAME] [--engines X] [--wait]
   pxsh cluster stop [--profile NAME] [--all]
   pxsh cluster list
@@ -108,7 +109,7 @@ type startFlags struct {
 	n                                                int
 	engines, controller, profileName, profileDir     string
 	hosts, sshConfig, ip, location, controllerHost   string
-	mpiexec, mpiArgs                                 string
+	mpiexec, mpiArgs, dashboard                      string
 	daemonize, wait, restart, ship, localOnly, super bool
 	timeout                                          time.Duration
 }
@@ -135,6 +136,7 @@ func newStartFlags(name string, env Env) *startFlags {
 	fs.StringVar(&f.mpiexec, "mpiexec", "", "mpiexec program")
 	fs.StringVar(&f.mpiArgs, "mpi-args", "", "extra mpiexec arguments (space separated)")
 	if name == "start" {
+		fs.StringVar(&f.dashboard, "dashboard", "", "controller's web dashboard `address` (host:port; default a free loopback port), or off")
 		fs.BoolVar(&f.daemonize, "daemonize", false, "run the cluster in the background and return")
 		fs.BoolVar(&f.super, strings.TrimPrefix(supervisorFlag, "--"), false, "internal: run as the detached supervisor")
 	}
@@ -200,6 +202,8 @@ func (f *startFlags) config(env Env) (Config, *FileSettings, error) {
 			cfg.MPI.Command = f.mpiexec
 		case "mpi-args":
 			cfg.MPI.Args = strings.Fields(f.mpiArgs)
+		case "dashboard":
+			cfg.ControllerArgs = append(cfg.ControllerArgs, "--dashboard", f.dashboard)
 		}
 	})
 	return cfg, fset, ferr
@@ -570,7 +574,7 @@ func clusterList(args []string, env Env) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7s %s\n", "PROFILE", "CLUSTER ID", "RUNNING", "ENGINES", "LAUNCHER")
+	fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7s %-8s %s\n", "PROFILE", "CLUSTER ID", "RUNNING", "ENGINES", "LAUNCHER", "DASHBOARD")
 	for _, dir := range profileDirs(profile.Root(env.Getenv)) {
 		st, err := ReadState(dir)
 		if err != nil {
@@ -584,7 +588,11 @@ func clusterList(args []string, env Env) int {
 		if id == "" {
 			id = "-"
 		}
-		fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7d %s\n", profileName(dir), id, running, st.EngineCount(), st.Engines)
+		dash := "-"
+		if d, err := profile.ReadDashboard(dir); err == nil && st.Running() {
+			dash = d.URL
+		}
+		fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7d %-8s %s\n", profileName(dir), id, running, st.EngineCount(), st.Engines, dash)
 	}
 	return exitOK
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/pxsh/pxsh/hub/taskdb"
+	"github.com/pxsh/pxsh/protocol"
 )
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -70,7 +71,7 @@ func taskQuery(q map[string][]string) (map[string]any, error) {
 		if err != nil || sec <= 0 {
 			return nil, fmt.Errorf("since: got %q, want a positive number of seconds", since)
 		}
-		query["submitted"] = map[string]any{"$gte": float64(time.Now().Add(-time.Duration(sec * float64(time.Second))).UnixNano()) / 1e9}
+		query["submitted"] = map[string]any{"$gte": float64(time.Now().Add(-time.Duration(sec*float64(time.Second))).UnixNano()) / 1e9}
 	}
 	return query, nil
 }
@@ -107,8 +108,8 @@ func (s *Server) apiTasks(w http.ResponseWriter, r *http.Request) {
 		if e, ok := m["engine_id"].(int); ok {
 			row.Engine = &e
 		}
-		if e, ok := m["error"].(interface{ Error() string }); ok && e != nil {
-			row.Error = e.Error()
+		if e, ok := m["error"].(*protocol.RemoteError); ok && e != nil {
+			row.Error = e.Name + ": " + e.Message
 		}
 		out = append(out, row)
 	}

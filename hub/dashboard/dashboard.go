@@ -42,7 +42,8 @@ type Config struct {
 	// profile.DashboardToken), or a fresh one without a profile.
 	Token string
 	// ProfileDir, when set, receives the dashboard file (profile.Dashboard)
-	// that `pxsh dashboard` and `pxsh cluster list` read.
+	// that `pxsh dashboard` and `pxsh cluster list` read, from New until
+	// Serve returns.
 	ProfileDir string
 	// Interval is how often live pages are updated at most; 0 means 250 ms.
 	Interval time.Duration
@@ -89,6 +90,13 @@ func New(h *hub.Hub, cfg Config) (*Server, error) {
 	h.Stream(^uint64(0) >> 1) // start recording the task stream
 	s.url = fmt.Sprintf("http://%s/?token=%s", urlHost(ln.Addr().(*net.TCPAddr)), url.QueryEscape(tok))
 	s.routes()
+	if cfg.ProfileDir != "" {
+		d := &profile.Dashboard{URL: s.url, Addr: ln.Addr().String(), Token: tok, PID: os.Getpid()}
+		if err := profile.WriteDashboard(cfg.ProfileDir, d); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("start dashboard: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -117,15 +125,10 @@ func (s *Server) Token() string { return s.token }
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Serve serves until ctx is done, then closes the listener and open
-// streams. It writes the profile's dashboard file while it serves.
+// streams, and removes the profile's dashboard file (which New wrote).
 func (s *Server) Serve(ctx context.Context) error {
 	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	if s.cfg.ProfileDir != "" {
-		d := &profile.Dashboard{URL: s.url, Addr: s.ln.Addr().String(), Token: s.token, PID: os.Getpid()}
-		if err := profile.WriteDashboard(s.cfg.ProfileDir, d); err != nil {
-			s.ln.Close()
-			return fmt.Errorf("serve dashboard: %w", err)
-		}
 		defer profile.RemoveDashboard(s.cfg.ProfileDir, os.Getpid())
 	}
 	go s.hist.sample(ctx, s.h)
