@@ -38,7 +38,7 @@ type InterpConfig struct {
 
 // Interp runs tasks in one persistent Starlark namespace. Its predeclared
 // names are Starlark's universe, the standard modules (math, json, time,
-// struct), the engine module (id, pid, host) and Reference. Code has no
+// struct), the engine module (id, pid, host), Reference and catch. Code has no
 // access to files, the network or the environment.
 //
 // Run must not be called concurrently; cancellation goes through its
@@ -58,6 +58,11 @@ func NewInterp(cfg InterpConfig) *Interp {
 		"host": starlark.String(cfg.Host),
 	}}
 	builtins["Reference"] = starlarklib.ReferenceBuiltin()
+	builtins["catch"] = starlarklib.CatchBuiltin(func(err error) starlark.Value {
+		re := classify(err)
+		re.Engine = cfg.ID
+		return starlarklib.ErrorValue{Err: re}
+	})
 	ns := starlarklib.NewNamespace(builtins)
 	ns.SetLimits(cfg.Limits)
 	return &Interp{cfg: cfg, ns: ns}

@@ -8,7 +8,6 @@ package clientlib
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -49,22 +48,8 @@ func Builtins(env *Env) starlark.StringDict {
 	return starlark.StringDict{
 		"Client":    starlark.NewBuiltin("Client", env.newClient),
 		"Reference": starlarklib.ReferenceBuiltin(),
-		"catch":     starlark.NewBuiltin("catch", catch),
+		"catch":     starlarklib.CatchBuiltin(errorValue),
 	}
-}
-
-// catch(f, *args, **kwargs) calls f and returns its value, or the error as
-// a RemoteError value (False in a boolean context) instead of stopping the
-// script.
-func catch(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	if len(args) == 0 {
-		return nil, fmt.Errorf("catch: missing function argument")
-	}
-	v, err := starlark.Call(thread, args[0], args[1:], kwargs)
-	if err == nil {
-		return v, nil
-	}
-	return errorValue(err), nil
 }
 
 // namedError is a client-side error with an ipyparallel class name
