@@ -219,7 +219,7 @@ func (s *Shell) eval(ctx context.Context, thread *starlark.Thread, name, code st
 	}
 	v, err := s.ns.Exec(thread, name, code, true)
 	if err != nil {
-		return err
+		return withHint(code, err)
 	}
 	s.show(v)
 	return nil

@@ -43,7 +43,7 @@ func (s *Shell) RunFile(ctx context.Context, path string, argv []string) error {
 func (s *Shell) RunString(ctx context.Context, filename, code string) error {
 	s.setContext(ctx)
 	_, err := s.ns.Exec(s.thread, filename, code, false)
-	return err
+	return withHint(code, err)
 }
 
 // ErrorReport renders an uncaught error as the shell prints it: a remote

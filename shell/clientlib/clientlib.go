@@ -34,6 +34,9 @@ type Env struct {
 	Activate func(v *DirectView, suffix string) error
 	// Terminal says Stdout is a terminal: progress bars and colour.
 	Terminal bool
+	// Blocked, when set, is called with the AsyncResult of each blocking
+	// call once it finished (the shell's %timeline).
+	Blocked func(ar *AsyncResult)
 }
 
 func (e *Env) ctx() context.Context {
