@@ -19,9 +19,17 @@ import (
 // serve starts a dashboard over a test cluster's hub.
 func serve(t *testing.T, c *clustertest.Cluster) *dashboard.Server {
 	t.Helper()
-	srv, err := dashboard.New(c.Hub, dashboard.Config{ProfileDir: c.Dir, Interval: 100 * time.Millisecond})
+	srv, err := serveB(t, c)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return srv
+}
+
+func serveB(t testing.TB, c *clustertest.Cluster) (*dashboard.Server, error) {
+	srv, err := dashboard.New(c.Hub, dashboard.Config{ProfileDir: c.Dir, Interval: 100 * time.Millisecond})
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -32,7 +40,7 @@ func serve(t *testing.T, c *clustertest.Cluster) *dashboard.Server {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return srv
+	return srv, nil
 }
 
 func get(t *testing.T, url, token string) (int, string) {
