@@ -164,6 +164,26 @@ func TestBrowser(t *testing.T) {
 	}
 	waitJS(t, ctx, 5*time.Second*scale, "table shows the task aborted",
 		fmt.Sprintf(`(document.querySelector('#tasks [data-id=%q]') || {dataset: {}}).dataset.status === "aborted"`, id))
+	// 1,000 engines: the list stays virtual (a few dozen rows in the DOM).
+	sctx, cancel = step(10 * time.Second)
+	rows, err := chromedp.Run(sctx, chromedp.Evaluate[[]int](`(() => {
+		const engines = [];
+		for (let i = 0; i < 1000; i++) engines.push({id: i, host: "h", pid: i, state: "idle", queue: 0, completed: 0});
+		const v = Object.assign({}, pxshDash.view, {engines: engines});
+		pxshDash.apply({view: v});
+		const list = document.getElementById("engines");
+		list.scrollTop = 22 * 500;
+		list.dispatchEvent(new Event("scroll"));
+		return [list.querySelectorAll("[data-engine]").length, list.firstChild.offsetHeight];
+	})()`))
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[0] > 100 || rows[0] == 0 || rows[1] != 22*1000 {
+		t.Errorf("1,000 engines: %d rows in the DOM, list height %d; want a few dozen rows and 22000", rows[0], rows[1])
+	}
+
 	if e := out.exceptions(); e != "" {
 		t.Errorf("the page threw:\n%s", e)
 	}

@@ -129,6 +129,7 @@
     ctx.fillText(`${last.done}/s (max ${maxDone})  in flight ${last.flight}  waiting ${last.wait}  (max ${maxQ})`, 4, H - 2);
   }
 
+  state.apply = (u) => applyUpdate(u); // tests feed synthetic updates
   function applyUpdate(u) {
     if (u.spans) {
       for (const s of u.spans) { state.spans.push(s); state.streamIDs.add(s.id); }
