@@ -22,6 +22,7 @@ type engine struct {
 	balanced  int              // of which load-balanced
 	completed int
 	dead      bool
+	running   *task // the last task the engine said started (Snapshot)
 }
 
 // task is a request in flight. Fields are guarded by Hub.mu.
@@ -195,6 +196,9 @@ func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 	if t := h.tasks[m.MsgID]; t != nil {
 		cl = h.clients[t.client]
 		t.started = m.At
+		if e := h.engines[t.engine]; e != nil {
+			e.running = t
+		}
 	}
 	h.mu.Unlock()
 	if cl != nil {

@@ -58,11 +58,9 @@ func (h *Hub) Snapshot() Snapshot {
 	for _, e := range h.engines {
 		st := EngineState{ID: e.info.ID, Host: e.info.Host, PID: e.info.PID, Queue: len(e.tasks),
 			Completed: e.completed, LastSeen: now.Sub(e.lastSeen), State: "idle"}
-		for _, t := range e.tasks {
-			if t.started != 0 && (st.Current == nil || t.started < st.Current.Started) {
-				st.Current = &RunningTask{MsgID: t.req.MsgID, Kind: string(t.req.Kind), Label: t.req.Label,
-					Client: t.client, Submitted: t.req.Submitted, Started: t.started}
-			}
+		if t := e.running; t != nil && e.tasks[t.req.MsgID] == t {
+			st.Current = &RunningTask{MsgID: t.req.MsgID, Kind: string(t.req.Kind), Label: t.req.Label,
+				Client: t.client, Submitted: t.req.Submitted, Started: t.started}
 		}
 		if len(e.tasks) > 0 {
 			st.State = "busy"
