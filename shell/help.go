@@ -240,8 +240,8 @@ func (s *Shell) help(w io.Writer, v starlark.Value) error {
 				writeRow(w, r)
 				return nil
 			}
-			fmt.Fprintf(w, "%s.%s: a method of %s (no entry in docs/STARLARK.md; help(%s) lists the documented ones)\n",
-				recv.Type(), x.Name(), recv.Type(), strings.ToLower(recv.Type()[:1])+recv.Type()[1:])
+			fmt.Fprintf(w, "%s.%s: a method of %s with no entry of its own in docs/STARLARK.md; help(%q) shows the section\n",
+				recv.Type(), x.Name(), recv.Type(), recv.Type())
 			return nil
 		}
 		if r, ok := findRow(sectionsFor("builtin"), x.Name()); ok {
