@@ -96,6 +96,12 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if f.daemonize {
 		return daemonize(args, f.dir(), stderr)
 	}
+	if f.dashboard != "off" && f.dashboard != "none" {
+		if _, _, err := net.SplitHostPort(f.dashboard); err != nil {
+			fmt.Fprintf(stderr, "pxsh controller: --dashboard %q: want host:port or off\n", f.dashboard)
+			return 2
+		}
+	}
 	h, err := hub.New(f.config(stderr))
 	if err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
