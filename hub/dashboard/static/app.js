@@ -45,10 +45,15 @@
     return { set(list) { items = list; draw(); }, get items() { return items; } };
   }
 
+  // Capabilities: whatever the engine reported at registration beyond
+  // its id, host and pid.
+  const caps = (e) => Object.entries(e.info || {}).filter(([k, v]) => !["ID", "Host", "PID"].includes(k) && v !== null && v !== "" && v !== 0)
+    .map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v)).join(" ");
   const engineList = VList($("engines"), 22, (e, top) => {
     const cur = e.current ? esc(e.current.kind + " " + e.current.id + (e.current.label ? " [" + e.current.label + "]" : "")) : "";
+    const c = esc(caps(e));
     return `<div class="row engine-row" style="top:${top}px" data-engine="${e.id}"><span>${e.id}</span><span>${esc(e.host)}</span><span>${e.pid}</span>` +
-      `<span class="st-${e.state}">${e.state}</span><span>${e.queue}</span><span>${e.completed}</span><span>${fmtBytes(e.memory)}</span><span>${cur}</span></div>`;
+      `<span class="st-${e.state}">${e.state}</span><span>${e.queue}</span><span>${e.completed}</span><span>${fmtBytes(e.memory)}</span><span>${cur}</span><span title="${c}">${c}</span></div>`;
   });
 
   const taskList = VList($("tasks"), 22, (t, top) => {
