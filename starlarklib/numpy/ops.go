@@ -158,6 +158,9 @@ func binary(k *kernels, x, y *Array) (*Array, error) {
 	if dt == Int64 && (k.i == nil || k.floatResult) {
 		dt = Float64
 	}
+	if dt == Int64 && k == powK && anyNegative(y.ints()) {
+		return nil, fmt.Errorf("integers to negative integer powers are not allowed")
+	}
 	out := &Array{dtype: dt, shape: shape}
 	switch dt {
 	case Bool:
@@ -252,6 +255,16 @@ func modFloat(x, y float64) float64 {
 		m += y
 	}
 	return m
+}
+
+// anyNegative reports whether some element of xs is negative.
+func anyNegative(xs []int64) bool {
+	for _, x := range xs {
+		if x < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func powInt(x, y int64) int64 {
