@@ -201,9 +201,11 @@ var (
 	andK      = &kernels{name: "&", b: func(x, y bool) bool { return x && y }, i: func(x, y int64) int64 { return x & y }}
 	orK       = &kernels{name: "|", b: func(x, y bool) bool { return x || y }, i: func(x, y int64) int64 { return x | y }}
 	xorK      = &kernels{name: "^", b: func(x, y bool) bool { return x != y }, i: func(x, y int64) int64 { return x ^ y }}
-	lshK      = &kernels{name: "<<", i: func(x, y int64) int64 { return x << uint64(y&63) }}
-	rshK      = &kernels{name: ">>", i: func(x, y int64) int64 { return x >> uint64(y&63) }}
-	maxK      = &kernels{name: "maximum", b: func(x, y bool) bool { return x || y },
+	// Shift counts are unsigned as in NumPy: 64 or more (or negative)
+	// shifts every bit out.
+	lshK = &kernels{name: "<<", i: func(x, y int64) int64 { return x << uint64(y) }}
+	rshK = &kernels{name: ">>", i: func(x, y int64) int64 { return x >> uint64(y) }}
+	maxK = &kernels{name: "maximum", b: func(x, y bool) bool { return x || y },
 		i: func(x, y int64) int64 { return max(x, y) }, f: nanMax}
 	minK = &kernels{name: "minimum", b: func(x, y bool) bool { return x && y },
 		i: func(x, y int64) int64 { return min(x, y) }, f: nanMin}
