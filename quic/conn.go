@@ -172,11 +172,22 @@ func (c *conn) queueBulk(hdr [frameHeaderLen]byte, parts [][]byte, size int) {
 	var marker [frameHeaderLen]byte
 	binary.BigEndian.PutUint32(marker[:], bulkMarker)
 	c.appendSmall(marker[:])
-	c.queue = append(c.queue, segment{b: append([]byte(nil), hdr[:]...), bulk: true})
+	// Small parts join the length in one copied segment (one TLS record);
+	// large ones go out without a copy.
+	head := append(make([]byte, 0, 256), hdr[:]...)
 	for _, p := range parts {
-		if len(p) > 0 {
-			c.queue = append(c.queue, segment{b: p, bulk: true})
+		if len(p) < writeBufSize {
+			head = append(head, p...)
+			continue
 		}
+		if len(head) > 0 {
+			c.queue = append(c.queue, segment{b: head, bulk: true})
+			head = nil
+		}
+		c.queue = append(c.queue, segment{b: p, bulk: true})
+	}
+	if len(head) > 0 {
+		c.queue = append(c.queue, segment{b: head, bulk: true})
 	}
 	c.queued += size + frameHeaderLen
 	c.kickWriter()
