@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,5 +176,52 @@ func TestLargeBodiesInDatabase(t *testing.T) {
 	v, err := taskValue(ctx, got[0])
 	if b, ok := v.([]byte); err != nil || !ok || len(b) != 2*len(big) || b[len(b)-1] != 7 {
 		t.Errorf("get_result of a %d-byte result: %T len %d, %v", 2*len(big), v, len(b), err)
+	}
+}
+
+// A large push to an engine that does not read holds up nothing else: the
+// same client's apply on another engine, and another client's, answer
+// while the push waits; the push completes once the engine reads again.
+func TestBulkPushDoesNotBlockOtherEngines(t *testing.T) {
+	c := clustertest.Start(t, 0, clustertest.Options{DeadAfter: 3 * time.Second * clustertest.Scale()})
+	cmds, cl := engineCmds(t, c, 2)
+	ctx := ctxT(t, 60*time.Second)
+	stop(t, cmds[0], syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			cmds[0].Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	big := bytes.Repeat([]byte("pxsh"), 4<<20) // 16 MiB: over the socket buffers, on the bulk channel
+	body, err := client.Encode(map[string]any{"big": big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push, err := cl.View(0).Submit(protocol.Request{Kind: protocol.KindPush}, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := c.Client()
+	t0 := time.Now()
+	for _, who := range []*client.Client{cl, other} {
+		got, err := who.View(1).Apply(ctx, "lambda: engine.id")
+		t.Logf("apply answered after %v", time.Since(t0))
+		if err != nil || got[0] != int64(1) {
+			t.Fatalf("apply on engine 1 during the push: %v, %v", got, err)
+		}
+		if push.Ready() {
+			t.Fatal("the push finished although engine 0 is stopped")
+		}
+	}
+	stop(t, cmds[0], syscall.SIGCONT)
+	stopped = false
+	if _, err := push.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("push done after %v", time.Since(t0))
+	got, err := cl.View(0).Apply(ctx, "lambda: len(big)")
+	if err != nil || got[0] != int64(len(big)) {
+		t.Fatalf("len(big) on engine 0: %v, %v", got, err)
 	}
 }
