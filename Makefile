@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/pxsh
 FUZZTIME ?= 30s
 
-.PHONY: build demo test check fuzz bench system-test clean
+.PHONY: build demo test check fuzz bench bench-compare system-test clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pxsh
@@ -29,6 +29,11 @@ fuzz:
 bench: build
 	PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench
 	PXSH_BINARY=$(CURDIR)/$(BIN) PXSH_SYSTEM_TESTS=1 $(GO) test -run '^$$' -bench StartLocal -benchtime 10x -timeout 10m ./launcher/systemtest
+
+# pxsh against ipyparallel on the same machine in one run (Debian's
+# python3-ipyparallel and python3-numpy; without them pxsh's side alone).
+bench-compare: build
+	PXSH_BENCH_COMPARE=1 PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench '^BenchmarkCompare$$' -benchtime 1x -timeout 60m ./bench
 
 system-test: build
 	PXSH_SYSTEM_TESTS=1 $(GO) test -count=1 -timeout 20m ./launcher/...

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/pxsh/pxsh/hub/taskdb"
 	"github.com/pxsh/pxsh/protocol"
 )
@@ -32,6 +34,50 @@ func unixTime(ns int64) time.Time {
 	return time.Unix(0, ns)
 }
 
+// MaxStoredRequest is the largest request body the task database keeps.
+// A larger one (a pushed value, a function's large arguments) is sent to
+// its engine but recorded only by its size: storing it cost more than
+// moving it (100 MB pushed to 4 engines spent about three quarters of its
+// time and 3 GB of the controller's memory in the database). Results are
+// always kept in full, so get_result returns them whatever their size.
+const MaxStoredRequest = 1 << 20
+
+// tagOmittedBody marks, in the database's request column, a request body
+// over MaxStoredRequest that was not kept; its content is the body's size.
+// No request body is a CBOR tag at its top level, so it cannot be confused
+// with one.
+const tagOmittedBody = 40390
+
+// storedRequest is what the task database keeps of a request body.
+func storedRequest(body []byte) []byte {
+	if len(body) <= MaxStoredRequest {
+		return body
+	}
+	b, _ := protocol.MarshalValue(cbor.Tag{Number: tagOmittedBody, Content: uint64(len(body))})
+	return b
+}
+
+// omittedRequest reports the size of a request body the database did not
+// keep, or 0 when it kept it.
+func omittedRequest(stored []byte) int64 {
+	if len(stored) == 0 || len(stored) > 16 || stored[0]>>5 != 6 {
+		return 0
+	}
+	var tag cbor.Tag
+	if err := protocol.UnmarshalValue(stored, &tag); err != nil || tag.Number != tagOmittedBody {
+		return 0
+	}
+	n, _ := tag.Content.(uint64)
+	return int64(n)
+}
+
+// errOmitted explains why a task whose request body was not kept cannot
+// be sent again.
+func errOmitted(size int64) error {
+	return fmt.Errorf("its request body (%s) was not kept: the task database keeps request bodies up to %s",
+		protocol.FormatSize(size), protocol.FormatSize(MaxStoredRequest))
+}
+
 // recordSubmitted records a new task.
 func (h *Hub) recordSubmitted(t *task) {
 	h.stats.noteSubmitted(&t.req, t.body)
@@ -43,7 +89,7 @@ func (h *Hub) recordSubmitted(t *task) {
 	h.db.Submitted(&taskdb.Record{
 		MsgID: t.req.MsgID, ClientID: t.client, EngineID: t.req.Engine, ViewKind: kind,
 		Label: t.req.Label, Kind: string(t.req.Kind), Name: t.req.Name,
-		Submitted: unixTime(t.req.Submitted), Request: t.body, RequestHeader: hdr,
+		Submitted: unixTime(t.req.Submitted), Request: storedRequest(t.body), RequestHeader: hdr,
 	})
 }
 
@@ -186,6 +232,13 @@ func (h *Hub) resubmit(cl *client, a protocol.ResubmitArgs) error {
 		return fmt.Errorf("resubmit: %w", err)
 	}
 	byID := byMsgID(recs)
+	for _, id := range a.MsgIDs {
+		if rec := byID[id]; rec != nil {
+			if n := omittedRequest(rec.Request); n > 0 {
+				return fmt.Errorf("resubmit %s: %w", id, errOmitted(n))
+			}
+		}
+	}
 	for i, id := range a.MsgIDs {
 		rec := byID[id]
 		if rec == nil {

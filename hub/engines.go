@@ -46,6 +46,7 @@ type task struct {
 	deadline time.Time // zero: none
 	watchers []string  // other clients waiting for the result
 	restored bool      // reloaded from the database after a restart
+	omitted  int64     // restored without its body, which was this large (MaxStoredRequest)
 	claimed  bool      // a reconnected engine said it holds it
 	// unstarted: restored with no Started notice recorded
 	unstarted bool

@@ -72,7 +72,7 @@ func (h *Hub) reload() error {
 			h.log.Warn("restore: unreadable task", "msg_id", rec.MsgID, "err", err)
 			continue
 		}
-		t := &task{req: req, client: rec.ClientID, engine: req.Engine, body: rec.Request,
+		t := &task{req: req, client: rec.ClientID, engine: req.Engine, body: rec.Request, omitted: omittedRequest(rec.Request),
 			balanced: rec.ViewKind == "balanced", restored: true,
 			unstarted: rec.Status == taskdb.StatusPending}
 		if t.balanced {
@@ -151,7 +151,7 @@ func (h *Hub) settle() {
 			continue
 		}
 		t.restored = false
-		if t.balanced && (t.unstarted || t.req.Retries > 0) {
+		if t.balanced && (t.unstarted || t.req.Retries > 0) && t.omitted == 0 {
 			if !t.unstarted {
 				t.req.Retries--
 			}
@@ -164,9 +164,13 @@ func (h *Hub) settle() {
 	h.mu.Unlock()
 	out.flush()
 	for _, t := range lost {
+		msg := fmt.Sprintf("the controller restarted while task '%s' was in flight and no engine reclaimed it", t.req.MsgID)
+		if t.omitted > 0 {
+			msg += "; it cannot be sent again: " + errOmitted(t.omitted).Error()
+		}
 		h.fail(t, t.engine, &protocol.RemoteError{
 			Name:    "TaskLost",
-			Message: fmt.Sprintf("the controller restarted while task '%s' was in flight and no engine reclaimed it", t.req.MsgID),
+			Message: msg,
 			Engine:  t.engine, Method: string(t.req.Kind),
 		})
 	}

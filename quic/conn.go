@@ -28,9 +28,16 @@ type conn struct {
 	maxFrame int
 
 	// Read side: used by one goroutine at a time.
-	br   *bufio.Reader
-	rhdr [frameHeaderLen]byte
-	rerr error // sticky once the connection was closed for a bad frame
+	br    *bufio.Reader
+	rhdr  [frameHeaderLen]byte
+	rerr  error // sticky once the connection was closed for a bad frame
+	rbulk *bulk // the bulk channel, once the reader met a marker
+
+	// The bulk channel (bulk.go): bulkReady hands it to the reader once.
+	bulkReady chan *bulk
+	bulkOnce  sync.Once
+	quicExp   []byte // the QUIC session's exporter, which names it
+	noBulk    bool   // no bulk channel will attach: a marker is an error
 
 	// Write side: callers queue frames and return; the connection's one
 	// writer goroutine writes the queue, so frames queued while it writes
@@ -46,6 +53,7 @@ type conn struct {
 	inflight int       // of which the writer is writing now
 	flushing bool      // the writer has work
 	werr     error     // sticky once a write failed
+	bulk     *bulk     // the bulk channel, when attached
 	limit    int       // bytes waiting beyond which the policy applies
 	policy   queuePolicy
 }
@@ -60,10 +68,11 @@ const (
 )
 
 // segment is a piece of the write queue: a copy we own, or a caller's
-// large part.
+// large part; bulk segments go to the bulk channel.
 type segment struct {
-	b   []byte
-	own bool
+	b    []byte
+	own  bool
+	bulk bool
 }
 
 // DefaultMaxQueued bounds the bytes waiting in a connection's queue before
@@ -73,12 +82,13 @@ const DefaultMaxQueued = 32 << 20
 
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
 	c := &conn{
-		qc:       qc,
-		st:       st,
-		maxFrame: cfg.MaxFrame,
-		br:       bufio.NewReaderSize(st, readBufSize),
-		kick:     make(chan struct{}, 1),
-		limit:    DefaultMaxQueued,
+		qc:        qc,
+		st:        st,
+		maxFrame:  cfg.MaxFrame,
+		br:        bufio.NewReaderSize(st, readBufSize),
+		kick:      make(chan struct{}, 1),
+		bulkReady: make(chan *bulk, 1),
+		limit:     DefaultMaxQueued,
 	}
 	c.wcond.L = &c.wmu
 	go c.writeLoop()
@@ -92,6 +102,9 @@ func (c *conn) readFrame() ([]byte, error) {
 	b, err := readFrame(c.br, c.maxFrame, &c.rhdr)
 	if err == nil {
 		return b, nil
+	}
+	if err == errBulkMarker {
+		return c.readBulk()
 	}
 	if tooLarge, ok := errors.AsType[*frameTooLargeError](err); ok {
 		c.rerr = fmt.Errorf("read frame: %w", tooLarge)
@@ -136,20 +149,56 @@ func (c *conn) write(urgent bool, parts [][]byte) error {
 	if c.tryInline(hdr[:], parts, size) {
 		return nil
 	}
+	if c.bulk != nil && n >= BulkMin {
+		c.queueBulk(hdr, parts, size)
+		return nil
+	}
 	c.appendSmall(hdr[:])
 	for _, p := range parts {
 		if len(p) >= writeBufSize {
-			c.queue = append(c.queue, segment{p, false}) // large parts go out without a copy
+			c.queue = append(c.queue, segment{b: p}) // large parts go out without a copy
 		} else {
 			c.appendSmall(p)
 		}
 	}
 	c.queued += size
+	c.kickWriter()
+	return nil
+}
+
+// queueBulk queues a frame for the bulk channel, and its marker on the
+// stream; c.wmu is held.
+func (c *conn) queueBulk(hdr [frameHeaderLen]byte, parts [][]byte, size int) {
+	var marker [frameHeaderLen]byte
+	binary.BigEndian.PutUint32(marker[:], bulkMarker)
+	c.appendSmall(marker[:])
+	// Small parts join the length in one copied segment (one TLS record);
+	// large ones go out without a copy.
+	head := append(make([]byte, 0, 256), hdr[:]...)
+	for _, p := range parts {
+		if len(p) < writeBufSize {
+			head = append(head, p...)
+			continue
+		}
+		if len(head) > 0 {
+			c.queue = append(c.queue, segment{b: head, bulk: true})
+			head = nil
+		}
+		c.queue = append(c.queue, segment{b: p, bulk: true})
+	}
+	if len(head) > 0 {
+		c.queue = append(c.queue, segment{b: head, bulk: true})
+	}
+	c.queued += size + frameHeaderLen
+	c.kickWriter()
+}
+
+// kickWriter wakes the writer if it is idle; c.wmu is held.
+func (c *conn) kickWriter() {
 	if !c.flushing {
 		c.flushing = true
 		c.kick <- struct{}{} // never blocks: flushing was false, so the writer drained it
 	}
-	return nil
 }
 
 // inlineMax is the largest frame a writer sends itself, without waking
@@ -220,7 +269,7 @@ func (c *conn) appendSmall(b []byte) {
 	} else {
 		buf = make([]byte, 0, 512)
 	}
-	c.queue = append(c.queue, segment{append(buf, b...), true})
+	c.queue = append(c.queue, segment{b: append(buf, b...), own: true})
 }
 
 // writeLoop is the connection's writer: it writes queued segments until
@@ -262,7 +311,12 @@ func (c *conn) flush() bool {
 		c.wmu.Unlock()
 		var err error
 		for _, s := range segs {
-			if _, err = c.st.Write(s.b); err != nil {
+			if s.bulk {
+				_, err = c.bulk.tc.Write(s.b) // c.bulk, once set, never changes
+			} else {
+				_, err = c.st.Write(s.b)
+			}
+			if err != nil {
 				break
 			}
 		}

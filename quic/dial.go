@@ -75,5 +75,15 @@ func Dial(ctx context.Context, addr, fingerprint string, cfg Config) (*Conn, err
 		_ = qc.CloseWithError(code, "authentication failed")
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	return newConn(qc, st, &cfg), nil
+	c := newConn(qc, st, &cfg)
+	if !cfg.NoBulk {
+		go func() {
+			ctx, cancel := context.WithTimeout(qc.Context(), cfg.HandshakeTimeout)
+			defer cancel()
+			if err := dialBulk(ctx, c.impl, addr, tlsConf, cfg.Key); err != nil && cfg.Logger != nil {
+				cfg.Logger.Info("quic: no bulk channel: large frames stay on QUIC", "addr", addr, "err", err)
+			}
+		}()
+	}
+	return c, nil
 }

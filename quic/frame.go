@@ -15,6 +15,10 @@ const frameHeaderLen = 4
 // before the reader's buffer grows past this.
 const readChunk = 1 << 20
 
+// errBulkMarker is readFrame's answer to a bulk marker: the frame is on
+// the bulk channel.
+var errBulkMarker = errors.New("frame on the bulk channel")
+
 // frameTooLargeError reports a frame over the size limit. It unwraps to
 // ErrFrameTooLarge.
 type frameTooLargeError struct {
@@ -36,6 +40,9 @@ func (e *frameTooLargeError) Unwrap() error { return ErrFrameTooLarge }
 func readFrame(r io.Reader, limit int, hdr *[frameHeaderLen]byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
+	}
+	if binary.BigEndian.Uint32(hdr[:]) == bulkMarker {
+		return nil, errBulkMarker
 	}
 	n := int(binary.BigEndian.Uint32(hdr[:]))
 	if n > limit || n < 0 {
@@ -78,7 +85,7 @@ func frameLen(parts [][]byte, limit int) (int, error) {
 	for _, p := range parts {
 		n += uint64(len(p))
 	}
-	if n > uint64(limit) || n > 1<<32-1 {
+	if n > uint64(limit) || n >= bulkMarker {
 		return 0, &frameTooLargeError{size: n, limit: limit}
 	}
 	return int(n), nil

@@ -82,6 +82,12 @@ type listener struct {
 
 	mu    sync.Mutex
 	conns map[*quicgo.Conn]struct{} // every connection not yet closed
+
+	// The bulk channels' TCP listener (nil when off) and the
+	// authenticated connections that may still attach one, by bulk id.
+	tl       net.Listener
+	bulkTLS  *tls.Config
+	bulkWait map[string]*conn
 }
 
 // Listen binds a UDP address (such as "127.0.0.1:0") and accepts pxsh
@@ -116,6 +122,9 @@ func Listen(addr string, id *Identity, cfg Config) (*Listener, error) {
 		closed:   make(chan struct{}),
 		loopDone: make(chan struct{}),
 		conns:    make(map[*quicgo.Conn]struct{}),
+	}
+	if !cfg.NoBulk {
+		l.listenBulk(id)
 	}
 	go l.acceptLoop()
 	return &Listener{impl: l}, nil
@@ -238,6 +247,7 @@ func (l *listener) handshake(qc *quicgo.Conn, host string) {
 	}
 	release() // authenticated: the slot is free while Accept takes its time
 	c := newConn(qc, st, &l.cfg)
+	l.awaitBulk(c.impl)
 	select {
 	case l.ready <- c:
 	case <-l.closed:
@@ -273,10 +283,81 @@ func (l *listener) close() error {
 			_ = qc.CloseWithError(codeOK, "listener closed")
 		}
 		err = l.ql.Close()
+		if l.tl != nil {
+			l.tl.Close()
+		}
 		<-l.loopDone
 		l.wg.Wait()
 	})
 	return err
+}
+
+// listenBulk opens the TCP port of the bulk channels, the UDP port's
+// number on the same address. When it is taken, connections stay on QUIC
+// alone (and the logger says so).
+func (l *listener) listenBulk(id *Identity) {
+	tl, err := net.Listen("tcp", l.ql.Addr().String())
+	if err != nil {
+		if l.cfg.Logger != nil {
+			l.cfg.Logger.Warn("quic: no bulk channel: large frames stay on QUIC", "err", err)
+		}
+		return
+	}
+	l.tl = tl
+	l.bulkTLS = &tls.Config{Certificates: []tls.Certificate{id.Cert}, NextProtos: []string{bulkALPN}, MinVersion: tls.VersionTLS13}
+	l.bulkWait = map[string]*conn{}
+	l.wg.Add(1)
+	go l.acceptBulk()
+}
+
+// acceptBulk accepts bulk channels, under the same pre-authentication
+// limits as QUIC connections.
+func (l *listener) acceptBulk() {
+	defer l.wg.Done()
+	for {
+		nc, err := l.tl.Accept()
+		if err != nil {
+			return
+		}
+		host := hostOf(nc.RemoteAddr())
+		if why := l.reserve(host); why != "" {
+			nc.Close()
+			continue
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			defer l.release(host)
+			if err := l.serveBulk(nc); err != nil {
+				nc.Close()
+				if l.cfg.Logger != nil {
+					l.cfg.Logger.Warn("quic: refused bulk channel", "remote", nc.RemoteAddr().String(), "err", err)
+				}
+			}
+		}()
+	}
+}
+
+// awaitBulk lets an authenticated connection attach a bulk channel.
+func (l *listener) awaitBulk(c *conn) {
+	if l.tl == nil {
+		c.noBulk = true
+		return
+	}
+	exp, err := exporterOf(c.qc)
+	if err != nil {
+		return
+	}
+	c.quicExp = exp
+	id := string(bulkIDOf(exp))
+	l.mu.Lock()
+	l.bulkWait[id] = c
+	l.mu.Unlock()
+	context.AfterFunc(c.qc.Context(), func() {
+		l.mu.Lock()
+		delete(l.bulkWait, id)
+		l.mu.Unlock()
+	})
 }
 
 // truncate keeps at most n bytes of s.

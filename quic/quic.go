@@ -90,6 +90,9 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// Logger receives refused connections; nil means silent.
 	Logger *slog.Logger
+	// NoBulk keeps every frame on QUIC: the listener opens no TCP port and
+	// the dialer no bulk channel (see bulk.go).
+	NoBulk bool
 }
 
 // IsSlowConsumer reports whether err comes from a connection this side

@@ -165,6 +165,11 @@ func (db *DB) query(ctx context.Context, query map[string]any, keys []string, li
 			case tBytes:
 				switch v := val(i).(type) {
 				case []byte:
+					if k == "result" {
+						if v, err = db.readBlob(m["msg_id"].(string), v); err != nil {
+							return nil, fmt.Errorf("query tasks: %w", err)
+						}
+					}
 					m[k] = v
 				default:
 					m[k] = nil

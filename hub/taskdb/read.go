@@ -79,6 +79,9 @@ func (db *DB) Get(ctx context.Context, msgIDs []string) ([]*Record, error) {
 	}
 	byID := make(map[string]*Record, len(recs))
 	for _, r := range recs {
+		if r.Result, err = db.readBlob(r.MsgID, r.Result); err != nil {
+			return nil, fmt.Errorf("get tasks: %w", err)
+		}
 		byID[r.MsgID] = r
 	}
 	out := make([]*Record, len(msgIDs))

@@ -71,6 +71,9 @@ type Config struct {
 	// FailWrites, when set, is called before each write transaction; an
 	// error fails it as the storage would (tests inject failures).
 	FailWrites func() error
+
+	// noBlobs keeps large results in the rows (benchmarks compare).
+	noBlobs bool
 }
 
 // Record is one task. Zero times mean unset; EngineID -1 means no engine.
@@ -118,6 +121,7 @@ type DB struct {
 	errMu   sync.Mutex
 	werr    error    // first write error since the last Flush
 	failing *failure // set while writes fail (health.go)
+	blobDir string   // large results' files; "" in memory (blobs.go)
 }
 
 // Open opens (creating if needed) the database described by cfg and starts
@@ -150,6 +154,9 @@ func Open(cfg Config) (*DB, error) {
 			return nil, fmt.Errorf("open task db %s: %w", cfg.Path, err)
 		}
 		f.Close()
+		if err := os.MkdirAll(BlobDir(cfg.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("open task db %s: %w", cfg.Path, err)
+		}
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		// SQLite reads the name as a URI: escape what would end the path.
@@ -191,7 +198,7 @@ func Open(cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("open task db %s: %w", cfg.Path, err)
 	}
 	db := &DB{
-		sql: sdb, wconn: wconn, log: log, cfg: cfg,
+		sql: sdb, wconn: wconn, log: log, cfg: cfg, blobDir: blobDirOf(cfg.Path, memory || cfg.noBlobs),
 		ops: make(chan op, queueSize), done: make(chan struct{}),
 	}
 	// The writer runs inside Raw for its whole life, holding the write
@@ -208,6 +215,7 @@ func Open(cfg Config) (*DB, error) {
 				return err
 			}
 			w.db = db
+			w.blobDir = db.blobDir
 			ready <- nil
 			w.run()
 			return nil
@@ -223,6 +231,14 @@ func Open(cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("open task db %s: %w", cfg.Path, err)
 	}
 	return db, nil
+}
+
+// blobDirOf is the directory of large results, "" for a memory database.
+func blobDirOf(path string, memory bool) string {
+	if memory {
+		return ""
+	}
+	return BlobDir(path)
 }
 
 const schema = `

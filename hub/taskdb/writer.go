@@ -45,6 +45,7 @@ type writer struct {
 	starts   map[string]int     // index in batch of unfolded starts, by msg id
 	replies  []op               // barriers and other calls answered after commit
 	nextCull time.Time
+	blobDir  string // large results' files (blobs.go)
 
 	// While the storage fails, batches are held here, in order, and
 	// retried every retryInterval (health.go).
@@ -305,8 +306,10 @@ func (w *writer) writeBatch(ops []op) (err error) {
 		var err error
 		switch o.kind {
 		case opSubmit:
+			w.externalize(r)
 			_, err = w.insert.exec(ctx, recordArgs(r)...)
 		case opFinish:
+			w.externalize(r)
 			err = w.writeFinish(ctx, r)
 		case opStart:
 			_, err = w.start.exec(ctx, nullEngine(r.EngineID), nullTime(r.Started), r.MsgID)
@@ -392,6 +395,9 @@ func (w *writer) purge(ids []string, all bool) error {
 		_, err = w.conn.exec(ctx, `DELETE FROM tasks WHERE completed IS NOT NULL
 			AND msg_id IN (SELECT value FROM json_each(?))`, jsonStrings(ids))
 	}
+	if err == nil {
+		w.collectBlobs(ctx)
+	}
 	return err
 }
 
@@ -402,7 +408,7 @@ const cullLimit = 50000
 // cull applies MaxAge and MaxRecords, deleting the oldest finished records.
 func (w *writer) cull() {
 	ctx := context.Background()
-	more := false
+	more, deleted := false, false
 	if w.cfg.MaxAge > 0 {
 		cutoff := time.Now().Add(-w.cfg.MaxAge).UnixNano()
 		n, err := w.conn.exec(ctx, `DELETE FROM tasks WHERE seq IN
@@ -410,6 +416,7 @@ func (w *writer) cull() {
 		if err != nil {
 			w.log.Error("taskdb: cull by age", "err", err)
 		} else if n > 0 {
+			deleted = true
 			w.log.Debug("taskdb: culled by age", "records", n)
 			more = more || n == cullLimit
 		}
@@ -425,10 +432,14 @@ func (w *writer) cull() {
 			if err != nil {
 				w.log.Error("taskdb: cull by count", "err", err)
 			} else {
+				deleted = true
 				w.log.Debug("taskdb: culled by count", "records", lim)
 				more = more || excess > lim
 			}
 		}
+	}
+	if deleted {
+		w.collectBlobs(ctx)
 	}
 	if more {
 		w.nextCull = time.Now()

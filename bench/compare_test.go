@@ -1,0 +1,192 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/shell/clientlib"
+	"github.com/pxsh/pxsh/starlarklib"
+)
+
+// compareMetric is one line of `make bench-compare`: Starlark timed on
+// pxsh, and the same operation in testdata/ipp_compare.py.
+type compareMetric struct {
+	name  string // as ipp_compare.py prints it
+	setup string
+	code  string
+	runs  int
+	us    bool // report microseconds
+}
+
+var compareMetrics = []compareMetric{
+	{"push+pull-10MB-bytes", "", "dv2.push({'a': blob}, block=True)\nback = dv2.pull('a', block=True)", 5, false},
+	{"push+pull-1M-floats-list", "", "dv2.push({'a': floats}, block=True)\nback = dv2.pull('a', block=True)", 5, false},
+	{"map_sync-100k", "", "back = dv2.map_sync(lambda x: x*x, range(100000))", 10, false},
+	{"scatter+gather-1M-floats", "", "dv2.scatter('part', floats, block=True)\nback = dv2.gather('part', block=True)", 5, false},
+	{"push+pull-1M-float64-array", "arr = np.random.rand(1000000)", "dv2.push({'a': arr}, block=True)\nback = dv2.pull('a', block=True)", 10, false},
+	{"push-100MB-4-engines", "", "dv4.push({'blob': big}, block=True)\nback = dv4.apply_sync(lambda: len(blob))", 3, false},
+	{"apply_sync-noop-us", "def noop():\n    return None\ne0 = rc[0]", "back = e0.apply_sync(noop)", 300, true},
+}
+
+// starlarkOn returns a Starlark client environment whose Client() is cl.
+func starlarkOn(b *testing.B, cl *client.Client) (*starlarklib.Namespace, *starlark.Thread) {
+	env := &clientlib.Env{
+		Connect: func(context.Context, string, string, time.Duration) (*client.Client, error) { return cl, nil },
+	}
+	builtins := starlarklib.Modules()
+	for k, v := range clientlib.Builtins(env) {
+		builtins[k] = v
+	}
+	ns := starlarklib.NewNamespace(builtins)
+	env.NS = ns
+	thread := &starlark.Thread{Name: "bench", Load: ns.Load}
+	if _, err := ns.Exec(thread, "<bench>", "rc = Client()\ndv2 = rc[:2]\ndv4 = rc[:]", false); err != nil {
+		b.Fatal(err)
+	}
+	return ns, thread
+}
+
+// BenchmarkCompare (make bench-compare) times the data-plane metrics on
+// pxsh (a controller process with its default on-disk task database, 4
+// engine processes; dv2 is engines 0 and 1), then the same with
+// ipyparallel when Debian's python3-ipyparallel and python3-numpy are
+// installed, and prints both with their ratio. Medians, one run, same
+// machine.
+func BenchmarkCompare(b *testing.B) {
+	if os.Getenv("PXSH_BENCH_COMPARE") == "" {
+		b.Skip("make bench-compare runs it (PXSH_BENCH_COMPARE=1)")
+	}
+	cl, pid := processCluster(b, 4)
+	ns, thread := starlarkOn(b, cl)
+	blob := make([]byte, 10<<20)
+	for i := range blob {
+		blob[i] = byte(i)
+	}
+	ns.Set("blob", starlark.Bytes(blob))
+	ns.Set("big", starlark.Bytes(make([]byte, 100<<20)))
+	if _, err := ns.Exec(thread, "<bench>", "floats = [x * 0.5 for x in range(1000000)]", false); err != nil {
+		b.Fatal(err)
+	}
+	pxsh := map[string]float64{}
+	for _, m := range compareMetrics {
+		if m.setup != "" {
+			if _, err := ns.Exec(thread, "<bench>", m.setup, false); err != nil {
+				b.Fatalf("%s: %v", m.name, err)
+			}
+		}
+		ds := timeN(b, m.runs, func() error { _, err := ns.Exec(thread, "<bench>", m.code, false); return err })
+		pxsh[m.name] = ms(median(ds))
+		if m.us {
+			pxsh[m.name] = us(median(ds))
+		}
+		runtime.GC()
+	}
+	b.ReportMetric(peakRSS(pid), "controller-peak-MB")
+	ipp, why := runIPP()
+	var out strings.Builder
+	fmt.Fprintf(&out, "\n%-28s %12s %12s %10s\n", "metric (median, ms or µs)", "pxsh", "ipyparallel", "ipp/pxsh")
+	for _, m := range compareMetrics {
+		p := pxsh[m.name]
+		if v, ok := ipp[m.name]; ok {
+			fmt.Fprintf(&out, "%-28s %12.2f %12.2f %9.2fx\n", m.name, p, v, v/p)
+		} else {
+			fmt.Fprintf(&out, "%-28s %12.2f %12s %10s\n", m.name, p, "-", "-")
+		}
+		b.ReportMetric(p, m.name)
+	}
+	fmt.Fprintf(&out, "controller peak RSS: %.0f MB\n", peakRSS(pid))
+	if why != "" {
+		fmt.Fprintf(&out, "ipyparallel: %s\n", why)
+	}
+	fmt.Print(out.String())
+}
+
+// runIPP runs testdata/ipp_compare.py with Debian's python3; it returns
+// the figures, or why there are none.
+func runIPP() (map[string]float64, string) {
+	py := "/usr/bin/python3"
+	if _, err := exec.LookPath(py); err != nil {
+		return nil, "no /usr/bin/python3 (Debian: apt-get install python3-ipyparallel python3-numpy)"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, filepath.Join("testdata", "ipp_compare.py"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok && ee.ExitCode() == 3 {
+		return nil, "not installed (" + strings.TrimSpace(stderr.String()) + "): apt-get update && apt-get install -y python3-ipyparallel python3-numpy"
+	}
+	if err != nil {
+		return nil, fmt.Sprintf("ipp_compare.py failed: %v\n%s", err, stderr.String())
+	}
+	got := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(outb))
+	for sc.Scan() {
+		if name, v, ok := strings.Cut(sc.Text(), " "); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				got[name] = f
+			}
+		}
+	}
+	return got, ""
+}
+
+// BenchmarkMapSplit splits DirectView map_sync(lambda x: x*x,
+// range(100000)) on 2 engines into its parts: the client's encoding of
+// the two chunks and decoding of the two results (measured here), one
+// engine's Starlark calls for its chunk (measured on the engine), the
+// whole call with the on-disk and the in-memory task database; the rest
+// is transport and scheduling.
+func BenchmarkMapSplit(b *testing.B) {
+	total := map[string]float64{}
+	for _, db := range []string{"disk", "memory"} {
+		var flags []string
+		if db == "memory" {
+			flags = []string{"--memory-db"}
+		}
+		cl, _ := processCluster(b, 2, flags...)
+		ns, thread := starlarkOn(b, cl)
+		ds := timeN(b, 20, func() error {
+			_, err := ns.Exec(thread, "<bench>", "back = dv2.map_sync(lambda x: x*x, range(100000))", false)
+			return err
+		})
+		total[db] = ms(median(ds))
+		if db == "disk" {
+			code := "e0 = rc[0]\ne0.execute(" + strconv.Quote(engineTimer) + ", block=True)\n" +
+				"r = e0.apply_sync(lambda: timeit(lambda: [(lambda x: x*x)(x) for x in range(50000)], 20))"
+			if _, err := ns.Exec(thread, "<bench>", code, false); err != nil {
+				b.Fatal(err)
+			}
+			v, _ := ns.Get("r")
+			f, _ := starlark.AsFloat(v)
+			b.ReportMetric(f, "engine-calls-50k-ms")
+		}
+	}
+	chunk := make([]starlark.Value, 50000)
+	for i := range chunk {
+		chunk[i] = starlark.MakeInt(i)
+	}
+	list := starlark.NewList(chunk)
+	var enc []byte
+	encT := timeN(b, 20, func() (err error) { enc, err = starlarklib.Encode(list, nil); return err })
+	decT := timeN(b, 20, func() error { _, err := starlarklib.Decode(enc, nil); return err })
+	b.ReportMetric(2*ms(median(encT)), "client-encode-2-chunks-ms")
+	b.ReportMetric(2*ms(median(decT)), "client-decode-2-results-ms")
+	b.ReportMetric(total["disk"], "total-disk-db-ms")
+	b.ReportMetric(total["memory"], "total-memory-db-ms")
+}
