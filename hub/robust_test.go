@@ -241,6 +241,9 @@ func TestDeadEngineRejoinsWithAnEmptyQueue(t *testing.T) {
 			t.Fatalf("task of the stopped engine: %v, want EngineError", err)
 		}
 	}
+	// The client must have seen the engine leave before it can tell its
+	// return: the engine stays stopped until then.
+	clustertest.Eventually(t, 20*time.Second, "engine 0 to leave", func() bool { return !slices.Contains(cl.Ids(), 0) })
 	stop(t, cmds[0], syscall.SIGCONT)
 	stopped = false
 	clustertest.Eventually(t, 20*time.Second, "engine 0 to rejoin", func() bool { return slices.Contains(cl.Ids(), 0) })
