@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	quicgo "github.com/quic-go/quic-go"
 )
@@ -56,7 +57,7 @@ func Dial(ctx context.Context, addr, fingerprint string, cfg Config) (*Conn, err
 			return nil
 		},
 	}
-	qc, err := quicgo.DialAddr(ctx, addr, tlsConf, cfg.quicConfig(-1))
+	qc, err := dialRetry(ctx, addr, tlsConf, cfg.quicConfig(-1))
 	if err != nil {
 		mu.Lock()
 		defer mu.Unlock()
@@ -86,4 +87,24 @@ func Dial(ctx context.Context, addr, fingerprint string, cfg Config) (*Conn, err
 		}()
 	}
 	return c, nil
+}
+
+// dialRetry dials until the listener takes the connection or ctx ends: a
+// listener whose accept queue is full (a handshake flood) refuses with
+// CONNECTION_REFUSED, which is worth trying again shortly.
+func dialRetry(ctx context.Context, addr string, tlsConf *tls.Config, qcfg *quicgo.Config) (*quicgo.Conn, error) {
+	wait := 10 * time.Millisecond
+	for {
+		qc, err := quicgo.DialAddr(ctx, addr, tlsConf, qcfg)
+		var te *quicgo.TransportError
+		if err == nil || !errors.As(err, &te) || te.ErrorCode != quicgo.ConnectionRefused || !te.Remote {
+			return qc, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
