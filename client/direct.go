@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"reflect"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/pxsh/pxsh/protocol"
 )
 
@@ -54,25 +53,17 @@ func (v *View) MapAsync(fn Func, seqs ...[]any) (*AsyncResult, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("map: %w", ErrNoEngines)
 	}
-	wrapper := cbor.Tag{Number: protocol.TagFunction, Content: MapChunkFunction()}
-	f, err := toWire(fn, "function")
-	if err != nil {
-		return nil, err
-	}
+	wrapper := Function{MapChunkFunction()}
 	ar := &AsyncResult{chunked: true}
 	for i, c := range Chunks(n, len(targets)) {
 		if c[0] == c[1] {
 			continue
 		}
-		args := []any{f}
+		args := []any{fn}
 		for _, s := range seqs {
-			w, err := listWire(s[c[0]:c[1]], "seq")
-			if err != nil {
-				return nil, fmt.Errorf("map: %w", err)
-			}
-			args = append(args, w)
+			args = append(args, s[c[0]:c[1]])
 		}
-		body, err := encMode.Marshal([]any{wrapper, args, map[string]any{}})
+		body, err := encodeCall(wrapper, args, nil)
 		if err != nil {
 			return nil, fmt.Errorf("map: %w", err)
 		}
@@ -278,7 +269,7 @@ func convert(v any, typ reflect.Type) (reflect.Value, error) {
 		if typ.Elem().Kind() == reflect.Uint8 && rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
 			return rv.Convert(typ), nil
 		}
-		if l, ok := v.([]any); ok {
+		if l, ok := asList(v); ok {
 			s := reflect.MakeSlice(typ, len(l), len(l))
 			for i, e := range l {
 				ev, err := convert(e, typ.Elem())
@@ -294,4 +285,17 @@ func convert(v any, typ reflect.Type) (reflect.Value, error) {
 		return rv, nil
 	}
 	return reflect.Value{}, fmt.Errorf("%w %T to %s", ErrConvert, v, typ)
+}
+
+// asList returns the elements of a list, tuple or set value.
+func asList(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case []any:
+		return x, true
+	case Tuple:
+		return x, true
+	case Set:
+		return x, true
+	}
+	return nil, false
 }

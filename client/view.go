@@ -91,18 +91,6 @@ func (v *View) Apply(ctx context.Context, fn Func, args ...any) ([]any, error) {
 	return ar.Get(ctx)
 }
 
-func encodeCall(fn Func, args []any, kwargs map[string]any) ([]byte, error) {
-	a, err := listWire(args, "args")
-	if err != nil {
-		return nil, err
-	}
-	if kwargs == nil {
-		kwargs = map[string]any{}
-	}
-	f, _ := toWire(fn, "function")
-	return encMode.Marshal([]any{f, a, kwargs})
-}
-
 // Push sets names in every target's namespace.
 func (v *View) Push(ctx context.Context, ns map[string]any) error {
 	body, err := Encode(ns)
