@@ -54,7 +54,7 @@ func (v *View) MapAsync(fn Func, seqs ...[]any) (*AsyncResult, error) {
 		return nil, fmt.Errorf("map: %w", ErrNoEngines)
 	}
 	wrapper := Function{MapChunkFunction()}
-	ar := &AsyncResult{chunked: true}
+	ar := &AsyncResult{Combine: CombineChunks, Kind: protocol.KindApply, Name: funcWire(string(fn)).Name}
 	for i, c := range Chunks(n, len(targets)) {
 		if c[0] == c[1] {
 			continue
@@ -72,6 +72,7 @@ func (v *View) MapAsync(fn Func, seqs ...[]any) (*AsyncResult, error) {
 			return nil, fmt.Errorf("map: %w", err)
 		}
 		ar.Tasks = append(ar.Tasks, t)
+		ar.Chunks = append(ar.Chunks, c[1]-c[0])
 	}
 	return ar, nil
 }
@@ -124,7 +125,7 @@ func (v *View) GatherAsync(name string) (*AsyncResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gather: %w", err)
 	}
-	ar.chunked = true
+	ar.Combine = CombineGather
 	return ar, nil
 }
 
@@ -145,28 +146,6 @@ func (v *View) Clear(ctx context.Context) error {
 	}
 	_, err = ar.Get(ctx)
 	return err
-}
-
-// Abort aborts the result's queued tasks (they fail with TaskAborted) and
-// cancels its running ones.
-func (a *AsyncResult) Abort(c *Client) error {
-	var ids []string
-	for _, t := range a.Tasks {
-		if !t.Ready() {
-			ids = append(ids, t.MsgID)
-		}
-	}
-	return c.Cancel(ids)
-}
-
-// Ready reports whether every task has finished.
-func (a *AsyncResult) Ready() bool {
-	for _, t := range a.Tasks {
-		if !t.Ready() {
-			return false
-		}
-	}
-	return true
 }
 
 // Wait waits until every given task has finished (every outstanding task

@@ -61,7 +61,7 @@ func (ar *AsyncResult) Display(w io.Writer, o DisplayOptions) error {
 		ew = w
 	}
 	items := ar.displayItems()
-	bare := len(ar.tasks) == 1
+	bare := len(ar.res.Tasks) == 1
 	pw := &errWriter{w: w}
 	pe := &errWriter{w: ew}
 	stream := func(it displayItem) {
@@ -128,7 +128,7 @@ func prefixFor(bare bool, stream string, engine int) string {
 // displayItems returns the finished tasks' outputs in engine order.
 func (ar *AsyncResult) displayItems() []displayItem {
 	var items []displayItem
-	for _, t := range ar.tasks {
+	for _, t := range ar.res.Tasks {
 		if !t.Ready() {
 			continue
 		}

@@ -246,7 +246,7 @@ func (rc *Client) waitJobs(jobs, timeout starlark.Value, targets []int) (starlar
 	if err != nil {
 		return nil, err
 	}
-	ar := &AsyncResult{rc: rc, tasks: tasks}
+	ar := rc.wrap(&client.AsyncResult{Tasks: tasks})
 	ok, err := ar.wait(d)
 	return starlark.Bool(ok), err
 }
@@ -375,7 +375,7 @@ func clientClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, fmt.Errorf("clear: %w", err)
 	}
-	ar.mode = combineNone
+	ar.res.Combine = client.CombineNone
 	return result(thread, ar, block)
 }
 

@@ -31,7 +31,7 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 			return heldTasks(rc.h.outstanding()), nil
 		}
 	case *AsyncResult:
-		return heldTasks(j.tasks), nil
+		return heldTasks(j.res.Tasks), nil
 	case starlark.String:
 		if t := rc.h.lookup(string(j)); t != nil {
 			return []resolved{{task: t}}, nil
@@ -154,8 +154,8 @@ func (rc *Client) msgIDs(jobs starlark.Value) ([]string, error) {
 	case starlark.String:
 		return []string{string(j)}, nil
 	case *AsyncResult:
-		out := make([]string, len(j.tasks))
-		for i, t := range j.tasks {
+		out := make([]string, len(j.res.Tasks))
+		for i, t := range j.res.Tasks {
 			out[i] = t.MsgID
 		}
 		return out, nil

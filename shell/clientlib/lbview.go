@@ -1,6 +1,7 @@
 package clientlib
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -305,7 +306,7 @@ func depIDs(val starlark.Value) ([]string, error) {
 		case starlark.String:
 			out = append(out, string(d))
 		case *AsyncResult:
-			for _, t := range d.tasks {
+			for _, t := range d.res.Tasks {
 				out = append(out, t.MsgID)
 			}
 		case *starlark.List, starlark.Tuple, *starlark.Set:
@@ -352,31 +353,31 @@ func (v *LoadBalancedView) callFlags(kwargs []starlark.Tuple) (lbFlags, []starla
 	return f, rest, nil
 }
 
-// request returns a load-balanced request carrying the flags.
-func (f *lbFlags) request(kind protocol.Kind, name string) protocol.Request {
-	return protocol.Request{
-		Kind: kind, Engine: -1, Name: name, Targets: f.targets, Retries: f.retries,
-		Priority: f.priority, Timeout: f.timeout, After: f.after, Follow: f.follow,
-		DepAny: f.depAny, DepSuccess: f.success, DepFailure: f.failure, Label: f.label,
+// options returns the Go client's task options of the flags.
+func (f *lbFlags) options() client.TaskOptions {
+	return client.TaskOptions{
+		Targets: f.targets, Retries: f.retries, Priority: f.priority, Timeout: secondsDuration(f.timeout),
+		After: f.after, Follow: f.follow, DepAny: f.depAny, DepSuccess: f.success, DepFailure: f.failure,
+		Label: f.label,
 	}
 }
 
-// submit sends one load-balanced task per body.
-func (v *LoadBalancedView) submit(req protocol.Request, bodies [][]byte, single bool) (*AsyncResult, error) {
-	if len(v.rc.c.Ids()) == 0 && len(bodies) > 0 {
+// request returns a load-balanced request carrying the flags.
+func (f *lbFlags) request(c *client.Client, kind protocol.Kind, name string) protocol.Request {
+	req := c.LoadBalanced(f.options()).Request(kind)
+	req.Name = name
+	return req
+}
+
+// submit sends one load-balanced apply task per body.
+func (v *LoadBalancedView) submit(f lbFlags, name string, bodies [][]byte, single bool) (*AsyncResult, error) {
+	res, err := v.rc.c.LoadBalanced(f.options()).SubmitEach(protocol.KindApply, name, bodies)
+	v.record(res.Tasks)
+	if errors.Is(err, client.ErrNoEngines) {
 		return nil, errNoEngines
 	}
-	ar := v.rc.newResult(req, single)
-	var err error
-	for _, body := range bodies {
-		var t *client.Task
-		if t, err = v.rc.c.Submit(req, body); err != nil {
-			break
-		}
-		ar.tasks = append(ar.tasks, t)
-	}
-	v.record(ar.tasks)
-	return ar, err
+	res.Single = single
+	return v.rc.wrap(res), err
 }
 
 func (v *LoadBalancedView) record(tasks []*client.Task) {
@@ -426,7 +427,7 @@ func lbApply(fixed, block bool) builtinFunc {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		ar, err := v.submit(f.request(protocol.KindApply, funcName(args[0])), [][]byte{body}, true)
+		ar, err := v.submit(f, funcName(args[0]), [][]byte{body}, true)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
@@ -490,11 +491,11 @@ func lbMap(fixed, block bool) builtinFunc {
 			bodies = append(bodies, body)
 			chunks = append(chunks, end-off)
 		}
-		ar, err := v.submit(f.request(protocol.KindApply, funcName(args[0])), bodies, false)
+		ar, err := v.submit(f, funcName(args[0]), bodies, false)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		ar.mode, ar.chunks, ar.exceptions, ar.unordered = combineChunks, chunks, exceptions, !ordered
+		ar.res.Combine, ar.res.Chunks, ar.exceptions, ar.unordered = client.CombineChunks, chunks, exceptions, !ordered
 		if !f.block {
 			return ar, nil
 		}

@@ -199,7 +199,7 @@ func (rc *Client) mapSubmit(f starlark.Value, seqs [][]starlark.Value, n int, ta
 	if err != nil {
 		return nil, err
 	}
-	ar.mode, ar.chunks = combineChunks, chunks
+	ar.res.Combine, ar.res.Chunks = client.CombineChunks, chunks
 	return ar, nil
 }
 
@@ -223,7 +223,7 @@ func viewRun(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
-	ar.name = "run"
+	ar.res.Name = "run"
 	return result(thread, ar, o.block)
 }
 
@@ -292,7 +292,7 @@ func viewScatter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, fmt.Errorf("scatter: %w", err)
 	}
-	ar.mode = combineNone
+	ar.res.Combine = client.CombineNone
 	return result(thread, ar, o.block)
 }
 
@@ -321,7 +321,7 @@ func viewGather(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err != nil {
 		return nil, fmt.Errorf("gather: %w", err)
 	}
-	ar.mode = combineGather
+	ar.res.Combine = client.CombineGather
 	return result(thread, ar, o.block)
 }
 
@@ -340,7 +340,7 @@ func viewClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err != nil {
 		return nil, fmt.Errorf("clear: %w", err)
 	}
-	ar.mode = combineNone
+	ar.res.Combine = client.CombineNone
 	return result(thread, ar, o.block)
 }
 
@@ -399,7 +399,7 @@ func viewSyncImports(thread *starlark.Thread, b *starlark.Builtin, args starlark
 			fmt.Fprintf(w, "importing %s on engine(s)\n", n)
 		}
 	}
-	ar.mode = combineNone
+	ar.res.Combine = client.CombineNone
 	_, err = ar.value(thread, -1, false)
 	return starlark.None, err
 }

@@ -161,7 +161,7 @@ func (rf *RemoteFunction) CallInternal(thread *starlark.Thread, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rf.fn.Name(), err)
 	}
-	ar.mode = combineGather
+	ar.res.Combine = client.CombineGather
 	return result(thread, ar, rf.blocking())
 }
 
