@@ -29,6 +29,9 @@ type Private struct {
 	Engines int
 	// Allow is the engines' host-capability grant (--allow syntax).
 	Allow string
+	// InProcess runs the engines as goroutines of this process instead of
+	// engine processes.
+	InProcess bool
 }
 
 // Config configures a Shell. Zero fields take the defaults documented on
@@ -60,8 +63,9 @@ type Config struct {
 	// of a private cluster's engines; when set, the shell starts a
 	// private cluster with StartPrivate instead of using a profile's.
 	Allow string
-	// StartPrivate starts a private local cluster as p says; it replaces
-	// StartCluster when set.
+	// StartPrivate starts a private local cluster as p says (usually
+	// program.StartPrivate, the one builder); it replaces StartCluster
+	// when set.
 	StartPrivate func(ctx context.Context, p Private) (connFile string, stop func(), err error)
 	// Interactive forces the shell's terminal behaviour (banner, colour,
 	// progress bars) even when Stdin is not a terminal.
