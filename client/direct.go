@@ -38,6 +38,17 @@ func Chunks(n, parts int) [][2]int {
 	return out
 }
 
+// FixedChunks splits n items into [lo, hi) ranges of size items, the last
+// one shorter when size does not divide n: a load-balanced map's tasks
+// (chunksize=).
+func FixedChunks(n, size int) [][2]int {
+	var out [][2]int
+	for lo := 0; lo < n; lo += size {
+		out = append(out, [2]int{lo, min(lo+size, n)})
+	}
+	return out
+}
+
 // MapAsync calls fn on each element of seqs (element i of every sequence;
 // the shortest sequence sets the length), one contiguous chunk per target
 // engine; Get returns the results in order.

@@ -168,7 +168,7 @@ func (rc *Client) AttrNames() []string {
 
 type builtinFunc = func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
 
-// clientMethods are rc's methods; moreClientMethods (extras.go) adds the
+// clientMethods are rc's methods; moreClientMethods (jobs.go) adds the
 // rest of ipyparallel's client API.
 var clientMethods = map[string]builtinFunc{
 	"direct_view":      clientDirectView,

@@ -477,8 +477,8 @@ func lbMap(fixed, block bool) builtinFunc {
 		eo := v.rc.env.NS.EncodeOptions()
 		var bodies [][]byte
 		var chunks []int
-		for off := 0; off < n; off += chunksize {
-			end := min(off+chunksize, n)
+		for _, c := range client.FixedChunks(n, chunksize) {
+			off, end := c[0], c[1]
 			cargs := make(starlark.Tuple, 0, 1+len(seqs))
 			cargs = append(cargs, args[0])
 			for _, s := range seqs {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
 	"go.starlark.net/starlark"
@@ -234,7 +235,7 @@ func result(thread *starlark.Thread, ar *AsyncResult, block bool) (starlark.Valu
 	return ar.value(thread, -1, false)
 }
 
-// viewMethods are the direct view's methods; moreViewMethods (extras)
+// viewMethods are the direct view's methods; moreViewMethods
 // adds the rest.
 var viewMethods = map[string]builtinFunc{
 	"apply":       viewApply(false, false),
@@ -433,3 +434,32 @@ func viewSetFlags(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 // Iterate yields the engine ids the view addresses now (so that len(view)
 // works).
 func (v *DirectView) Iterate() starlark.Iterator { return intList(v.Targets()).Iterate() }
+
+// viewGet implements dv.get(name): dv[name].
+func viewGet(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name starlark.String
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "key", &name); err != nil {
+		return nil, err
+	}
+	v, _, err := recvView(b).Get(name)
+	return v, err
+}
+
+// viewClear implements clear(targets=, block=): resets the engines'
+// namespaces and forgets their pushed modules.
+func viewClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	o, kw, err := v.opts(kwargs)
+	if err != nil {
+		return nil, fmt.Errorf("clear: %w", err)
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kw); err != nil {
+		return nil, err
+	}
+	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindClear, Label: o.label}, nil, o.targets, o.single)
+	if err != nil {
+		return nil, fmt.Errorf("clear: %w", err)
+	}
+	ar.res.Combine = client.CombineNone
+	return result(thread, ar, o.block)
+}

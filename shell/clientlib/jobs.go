@@ -1,5 +1,9 @@
 package clientlib
 
+// This file holds the client's job bookkeeping: rc.history, outstanding,
+// results and metadata, and the methods that act on jobs (wait, abort,
+// queue_status, clear, shutdown) for the client and its views.
+
 import (
 	"context"
 	"fmt"
@@ -13,7 +17,7 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// moreClientMethods holds the client methods beyond the foundation's.
+// moreClientMethods holds the client's job methods.
 var moreClientMethods = map[string]builtinFunc{
 	"wait":         clientWait,
 	"abort":        clientAbort,
