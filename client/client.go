@@ -473,6 +473,7 @@ func (c *Client) onResult(r protocol.Result, body []byte) {
 		task.finish(r, body)
 	} else {
 		c.strays.Add(1)
+		c.log.Warn("result for a task that is not pending", "msg_id", r.MsgID, "engine", r.Engine)
 	}
 }
 

@@ -14,12 +14,14 @@ import (
 // KeyError.
 func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) {
 	tasks := make([]*Task, len(ids))
+	var created []*Task // tasks that were not pending already
 	c.mu.Lock()
 	for i, id := range ids {
 		t := c.pending[id]
 		if t == nil {
 			t = &Task{MsgID: id, Engine: -1, done: make(chan struct{})}
 			c.pending[id] = t
+			created = append(created, t)
 		}
 		tasks[i] = t
 	}
@@ -28,7 +30,7 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 	err := c.Control(ctx, "get_result", &protocol.GetResultArgs{MsgIDs: ids}, &recs)
 	if err != nil {
 		c.mu.Lock()
-		for _, t := range tasks {
+		for _, t := range created {
 			if !t.Ready() && c.pending[t.MsgID] == t {
 				delete(c.pending, t.MsgID)
 			}
@@ -36,8 +38,17 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 		c.mu.Unlock()
 		return nil, err
 	}
-	for i, r := range recs {
-		if i >= len(tasks) || r.Found && !r.Done {
+	c.settleRecords(recs, func(id string) *protocol.RemoteError {
+		return &protocol.RemoteError{Name: "KeyError", Message: fmt.Sprintf("no task %q in the hub's database", id), Engine: -1}
+	})
+	return tasks, nil
+}
+
+// settleRecords finishes the pending tasks that a get_result reply
+// reports done, or unknown to the hub (failed with unknown).
+func (c *Client) settleRecords(recs []protocol.ResultRecord, unknown func(msgID string) *protocol.RemoteError) {
+	for _, r := range recs {
+		if r.Found && !r.Done {
 			continue
 		}
 		c.mu.Lock()
@@ -48,8 +59,7 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 			continue // finished meanwhile
 		}
 		if !r.Found {
-			t.finish(protocol.Result{MsgID: r.MsgID, Engine: -1, Status: protocol.StatusError,
-				Error: &protocol.RemoteError{Name: "KeyError", Message: fmt.Sprintf("no task %q in the hub's database", r.MsgID), Engine: -1}}, nil)
+			t.finish(protocol.Result{MsgID: r.MsgID, Engine: -1, Status: protocol.StatusError, Error: unknown(r.MsgID)}, nil)
 			continue
 		}
 		t.Engine, t.Kind, t.Label = r.Result.Engine, r.Result.Kind, r.Result.Label
@@ -58,7 +68,6 @@ func (c *Client) HubResults(ctx context.Context, ids []string) ([]*Task, error) 
 		}
 		t.finish(r.Result, r.Body)
 	}
-	return tasks, nil
 }
 
 // ResultStatus says which of ids are pending, completed or unknown to the

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
@@ -64,7 +65,9 @@ func (c *Client) redialOnce(ctx context.Context) bool {
 
 // resync asks the controller for the pending tasks' results: finished
 // ones come back at once, running ones when they finish, and ones it does
-// not know fail with KeyError.
+// not know (sent as it went down) fail with TaskLost. A failed query is tried again (on the
+// next connection too) until Options.Reconnect passes; tasks still
+// unanswered then fail with ConnectionError, so no task waits for ever.
 func (c *Client) resync() {
 	c.mu.Lock()
 	ids := make([]string, 0, len(c.pending))
@@ -75,9 +78,47 @@ func (c *Client) resync() {
 	if len(ids) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.HubResults(ctx, ids); err != nil {
-		c.log.Warn("resync after reconnecting failed", "err", err)
+	deadline := time.Now().Add(max(c.reconnect, 10*time.Second))
+	wait := 100 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var recs []protocol.ResultRecord
+		err := c.Control(ctx, "get_result", &protocol.GetResultArgs{MsgIDs: ids}, &recs)
+		cancel()
+		if err == nil {
+			c.settleRecords(recs, func(id string) *protocol.RemoteError {
+				return &protocol.RemoteError{Name: "TaskLost", Engine: -1, Message: fmt.Sprintf(
+					"the controller restarted before it recorded task '%s' (sent as it went down); submit it again", id)}
+			})
+			return
+		}
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return // shutdown failed every pending task
+		}
+		if time.Now().After(deadline) {
+			c.log.Warn("resync after reconnecting failed", "err", err)
+			c.failPending(ids, fmt.Sprintf("reconnected, but could not ask the controller for the result: %v", err))
+			return
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// failPending fails those of ids still pending with ConnectionError.
+func (c *Client) failPending(ids []string, msg string) {
+	now := time.Now().UnixNano()
+	for _, id := range ids {
+		c.mu.Lock()
+		t := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if t != nil {
+			t.finish(protocol.Result{MsgID: id, Engine: t.Engine, Status: protocol.StatusError, Completed: now,
+				Error: &protocol.RemoteError{Name: "ConnectionError", Message: msg, Engine: t.Engine, Method: string(t.Kind)}}, nil)
+		}
 	}
 }

@@ -19,10 +19,12 @@ import (
 const (
 	// DefaultMaxOutput bounds the output (print) captured per task.
 	DefaultMaxOutput = 1 << 20
-	// DefaultMaxStack bounds the call stack of a running task, well
-	// below the Go runtime's fatal 1 GiB: deep recursion fails with a
-	// RecursionError instead of crashing the engine.
-	DefaultMaxStack = 256 << 20
+	// DefaultMaxStack bounds the call stack of a running task: deep
+	// recursion fails with a RecursionError instead of crashing the
+	// engine. It sits above the ~512 MiB stack that Starlark's own guard
+	// (100,000 calls: "Starlark stack overflow", which catch() sees)
+	// needs, and the program layer sets Go's fatal limit to twice it.
+	DefaultMaxStack = 640 << 20
 	// DefaultMaxDepth bounds the nesting of decoded values and of
 	// json.decode input.
 	DefaultMaxDepth = 256

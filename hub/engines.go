@@ -35,6 +35,8 @@ type task struct {
 	watchers []string  // other clients waiting for the result
 	restored bool      // reloaded from the database after a restart
 	claimed  bool      // a reconnected engine said it holds it
+	// unstarted: restored with no Started notice recorded
+	unstarted bool
 }
 
 // deliver queues a result frame for the task's client and watchers; h.mu

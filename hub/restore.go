@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pxsh/pxsh/hub/taskdb"
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 )
@@ -72,7 +73,8 @@ func (h *Hub) reload() error {
 			continue
 		}
 		t := &task{req: req, client: rec.ClientID, engine: req.Engine, body: rec.Request,
-			balanced: rec.ViewKind == "balanced", restored: true}
+			balanced: rec.ViewKind == "balanced", restored: true,
+			unstarted: rec.Status == taskdb.StatusPending}
 		if t.balanced {
 			t.engine = -1
 		}
@@ -94,13 +96,17 @@ func (h *Hub) reclaim(e *engine, ids []string) {
 		if t == nil || !t.restored || t.claimed {
 			continue
 		}
-		t.claimed, t.engine = true, e.info.ID
+		// The scheduler does not know a reclaimed task: should its engine
+		// die, it fails with EngineError like a direct task.
+		t.claimed, t.engine, t.balanced = true, e.info.ID, false
 		e.tasks[id] = t
 	}
 }
 
-// settle ends the restored tasks no engine reclaimed: load-balanced ones
-// with retries left are resubmitted, the others fail.
+// settle ends the restored tasks no engine reclaimed. Load-balanced ones
+// that never started are resubmitted (they never ran, so no retry is
+// spent); ones that started are resubmitted when they have retries left.
+// The others fail with TaskLost.
 func (h *Hub) settle() {
 	var out outbox
 	var lost []*task
@@ -111,8 +117,10 @@ func (h *Hub) settle() {
 			continue
 		}
 		t.restored = false
-		if t.balanced && t.req.Retries > 0 {
-			t.req.Retries--
+		if t.balanced && (t.unstarted || t.req.Retries > 0) {
+			if !t.unstarted {
+				t.req.Retries--
+			}
 			h.apply(h.sched.Submit(h.schedTask(t), time.Now()), &out)
 			continue
 		}

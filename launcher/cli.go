@@ -234,8 +234,9 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 	if f.daemonize && !f.super {
 		return daemonize(ctx, args, cfg, f, env)
 	}
-	// foreground or detached supervisor: children die with us
-	cfg.DieWithLauncher = true
+	// foreground or detached supervisor: children outlive a supervisor
+	// that dies (`pxsh cluster stop` stops them from the records)
+	cfg.DieWithLauncher = false
 	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -294,7 +295,7 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 	select {
 	case <-sctx.Done():
 	case <-c.ControllerDone():
-		fmt.Fprintf(env.Stderr, "pxsh cluster: controller ended; stopping the engines\n")
+		fmt.Fprintf(env.Stderr, "pxsh cluster: the controller ended and was not restarted; stopping the engines\n")
 		stopAll()
 		return exitError
 	}
@@ -687,7 +688,7 @@ func ProfileMain(ctx context.Context, args []string, env Env) int {
 			return exitUsage
 		}
 		dir := profile.Dir(root, name)
-		if err := os.MkdirAll(profile.SecurityDir(dir), 0o700); err != nil {
+		if err := profile.Ensure(dir); err != nil {
 			fmt.Fprintf(env.Stderr, "pxsh profile create: %v\n", err)
 			return exitError
 		}

@@ -73,6 +73,13 @@ type Cluster struct {
 	stopped    chan struct{}
 	stopOnce   sync.Once
 	stopErr    error
+	// ctlStarted is when the current controller started; ctlRestarts
+	// counts its restarts in a row; ctlGone is closed once the controller
+	// ended for good.
+	ctlStarted  time.Time
+	ctlRestarts int
+	ctlGone     chan struct{}
+	ctlGoneOnce sync.Once
 }
 
 type engineEntry struct {
@@ -124,7 +131,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg.Grace = DefaultGrace
 	}
 	c := &Cluster{cfg: cfg, run: cfg.Runner, log: cfg.Logger, events: make(chan Event, 64),
-		restarts: map[int]int{}, stopped: make(chan struct{}),
+		restarts: map[int]int{}, stopped: make(chan struct{}), ctlGone: make(chan struct{}),
 		owner: int64(os.Getpid())<<32 | rand.Int64N(1<<31)}
 	if c.run == nil {
 		c.run = ExecRunner{Env: cfg.Env}
@@ -146,10 +153,11 @@ func New(cfg Config) (*Cluster, error) {
 	if abs, err := filepath.Abs(c.dir); err == nil {
 		c.dir = abs
 	}
-	for _, d := range []string{c.dir, filepath.Join(c.dir, "log"), profile.SecurityDir(c.dir)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("new cluster: %w", err)
-		}
+	if err := profile.Ensure(c.dir); err != nil {
+		return nil, fmt.Errorf("new cluster: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(c.dir, "log"), 0o700); err != nil {
+		return nil, fmt.Errorf("new cluster: %w", err)
 	}
 	return c, nil
 }
@@ -183,16 +191,12 @@ func (c *Cluster) EngineFile() string { return profile.ConnectionPath(c.dir, tru
 // (and logged) when nobody reads them.
 func (c *Cluster) Events() <-chan Event { return c.events }
 
-// ControllerDone returns a channel closed when the controller launcher
-// has ended (never closed before StartController).
-func (c *Cluster) ControllerDone() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.controller == nil {
-		return nil
-	}
-	return c.controller.Wait()
-}
+// ControllerDone returns a channel closed when the controller has ended
+// for good: stopped, or ended unexpectedly and not restarted (only a local
+// controller is restarted, at most maxRestarts times in a row).
+func (c *Cluster) ControllerDone() <-chan struct{} { return c.ctlGone }
+
+func (c *Cluster) controllerGone() { c.ctlGoneOnce.Do(func() { close(c.ctlGone) }) }
 
 // Done returns a channel closed when Stop has finished.
 func (c *Cluster) Done() <-chan struct{} { return c.stopped }
@@ -239,7 +243,8 @@ func (c *Cluster) controllerArgs() []string {
 			loc, _ = os.Hostname()
 		}
 	}
-	var args []string
+	// the supervisor records the controller: it must not record itself
+	args := []string{"--x-supervised"}
 	if ip != "" {
 		args = append(args, "--ip", ip)
 	}
@@ -279,23 +284,10 @@ func (c *Cluster) StartController(ctx context.Context) error {
 	for _, f := range []string{c.EngineFile(), c.ClientFile()} {
 		os.Remove(f)
 	}
-	l, err := c.newController()
-	if err != nil {
+	if err := c.startController(ctx, false); err != nil {
 		return err
 	}
-	if err := l.Start(ctx); err != nil {
-		return fmt.Errorf("start controller: %w", err)
-	}
-	c.mu.Lock()
-	c.controller = l
-	c.mu.Unlock()
-	if err := c.save(func(s *ClusterState) {
-		s.Started = time.Now()
-	}); err != nil {
-		l.Stop(context.WithoutCancel(ctx))
-		return err
-	}
-	go c.watchController(l)
+	c.save(func(s *ClusterState) { s.Started = time.Now() })
 	if c.cfg.Private {
 		go func() {
 			select {
@@ -308,8 +300,37 @@ func (c *Cluster) StartController(ctx context.Context) error {
 	return nil
 }
 
-func (c *Cluster) newController() (Launcher, error) {
+// startController starts a controller (restoring the previous one's
+// port, keys and tasks with restore), records it and watches it.
+func (c *Cluster) startController(ctx context.Context, restore bool) error {
+	l, err := c.newController(restore)
+	if err != nil {
+		return err
+	}
+	if err := l.Start(ctx); err != nil {
+		return fmt.Errorf("start controller: %w", err)
+	}
+	c.mu.Lock()
+	if c.stopping {
+		c.mu.Unlock()
+		l.Stop(context.WithoutCancel(ctx))
+		return fmt.Errorf("start controller: the cluster is stopping")
+	}
+	c.controller, c.ctlStarted = l, time.Now()
+	c.mu.Unlock()
+	if err := c.save(nil); err != nil {
+		l.Stop(context.WithoutCancel(ctx))
+		return err
+	}
+	go c.watchController(l)
+	return nil
+}
+
+func (c *Cluster) newController(restore bool) (Launcher, error) {
 	args := append([]string{"controller", "--profile-dir", c.dir}, c.controllerArgs()...)
+	if restore {
+		args = append(args, "--restore")
+	}
 	out := filepath.Join(c.dir, "log", "controller.log")
 	switch c.cfg.Controller {
 	case "local":
@@ -371,14 +392,66 @@ func systemFor(name string, b BatchConfig) (System, error) {
 	return sys, nil
 }
 
+// watchController reports a controller that ended unexpectedly and, for
+// a local controller that failed (killed by a signal, non-zero exit),
+// starts it again with --restore: same port, keys and certificate, so
+// engines and clients reconnect and the tasks in flight are resumed
+// (docs/DATABASE.md).
 func (c *Cluster) watchController(l Launcher) {
 	<-l.Wait()
 	c.mu.Lock()
 	stopping := c.stopping
-	c.mu.Unlock()
-	if !stopping && !l.Exit().Requested {
-		c.emit(Event{Kind: "controller-exit", What: l.Record().describe(), Exit: l.Exit()})
+	if !c.ctlStarted.IsZero() && time.Since(c.ctlStarted) > stableAfter {
+		c.ctlRestarts = 0
 	}
+	c.ctlRestarts++
+	attempt := c.ctlRestarts
+	c.mu.Unlock()
+	if stopping || l.Exit().Requested {
+		c.controllerGone()
+		return
+	}
+	ex := l.Exit()
+	c.emit(Event{Kind: "controller-exit", What: l.Record().describe(), Exit: ex})
+	// exit status 0 is a controller told to stop (a signal it handled,
+	// rc.shutdown(hub=True)): not restarted
+	clean := ex.Code == 0 && ex.Signal == 0 && ex.Err == nil
+	if c.cfg.Controller != "local" || c.cfg.NoControllerRestart || clean {
+		c.controllerGone()
+		return
+	}
+	if attempt > maxRestarts {
+		c.emit(Event{Kind: "restart-failed", What: "controller", Err: fmt.Errorf("gave up after %d restarts", maxRestarts)})
+		c.controllerGone()
+		return
+	}
+	if attempt > 1 {
+		select {
+		case <-time.After(restartDelay << (attempt - 2)):
+		case <-c.stopped:
+			c.controllerGone()
+			return
+		}
+	}
+	c.mu.Lock()
+	stopping = c.stopping
+	c.mu.Unlock()
+	if stopping {
+		c.controllerGone()
+		return
+	}
+	if err := c.startController(context.Background(), true); err != nil {
+		c.emit(Event{Kind: "restart-failed", What: "controller", Err: err})
+		c.controllerGone()
+		return
+	}
+	c.emit(Event{Kind: "restart", What: c.controllerRecord().describe() + " with --restore"})
+}
+
+func (c *Cluster) controllerRecord() Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.controller.Record()
 }
 
 // WaitConnection waits until the controller has written its engine

@@ -166,7 +166,8 @@ func TestClusterLocal(t *testing.T) {
 // alone, as `pxsh cluster stop` does after the supervisor was killed.
 func TestStopProfileAfterSupervisorDied(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.DieWithLauncher = false
+	// a dead supervisor restarts nothing
+	cfg.DieWithLauncher, cfg.NoControllerRestart = false, true
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -323,5 +324,126 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	if _, err := ReadState(dir); !errors.Is(err, ErrNoCluster) {
 		t.Errorf("after remove: %v", err)
+	}
+}
+
+// controllerProc returns the recorded controller process.
+func controllerProc(t *testing.T, dir string) ProcRecord {
+	t.Helper()
+	st, err := ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Records {
+		if r.Role == "controller" && len(r.Procs) == 1 {
+			return r.Procs[0]
+		}
+	}
+	t.Fatalf("no controller in %+v", st.Records)
+	return ProcRecord{}
+}
+
+func TestControllerRestartedWithRestore(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.N = 1
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	defer c.Stop(ctx)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitConnection(ctx); err != nil {
+		t.Fatal(err)
+	}
+	victim := controllerProc(t, c.ProfileDir())
+	syscall.Kill(victim.PID, syscall.SIGKILL)
+	deadline := time.After(10 * time.Second)
+	for restarted := false; !restarted; {
+		select {
+		case e := <-c.Events():
+			restarted = e.Kind == "restart" && strings.Contains(e.What, "controller")
+		case <-c.ControllerDone():
+			t.Fatal("the controller was not restarted")
+		case <-deadline:
+			t.Fatal("no restart event")
+		}
+	}
+	again := controllerProc(t, c.ProfileDir())
+	if again.PID == victim.PID || !alive(again.PID, again.Start) {
+		t.Fatalf("controller not restarted: %+v", again)
+	}
+	logPath := filepath.Join(c.ProfileDir(), "log", "controller.log")
+	for stop := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), "--restore") {
+			break
+		}
+		if time.Now().After(stop) {
+			t.Fatalf("restarted controller's arguments lack --restore:\n%s", b)
+		}
+	}
+	// the engine was left alone
+	st, _ := ReadState(c.ProfileDir())
+	for _, r := range st.Records {
+		if r.Role == "engines" && !anyAlive(r.Procs) {
+			t.Errorf("engine stopped with the controller: %+v", r)
+		}
+	}
+	all := procsOf(st)
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertAllGone(t, all)
+	select {
+	case <-c.ControllerDone():
+	default:
+		t.Error("ControllerDone open after Stop")
+	}
+}
+
+func TestControllerNotRestarted(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.N, cfg.NoControllerRestart = 0, true
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	defer c.Stop(ctx)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(controllerProc(t, c.ProfileDir()).PID, syscall.SIGKILL)
+	select {
+	case <-c.ControllerDone():
+	case <-time.After(10 * time.Second):
+		t.Fatal("ControllerDone not closed")
+	}
+}
+
+func TestRecordAndForgetProcess(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "profile_x")
+	// a stale controller record is replaced
+	if err := RecordProcess(dir, "controller", 1<<22+12345); err != nil {
+		t.Fatal(err)
+	}
+	if err := RecordProcess(dir, "controller", os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Records) != 1 || st.Records[0].Procs[0].PID != os.Getpid() || !st.Running() || st.Controller != "local" {
+		t.Fatalf("state %+v", st)
+	}
+	if err := ForgetProcess(dir, os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadState(dir); !errors.Is(err, ErrNoCluster) {
+		t.Errorf("state after forget: %v", err)
 	}
 }

@@ -40,6 +40,9 @@ type Config struct {
 	// connection files are then accepted for every backend, and MPI is
 	// told to use the loopback interface.
 	LocalOnly bool
+	// NoControllerRestart leaves a local controller that ended
+	// unexpectedly down (by default it is restarted with --restore).
+	NoControllerRestart bool
 	// RestartEngines restarts local and MPI engines that exit unexpectedly,
 	// with their old ids.
 	RestartEngines bool

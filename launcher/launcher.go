@@ -7,7 +7,8 @@
 // launcher is one local process running mpiexec), not inherited. A Cluster
 // combines one controller launcher and any number of engine launchers,
 // records everything it started in the profile's cluster.json (so another
-// process can stop it), reports engines that die and can restart them.
+// process can stop it), restarts a local controller that dies (with
+// --restore), reports engines that die and can restart them.
 //
 // The package also holds the `pxsh cluster` and `pxsh profile`
 // subprograms (ClusterMain, ProfileMain), called by cmd/pxsh.

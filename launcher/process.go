@@ -335,6 +335,9 @@ func procState(pid int) string {
 	return s[i+2 : i+3]
 }
 
+// Alive reports whether a local process exists and is not a zombie.
+func Alive(pid int) bool { return alive(pid, 0) }
+
 // alive reports whether pid exists, is not a zombie and (when start is
 // not 0) was started at start.
 func alive(pid int, start uint64) bool {

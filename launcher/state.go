@@ -94,6 +94,12 @@ func writeState(dir string, s *ClusterState) error {
 // cluster.json.lock). f gets nil when there is no state; it returns the
 // state to write, or nil to remove the file.
 func updateState(dir string, f func(*ClusterState) (*ClusterState, error)) error {
+	return updateStateWait(dir, -1, f)
+}
+
+// updateStateWait is updateState waiting at most wait for the lock (for
+// ever when wait < 0).
+func updateStateWait(dir string, wait time.Duration, f func(*ClusterState) (*ClusterState, error)) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("update cluster state: %w", err)
 	}
@@ -102,7 +108,7 @@ func updateState(dir string, f func(*ClusterState) (*ClusterState, error)) error
 		return fmt.Errorf("update cluster state: %w", err)
 	}
 	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lockFile(lf, wait); err != nil {
 		return fmt.Errorf("update cluster state: %w", err)
 	}
 	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
@@ -221,4 +227,87 @@ func (r Record) describe() string {
 		return fmt.Sprintf("%s%s%s (pid %d)", what, ids, host, r.Procs[0].PID)
 	}
 	return what + ids
+}
+
+// RecordProcess records a process started by hand (`pxsh controller`
+// without a supervisor) in the profile's cluster.json, so that `pxsh
+// cluster list` shows it and `pxsh cluster stop` stops it. Records of the
+// same role whose processes are gone are dropped. ForgetProcess removes
+// the record when the process ends.
+func RecordProcess(dir, role string, pid int) error {
+	rec := Record{Kind: "local", Role: role, Owner: int64(pid) << 32,
+		Procs: []ProcRecord{{PID: pid, Start: procStartTime(pid), ID: -1}}}
+	return updateState(dir, func(s *ClusterState) (*ClusterState, error) {
+		if s == nil {
+			s = &ClusterState{Started: time.Now()}
+		}
+		s.ProfileDir = dir
+		if role == "controller" && s.Controller == "" {
+			s.Controller = "local"
+		}
+		if c, err := profile.Read(profile.ConnectionPath(dir, false)); err == nil {
+			s.ClusterID = c.ClusterID
+		}
+		keep := []Record{rec}
+		for _, r := range s.Records {
+			if r.Role == role && r.JobID == "" && !anyAlive(r.Procs) {
+				continue
+			}
+			keep = append(keep, r)
+		}
+		s.Records = keep
+		return s, nil
+	})
+}
+
+// ForgetProcess removes the record RecordProcess wrote for pid, and the
+// whole cluster.json when nothing else is recorded. It gives up after a
+// second when another process holds the state (`pxsh cluster stop`
+// removing everything).
+func ForgetProcess(dir string, pid int) error {
+	owner := int64(pid) << 32
+	return updateStateWait(dir, time.Second, func(s *ClusterState) (*ClusterState, error) {
+		if s == nil {
+			return nil, nil
+		}
+		var keep []Record
+		for _, r := range s.Records {
+			if r.Owner != owner {
+				keep = append(keep, r)
+			}
+		}
+		s.Records = keep
+		if len(keep) == 0 && (s.Supervisor == nil || !alive(s.Supervisor.PID, s.Supervisor.Start)) {
+			return nil, nil
+		}
+		return s, nil
+	})
+}
+
+func anyAlive(ps []ProcRecord) bool {
+	for _, p := range ps {
+		if alive(p.PID, p.Start) {
+			return true
+		}
+	}
+	return false
+}
+
+// lockFile takes an exclusive flock on f, waiting at most wait (for ever
+// when wait < 0).
+func lockFile(f *os.File, wait time.Duration) error {
+	if wait < 0 {
+		return syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is locked by another process", f.Name())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/pxsh/pxsh/protocol"
 )
@@ -115,10 +116,45 @@ func Read(path string) (*Connection, error) {
 	return &c, nil
 }
 
+// Ensure creates a profile directory and its security directory with
+// mode 0700, and tightens them to 0700 when they exist with group or
+// other permissions: they hold the cluster key and the task database.
+func Ensure(dir string) error {
+	for _, d := range []string{dir, SecurityDir(dir)} {
+		if err := private(d); err != nil {
+			return fmt.Errorf("profile directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// private creates dir (0700) or removes group and other permissions from
+// an existing one of ours. A shared directory (sticky, like /tmp, or
+// another user's) given as a profile directory is left alone.
+func private(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSticky != 0 {
+		return nil
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return nil
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return os.Chmod(dir, perm&0o700)
+	}
+	return nil
+}
+
 // Write writes a connection file atomically with mode 0600, creating its
-// directory (0700).
+// directory (0700, tightened when it exists with looser permissions).
 func Write(path string, c *Connection) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := private(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("write connection file: %w", err)
 	}
 	b, err := json.MarshalIndent(c, "", "  ")

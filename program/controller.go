@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/hub"
+	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/quic"
 )
@@ -31,6 +32,7 @@ type controllerFlags struct {
 	scheme                                string
 	hwm                                   int
 	restore, daemonize, memoryDB          bool
+	supervised                            bool
 	grace                                 time.Duration
 	maxFrame                              size
 }
@@ -52,6 +54,7 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.memoryDB, "memory-db", false, "keep the task database in memory")
 	f.maxFrame = quic.DefaultMaxFrame
 	fs.Var(&f.maxFrame, "max-frame", "largest message `size` (a result, a pushed value, a reply); larger ones fail with an error naming the size")
+	fs.BoolVar(&f.supervised, "x-supervised", false, "internal: started by `pxsh cluster start`, which records it")
 }
 
 func (f *controllerFlags) dir() string {
@@ -78,9 +81,13 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 	if f.hwm == 0 {
 		cfg.HWM = -1
 	}
+	// warnings and failures (a dead engine, a failing task database) are
+	// always logged; --verbose adds the events
+	level := slog.LevelWarn
 	if f.verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+		level = slog.LevelInfo
 	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return cfg
 }
 
@@ -92,7 +99,7 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := os.MkdirAll(f.dir(), 0o700); err != nil {
+	if err := profile.Ensure(f.dir()); err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1
 	}
@@ -103,6 +110,15 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1
+	}
+	if !f.supervised {
+		// started by hand: recorded, so `pxsh cluster list` shows it and
+		// `pxsh cluster stop` stops it
+		pid := os.Getpid()
+		if err := launcher.RecordProcess(f.dir(), "controller", pid); err != nil {
+			fmt.Fprintln(stderr, "pxsh controller: warning:", err)
+		}
+		defer launcher.ForgetProcess(f.dir(), pid)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pxsh/pxsh/engine"
 	"github.com/pxsh/pxsh/hub"
+	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/shell"
 	"github.com/pxsh/pxsh/starlarklib/hostlib"
@@ -29,11 +32,13 @@ func StartPrivate(ctx context.Context, p shell.Private) (connFile string, stop f
 	if err != nil {
 		return "", nil, err
 	}
-	dir, err := os.MkdirTemp("", "pxsh-private-")
+	cleanStalePrivate(os.TempDir())
+	dir, err := os.MkdirTemp("", privatePrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", nil, fmt.Errorf("private cluster: %w", err)
 	}
-	h, err := hub.New(hub.Config{ProfileDir: dir})
+	// the task database stays in memory: nothing outlives the cluster
+	h, err := hub.New(hub.Config{ProfileDir: dir, MemoryDB: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
@@ -128,5 +133,36 @@ func stopProcs(procs []*exec.Cmd, grace time.Duration) {
 			}
 			return
 		}
+	}
+}
+
+// privatePrefix names private cluster directories in the temporary
+// directory: pxsh-private-<pid>-<random>, pid being the process that
+// owns the cluster.
+const privatePrefix = "pxsh-private-"
+
+// cleanStalePrivate removes the private cluster directories under tmp
+// whose owner process is gone (killed before it could remove them).
+func cleanStalePrivate(tmp string) {
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), privatePrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || launcher.Alive(pid) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+				continue // another user's
+			}
+		}
+		os.RemoveAll(filepath.Join(tmp, e.Name()))
 	}
 }

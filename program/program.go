@@ -72,25 +72,40 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, opts ...Optio
 	for _, opt := range opts {
 		opt(o)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	if len(args) > 1 {
-		rest := args[2:]
-		switch args[1] {
-		case "controller":
-			return controllerMain(ctx, rest, stderr)
-		case "engine":
-			return engineMain(ctx, rest, stdin, stderr, o)
-		case "cluster":
-			return clusterMain(ctx, rest, stdout, stderr)
-		case "profile":
-			return profileMain(ctx, rest, stdout, stderr)
-		case "version", "--version":
-			fmt.Fprintln(stdout, "pxsh", Version)
-			return 0
-		}
+	if len(args) > 1 && subcommand(args[1]) {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		return runSubcommand(ctx, args, stdin, stdout, stderr, o)
 	}
-	return shellMain(ctx, args[1:], stdin, stdout, stderr, o)
+	// The shell, scripts and commands handle SIGINT and SIGTERM themselves
+	// (shell.Main): the exit status says which one stopped them.
+	return shellMain(context.Background(), args[1:], stdin, stdout, stderr, o)
+}
+
+// subcommand reports whether name is a subcommand other than the shell.
+func subcommand(name string) bool {
+	switch name {
+	case "controller", "engine", "cluster", "profile", "version", "--version":
+		return true
+	}
+	return false
+}
+
+// runSubcommand runs a subcommand other than the shell.
+func runSubcommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, o *options) int {
+	rest := args[2:]
+	switch args[1] {
+	case "controller":
+		return controllerMain(ctx, rest, stderr)
+	case "engine":
+		return engineMain(ctx, rest, stdin, stderr, o)
+	case "cluster":
+		return clusterMain(ctx, rest, stdout, stderr)
+	case "profile":
+		return profileMain(ctx, rest, stdout, stderr)
+	}
+	fmt.Fprintln(stdout, "pxsh", Version)
+	return 0
 }
 
 // getenv is the environment lookup the subprograms use.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -86,10 +87,50 @@ func Main(ctx context.Context, args []string, cfg Config) int {
 		}()
 		cfg.Interrupt = intr
 	} else {
-		ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		ctx, stop = stopOnSignal(ctx, cfg.Stderr)
 	}
 	defer stop()
 	s := New(cfg)
 	defer s.Close()
 	return s.Run(ctx)
+}
+
+// SignalError is the cause of a context cancelled by a signal; Run exits
+// with 128 + its number (130 for SIGINT, 143 for SIGTERM).
+type SignalError struct{ Signal syscall.Signal }
+
+func (e *SignalError) Error() string { return "interrupted by " + e.Signal.String() }
+
+// stopOnSignal returns a context cancelled, with a *SignalError cause, by
+// the first SIGINT or SIGTERM. A second one ends the process at once (the
+// private cluster's engines die with it: they have a parent-death signal).
+func stopOnSignal(parent context.Context, stderr io.Writer) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var first *SignalError
+		for {
+			select {
+			case s := <-sig:
+				n, _ := s.(syscall.Signal)
+				if first != nil {
+					if stderr != nil {
+						fmt.Fprintln(stderr, "pxsh: second", n, "- exiting now")
+					}
+					os.Exit(128 + int(first.Signal))
+				}
+				first = &SignalError{Signal: n}
+				cancel(first)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sig)
+		close(done)
+		cancel(context.Canceled)
+	}
 }

@@ -33,11 +33,10 @@ func (s *Shell) Run(ctx context.Context) int {
 	default:
 		return s.Interact(ctx)
 	}
-	if err != nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
 		// Interrupted (Ctrl-C or SIGTERM): stop what the script started.
 		s.cancelOutstanding(start)
-		fmt.Fprintln(s.cfg.Stderr, "KeyboardInterrupt")
-		return 130
+		return interruptStatus(ctx, s.cfg.Stderr)
 	}
 	if err != nil {
 		s.printError(err)
@@ -163,6 +162,9 @@ func (s *Shell) runInput(ctx context.Context, name, code string) bool {
 	thread := s.newThread()
 	s.thread = thread
 	s.setContext(ictx)
+	// SIGTERM (ctx) stops a pure Starlark loop too.
+	stopCancel := context.AfterFunc(ctx, func() { thread.Cancel(cancelReason(ctx)) })
+	defer stopCancel()
 	start := time.Now()
 	var interrupted atomic.Bool
 	done := make(chan struct{})

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/shell/clientlib"
@@ -39,11 +41,39 @@ func (s *Shell) RunFile(ctx context.Context, path string, argv []string) error {
 	return s.RunString(ctx, path, code)
 }
 
-// RunString runs a chunk of code in the shell's namespace.
+// RunString runs a chunk of code in the shell's namespace. When ctx is
+// done the code stops, whatever it is doing: blocking calls return and the
+// Starlark thread is cancelled (so a pure loop ends too).
 func (s *Shell) RunString(ctx context.Context, filename, code string) error {
+	thread := s.newThread() // a cancelled thread stays cancelled
+	s.thread = thread
 	s.setContext(ctx)
-	_, err := s.ns.Exec(s.thread, filename, code, false)
+	stop := context.AfterFunc(ctx, func() { thread.Cancel(cancelReason(ctx)) })
+	defer stop()
+	_, err := s.ns.Exec(thread, filename, code, false)
 	return err
+}
+
+// cancelReason is the message of a Starlark thread cancelled with ctx.
+func cancelReason(ctx context.Context) string {
+	var se *SignalError
+	if errors.As(context.Cause(ctx), &se) && se.Signal == syscall.SIGTERM {
+		return "terminated (SIGTERM)"
+	}
+	return "KeyboardInterrupt"
+}
+
+// interruptStatus reports an interrupted script or command and returns
+// its exit status: 128 + the signal's number (130 for SIGINT, 143 for
+// SIGTERM), 130 when the context was cancelled otherwise.
+func interruptStatus(ctx context.Context, stderr io.Writer) int {
+	var se *SignalError
+	if errors.As(context.Cause(ctx), &se) && se.Signal == syscall.SIGTERM {
+		fmt.Fprintln(stderr, "Terminated")
+		return 128 + int(se.Signal)
+	}
+	fmt.Fprintln(stderr, "KeyboardInterrupt")
+	return 130
 }
 
 // ErrorReport renders an uncaught error as the shell prints it: a remote

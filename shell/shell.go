@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +46,9 @@ type Config struct {
 	Getenv func(string) string
 	// Builtins are extra predeclared names.
 	Builtins starlark.StringDict
+	// Modules are extra modules that load(name, ...) gives, implemented by
+	// Go code (see starlarklib.Namespace.SetNativeModule).
+	Modules map[string]starlark.StringDict
 	// ConnectionFile names the cluster to use; "" means Profile's running
 	// cluster, or a private one.
 	ConnectionFile string
@@ -162,6 +166,9 @@ func New(cfg Config) *Shell {
 	}
 	s.builtins = builtins
 	s.ns = starlarklib.NewNamespace(builtins)
+	for name, m := range cfg.Modules {
+		s.ns.SetNativeModule(name, m)
+	}
 	s.env.NS = s.ns
 	s.thread = s.newThread()
 	return s
@@ -230,12 +237,16 @@ func (s *Shell) connect(ctx context.Context, prof, file string, timeout time.Dur
 		}
 	}
 	c, err := client.Dial(ctx, path, client.Options{Timeout: timeout})
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	private := s.private
 	s.mu.Unlock()
+	if err != nil && file == "" && !private {
+		return nil, fmt.Errorf("the cluster recorded in profile %q is not reachable (connection file %s): %w",
+			profileName(filepath.Dir(filepath.Dir(path))), path, err)
+	}
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.clients = append(s.clients, c)
 	s.mu.Unlock()
@@ -271,11 +282,14 @@ func (s *Shell) defaultCluster(ctx context.Context) (string, error) {
 		s.connFile = s.cfg.ConnectionFile
 		return s.connFile, nil
 	}
-	path := profile.ConnectionPath(profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile), false)
 	if s.cfg.Allow != "" {
 		return s.startPrivate(ctx)
 	}
-	if c, err := profile.Read(path); err == nil && alive(c.PID) {
+	path, err := profileCluster(ctx, profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile))
+	if err != nil {
+		return "", err
+	}
+	if path != "" {
 		s.connFile = path
 		return path, nil
 	}

@@ -242,6 +242,8 @@ func (ns *Namespace) wrapper(f *protocol.Function) (*starlark.Program, error) {
 		fparams, root = def.Params, def
 	}
 
+	collectLateReads(root, ns.lateReads)
+
 	// Replace the default expressions by the wrapper's parameters, keeping
 	// the line structure.
 	offs := lineOffsets(text)

@@ -191,6 +191,9 @@ func (ns *Namespace) Load(thread *starlark.Thread, module string) (starlark.Stri
 		}
 		return d, nil
 	}
+	if m, ok := ns.native[module]; ok {
+		return m, nil
+	}
 	src, ok := ns.modSrc[module]
 	if !ok {
 		return nil, fmt.Errorf("load: module %q not available on this engine (only standard modules and modules pushed with sync_imports)", module)

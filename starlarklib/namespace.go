@@ -21,7 +21,9 @@ import (
 // name that is not a Starlark universal builtin resolved through the
 // namespace dict, which is the module's predeclared environment and is
 // shared by reference; the statement's new globals are merged back into
-// the dict.
+// the dict. Compound statements are rewritten so that this means what one
+// Starlark module means (see namespace_stmt.go); the remaining differences
+// are those of late binding, listed in docs/STARLARK.md.
 //
 // A Namespace is not safe for concurrent use.
 type Namespace struct {
@@ -33,9 +35,12 @@ type Namespace struct {
 	progs    map[string]*starlark.Program // compiled function wrappers
 	modSrc   map[string]string
 	modCache map[string]*moduleEntry
+	native   map[string]starlark.StringDict // modules given by Go code
 
 	exporting map[*starlark.Function]bool
 	limits    protocol.Limits
+	sync      *starlark.Builtin // see namespace_stmt.go
+	lateReads map[string]bool   // names used by the functions compiled here
 }
 
 // chunkSource is the text of one compiled chunk, kept to recover the source
@@ -64,12 +69,16 @@ func NewNamespace(builtins starlark.StringDict) *Namespace {
 		progs:     map[string]*starlark.Program{},
 		modSrc:    map[string]string{},
 		modCache:  map[string]*moduleEntry{},
+		native:    map[string]starlark.StringDict{},
+		lateReads: map[string]bool{},
 		exporting: map[*starlark.Function]bool{},
 	}
 	for k, v := range builtins {
 		ns.builtins[k] = v
 		ns.env[k] = v
 	}
+	ns.sync = ns.newSync()
+	ns.env[syncName] = ns.sync
 	return ns
 }
 
@@ -102,6 +111,7 @@ func (ns *Namespace) Clear() {
 	for k, v := range ns.builtins {
 		ns.env[k] = v
 	}
+	ns.env[syncName] = ns.sync
 }
 
 // Globals returns a new dict of the user globals (builtins excluded).
@@ -138,8 +148,9 @@ func (ns *Namespace) Exec(thread *starlark.Thread, filename, src string, wantVal
 				return ns.evalExpr(thread, filename, es.X)
 			}
 		}
-		sub := &syntax.File{Path: filename, Stmts: append(augmentedPrefix(stmt), stmt), Options: opts}
-		if err := ns.run(thread, sub); err != nil {
+		stmts, late := ns.prepareStmt(stmt)
+		sub := &syntax.File{Path: filename, Stmts: stmts, Options: opts}
+		if err := ns.run(thread, sub, late); err != nil {
 			return nil, err
 		}
 		if def, ok := stmt.(*syntax.DefStmt); ok {
@@ -154,53 +165,32 @@ func (ns *Namespace) Exec(thread *starlark.Thread, filename, src string, wantVal
 	return nil, nil
 }
 
-// augmentedPrefix returns "x = x" statements for the names that stmt
-// updates at top level with an augmented assignment (x += 1), so that the
-// resolver sees x as a global of the statement's module, initialised from
-// the namespace, rather than a global referenced before assignment.
-func augmentedPrefix(stmt syntax.Stmt) []syntax.Stmt {
-	var pre []syntax.Stmt
-	seen := map[string]bool{}
-	start := syntax.Start(stmt)
-	syntax.Walk(stmt, func(n syntax.Node) bool {
-		switch n := n.(type) {
-		case *syntax.DefStmt, *syntax.LambdaExpr, *syntax.Comprehension:
-			return false
-		case *syntax.AssignStmt:
-			if id, ok := n.LHS.(*syntax.Ident); ok && n.Op != syntax.EQ && !seen[id.Name] {
-				seen[id.Name] = true
-				pre = append(pre, &syntax.AssignStmt{
-					OpPos: start, Op: syntax.EQ,
-					LHS: &syntax.Ident{NamePos: start, Name: id.Name},
-					RHS: &syntax.Ident{NamePos: start, Name: id.Name},
-				})
-			}
-		}
-		return true
-	})
-	return pre
-}
-
 // execSource compiles and runs a generated source.
 func (ns *Namespace) execSource(thread *starlark.Thread, filename, src string) error {
 	f, err := FileOptions().Parse(filename, src, 0)
 	if err != nil {
 		return err
 	}
-	return ns.run(thread, f)
+	return ns.run(thread, f, nil)
 }
 
 // run resolves, compiles and runs a file whose statements come from a
-// parsed chunk, then merges its globals into the namespace (even after an
+// parsed chunk (late: names its functions read from the namespace, even
+// universal ones), then merges its globals into the namespace (even after an
 // error, like a REPL).
-func (ns *Namespace) run(thread *starlark.Thread, f *syntax.File) error {
-	prog, err := starlark.FileProgram(f, ns.isPredeclared)
+func (ns *Namespace) run(thread *starlark.Thread, f *syntax.File, late map[string]bool) error {
+	isPre := ns.isPredeclared
+	if len(late) > 0 {
+		isPre = func(name string) bool { return late[name] || ns.isPredeclared(name) }
+	}
+	prog, err := starlark.FileProgram(f, isPre)
 	if err != nil {
 		return FixError(err)
 	}
+	collectLateReads(f, ns.lateReads)
 	g, err := prog.Init(thread, ns.env)
 	for k, v := range g {
-		ns.Set(k, v)
+		ns.Set(globalName(k), v)
 	}
 	return FixError(err)
 }
@@ -214,6 +204,7 @@ func (ns *Namespace) evalExpr(thread *starlark.Thread, filename string, x syntax
 	if err != nil {
 		return nil, FixError(err)
 	}
+	collectLateReads(f, ns.lateReads)
 	g, err := prog.Init(thread, ns.env)
 	if err != nil {
 		return nil, FixError(err)
@@ -250,6 +241,13 @@ func (ns *Namespace) registerSource(filename, src string) {
 	ns.sources[filename] = append(list, &chunkSource{src: src})
 }
 
+// SetNativeModule makes load(name, ...) give the members of a module
+// implemented by Go code (an embedding program's, or a test's). It takes
+// precedence over pushed modules and is kept by Clear and ClearModules.
+func (ns *Namespace) SetNativeModule(name string, members starlark.StringDict) {
+	ns.native[name] = members
+}
+
 // SetLimits sets the decoding limits used by DecodeOptions and by
 // BuildFunction for the values a function carries.
 func (ns *Namespace) SetLimits(l protocol.Limits) { ns.limits = l }
@@ -272,7 +270,10 @@ func (ns *Namespace) DecodeOptions(thread *starlark.Thread) *DecodeOptions {
 	}
 }
 
-var uninitRE = regexp.MustCompile(`internal error: predeclared variable (\w+) is uninitialized`)
+var (
+	uninitRE = regexp.MustCompile(`internal error: predeclared variable (\w+) is uninitialized`)
+	hiddenRE = regexp.MustCompile(hiddenPrefix + `(\w+)`)
+)
 
 // FixError rewrites Starlark's message about a missing global
 // ("predeclared variable x is uninitialized", from late binding) into
@@ -284,6 +285,7 @@ func FixError(err error) error {
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
 		ee.Msg = uninitRE.ReplaceAllString(ee.Msg, "name '$1' is not defined")
+		ee.Msg = hiddenRE.ReplaceAllString(ee.Msg, "$1")
 		return err
 	}
 	if strings.Contains(err.Error(), "predeclared variable") {

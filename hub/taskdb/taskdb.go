@@ -68,6 +68,9 @@ type Config struct {
 	FlushInterval time.Duration
 	// Logger receives write failures and culling reports; nil is silent.
 	Logger *slog.Logger
+	// FailWrites, when set, is called before each write transaction; an
+	// error fails it as the storage would (tests inject failures).
+	FailWrites func() error
 }
 
 // Record is one task. Zero times mean unset; EngineID -1 means no engine.
@@ -104,16 +107,17 @@ type Record struct {
 // (Submitted, Started, Finished) return at once; their effects become
 // visible to reads after the next commit (Flush waits for it).
 type DB struct {
-	sql    *sql.DB
-	wconn  *sql.Conn
-	log    *slog.Logger
-	cfg    Config
-	ops    chan op
-	done   chan struct{} // closed when the writer has exited
-	mu     sync.RWMutex  // guards closed against sends on ops
-	closed bool
-	errMu  sync.Mutex
-	werr   error // first write error since the last Flush
+	sql     *sql.DB
+	wconn   *sql.Conn
+	log     *slog.Logger
+	cfg     Config
+	ops     chan op
+	done    chan struct{} // closed when the writer has exited
+	mu      sync.RWMutex  // guards closed against sends on ops
+	closed  bool
+	errMu   sync.Mutex
+	werr    error    // first write error since the last Flush
+	failing *failure // set while writes fail (health.go)
 }
 
 // Open opens (creating if needed) the database described by cfg and starts
@@ -280,7 +284,7 @@ func (db *DB) Close() error {
 	close(db.ops)
 	db.mu.Unlock()
 	<-db.done
-	werr := db.takeErr()
+	werr := errors.Join(db.takeErr(), db.Health())
 	err := errors.Join(werr, db.wconn.Close(), db.sql.Close())
 	if err != nil {
 		return fmt.Errorf("close task db: %w", err)
@@ -338,8 +342,9 @@ func (db *DB) Finished(r *Record) {
 	}
 }
 
-// Flush waits until every write queued before it is committed, and returns
-// the first write error since the previous Flush.
+// Flush waits until every write queued before it is committed (or held,
+// while the storage fails), and returns the first write error since the
+// previous Flush, or the storage failure (ErrFailing).
 func (db *DB) Flush(ctx context.Context) error {
 	ch := make(chan error, 1)
 	if err := db.call(ctx, op{kind: opBarrier, reply: ch}); err != nil {
@@ -348,7 +353,7 @@ func (db *DB) Flush(ctx context.Context) error {
 	if err := db.takeErr(); err != nil {
 		return fmt.Errorf("flush task db: %w", err)
 	}
-	return nil
+	return db.Health()
 }
 
 // call sends o to the writer and waits for its reply.

@@ -45,7 +45,19 @@ type writer struct {
 	starts   map[string]int     // index in batch of unfolded starts, by msg id
 	replies  []op               // barriers and other calls answered after commit
 	nextCull time.Time
+
+	// While the storage fails, batches are held here, in order, and
+	// retried every retryInterval (health.go).
+	backlog      []op
+	backlogBytes int
+	dropped      int
+	failErr      error
+	failSince    time.Time
+	lastReport   time.Time
 }
+
+// retryInterval is how often held writes are retried.
+const retryInterval = time.Second
 
 const insertCols = `msg_id, client_id, engine_id, view_kind, label, kind, name,
 	submitted, started, completed, status, request, request_header, result, has_value,
@@ -116,14 +128,21 @@ func (w *writer) run() {
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	retry := time.NewTicker(retryInterval)
+	defer retry.Stop()
 	for {
 		select {
+		case <-retry.C:
+			w.retry()
 		case o, ok := <-w.db.ops:
 			if !ok {
 				return
 			}
 			closing := w.collect(o, timer)
 			w.commit()
+			if closing {
+				w.retry() // a last chance for held writes
+			}
 			if tick != nil && !time.Now().Before(w.nextCull) {
 				w.cull()
 			}
@@ -234,10 +253,14 @@ func (w *writer) add(o op) bool {
 
 // commit writes the batch in one transaction, then answers waiting calls.
 func (w *writer) commit() {
-	if len(w.batch) > 0 {
-		if err := w.writeBatch(); err != nil {
-			w.log.Error("taskdb: commit batch", "ops", len(w.batch), "err", err)
-			w.db.setErr(err)
+	switch {
+	case len(w.batch) == 0:
+	case len(w.backlog) > 0:
+		w.hold(w.batch) // behind the held writes, in order
+		w.db.setFailing(&failure{err: w.failErr, since: w.failSince, held: len(w.backlog), dropped: w.dropped})
+	default:
+		if err := w.writeBatch(w.batch); err != nil {
+			w.failed(err, w.batch)
 		}
 	}
 	clear(w.batch)
@@ -248,7 +271,9 @@ func (w *writer) commit() {
 		var err error
 		switch o.kind {
 		case opPurge:
-			err = w.purge(o.ids, o.all)
+			if err = w.db.Health(); err == nil {
+				err = w.purge(o.ids, o.all)
+			}
 		case opCull:
 			w.cull()
 		}
@@ -258,8 +283,15 @@ func (w *writer) commit() {
 	w.replies = w.replies[:0]
 }
 
-func (w *writer) writeBatch() (err error) {
+// writeBatch writes ops in one transaction. A record SQLite refuses is
+// logged and skipped; a storage failure fails the whole batch.
+func (w *writer) writeBatch(ops []op) (err error) {
 	ctx := context.Background()
+	if h := w.cfg.FailWrites; h != nil {
+		if err := h(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+	}
 	if _, err := w.conn.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -268,7 +300,7 @@ func (w *writer) writeBatch() (err error) {
 			w.conn.exec(ctx, "ROLLBACK")
 		}
 	}()
-	for _, o := range w.batch {
+	for _, o := range ops {
 		r := o.rec
 		var err error
 		switch o.kind {
@@ -280,6 +312,9 @@ func (w *writer) writeBatch() (err error) {
 			_, err = w.start.exec(ctx, nullEngine(r.EngineID), nullTime(r.Started), r.MsgID)
 		case opResubmitted:
 			_, err = w.resub.exec(ctx, r.Resubmitted, r.MsgID)
+		}
+		if err != nil && storageError(err) {
+			return fmt.Errorf("write %s: %w", r.MsgID, err)
 		}
 		if err != nil {
 			// One bad record must not lose the rest of the batch.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -86,7 +87,8 @@ func TestChaos(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second*clustertest.Scale())
 	defer cancel()
-	rc, err := client.Dial(ctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: 60 * time.Second})
+	logger := slog.New(slog.NewTextHandler(logWriter{c}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rc, err := client.Dial(ctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: 60 * time.Second, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +118,14 @@ func TestChaos(t *testing.T) {
 	}
 	close(done)
 	c.check(tasks, rc)
+}
+
+// logWriter records the client's log lines as events.
+type logWriter struct{ c *chaos }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.c.logf("%s client: %s", time.Now().Format("15:04:05.000"), strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // pxsh runs the binary and fails the test on error.
