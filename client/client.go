@@ -204,6 +204,26 @@ func (c *Client) Ids() []int {
 	return ids
 }
 
+// ErrNoSuchEngine is wrapped by EngineAt's errors.
+var ErrNoSuchEngine = errors.New("No such engine")
+
+// EngineAt resolves an engine index as ipyparallel's rc[i] does: i >= 0
+// is the engine whose id is i, i < 0 counts from the end of Ids. An
+// engine not registered fails with ErrNoSuchEngine.
+func (c *Client) EngineAt(i int) (int, error) {
+	ids := c.Ids()
+	if i < 0 {
+		if -i > len(ids) {
+			return 0, fmt.Errorf("%w: %d", ErrNoSuchEngine, i)
+		}
+		return ids[len(ids)+i], nil
+	}
+	if !slices.Contains(ids, i) {
+		return 0, fmt.Errorf("%w: %d", ErrNoSuchEngine, i)
+	}
+	return i, nil
+}
+
 // Engines returns the registered engines, by id.
 func (c *Client) Engines() []protocol.EngineInfo {
 	c.mu.Lock()

@@ -62,10 +62,24 @@ func (rc *Client) Truth() starlark.Bool  { return true }
 func (rc *Client) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: Client") }
 func (rc *Client) Len() int              { return len(rc.c.Ids()) }
 
-// Index returns a single-engine view of the i-th engine.
+// Index returns a single-engine view of the i-th engine of rc.ids (Get
+// serves rc[i], by engine id).
 func (rc *Client) Index(i int) starlark.Value {
 	ids := rc.c.Ids()
 	return rc.view([]int{ids[i]}, true)
+}
+
+// engineAt resolves rc[i]: the engine whose id is i, negative i counting
+// from the end of rc.ids; IndexError "No such engine" otherwise.
+func (rc *Client) engineAt(k starlark.Int) (int, error) {
+	i, err := starlark.AsInt32(k)
+	if err == nil {
+		var id int
+		if id, err = rc.c.EngineAt(i); err == nil {
+			return id, nil
+		}
+	}
+	return 0, &namedError{"IndexError", "No such engine: " + k.String()}
 }
 
 // Slice returns a view of a slice of the engine ids.
@@ -78,18 +92,11 @@ func (rc *Client) Get(k starlark.Value) (starlark.Value, bool, error) {
 	ids := rc.c.Ids()
 	switch k := k.(type) {
 	case starlark.Int:
-		i, ok := k.Int64()
-		if !ok {
-			return nil, false, fmt.Errorf("engine index out of range")
+		id, err := rc.engineAt(k)
+		if err != nil {
+			return nil, false, err
 		}
-		n := int64(len(ids))
-		if i < 0 {
-			i += n
-		}
-		if i < 0 || i >= n {
-			return nil, false, fmt.Errorf("engine index %s out of range: %d engines", k, n)
-		}
-		return rc.view([]int{ids[i]}, true), true, nil
+		return rc.view([]int{id}, true), true, nil
 	case *starlark.List, starlark.Tuple:
 		t, err := targetList(k.(starlark.Iterable), ids)
 		if err != nil {

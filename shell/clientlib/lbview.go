@@ -217,11 +217,11 @@ func (v *LoadBalancedView) setFlag(f *lbFlags, name string, val starlark.Value) 
 			}
 			f.targets = nil
 		case starlark.Int:
-			n, err := starlark.AsInt32(t)
+			id, err := v.rc.engineAt(t)
 			if err != nil {
 				return err
 			}
-			f.targets = []int{n}
+			f.targets = []int{id}
 		case starlark.Iterable:
 			ts, err := targetList(t, v.rc.c.Ids())
 			if err != nil {
