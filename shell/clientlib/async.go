@@ -350,16 +350,27 @@ func (ar *AsyncResult) taskMetadata(t *client.Task) *starlark.Dict {
 		set("error", starlark.None)
 	}
 	set("execute_count", starlark.MakeInt(r.ExecCount))
-	if r.Kind == protocol.KindExecute && r.HasValue && len(body) > 0 {
-		v, _ := starlarklib.Decode(body, &starlarklib.DecodeOptions{})
-		if v != nil {
-			set("execute_result", starlark.String(v.String()))
-		} else {
-			set("execute_result", starlark.None)
-		}
-	} else {
-		set("execute_result", starlark.None)
+	set("execute_result", executeResult(r, body))
+	return d
+}
+
+// executeResult is ipyparallel's execute_result of an execute whose code
+// ended with an expression: {'data': {'text/plain': repr},
+// 'execution_count': n, 'metadata': {}}; None otherwise.
+func executeResult(r protocol.Result, body []byte) starlark.Value {
+	if r.Kind != protocol.KindExecute || !r.HasValue || len(body) == 0 {
+		return starlark.None
 	}
+	v, err := starlarklib.Decode(body, &starlarklib.DecodeOptions{})
+	if err != nil || v == nil {
+		return starlark.None
+	}
+	data := starlark.NewDict(1)
+	data.SetKey(starlark.String("text/plain"), starlark.String(v.String()))
+	d := starlark.NewDict(3)
+	d.SetKey(starlark.String("data"), data)
+	d.SetKey(starlark.String("execution_count"), starlark.MakeInt(r.ExecCount))
+	d.SetKey(starlark.String("metadata"), starlark.NewDict(0))
 	return d
 }
 

@@ -36,7 +36,7 @@ func viewRun(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, fmt.Errorf("run: %w", err)
 	}
 	ar.res.Name = "run"
-	return result(thread, ar, o.block)
+	return waited(thread, ar, o.block)
 }
 
 // viewSyncImports implements sync_imports(*files, quiet=False): each local

@@ -318,7 +318,19 @@ func viewExecute(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, err
 	}
-	return result(thread, ar, o.block)
+	return waited(thread, ar, o.block)
+}
+
+// waited returns ar; when the call blocks it first waits for it and
+// raises its failure (ipyparallel's execute and run return their
+// AsyncResult even when blocking).
+func waited(thread *starlark.Thread, ar *AsyncResult, block bool) (starlark.Value, error) {
+	if block {
+		if _, err := ar.value(thread, -1, false); err != nil {
+			return nil, err
+		}
+	}
+	return ar, nil
 }
 
 func (v *DirectView) execute(code string, silent bool, o callOpts) (*AsyncResult, error) {
