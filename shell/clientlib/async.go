@@ -314,7 +314,7 @@ func (ar *AsyncResult) Get(k starlark.Value) (starlark.Value, bool, error) {
 var metadataKeys = map[string]bool{
 	"msg_id": true, "engine_id": true, "submitted": true, "started": true, "completed": true,
 	"received": true, "status": true, "stdout": true, "stderr": true, "error": true,
-	"execute_result": true, "execute_count": true, "label": true,
+	"execute_result": true, "execute_count": true, "label": true, "engine_uuid": true,
 }
 
 // taskMetadata returns a task's metadata as a dict; what has not happened
@@ -329,6 +329,10 @@ func (ar *AsyncResult) taskMetadata(t *client.Task) *starlark.Dict {
 		set("engine_id", starlark.None) // load-balanced, not yet known
 	}
 	m := t.Metadata()
+	set("engine_uuid", starlark.None)
+	if e, ok := ar.rc.c.Engine(engineOf(t)); ok {
+		set("engine_uuid", starlark.String(ar.rc.c.EngineUUID(e)))
+	}
 	set("submitted", timeFloat(m.Submitted))
 	set("label", starlark.String(t.Label))
 	set("started", timeFloat(m.Started))

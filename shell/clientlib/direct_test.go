@@ -259,3 +259,19 @@ func TestSyncImportsOutput(t *testing.T) {
 		t.Errorf("printed %q", got)
 	}
 }
+
+// TestShutdownBlock: rc.shutdown(targets, block=True) returns once those
+// engines have left.
+func TestShutdownBlock(t *testing.T) {
+	cl := clustertest.Start(t, 2, clustertest.Options{})
+	h := newHarness(t, cl)
+	h.must("rc = Client()\nrc.wait_for_engines(2, timeout = 30)")
+	h.must("rc.shutdown(targets = [1], block = True)")
+	if got := h.eval("rc.ids").String(); got != "[0]" {
+		t.Fatalf("after shutdown(targets=[1], block=True): rc.ids = %s, want [0]", got)
+	}
+	h.must("rc.shutdown(block = True)")
+	if got := h.eval("rc.ids").String(); got != "[]" {
+		t.Fatalf("after shutdown(block=True): rc.ids = %s, want []", got)
+	}
+}

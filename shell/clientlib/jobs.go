@@ -30,8 +30,12 @@ var moreClientMethods = map[string]builtinFunc{
 	"result_status": clientResultStatus,
 	"hub_history":   clientHubHistory,
 	"db_query":      clientDBQuery,
-	"purge_results": clientPurgeResults,
-	"resubmit":      clientResubmit,
+	// purge.go
+	"purge_results":       clientPurgeResults,
+	"purge_local_results": clientPurgeLocalResults,
+	"purge_hub_results":   clientPurgeHubResults,
+	"purge_everything":    clientPurgeEverything,
+	"resubmit":            clientResubmit,
 	// lbview.go, executor.go
 	"load_balanced_view": clientLoadBalancedView,
 	"executor":           clientExecutor,
@@ -188,6 +192,26 @@ func (h *history) lookupLocked(id string) *client.Task {
 		return p.Value()
 	}
 	return nil
+}
+
+// forget drops finished tasks from rc.results and rc.metadata (their ids
+// stay in the history).
+func (h *history) forget(ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		if t := h.out[id]; t == nil || t.Ready() {
+			delete(h.out, id)
+			delete(h.tasks, id)
+		}
+	}
+}
+
+// clearOrder empties the history of msg ids (purge_everything).
+func (h *history) clearOrder() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.order, h.start = nil, 0
 }
 
 // lookup returns the task of a msg id, or nil when it is unknown or no
@@ -383,13 +407,21 @@ func clientClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	return result(thread, ar, block)
 }
 
-// clientShutdown implements rc.shutdown(targets='all', hub=False): the
-// engines (and the controller with hub=True) exit.
+// clientShutdown implements rc.shutdown(targets='all', restart=False,
+// hub=False, block=None): the engines (and the controller with hub=True)
+// exit; with block=True it returns once they have left.
 func clientShutdown(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rc := recvClient(b)
-	var targets starlark.Value = starlark.String("all")
-	var hub bool
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets, "hub?", &hub); err != nil {
+	var targets, block starlark.Value = starlark.String("all"), starlark.None
+	var restart, hub bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets, "restart?", &restart, "hub?", &hub, "block?", &block); err != nil {
+		return nil, err
+	}
+	if restart {
+		return nil, &namedError{"NotImplementedError", "Engine restart is not yet implemented"}
+	}
+	wait, err := boolKw(block, "block")
+	if err != nil {
 		return nil, err
 	}
 	var ids []int
@@ -402,6 +434,11 @@ func clientShutdown(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	}
 	if err := rc.c.Shutdown(rc.env.ctx(), ids, hub); err != nil {
 		return nil, err
+	}
+	if wait && !hub {
+		if err := rc.c.WaitForExit(rc.env.ctx(), ids); err != nil {
+			return nil, fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	return starlark.None, nil
 }

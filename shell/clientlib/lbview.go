@@ -404,6 +404,16 @@ var lbMethods = map[string]builtinFunc{
 	"wait":         lbWait,
 	"abort":        lbAbort,
 	"queue_status": lbQueueStatus,
+	"get_result":   viewGetResult,
+	"executor":     lbExecutor,
+}
+
+// lbExecutor implements lv.executor(): an Executor over this view.
+func lbExecutor(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	return &Executor{view: recvLB(b)}, nil
 }
 
 func recvLB(b *starlark.Builtin) *LoadBalancedView { return b.Receiver().(*LoadBalancedView) }

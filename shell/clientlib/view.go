@@ -264,6 +264,7 @@ var moreViewMethods = map[string]builtinFunc{
 	"wait":         viewWait,
 	"abort":        viewAbort,
 	"queue_status": viewQueueStatus,
+	"get_result":   viewGetResult,
 }
 
 func recvView(b *starlark.Builtin) *DirectView { return b.Receiver().(*DirectView) }
