@@ -3,6 +3,7 @@ package clientlib
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
@@ -365,6 +366,11 @@ func viewPush(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 }
 
 func (v *DirectView) push(ns *starlark.Dict, o callOpts) (*AsyncResult, error) {
+	for _, k := range ns.Keys() {
+		if s, ok := k.(starlark.String); !ok || !isIdentifier(string(s)) {
+			return nil, &namedError{"ValueError", fmt.Sprintf("push: %s is not a variable name (only plain names can be pushed)", k)}
+		}
+	}
 	body, err := starlarklib.Encode(ns, v.rc.env.NS.EncodeOptions())
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
@@ -475,4 +481,14 @@ func viewClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	}
 	ar.res.Combine = client.CombineNone
 	return result(thread, ar, o.block)
+}
+
+// isIdentifier reports whether s is a Starlark variable name.
+func isIdentifier(s string) bool {
+	for i, r := range s {
+		if r != '_' && !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return s != ""
 }
