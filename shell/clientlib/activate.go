@@ -60,7 +60,7 @@ func (v *DirectView) MagicExecute(code string, targets []int, single, silent boo
 // stream each engine's output as it arrives.
 func (ar *AsyncResult) WriteStreams(w, ew io.Writer, t *client.Task) {
 	r, _ := t.Result()
-	bare := len(ar.res.Tasks) == 1
+	bare := ar.res.Single
 	writeStream(w, r.Stdout, prefixFor(bare, "stdout", r.Engine))
 	writeStream(ew, r.Stderr, prefixFor(bare, "stderr", r.Engine))
 }
