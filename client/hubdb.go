@@ -67,7 +67,7 @@ func (c *Client) settleRecords(recs []protocol.ResultRecord, unknown func(msgID 
 		if r.Result.Submitted != 0 {
 			t.Submitted = time.Unix(0, r.Result.Submitted)
 		}
-		t.finish(r.Result, r.Body)
+		t.finishAt(r.Result, r.Body, hubReceived(r.Result))
 	}
 }
 

@@ -34,13 +34,27 @@ func NewDoneTask(r protocol.Result, body []byte) *Task {
 	if r.Submitted != 0 {
 		t.Submitted = time.Unix(0, r.Submitted)
 	}
-	t.finish(r, body)
+	t.finishAt(r, body, hubReceived(r))
 	return t
 }
 
 func (t *Task) finish(r protocol.Result, body []byte) {
-	t.result, t.body, t.received = r, body, time.Now()
+	t.finishAt(r, body, time.Now())
+}
+
+// finishAt completes the task with a result received at the given time.
+func (t *Task) finishAt(r protocol.Result, body []byte, received time.Time) {
+	t.result, t.body, t.received = r, body, received
 	close(t.done)
+}
+
+// hubReceived is when the hub's record says a task's result arrived: its
+// completion (the task's own times, not when this client asked).
+func hubReceived(r protocol.Result) time.Time {
+	if r.Completed != 0 {
+		return time.Unix(0, r.Completed)
+	}
+	return time.Now()
 }
 
 // Started returns when the engine began the task, if it has.
