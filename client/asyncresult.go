@@ -327,6 +327,7 @@ func (t *Task) Metadata() Metadata {
 	if at, ok := t.Started(); ok {
 		m.Started = at
 	}
+	m.Stdout, _ = t.Output()
 	if t.Ready() {
 		r := t.result
 		m.EngineID = r.Engine

@@ -464,6 +464,8 @@ func (c *Client) dispatch(p []byte) error {
 		return handle(hb, func(r protocol.Result) { c.onResult(r, body) })
 	case protocol.TStarted:
 		return handle(hb, c.onStarted)
+	case protocol.TOutput:
+		return handle(hb, func(m protocol.Output) { c.onOutput(m, body) })
 	case protocol.TEngineEvent:
 		return handle(hb, c.onEngineEvent)
 	case protocol.TControlReply:
@@ -504,6 +506,16 @@ func (c *Client) onStarted(m protocol.Started) {
 	c.mu.Unlock()
 	if task != nil {
 		task.started.Store(m.At)
+	}
+}
+
+// onOutput records a pending task's streamed output or published data.
+func (c *Client) onOutput(m protocol.Output, body []byte) {
+	c.mu.Lock()
+	task := c.pending[m.MsgID]
+	c.mu.Unlock()
+	if task != nil {
+		task.addOutput(m, body)
 	}
 }
 

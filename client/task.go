@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,7 @@ type Task struct {
 
 	done    chan struct{}
 	started atomic.Int64
+	stream  streamed
 	result  protocol.Result
 	body    []byte
 	// received is when the result arrived; written before done closes.
@@ -55,6 +58,54 @@ func hubReceived(r protocol.Result) time.Time {
 		return time.Unix(0, r.Completed)
 	}
 	return time.Now()
+}
+
+// streamed is a running task's output so far.
+type streamed struct {
+	mu      sync.Mutex
+	stdout  strings.Builder
+	data    [][]byte      // published dicts, encoded, in order
+	changed chan struct{} // closed and replaced at each addition
+}
+
+func (t *Task) addOutput(m protocol.Output, body []byte) {
+	s := &t.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.Data {
+		s.data = append(s.data, body)
+	} else {
+		s.stdout.WriteString(m.Stdout)
+	}
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// Output returns what the task has printed so far (the result's whole
+// output once it finished), and a channel closed when more arrives (nil
+// once finished).
+func (t *Task) Output() (string, <-chan struct{}) {
+	if t.Ready() {
+		return t.result.Stdout, nil
+	}
+	s := &t.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.stdout.String(), s.changed
+}
+
+// Data returns the dicts the task published (publish_data) so far, each
+// encoded, in order: later ones update earlier ones.
+func (t *Task) Data() [][]byte {
+	s := &t.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
 }
 
 // Started returns when the engine began the task, if it has.

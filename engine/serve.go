@@ -163,7 +163,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps,
 				Limits:    protocol.Limits{MaxDepth: e.cfg.MaxDepth},
 				MaxMemory: e.cfg.MaxMemory, MaxStack: e.cfg.MaxStack, MaxOutput: e.cfg.MaxOutput,
-				Grant: e.cfg.Grant, Modules: e.cfg.Modules})
+				Grant: e.cfg.Grant, Modules: e.cfg.Modules, Stream: e.sendOutput})
 			go e.work(ctx)
 		}
 		e.setConn(c, resume)
@@ -422,6 +422,14 @@ func (e *Engine) abortExecutes(client string) {
 			Error: &protocol.RemoteError{Name: "TaskAborted", Message: "task was aborted: an earlier execute of this client failed on this engine",
 				Engine: e.ID(), Method: string(q.req.Kind)},
 		}, nil)
+	}
+}
+
+// sendOutput sends a running task's output to the controller, which
+// relays it to the task's client.
+func (e *Engine) sendOutput(o protocol.Output, body []byte) {
+	if p, err := protocol.Marshal(protocol.TOutput, &o, body); err == nil {
+		e.write(p)
 	}
 }
 

@@ -145,6 +145,13 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 		}
 		h.engineStarted(&m, p)
 		return nil
+	case protocol.TOutput:
+		var m protocol.Output
+		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+			return err
+		}
+		h.forwardToAsker(m.MsgID, p)
+		return nil
 	case protocol.TResult:
 		var r protocol.Result
 		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
@@ -190,9 +197,15 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 // engineStarted relays a started notice to the task's client.
 func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 	h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
+	h.forwardToAsker(m.MsgID, frame)
+}
+
+// forwardToAsker sends a frame about a task, unchanged, to the client that
+// submitted it, if it is connected.
+func (h *Hub) forwardToAsker(msgID string, frame []byte) {
 	h.mu.Lock()
 	var cl *client
-	if t := h.tasks[m.MsgID]; t != nil {
+	if t := h.tasks[msgID]; t != nil {
 		cl = h.clients[t.client]
 	}
 	h.mu.Unlock()

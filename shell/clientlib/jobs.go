@@ -226,12 +226,19 @@ func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, 
 	return context.WithTimeout(ctx, d)
 }
 
-// asyncExtraAttrs are the future methods (executor.go).
-var asyncExtraAttrs = attrNames(nil, futureMethods)
+// asyncExtraAttrs are the future methods (executor.go) and the streaming
+// ones (stream.go).
+var asyncExtraAttrs = append(attrNames(nil, futureMethods, streamMethods), "data")
 
 func (ar *AsyncResult) extraAttr(name string) (starlark.Value, error) {
 	if m, ok := futureMethods[name]; ok {
 		return method(ar, name, m), nil
+	}
+	if m, ok := streamMethods[name]; ok {
+		return method(ar, name, m), nil
+	}
+	if name == "data" {
+		return ar.dataValue()
 	}
 	return nil, nil
 }
