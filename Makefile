@@ -25,6 +25,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./quic
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./starlarklib
 	$(GO) test -run '^$$' -fuzz '^FuzzCodecsAgree$$' -fuzztime $(FUZZTIME) ./shell/clientlib
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeArrays$$' -fuzztime $(FUZZTIME) ./starlarklib
 
 bench: build
 	PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench

@@ -86,7 +86,14 @@ func (c *Client) Shutdown(ctx context.Context, targets []int, hub bool) error {
 		Targets []int `cbor:"targets"`
 		Hub     bool  `cbor:"hub"`
 	}{targets, hub}
-	return c.Control(ctx, "shutdown", &args, nil)
+	err := c.Control(ctx, "shutdown", &args, nil)
+	if err == nil && hub {
+		// The controller is going away for good: do not try to reconnect.
+		c.mu.Lock()
+		c.closing = true
+		c.mu.Unlock()
+	}
+	return err
 }
 
 // WaitForExit waits until none of the engines ids (every engine when ids

@@ -88,9 +88,22 @@ func (c *Client) ResultStatus(ctx context.Context, ids []string) (*ResultStatus,
 // order.
 func (c *Client) HubHistory(ctx context.Context) ([]string, error) {
 	var ids []string
-	err := c.Control(ctx, "hub_history", nil, &ids)
-	return ids, err
+	for off := 0; ; {
+		var page protocol.HistoryPage
+		if err := c.Control(ctx, "hub_history", &protocol.PageArgs{Offset: off, Limit: hubPage}, &page); err != nil {
+			return nil, err
+		}
+		ids = append(ids, page.IDs...)
+		if page.Done || page.Next <= off {
+			return ids, nil
+		}
+		off = page.Next
+	}
 }
+
+// hubPage is how many elements the client asks for per page of a long
+// answer (tests lower it).
+var hubPage = protocol.MaxPageElements
 
 // DBQuery runs a Mongo-style query on the hub's task records: a map from
 // field to value (equality) or to operators ($lt $lte $gt $gte $eq $ne $in
@@ -98,8 +111,18 @@ func (c *Client) HubHistory(ctx context.Context) ([]string, error) {
 // returned.
 func (c *Client) DBQuery(ctx context.Context, query map[string]any, keys []string) ([]map[string]any, error) {
 	var rows []map[string]any
-	err := c.Control(ctx, "db_query", &protocol.QueryArgs{Query: query, Keys: keys}, &rows)
-	return rows, err
+	for off := 0; ; {
+		var page protocol.QueryPage
+		a := protocol.QueryArgs{Query: query, Keys: keys, Offset: off, Limit: hubPage}
+		if err := c.Control(ctx, "db_query", &a, &page); err != nil {
+			return nil, err
+		}
+		rows = append(rows, page.Rows...)
+		if page.Done || page.Next <= off {
+			return rows, nil
+		}
+		off = page.Next
+	}
 }
 
 // ErrPending is wrapped by PurgeResults's error for a task not finished
@@ -110,16 +133,24 @@ var ErrPending = errors.New("IndexError: msg pending")
 // means every finished one. Naming a pending task fails with ErrPending
 // and purges nothing.
 func (c *Client) PurgeResults(ctx context.Context, ids []string) error {
-	if len(ids) > 0 {
-		st, err := c.ResultStatus(ctx, ids)
-		if err != nil {
-			return fmt.Errorf("purge_results: %w", err)
-		}
-		if len(st.Pending) > 0 {
-			return fmt.Errorf("purge_results: %w: %q", ErrPending, st.Pending[0])
-		}
+	if len(ids) == 0 {
+		return c.Control(ctx, "purge_results", nil, nil)
 	}
-	return c.Control(ctx, "purge_results", ids, nil)
+	st, err := c.ResultStatus(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("purge_results: %w", err)
+	}
+	if len(st.Pending) > 0 {
+		return fmt.Errorf("purge_results: %w: %q", ErrPending, st.Pending[0])
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), hubPage)
+		if err := c.Control(ctx, "purge_results", ids[:n], nil); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // Resubmit runs tasks again, each under a new msg id, and returns the new

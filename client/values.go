@@ -48,13 +48,26 @@ type Function struct{ protocol.Function }
 // returned with return_exceptions, say).
 type ErrorValue struct{ protocol.RemoteError }
 
-var decMode, _ = protocol.DecMode(protocol.Limits{})
+// Array is a Starlark ndarray (np.array) in row-major order: Data is a
+// []float64, []int64, []bool or []complex128 of prod(Shape) elements. It
+// travels as an RFC 8746 typed array (tag 40 over tags 86, 79 or 64; the
+// complex form is wrapped in protocol.TagComplexArray). A complex element
+// (Starlark's complex) decodes as a complex128.
+type Array struct {
+	Shape []int
+	Data  any
+}
+
+var (
+	encMode, _ = cbor.EncOptions{Sort: cbor.SortNone}.EncMode()
+	decMode, _ = protocol.DecMode(protocol.Limits{})
+)
 
 // Encode converts a Go value to the wire form of a Starlark value (the
 // starlarklib codec's form): nil, bool, integers, *big.Int, floats,
 // string, []byte, slices and arrays (lists), map[string]V (dicts, keys
-// sorted), Tuple, Set, Dict, Struct, Reference, Func, Function and
-// ErrorValue.
+// sorted), Tuple, Set, Dict, Struct, Reference, Func, Function,
+// ErrorValue and Array (an np array).
 func Encode(v any) ([]byte, error) {
 	var e encoder
 	if err := e.value(v, "value", 0); err != nil {
@@ -263,6 +276,10 @@ func (e *encoder) value(v any, path string, depth int) error {
 		return e.goValue(protocol.TagFunction, &x.Function)
 	case *Function:
 		return e.goValue(protocol.TagFunction, &x.Function)
+	case Array:
+		return e.array(x, path)
+	case *Array:
+		return e.array(*x, path)
 	case ErrorValue:
 		return e.goValue(protocol.TagError, &x.RemoteError)
 	case *RemoteError:
@@ -270,6 +287,20 @@ func (e *encoder) value(v any, path string, depth int) error {
 	default:
 		return e.reflectValue(v, path, depth)
 	}
+	return nil
+}
+
+// array appends an Array's RFC 8746 form.
+func (e *encoder) array(a Array, path string) error {
+	w, err := arrayWire(a, path)
+	if err != nil {
+		return err
+	}
+	b, err := encMode.Marshal(w)
+	if err != nil {
+		return err
+	}
+	e.buf = append(e.buf, b...)
 	return nil
 }
 
@@ -334,7 +365,8 @@ func funcWire(src string) *protocol.Function {
 // nil, int → int64 or *big.Int, float → float64, str → string, bytes →
 // []byte, list → []any, tuple → Tuple, set → Set, dict → map[string]any
 // when every key is a string, else Dict, struct → Struct, a function →
-// Function, Reference → Reference, an error value → ErrorValue.
+// Function, Reference → Reference, an error value → ErrorValue, an np
+// array → Array, a complex element → complex128.
 func Decode(b []byte) (any, error) {
 	if len(b) == 0 {
 		return nil, nil
@@ -362,6 +394,12 @@ func fromWire(v any) (any, error) {
 	case map[any]any:
 		return mapFromWire(x, "dict")
 	case cbor.Tag:
+		if a, ok := arrayFromWire(x); ok {
+			if c, ok := a.Data.([]complex128); ok && len(a.Shape) == 0 {
+				return c[0], nil // a complex scalar (an element of a complex array)
+			}
+			return a, nil
+		}
 		return tagFromWire(x)
 	}
 	return v, nil

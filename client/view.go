@@ -32,7 +32,8 @@ func (v *View) Targets() []int {
 	return v.targets
 }
 
-// Submit sends one request per target engine with the same body.
+// Submit sends one request per target engine with the same body, which
+// crosses the client's link once (Client.SubmitFan).
 func (v *View) Submit(req protocol.Request, body []byte) (*AsyncResult, error) {
 	targets := v.Targets()
 	if len(targets) == 0 {
@@ -41,9 +42,11 @@ func (v *View) Submit(req protocol.Request, body []byte) (*AsyncResult, error) {
 	return v.c.SubmitEach(req, [][]byte{body}, targets, false)
 }
 
-// SubmitEach sends req to each of targets, with bodies[i] (or the only
-// body) as its body; single marks a one-engine call addressed by an int.
-// On an error the returned AsyncResult holds the tasks already sent.
+// SubmitEach sends req to each of targets, with bodies[i] as its body, or
+// the only body to all of them in one request (SubmitFan); single marks a
+// one-engine call addressed by an int. No bodies (a map of nothing) gives
+// an empty AsyncResult. On an error the returned AsyncResult holds the
+// tasks already sent.
 func (c *Client) SubmitEach(req protocol.Request, bodies [][]byte, targets []int, single bool) (*AsyncResult, error) {
 	ar := NewAsyncResult(req, make([]*Task, 0, len(targets)), single)
 	if len(bodies) == 0 {
@@ -52,14 +55,18 @@ func (c *Client) SubmitEach(req protocol.Request, bodies [][]byte, targets []int
 	if len(targets) == 0 {
 		return ar, ErrNoEngines
 	}
+	if len(bodies) == 1 {
+		tasks, err := c.SubmitFan(req, targets, bodies[0])
+		if err != nil {
+			return ar, err
+		}
+		ar.Tasks = tasks
+		return ar, nil
+	}
 	for i, id := range targets {
 		r := req
 		r.MsgID, r.Engine = "", id
-		body := bodies[0]
-		if len(bodies) > 1 {
-			body = bodies[i]
-		}
-		t, err := c.Submit(r, body)
+		t, err := c.Submit(r, bodies[i])
 		if err != nil {
 			return ar, err
 		}

@@ -23,8 +23,9 @@ const (
 	// recursion fails with a RecursionError instead of crashing the
 	// engine. It sits above the ~512 MiB stack that Starlark's own guard
 	// (100,000 calls: "Starlark stack overflow", which catch() sees)
-	// needs, and the program layer sets Go's fatal limit to twice it.
-	DefaultMaxStack = 640 << 20
+	// needs, counting the old and new stacks while one grows, and the
+	// program layer sets Go's fatal limit to twice it.
+	DefaultMaxStack = 1 << 30
 	// DefaultMaxDepth bounds the nesting of decoded values and of
 	// json.decode input.
 	DefaultMaxDepth = 256

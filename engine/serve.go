@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pxsh/pxsh/profile"
@@ -81,6 +82,22 @@ type Engine struct {
 	recent  recentResults
 	// maxFrame is the lower of our frame limit and the controller's.
 	maxFrame int
+	live     liveness
+}
+
+// liveness lets an engine whose process was stopped (SIGSTOP, a frozen
+// VM) make sure, before it starts another task, that the hub did not
+// declare it dead meanwhile: the hub then told the clients of its tasks
+// that they failed, and running them would deliver what nobody waits for
+// and apply their effects twice. Fields are guarded by Engine.mu.
+type liveness struct {
+	gap      time.Duration // a pause this long makes the engine suspect
+	silence  time.Duration // hearing nothing from the hub this long, too
+	suspect  bool          // paused since last confirmed: probe first
+	ok       chan struct{} // closed when suspect is cleared
+	probeSeq uint64
+	heard    atomic.Int64 // unix nanoseconds of the last frame from the hub
+	ticked   time.Time    // watchGaps' last tick
 }
 
 // recentResults keeps the last result frames sent, to send again after a
@@ -137,7 +154,8 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, log: log, id: cfg.ID, key: key, wake: make(chan struct{}, 1)}, nil
+	return &Engine{cfg: cfg, log: log, id: cfg.ID, key: key, wake: make(chan struct{}, 1),
+		live: liveness{gap: defaultGap, silence: 2 * defaultGap}}, nil
 }
 
 // ID returns the engine's id once registered, else the requested one.
@@ -165,6 +183,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 				MaxMemory: e.cfg.MaxMemory, MaxStack: e.cfg.MaxStack, MaxOutput: e.cfg.MaxOutput,
 				Grant: e.cfg.Grant, Modules: e.cfg.Modules, Stream: e.sendOutput})
 			go e.work(ctx)
+			go e.watchGaps(ctx)
 		}
 		e.setConn(c, resume)
 		stopClose := context.AfterFunc(ctx, func() { c.Close(uint64(protocol.CodeOK), "engine exiting") })
@@ -265,7 +284,17 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	if r.MaxFrame > 0 && r.MaxFrame < e.maxFrame {
 		e.maxFrame = r.MaxFrame
 	}
+	if r.DeadAfterMS > 0 {
+		e.live.gap = time.Duration(r.DeadAfterMS) * time.Millisecond / 4
+		e.live.silence = 2 * e.live.gap
+	}
+	e.live.heard.Store(time.Now().UnixNano())
+	e.live.ticked = time.Now()
 	e.mu.Unlock()
+	if len(r.Drop) > 0 {
+		e.log.Warn("the controller declared this engine dead meanwhile: dropping its tasks", "tasks", len(r.Drop))
+		e.drop(r.Drop)
+	}
 	e.log.Info("registered", "id", r.ID, "cluster", r.ClusterID)
 	return c, nil
 }
@@ -289,6 +318,9 @@ func (e *Engine) held() (tasks, recent []string) {
 func (e *Engine) setConn(c *quic.Conn, resume bool) {
 	e.mu.Lock()
 	e.conn = c
+	if c != nil {
+		e.confirmLive() // registered just now: the hub knows what we hold
+	}
 	again := e.unsent
 	if resume && c != nil {
 		// Every result is in recent, unless it was evicted while unsent.
@@ -317,14 +349,17 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 		if err != nil {
 			return err
 		}
+		e.live.heard.Store(time.Now().UnixNano())
 		t, hb, body, err := protocol.Split(p)
 		if err != nil {
 			return err
 		}
 		switch t {
 		case protocol.TPing:
+			// Never behind the queue bound: a reader waiting here would stop
+			// reading the hub's requests and cancels.
 			pong := append([]byte{byte(protocol.TPong)}, p[1:]...)
-			c.WriteFrame(pong)
+			c.WriteUrgent(pong)
 		case protocol.TRequest:
 			var r protocol.Request
 			if err := protocol.UnmarshalHeader(hb, &r); err != nil {
@@ -337,6 +372,16 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 				return err
 			}
 			e.cancelTasks(m.MsgIDs)
+		case protocol.TProbeAck:
+			var m protocol.Ping
+			if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+				return err
+			}
+			e.mu.Lock()
+			if m.Seq == e.live.probeSeq {
+				e.confirmLive()
+			}
+			e.mu.Unlock()
 		case protocol.TShutdown:
 			return ErrShutdown
 		default:
@@ -367,6 +412,13 @@ func (e *Engine) work(ctx context.Context) {
 			case <-e.wake:
 				continue
 			}
+		}
+		if e.checkLive(time.Now()); e.live.suspect {
+			e.mu.Unlock()
+			if !e.awaitLive(ctx) {
+				return
+			}
+			continue // the queue may have been dropped meanwhile
 		}
 		q := e.queue[0]
 		e.queue[0] = queued{}
@@ -557,5 +609,111 @@ func (e *Engine) cancelAll() {
 	e.queue = nil
 	if e.cancel != nil {
 		e.cancel(&CancelError{Name: "TaskAborted", Message: "engine shutting down"})
+	}
+}
+
+// defaultGap is the pause that makes an engine suspect before it knows the
+// hub's DeadAfter (a quarter of it, once registered).
+const defaultGap = 500 * time.Millisecond
+
+// watchGaps notices pauses of the whole process (SIGSTOP, a frozen VM, a
+// starved machine) and silences of the hub (a partition, a lost
+// connection), through checkLive, every quarter of the gap.
+func (e *Engine) watchGaps(ctx context.Context) {
+	e.mu.Lock()
+	period := e.live.gap / 4
+	e.live.ticked = time.Now()
+	e.mu.Unlock()
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			e.mu.Lock()
+			e.checkLive(time.Now())
+			e.mu.Unlock()
+		}
+	}
+}
+
+// checkLive makes the engine suspect, so that it confirms its
+// registration before its next task, when the last tick of watchGaps is
+// older than the gap (the process was paused: the tick is late), or
+// nothing came from the hub for the silence bound (half the hub's
+// DeadAfter). The worker calls it too, before each task, since after a
+// pause it may run before the ticker does. e.mu is held.
+func (e *Engine) checkLive(now time.Time) {
+	pause := now.Sub(e.live.ticked)
+	e.live.ticked = now
+	quiet := now.Sub(time.Unix(0, e.live.heard.Load()))
+	if e.live.suspect || (pause <= e.live.gap && quiet <= e.live.silence) {
+		return
+	}
+	e.live.suspect = true
+	e.live.ok = make(chan struct{})
+	if pause > e.live.gap {
+		e.log.Warn("engine was paused; confirming registration before the next task", "pause", pause.Round(time.Millisecond))
+	}
+}
+
+// confirmLive clears suspicion; e.mu is held.
+func (e *Engine) confirmLive() {
+	if e.live.suspect {
+		e.live.suspect = false
+		close(e.live.ok)
+	}
+}
+
+// awaitLive probes the hub until it confirms the engine is still
+// registered, or a new registration does (after telling what to drop). It
+// reports false when ctx ends.
+func (e *Engine) awaitLive(ctx context.Context) bool {
+	for {
+		e.mu.Lock()
+		if !e.live.suspect {
+			e.mu.Unlock()
+			return true
+		}
+		ok, c := e.live.ok, e.conn
+		e.live.probeSeq++
+		seq := e.live.probeSeq
+		e.mu.Unlock()
+		if c != nil {
+			if p, err := protocol.Marshal(protocol.TProbe, &protocol.Ping{Seq: seq}, nil); err == nil {
+				c.WriteUrgent(p)
+			}
+		}
+		select {
+		case <-ok:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// drop forgets tasks the hub gave up on while the engine was unreachable:
+// queued ones are removed without a result, a running one is aborted (the
+// hub discards its result).
+func (e *Engine) drop(ids []string) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	kept := e.queue[:0]
+	for _, q := range e.queue {
+		if !want[q.req.MsgID] {
+			kept = append(kept, q)
+		}
+	}
+	clear(e.queue[len(kept):])
+	e.queue = kept
+	if want[e.running] && e.cancel != nil {
+		e.cancel(&CancelError{Name: "TaskAborted", Message: "the controller declared this engine dead while the task ran"})
 	}
 }

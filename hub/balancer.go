@@ -17,13 +17,22 @@ type outbox []outMsg
 type outMsg struct {
 	conn  *quic.Conn
 	parts [][]byte
+	onErr func(error) // a failed write, when it matters
 }
 
-func (o *outbox) add(c *quic.Conn, parts ...[]byte) { *o = append(*o, outMsg{c, parts}) }
+func (o *outbox) add(c *quic.Conn, parts ...[]byte) { *o = append(*o, outMsg{c, parts, nil}) }
+
+// addRequest queues a request frame for engine e: one that e's queue
+// refuses fails as if e had answered EngineBusy.
+func (h *Hub) addRequest(o *outbox, e *engine, t *task, parts ...[]byte) {
+	*o = append(*o, outMsg{e.conn, parts, func(err error) { h.engineRefused(e, t, err) }})
+}
 
 func (o outbox) flush() {
 	for _, m := range o {
-		m.conn.WriteFrame(m.parts...)
+		if err := m.conn.WriteFrame(m.parts...); err != nil && m.onErr != nil {
+			m.onErr(err)
+		}
 	}
 }
 
@@ -100,7 +109,7 @@ func (h *Hub) assign(t *task, id int, out *outbox) {
 	if err != nil {
 		return
 	}
-	out.add(e.conn, p, t.body)
+	h.addRequest(out, e, t, p, t.body)
 }
 
 // schedError names a scheduler failure in ipyparallel's terms.

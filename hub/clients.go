@@ -24,6 +24,7 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 		h.refuse(c, protocol.CodeVersion, err)
 		return
 	}
+	c.SetSlowConsumer(h.cfg.ClientQueue)
 	h.mu.Lock()
 	id := m.ClientID
 	if id == "" {
@@ -36,6 +37,9 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 	}
 	cl := &client{id: id, conn: c}
 	h.clients[id] = cl
+	if m.ClientID != "" {
+		h.delivered(id, m.Pending)
+	}
 	w := protocol.Welcome{ClientID: id, ClusterID: h.clusterID, Engines: h.engineInfos(), MaxFrame: h.cfg.MaxFrame}
 	h.mu.Unlock()
 	defer func() {
@@ -51,6 +55,10 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 	for {
 		p, err := c.ReadFrame()
 		if err != nil {
+			if quic.IsSlowConsumer(err) {
+				h.log.Warn("client disconnected: slow consumer", "client", id, "peer", c.RemoteAddr(),
+					"limit", h.cfg.ClientQueue, "err", err)
+			}
 			return
 		}
 		if err := h.clientFrame(cl, p); err != nil {
@@ -80,6 +88,9 @@ func (h *Hub) clientFrame(cl *client, p []byte) error {
 		var r protocol.Request
 		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
 			return err
+		}
+		if len(r.Fan) > 0 {
+			return h.fanOut(cl, &r, body)
 		}
 		if r.MsgID == "" {
 			return fmt.Errorf("request without msg id")
@@ -129,7 +140,29 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 		})
 		return
 	}
-	send(e.conn, protocol.TRequest, r, body)
+	if err := send(e.conn, protocol.TRequest, r, body); err != nil {
+		h.engineRefused(e, t, err)
+	}
+}
+
+// fanOut splits a fanned-out request into one direct task per target,
+// each forwarded with the same body slice: the body crosses the client's
+// link once and is not copied per engine (the engines' writers queue it
+// by reference).
+func (h *Hub) fanOut(cl *client, r *protocol.Request, body []byte) error {
+	fan := r.Fan
+	r.Fan = nil
+	for _, ft := range fan {
+		if ft.MsgID == "" || ft.Engine < 0 {
+			return fmt.Errorf("fanned-out request with a bad target (msg id %q, engine %d)", ft.MsgID, ft.Engine)
+		}
+	}
+	for _, ft := range fan {
+		one := *r
+		one.MsgID, one.Engine = ft.MsgID, ft.Engine
+		h.request(cl, &one, body)
+	}
+	return nil
 }
 
 // cancel forwards a cancel to the engines holding the tasks.

@@ -2,10 +2,13 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
 )
 
 // QueueStatus is the answer to the "queue_status" op for one engine.
@@ -36,7 +39,11 @@ func (h *Hub) control(cl *client, m *protocol.Control, body []byte) {
 		rep.Error = err.Error()
 		out = nil
 	}
-	send(cl.conn, protocol.TControlReply, &rep, out)
+	if err := send(cl.conn, protocol.TControlReply, &rep, out); errors.Is(err, quic.ErrFrameTooLarge) {
+		// Too large to send: say so rather than leave the client waiting.
+		rep.Error = fmt.Sprintf("%s: answer of %d bytes over the frame limit: %v", m.Op, len(out), err)
+		send(cl.conn, protocol.TControlReply, &rep, nil)
+	}
 }
 
 // replyFits checks that a control reply fits in one frame: a reply too
@@ -70,13 +77,29 @@ func (h *Hub) op(cl *client, op string, body []byte) (any, error) {
 		}
 		return h.resultStatus(ids)
 	case "hub_history":
-		return h.db.History(context.Background())
+		ids, err := h.db.History(context.Background())
+		if err != nil || len(body) == 0 {
+			return ids, err
+		}
+		var a protocol.PageArgs
+		if err := protocol.UnmarshalValue(body, &a); err != nil {
+			return nil, fmt.Errorf("hub_history: %w", err)
+		}
+		lo, hi, err := pageBounds(a.Offset, a.Limit, len(ids))
+		if err != nil {
+			return nil, fmt.Errorf("hub_history: %w", err)
+		}
+		return &protocol.HistoryPage{IDs: ids[lo:hi], Next: hi, Done: hi == len(ids)}, nil
 	case "db_query":
 		var a protocol.QueryArgs
 		if err := protocol.UnmarshalValue(body, &a); err != nil {
 			return nil, fmt.Errorf("db_query: %w", err)
 		}
-		return h.dbQuery(a)
+		rows, err := h.dbQuery(a)
+		if err != nil || a.Limit <= 0 {
+			return rows, err
+		}
+		return queryPage(rows, a.Offset, a.Limit)
 	case "purge_results":
 		var ids []string
 		if len(body) > 0 {
@@ -110,6 +133,50 @@ func (h *Hub) op(cl *client, op string, body []byte) (any, error) {
 	return nil, fmt.Errorf("unknown control op %q", op)
 }
 
+// pageBounds checks a page request against n elements.
+func pageBounds(offset, limit, n int) (lo, hi int, err error) {
+	if offset < 0 || limit <= 0 || limit > protocol.MaxPageElements {
+		return 0, 0, fmt.Errorf("page offset %d, limit %d: want offset >= 0 and 0 < limit <= %d", offset, limit, protocol.MaxPageElements)
+	}
+	lo = min(offset, n)
+	return lo, min(lo+limit, n), nil
+}
+
+// queryPage cuts one page of rows, ending it early once its rows pass
+// protocol.MaxPageBytes.
+func queryPage(rows []map[string]any, offset, limit int) (*protocol.QueryPage, error) {
+	lo, hi, err := pageBounds(offset, limit, len(rows))
+	if err != nil {
+		return nil, fmt.Errorf("db_query: %w", err)
+	}
+	size := 0
+	for i := lo; i < hi; i++ {
+		size += rowSize(rows[i])
+		if size > protocol.MaxPageBytes && i > lo {
+			hi = i
+			break
+		}
+	}
+	return &protocol.QueryPage{Rows: rows[lo:hi], Next: hi, Done: hi == len(rows)}, nil
+}
+
+// rowSize estimates the encoded size of a query row.
+func rowSize(row map[string]any) int {
+	n := 1
+	for k, v := range row {
+		n += len(k) + 9
+		switch x := v.(type) {
+		case string:
+			n += len(x)
+		case []byte:
+			n += len(x)
+		case map[string]any:
+			n += rowSize(x)
+		}
+	}
+	return n
+}
+
 func (h *Hub) queueStatus() map[string]any {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -135,10 +202,31 @@ func (h *Hub) shutdownEngines(a ShutdownArgs) {
 		}
 	}
 	h.mu.Unlock()
-	for _, e := range targets {
+	conns := make([]*quic.Conn, len(targets))
+	for i, e := range targets {
+		conns[i] = e.conn
 		send(e.conn, protocol.TShutdown, &protocol.Shutdown{Reason: "client asked"}, nil)
 	}
 	if a.Hub {
-		go h.Shutdown()
+		go func() {
+			// Closing at once would discard the shutdown messages still
+			// queued: wait until the engines hang up (they close on
+			// reading it), for at most DeadAfter.
+			waitClosed(conns, h.cfg.DeadAfter)
+			h.Shutdown()
+		}()
+	}
+}
+
+// waitClosed waits until every connection is closed, or d passes.
+func waitClosed(conns []*quic.Conn, d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.Done():
+		case <-deadline.C:
+			return
+		}
 	}
 }

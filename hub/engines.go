@@ -18,6 +18,7 @@ type engine struct {
 	info      protocol.EngineInfo
 	conn      *quic.Conn
 	lastSeen  time.Time
+	packets   uint64           // the connection's packet count when last checked
 	tasks     map[string]*task // outstanding on this engine
 	balanced  int              // of which load-balanced
 	completed int
@@ -84,9 +85,12 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	welcome := func(id int) error {
-		return send(c, protocol.TRegistered, &protocol.Registered{ID: id, ClusterID: h.clusterID,
-			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond), MaxFrame: h.cfg.MaxFrame}, nil)
+	c.SetQueueBound(h.cfg.EngineQueue)
+	var drop []string
+	welcome := func(e *engine) error {
+		return send(c, protocol.TRegistered, &protocol.Registered{ID: e.info.ID, ClusterID: h.clusterID,
+			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond), Drop: drop, MaxFrame: h.cfg.MaxFrame,
+			DeadAfterMS: int(h.cfg.DeadAfter / time.Millisecond)}, nil)
 	}
 	id := r.ID
 	if id >= 0 {
@@ -96,7 +100,8 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 			}
 			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
 			old.conn, old.lastSeen = c, time.Now()
-			if err := welcome(id); err != nil {
+			drop = h.stale(old, r.Tasks)
+			if err := welcome(old); err != nil {
 				return nil, nil, err
 			}
 			return old, h.reconcile(old, r), nil
@@ -116,15 +121,37 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 		tasks:    map[string]*task{},
 	}
 	h.engines[id] = e
-	if err := welcome(id); err != nil {
-		return nil, nil, err
-	}
 	if r.Resume {
 		h.reclaim(e, r.Tasks)
+		drop = h.stale(e, r.Tasks)
+		if len(drop) > 0 {
+			h.log.Warn("engine rejoined holding tasks the hub gave up on; it drops them", "id", id, "tasks", len(drop))
+		}
+	}
+	if err := welcome(e); err != nil {
+		return nil, nil, err
 	}
 	var out outbox
 	h.apply(h.sched.AddEngine(id), &out)
 	return e, out, nil
+}
+
+// stale lists the tasks a resuming engine holds that are no longer its
+// own: the hub declared it dead meanwhile, so their clients were told they
+// failed (or they were retried elsewhere). The engine must not run them.
+// While a restored hub waits for its engines nothing is stale: the
+// database may not know every task yet. h.mu is held.
+func (h *Hub) stale(e *engine, held []string) []string {
+	if h.restoring {
+		return nil
+	}
+	var drop []string
+	for _, id := range held {
+		if t := h.tasks[id]; t == nil || t.engine != e.info.ID {
+			drop = append(drop, id)
+		}
+	}
+	return drop
 }
 
 func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
@@ -137,6 +164,16 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 	h.mu.Unlock()
 	switch t {
 	case protocol.TPong:
+		return nil
+	case protocol.TProbe:
+		// Acknowledged only while the engine is registered on this
+		// connection: a dead one learns it by reconnecting.
+		h.mu.Lock()
+		live := h.engines[e.info.ID] == e && !e.dead && e.conn == c
+		h.mu.Unlock()
+		if live {
+			c.WriteUrgent(append([]byte{byte(protocol.TProbeAck)}, p[1:]...))
+		}
 		return nil
 	case protocol.TStarted:
 		var m protocol.Started
@@ -194,10 +231,43 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 	out.flush()
 }
 
+// engineRefused fails a task whose request e's outgoing queue refused
+// (e has not read EngineQueue bytes queued for it), as if e had answered
+// EngineBusy: a load-balanced task with retries left goes elsewhere.
+// Other write errors are left to the heartbeat. h.mu is not held.
+func (h *Hub) engineRefused(e *engine, t *task, err error) {
+	if !errors.Is(err, quic.ErrQueueFull) {
+		return
+	}
+	h.log.Warn("engine not reading: task refused", "id", e.info.ID, "msg_id", t.req.MsgID, "err", err)
+	r := protocol.Result{
+		MsgID: t.req.MsgID, Engine: e.info.ID, Status: protocol.StatusError, Submitted: t.req.Submitted,
+		Completed: time.Now().UnixNano(), Kind: t.req.Kind, Client: t.client, Label: t.req.Label,
+		Error: &protocol.RemoteError{Name: "EngineBusy", Engine: e.info.ID, Method: string(t.req.Kind),
+			Message: fmt.Sprintf("Engine %d is not reading its requests: %v", e.info.ID, err)},
+	}
+	frame, err := protocol.Marshal(protocol.TResult, &r, nil)
+	if err == nil {
+		h.engineResult(e, &r, frame, nil)
+	}
+}
+
 // engineStarted relays a started notice to the task's client.
 func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
-	h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
-	h.forwardToAsker(m.MsgID, frame)
+	h.mu.Lock()
+	var cl *client
+	t := h.tasks[m.MsgID]
+	if t != nil {
+		cl = h.clients[t.client]
+	}
+	record := t != nil || h.restoring // not a task that already failed
+	h.mu.Unlock()
+	if record {
+		h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
+	}
+	if cl != nil {
+		cl.conn.WriteFrame(frame)
+	}
 }
 
 // forwardToAsker sends a frame about a task, unchanged, to the client that
@@ -214,7 +284,11 @@ func (h *Hub) forwardToAsker(msgID string, frame []byte) {
 	}
 }
 
-// heartbeats pings engines and declares dead those not heard from.
+// heartbeats pings engines and declares dead those not heard from. Any
+// packet the engine's transport sends (an ACK of a ping, a keep-alive, a
+// piece of a large frame) counts as hearing from it, so an engine busy in
+// a long Go call or sending a large result is not declared dead while its
+// process runs.
 func (h *Hub) heartbeats(ctx context.Context) {
 	tick := time.NewTicker(h.cfg.Heartbeat)
 	defer tick.Stop()
@@ -228,6 +302,9 @@ func (h *Hub) heartbeats(ctx context.Context) {
 			var live []*quic.Conn
 			h.mu.Lock()
 			for _, e := range h.engines {
+				if n := e.conn.PacketsReceived(); n != e.packets {
+					e.packets, e.lastSeen = n, now
+				}
 				if now.Sub(e.lastSeen) > h.cfg.DeadAfter {
 					dead = append(dead, e)
 				} else {
@@ -236,7 +313,7 @@ func (h *Hub) heartbeats(ctx context.Context) {
 			}
 			h.mu.Unlock()
 			for _, c := range live {
-				c.WriteFrame(ping)
+				c.WriteUrgent(ping)
 			}
 			for _, e := range dead {
 				h.engineDied(e, "heartbeat")

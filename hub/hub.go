@@ -51,6 +51,16 @@ type Config struct {
 	DeadAfter time.Duration
 	// MaxFrame bounds frames; 0 means quic.DefaultMaxFrame.
 	MaxFrame int
+	// ClientQueue bounds the bytes waiting to be sent to one client
+	// (beyond the frames being written); a client that lets more pile up
+	// is disconnected as a slow consumer. 0 means DefaultClientQueue.
+	ClientQueue int
+	// EngineQueue is the same bound for an engine; 0 means
+	// DefaultEngineQueue.
+	EngineQueue int
+	// HelloTimeout bounds the wait for a connection's first message; 0
+	// means DefaultHelloTimeout.
+	HelloTimeout time.Duration
 	// Scheme is the load-balancing policy; "" means leastload.
 	Scheme string
 	// HWM is how many load-balanced tasks an engine may hold at once; 0
@@ -100,6 +110,17 @@ type Hub struct {
 	tick      chan struct{}
 }
 
+// Slow-consumer bounds: the bytes that may wait in the hub for one peer
+// that does not read, beyond the frames being written to it.
+const (
+	DefaultClientQueue = 64 << 20
+	DefaultEngineQueue = 256 << 20
+)
+
+// DefaultHelloTimeout is how long an authenticated connection has to send
+// its register or hello message before the hub closes it.
+const DefaultHelloTimeout = 5 * time.Second
+
 // ErrClosed is returned by Serve after Shutdown.
 var ErrClosed = errors.New("hub closed")
 
@@ -117,6 +138,15 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = quic.DefaultMaxFrame
 	}
+	if cfg.HelloTimeout <= 0 {
+		cfg.HelloTimeout = DefaultHelloTimeout
+	}
+	if cfg.ClientQueue <= 0 {
+		cfg.ClientQueue = DefaultClientQueue
+	}
+	if cfg.EngineQueue <= 0 {
+		cfg.EngineQueue = DefaultEngineQueue
+	}
 	if cfg.RestoreGrace == 0 {
 		cfg.RestoreGrace = 10 * time.Second
 	}
@@ -131,7 +161,10 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := quic.Listen(cfg.Addr, id, quic.Config{Key: key, MaxFrame: cfg.MaxFrame, Logger: cfg.Logger})
+	// A PING after a heartbeat of silence makes every live engine's
+	// transport answer, even when its stream is blocked (see heartbeats).
+	ln, err := quic.Listen(cfg.Addr, id, quic.Config{Key: key, MaxFrame: cfg.MaxFrame, Logger: cfg.Logger,
+		KeepAlive: cfg.Heartbeat})
 	if err != nil {
 		return nil, fmt.Errorf("start controller: %w", err)
 	}
@@ -322,8 +355,13 @@ func (h *Hub) closeAll() {
 
 // serveConn reads a connection's first message to learn its role.
 func (h *Hub) serveConn(ctx context.Context, c *quic.Conn) {
+	quiet := time.AfterFunc(h.cfg.HelloTimeout, func() {
+		why := "no register or hello within " + h.cfg.HelloTimeout.String()
+		h.log.Warn("closing connection", "peer", c.RemoteAddr(), "err", why)
+		c.Close(uint64(protocol.CodeBadFrame), why)
+	})
 	p, err := c.ReadFrame()
-	if err != nil {
+	if !quiet.Stop() || err != nil {
 		return
 	}
 	t, hb, _, err := protocol.Split(p)
@@ -351,10 +389,15 @@ func (h *Hub) serveConn(ctx context.Context, c *quic.Conn) {
 	}
 }
 
+// refuse closes a connection, after sending what was queued for it (a
+// refusal's reply) for at most refuseFlush.
 func (h *Hub) refuse(c *quic.Conn, code protocol.Code, err error) {
 	h.log.Warn("closing connection", "peer", c.RemoteAddr(), "code", code.String(), "err", err)
+	c.Flush(refuseFlush)
 	c.Close(uint64(code), fmt.Sprintf("%s: %v", code, err))
 }
+
+const refuseFlush = time.Second
 
 func send(c *quic.Conn, t protocol.Type, hdr any, body []byte) error {
 	p, err := protocol.Marshal(t, hdr, nil)

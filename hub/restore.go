@@ -103,6 +103,40 @@ func (h *Hub) reclaim(e *engine, ids []string) {
 	}
 }
 
+// delivered settles the restored tasks of a resuming client that it no
+// longer waits for: the stopped controller delivered their results but had
+// not recorded them yet. They are not run again; their records say what
+// happened. h.mu is held.
+func (h *Hub) delivered(clientID string, pending []string) {
+	if !h.restoring {
+		return
+	}
+	waiting := make(map[string]bool, len(pending))
+	for _, id := range pending {
+		waiting[id] = true
+	}
+	n := 0
+	for id, t := range h.tasks {
+		if !t.restored || t.claimed || t.client != clientID || waiting[id] {
+			continue
+		}
+		delete(h.tasks, id)
+		n++
+		h.recordResult(&protocol.Result{
+			MsgID: id, Engine: t.engine, Status: protocol.StatusError, Kind: t.req.Kind,
+			Submitted: t.req.Submitted, Completed: time.Now().UnixNano(), Client: t.client, Label: t.req.Label,
+			Error: &protocol.RemoteError{
+				Name:    "ResultNotRecorded",
+				Message: fmt.Sprintf("the client received the result of task '%s', but the controller stopped before recording it", id),
+				Engine:  t.engine, Method: string(t.req.Kind),
+			},
+		}, nil)
+	}
+	if n > 0 {
+		h.log.Info("restore: tasks whose results their client already has", "client", clientID, "tasks", n)
+	}
+}
+
 // settle ends the restored tasks no engine reclaimed. Load-balanced ones
 // that never started are resubmitted (they never ran, so no retry is
 // spent); ones that started are resubmitted when they have retries left.
@@ -158,7 +192,7 @@ func (h *Hub) reconcile(e *engine, r *protocol.Register) outbox {
 		req := t.req
 		req.Engine = e.info.ID
 		if p, err := protocol.Marshal(protocol.TRequest, &req, nil); err == nil {
-			out.add(e.conn, p, t.body)
+			h.addRequest(&out, e, t, p, t.body)
 		}
 	}
 	return out

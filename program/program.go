@@ -85,7 +85,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, opts ...Optio
 // subcommand reports whether name is a subcommand other than the shell.
 func subcommand(name string) bool {
 	switch name {
-	case "controller", "engine", "cluster", "profile", "version", "--version":
+	case "controller", "engine", "cluster", "kernel", "profile", "version", "--version":
 		return true
 	}
 	return false
@@ -101,6 +101,8 @@ func runSubcommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return engineMain(ctx, rest, stdin, stderr, o)
 	case "cluster":
 		return clusterMain(ctx, rest, stdout, stderr)
+	case "kernel":
+		return kernelMain(ctx, rest, stdout, stderr, o)
 	case "profile":
 		return profileMain(ctx, rest, stdout, stderr)
 	}

@@ -19,6 +19,12 @@ const (
 	// array of [key, value] pairs in insertion order. Plain CBOR maps are
 	// used when every key is a string; CBOR keeps their order on the wire.
 	TagOrderedMap = 40307
+	// TagComplexArray wraps an RFC 8746 multi-dimensional array (tag 40)
+	// of little-endian float64 (tag 86) whose last dimension is 2 (real,
+	// imaginary): a complex128 ndarray. Other ndarrays are plain RFC 8746
+	// tag 40 arrays of tag 64 (bool as uint8), 79 (int64 LE) or 86
+	// (float64 LE) typed arrays.
+	TagComplexArray = 40308
 )
 
 // Binding is a name and its encoded value.

@@ -15,6 +15,9 @@ const (
 	CodeShutdown    Code = 6 // the peer is shutting down
 	CodeReplaced    Code = 7 // a newer connection took this one's place
 	CodeInternal    Code = 8 // an internal error
+	// CodeSlowConsumer: the peer read too slowly and its outgoing queue
+	// passed the bound (quic.ErrSlowConsumer).
+	CodeSlowConsumer Code = 9
 )
 
 var codeNames = map[Code]string{
@@ -22,6 +25,7 @@ var codeNames = map[Code]string{
 	CodeUnknownType: "unexpected message", CodeAuth: "authentication failed",
 	CodeVersion: "version mismatch", CodeShutdown: "shutting down",
 	CodeReplaced: "replaced", CodeInternal: "internal error",
+	CodeSlowConsumer: "slow consumer",
 }
 
 func (c Code) String() string {

@@ -41,12 +41,14 @@ const (
 	TControlReply                 // hub → client: ControlReply + body
 	TShutdown                     // hub → engine: Shutdown
 	TStarted                      // engine → hub → client: Started
+	TProbe                        // engine → hub: Ping (am I still registered?)
+	TProbeAck                     // hub → engine: Ping (echoed: yes)
 	TOutput                       // engine → hub → client: Output (+ body)
 	maxType
 )
 
 var typeNames = [...]string{"", "register", "registered", "hello", "welcome", "engine-event",
-	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "output"}
+	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack", "output"}
 
 func (t Type) String() string {
 	if t > 0 && t < maxType {
@@ -107,9 +109,19 @@ type Registered struct {
 	// Busy says the id asked for still belongs to a live engine: the
 	// engine may try again once the hub declares the old one dead.
 	Busy bool `cbor:"5,keyasint,omitempty"`
+	// Drop lists tasks the resuming engine holds that it must not run
+	// (nor report): the hub declared the engine dead meanwhile and told
+	// their clients they failed.
+	Drop []string `cbor:"6,keyasint,omitempty"`
+	// DeadAfterMS is how long the hub waits without hearing from an
+	// engine before declaring it dead. An engine whose process was
+	// stopped for a good part of it probes (TProbe) before it starts
+	// another task, so that it never runs one whose client was told it
+	// failed.
+	DeadAfterMS int `cbor:"7,keyasint,omitempty"`
 	// MaxFrame is the hub's frame limit in bytes (0: unknown): an engine
 	// sends no larger frame, so a result over it fails as a ValueError.
-	MaxFrame int `cbor:"6,keyasint,omitempty"`
+	MaxFrame int `cbor:"8,keyasint,omitempty"`
 }
 
 // EngineInfo describes a registered engine.
@@ -126,6 +138,10 @@ type Hello struct {
 	Version int `cbor:"1,keyasint"`
 	// ClientID, when set, resumes an earlier session of this client.
 	ClientID string `cbor:"2,keyasint,omitempty"`
+	// Pending lists, when resuming, the msg ids the client still waits
+	// for. A restored controller does not run again the tasks of this
+	// client that it does not list: their results were delivered.
+	Pending []string `cbor:"3,keyasint,omitempty"`
 }
 
 // Welcome answers Hello.
@@ -173,6 +189,19 @@ type Request struct {
 	DepFailure bool `cbor:"16,keyasint,omitempty"`
 	// Name is a display name for the task (the function's name).
 	Name string `cbor:"17,keyasint,omitempty"`
+	// Fan, when set, sends the request to several engines with one body:
+	// the hub makes one direct task per entry (its msg id and engine, the
+	// other fields shared) and forwards the same body bytes to each
+	// engine. MsgID and Engine are then ignored. Clients send it for a
+	// DirectView over several engines, so a pushed value crosses the
+	// client's link once.
+	Fan []FanTarget `cbor:"18,keyasint,omitempty"`
+}
+
+// FanTarget is one task of a fanned-out Request.
+type FanTarget struct {
+	MsgID  string `cbor:"1,keyasint"`
+	Engine int    `cbor:"2,keyasint"`
 }
 
 // Status is a task's outcome.
@@ -210,7 +239,8 @@ type Result struct {
 type RemoteError struct {
 	// Name is the error class: a Starlark error classified as
 	// ZeroDivisionError, NameError, KeyError, IndexError, TypeError,
-	// ValueError or Error, or one of EngineError, TaskAborted,
+	// ValueError or Error, or one of EngineError, EngineBusy (the hub refused
+	// a request: the engine had not read EngineQueue bytes), TaskAborted,
 	// TaskTimeout, TaskCancelled, ImpossibleDependency, UnmetDependency,
 	// InvalidDependency.
 	Name      string `cbor:"1,keyasint"`

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	quicgo "github.com/quic-go/quic-go"
 )
@@ -31,17 +32,32 @@ type conn struct {
 	rhdr [frameHeaderLen]byte
 	rerr error // sticky once the connection was closed for a bad frame
 
-	// Write side: frames are queued; the writer that finds no flush in
-	// progress writes the queue until it is empty, so frames written
-	// meanwhile by others leave together in few stream writes.
+	// Write side: callers queue frames and return; the connection's one
+	// writer goroutine writes the queue, so frames queued while it writes
+	// leave together in few stream writes. A caller waits on the peer's
+	// reading only in queueWait mode, once more than limit bytes wait.
 	wmu      sync.Mutex
-	wcond    sync.Cond
+	wcond    sync.Cond // broadcast when the writer progressed or failed
+	kick     chan struct{}
 	queue    []segment // segments waiting to be written
 	spare    [][]byte  // owned buffers to reuse
-	queued   int       // bytes queued, for backpressure
-	flushing bool
-	werr     error // sticky once a write failed
+	scratch  []byte    // for tryInline
+	queued   int       // bytes queued or being written
+	inflight int       // of which the writer is writing now
+	flushing bool      // the writer has work
+	werr     error     // sticky once a write failed
+	limit    int       // bytes waiting beyond which the policy applies
+	policy   queuePolicy
 }
+
+// queuePolicy is what WriteFrame does when the queue is over its bound.
+type queuePolicy int
+
+const (
+	queueWait   queuePolicy = iota // wait for the writer (backpressure)
+	queueClose                     // close the connection: slow consumer
+	queueRefuse                    // refuse the frame, keep the connection
+)
 
 // segment is a piece of the write queue: a copy we own, or a caller's
 // large part.
@@ -50,8 +66,10 @@ type segment struct {
 	own bool
 }
 
-// maxQueued bounds the bytes a connection queues before writers wait.
-const maxQueued = 32 << 20
+// DefaultMaxQueued bounds the bytes waiting in a connection's queue before
+// writers wait (SetSlowConsumer and SetQueueBound change the bound and
+// what happens beyond it).
+const DefaultMaxQueued = 32 << 20
 
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
 	c := &conn{
@@ -59,8 +77,11 @@ func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
 		st:       st,
 		maxFrame: cfg.MaxFrame,
 		br:       bufio.NewReaderSize(st, readBufSize),
+		kick:     make(chan struct{}, 1),
+		limit:    DefaultMaxQueued,
 	}
 	c.wcond.L = &c.wmu
+	go c.writeLoop()
 	return &Conn{impl: c}
 }
 
@@ -96,21 +117,25 @@ func (c *conn) cause(err error) error {
 	return err
 }
 
-func (c *conn) writeFrame(parts ...[]byte) error {
+func (c *conn) writeFrame(parts ...[]byte) error { return c.write(false, parts) }
+
+// write queues a frame; urgent frames skip the queue bound.
+func (c *conn) write(urgent bool, parts [][]byte) error {
 	n, err := frameLen(parts, c.maxFrame)
 	if err != nil {
 		return fmt.Errorf("write frame: %w", err)
 	}
+	size := frameHeaderLen + n
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	for c.queued > maxQueued && c.werr == nil {
-		c.wcond.Wait()
-	}
-	if c.werr != nil {
-		return c.werr
+	if err := c.admit(size, urgent); err != nil {
+		return err
 	}
 	var hdr [frameHeaderLen]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	if c.tryInline(hdr[:], parts, size) {
+		return nil
+	}
 	c.appendSmall(hdr[:])
 	for _, p := range parts {
 		if len(p) >= writeBufSize {
@@ -119,12 +144,68 @@ func (c *conn) writeFrame(parts ...[]byte) error {
 			c.appendSmall(p)
 		}
 	}
-	c.queued += frameHeaderLen + n
-	if c.flushing {
-		return nil // the writer flushing now takes this frame along
+	c.queued += size
+	if !c.flushing {
+		c.flushing = true
+		c.kick <- struct{}{} // never blocks: flushing was false, so the writer drained it
 	}
-	c.flushing = true
-	return c.flush()
+	return nil
+}
+
+// inlineMax is the largest frame a writer sends itself, without waking
+// the writer goroutine, when nothing is queued or being written and QUIC
+// can take it at once.
+const inlineMax = 16 << 10
+
+// tryInline sends a small frame from the caller's goroutine if it can be
+// done without waiting: nothing queued or being written (so order holds)
+// and QUIC flow control has room. It saves a hand-off per message for
+// lone requests. c.wmu is held.
+func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
+	if c.flushing || len(c.queue) > 0 || size > inlineMax {
+		return false
+	}
+	buf := append(c.scratch[:0], hdr...)
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	c.scratch = buf
+	return c.st.TryWriteAll(buf) == nil // quic-go copies buf
+}
+
+// admit applies the queue policy to a frame of size bytes; c.wmu is held.
+// Bytes the writer is writing now do not count, so a frame of any size
+// is accepted when nothing else waits.
+func (c *conn) admit(size int, urgent bool) error {
+	for {
+		if c.werr != nil {
+			return c.werr
+		}
+		if c.qc.Context().Err() != nil {
+			c.werr = fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
+			return c.werr
+		}
+		waiting := c.queued - c.inflight
+		if urgent || waiting == 0 || waiting+size <= c.limit {
+			return nil
+		}
+		switch c.policy {
+		case queueClose:
+			c.werr = fmt.Errorf("write frame: %w: %d bytes waiting, limit %d", ErrSlowConsumer, waiting, c.limit)
+			_ = c.close(codeSlowConsumer, c.werr.Error())
+			return c.werr
+		case queueRefuse:
+			return fmt.Errorf("write frame of %d bytes: %w: %d bytes waiting, limit %d", size, ErrQueueFull, waiting, c.limit)
+		}
+		c.wcond.Wait()
+	}
+}
+
+// setQueueLimit sets the queue bound and what happens beyond it.
+func (c *conn) setQueueLimit(limit int, policy queuePolicy) {
+	c.wmu.Lock()
+	c.limit, c.policy = limit, policy
+	c.wmu.Unlock()
 }
 
 // appendSmall copies b into the tail segment; c.wmu is held.
@@ -142,21 +223,48 @@ func (c *conn) appendSmall(b []byte) {
 	c.queue = append(c.queue, segment{append(buf, b...), true})
 }
 
-// flush writes queued segments until the queue is empty; c.wmu is held
-// and c.flushing set. Frames that other writers queue meanwhile leave in
-// the same stream writes.
-func (c *conn) flush() error {
+// writeLoop is the connection's writer: it writes queued segments until
+// the connection closes or a write fails.
+func (c *conn) writeLoop() {
+	done := c.qc.Context().Done()
+	for {
+		select {
+		case <-c.kick:
+		case <-done:
+			c.wmu.Lock()
+			if c.werr == nil {
+				c.werr = fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
+			}
+			c.queue, c.queued, c.inflight = nil, 0, 0
+			c.wcond.Broadcast()
+			c.wmu.Unlock()
+			return
+		}
+		if !c.flush() {
+			return
+		}
+	}
+}
+
+// flush writes the queue until it is empty; it reports false when a
+// write failed (the connection is then closed).
+func (c *conn) flush() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	for len(c.queue) > 0 {
 		segs := c.queue
 		c.queue = nil
-		c.wmu.Unlock()
 		n := 0
+		for _, s := range segs {
+			n += len(s.b)
+		}
+		c.inflight = n
+		c.wmu.Unlock()
 		var err error
 		for _, s := range segs {
 			if _, err = c.st.Write(s.b); err != nil {
 				break
 			}
-			n += len(s.b)
 		}
 		c.wmu.Lock()
 		for _, s := range segs {
@@ -164,16 +272,40 @@ func (c *conn) flush() error {
 				c.spare = append(c.spare, s.b)
 			}
 		}
+		c.inflight = 0
 		if err != nil {
 			c.werr = c.writeErr(err)
 			c.queue, c.queued = nil, 0
-			break
+			c.flushing = false
+			c.wcond.Broadcast()
+			return false
 		}
 		c.queued -= n
 		c.wcond.Broadcast()
 	}
 	c.flushing = false
 	c.wcond.Broadcast()
+	return true
+}
+
+// flushWait waits until every frame queued so far is written, the
+// connection fails, or d passes.
+func (c *conn) flushWait(d time.Duration) error {
+	t := time.AfterFunc(d, func() {
+		c.wmu.Lock()
+		c.wcond.Broadcast()
+		c.wmu.Unlock()
+	})
+	defer t.Stop()
+	deadline := time.Now().Add(d)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for c.queued > 0 && c.werr == nil {
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("flush: %d bytes still queued after %v", c.queued, d)
+		}
+		c.wcond.Wait()
+	}
 	return c.werr
 }
 
@@ -201,3 +333,5 @@ func (c *conn) err() error {
 		return nil
 	}
 }
+
+func (c *conn) packetsReceived() uint64 { return c.qc.ConnectionStats().PacketsReceived }

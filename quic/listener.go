@@ -12,13 +12,22 @@ import (
 	quicgo "github.com/quic-go/quic-go"
 )
 
-// Defaults of Config's zero fields.
+// Defaults of Config's zero fields, and the listener's pre-authentication
+// limits.
 const (
 	defaultIdleTimeout      = 30 * time.Second
 	defaultHandshakeTimeout = 10 * time.Second
-	// maxPendingHandshakes bounds the connections authenticating at once;
+	// DefaultListenHandshakeTimeout bounds, at the listener, the TLS
+	// handshake (as an idle timeout) and then the proof of the key: an
+	// unauthenticated peer holds a handshake slot this long at most.
+	DefaultListenHandshakeTimeout = 3 * time.Second
+	// MaxPendingHandshakes bounds the connections authenticating at once;
 	// more are refused until some finish.
-	maxPendingHandshakes = 1024
+	MaxPendingHandshakes = 1024
+	// MaxPendingPerHost bounds the connections one source address may
+	// have authenticating at once, so that no single peer can use up
+	// MaxPendingHandshakes.
+	MaxPendingPerHost = 32
 )
 
 // withDefaults checks cfg and fills its zero fields.
@@ -35,6 +44,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = defaultHandshakeTimeout
 	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = cfg.IdleTimeout / 3
+	}
 	return cfg, nil
 }
 
@@ -44,7 +56,7 @@ func (cfg *Config) quicConfig(incoming int64) *quicgo.Config {
 	return &quicgo.Config{
 		HandshakeIdleTimeout:  cfg.HandshakeTimeout,
 		MaxIdleTimeout:        cfg.IdleTimeout,
-		KeepAlivePeriod:       cfg.IdleTimeout / 3,
+		KeepAlivePeriod:       cfg.KeepAlive,
 		MaxIncomingStreams:    incoming,
 		MaxIncomingUniStreams: -1,
 	}
@@ -58,6 +70,9 @@ type listener struct {
 	ready chan *Conn
 	// pending holds a token per connection authenticating.
 	pending chan struct{}
+	// perHost counts the connections authenticating by source IP;
+	// guarded by mu.
+	perHost map[string]int
 
 	closed    chan struct{} // closed by close
 	closeOnce sync.Once
@@ -73,6 +88,9 @@ type listener struct {
 // connections that present id's certificate and authenticate with
 // cfg.Key.
 func Listen(addr string, id *Identity, cfg Config) (*Listener, error) {
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultListenHandshakeTimeout
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
@@ -93,7 +111,8 @@ func Listen(addr string, id *Identity, cfg Config) (*Listener, error) {
 		ql:       ql,
 		cfg:      cfg,
 		ready:    make(chan *Conn),
-		pending:  make(chan struct{}, maxPendingHandshakes),
+		pending:  make(chan struct{}, MaxPendingHandshakes),
+		perHost:  make(map[string]int),
 		closed:   make(chan struct{}),
 		loopDone: make(chan struct{}),
 		conns:    make(map[*quicgo.Conn]struct{}),
@@ -116,18 +135,56 @@ func (l *listener) acceptLoop() {
 			_ = qc.CloseWithError(codeOK, "listener closed")
 			continue
 		}
-		select {
-		case l.pending <- struct{}{}:
-		default:
+		host := hostOf(qc.RemoteAddr())
+		if why := l.reserve(host); why != "" {
 			if l.cfg.Logger != nil {
-				l.cfg.Logger.Warn("quic: refused connection", "remote", qc.RemoteAddr().String(), "err", "too many pending handshakes")
+				l.cfg.Logger.Warn("quic: refused connection", "remote", qc.RemoteAddr().String(), "err", why)
 			}
-			_ = qc.CloseWithError(codeAuth, ErrAuth.Error()+": too many pending handshakes")
+			_ = qc.CloseWithError(codeAuth, ErrAuth.Error()+": "+why)
 			continue
 		}
 		l.wg.Add(1)
-		go l.handshake(qc)
+		go l.handshake(qc, host)
 	}
+}
+
+// reserve takes a handshake slot for a connection from host; it returns
+// why not when the host or the listener has too many pending.
+func (l *listener) reserve(host string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perHost[host] >= MaxPendingPerHost {
+		return "too many pending handshakes from " + host
+	}
+	select {
+	case l.pending <- struct{}{}:
+	default:
+		return "too many pending handshakes"
+	}
+	l.perHost[host]++
+	return ""
+}
+
+// release gives back the slot reserve took.
+func (l *listener) release(host string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	<-l.pending
+	if l.perHost[host]--; l.perHost[host] <= 0 {
+		delete(l.perHost, host)
+	}
+}
+
+// hostOf is the IP of a peer address (the address itself if it has no
+// port).
+func hostOf(a net.Addr) string {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return ua.IP.String()
+	}
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
 }
 
 // track records qc until it closes; it reports false once the listener is
@@ -150,9 +207,16 @@ func (l *listener) track(qc *quicgo.Conn) bool {
 }
 
 // handshake authenticates qc and hands it to Accept.
-func (l *listener) handshake(qc *quicgo.Conn) {
+func (l *listener) handshake(qc *quicgo.Conn, host string) {
 	defer l.wg.Done()
-	defer func() { <-l.pending }()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			l.release(host)
+		}
+	}
+	defer release()
 	// The handshake gives up at its deadline or when the listener closes
 	// (which also closes qc).
 	ctx, cancel := context.WithTimeout(qc.Context(), l.cfg.HandshakeTimeout)
@@ -172,6 +236,7 @@ func (l *listener) handshake(qc *quicgo.Conn) {
 		_ = qc.CloseWithError(quicgo.ApplicationErrorCode(code), truncate(reason, 200))
 		return
 	}
+	release() // authenticated: the slot is free while Accept takes its time
 	c := newConn(qc, st, &l.cfg)
 	select {
 	case l.ready <- c:

@@ -27,6 +27,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	quicgo "github.com/quic-go/quic-go"
 )
 
 // ALPN is the TLS application protocol of pxsh connections.
@@ -43,6 +45,9 @@ const (
 	codeBadFrame = 1 // malformed handshake or frame
 	codeTooLarge = 2 // frame over the size limit
 	codeAuth     = 4 // authentication failed
+	// codeSlowConsumer: the peer did not read and its queue passed the
+	// bound set by SetSlowConsumer.
+	codeSlowConsumer = 9
 )
 
 // Sentinel errors callers branch on with errors.Is.
@@ -54,6 +59,12 @@ var (
 	ErrFingerprint = errors.New("certificate fingerprint mismatch")
 	// ErrFrameTooLarge means a frame is over the size limit.
 	ErrFrameTooLarge = errors.New("frame too large")
+	// ErrSlowConsumer means a connection in slow-consumer mode was closed
+	// because its peer did not read its frames fast enough.
+	ErrSlowConsumer = errors.New("slow consumer")
+	// ErrQueueFull means a frame was refused because the peer has not
+	// read what is queued for it (see Conn.SetQueueBound).
+	ErrQueueFull = errors.New("outgoing queue full")
 )
 
 // Config holds what both ends of a connection need. The zero value is not
@@ -67,10 +78,28 @@ type Config struct {
 	// IdleTimeout closes a connection that hears nothing for this long;
 	// 0 means 30 s. Keep-alives are sent at a third of it.
 	IdleTimeout time.Duration
-	// HandshakeTimeout bounds TLS plus authentication; 0 means 10 s.
+	// KeepAlive is how long a connection may hear nothing before it sends
+	// a QUIC PING, which the peer's transport acknowledges (see
+	// PacketsReceived); 0 means a third of IdleTimeout. QUIC also caps it
+	// at half the idle timeout both ends agree on.
+	KeepAlive time.Duration
+	// HandshakeTimeout bounds TLS plus authentication; 0 means 10 s for
+	// Dial and DefaultListenHandshakeTimeout (3 s) for Listen, where it
+	// bounds the TLS handshake (as an idle timeout) and then the proof of
+	// the key.
 	HandshakeTimeout time.Duration
 	// Logger receives refused connections; nil means silent.
 	Logger *slog.Logger
+}
+
+// IsSlowConsumer reports whether err comes from a connection this side
+// closed in slow-consumer mode (see Conn.SetSlowConsumer).
+func IsSlowConsumer(err error) bool {
+	if errors.Is(err, ErrSlowConsumer) {
+		return true
+	}
+	appErr, ok := errors.AsType[*quicgo.ApplicationError](err)
+	return ok && !appErr.Remote && appErr.ErrorCode == codeSlowConsumer
 }
 
 // Identity is a controller's TLS certificate and its fingerprint.
@@ -106,11 +135,42 @@ func (l *Listener) Close() error { return l.impl.close() }
 // io.EOF; inside a frame, io.ErrUnexpectedEOF.
 func (c *Conn) ReadFrame() ([]byte, error) { return c.impl.readFrame() }
 
-// WriteFrame writes one frame whose payload is the concatenation of parts,
-// without copying large parts. A frame over the size limit is not sent and
-// gives an error wrapping ErrFrameTooLarge; a failed write closes the
-// connection.
+// WriteFrame queues one frame whose payload is the concatenation of parts,
+// without copying large parts (the caller must not change them
+// afterwards). The connection's writer goroutine sends it. A frame over
+// the size limit is not sent and gives an error wrapping ErrFrameTooLarge;
+// a failed write closes the connection.
+//
+// When more than the queue bound (DefaultMaxQueued, or SetSlowConsumer's)
+// is waiting, WriteFrame waits for the writer; in slow-consumer mode it
+// instead closes the connection and returns an error wrapping
+// ErrSlowConsumer, and with SetQueueBound it refuses the frame
+// (ErrQueueFull). Bytes being written do not count: a frame of any size
+// is queued when nothing else waits.
 func (c *Conn) WriteFrame(parts ...[]byte) error { return c.impl.writeFrame(parts...) }
+
+// WriteUrgent queues a small frame (a heartbeat's answer) without waiting
+// for, or being refused by, the queue bound.
+func (c *Conn) WriteUrgent(parts ...[]byte) error { return c.impl.write(true, parts) }
+
+// SetSlowConsumer puts the connection in slow-consumer mode: WriteFrame
+// never waits for the peer, and a frame that would leave more than limit
+// bytes waiting closes the connection (code 9, "slow consumer").
+func (c *Conn) SetSlowConsumer(limit int) { c.impl.setQueueLimit(limit, queueClose) }
+
+// SetQueueBound makes WriteFrame never wait for the peer either, but
+// refuse a frame that would leave more than limit bytes waiting, with an
+// error wrapping ErrQueueFull; the connection stays open.
+func (c *Conn) SetQueueBound(limit int) { c.impl.setQueueLimit(limit, queueRefuse) }
+
+// Flush waits until the frames queued so far are written, the connection
+// fails, or d passes.
+func (c *Conn) Flush(d time.Duration) error { return c.impl.flushWait(d) }
+
+// PacketsReceived counts the authenticated QUIC packets received from the
+// peer (ACKs and keep-alives included): it grows while the peer's
+// transport is alive, even when the peer sends no frames.
+func (c *Conn) PacketsReceived() uint64 { return c.impl.packetsReceived() }
 
 // Close closes the connection with an application error code and a reason
 // the peer sees.

@@ -165,7 +165,7 @@ func TestConcurrentWriters(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body := bytes.Repeat([]byte{byte(w)}, 100+w*1000)
+			body := bytes.Repeat([]byte{byte(w)}, bodySize(w))
 			for i := range frames {
 				var head [8]byte
 				binary.BigEndian.PutUint32(head[:4], uint32(w))
@@ -192,13 +192,22 @@ func TestConcurrentWriters(t *testing.T) {
 				return
 			}
 			next[w]++
-			if want := bytes.Repeat([]byte{byte(w)}, 100+w*1000); !bytes.Equal(b[8:], want) {
+			if want := bytes.Repeat([]byte{byte(w)}, bodySize(w)); !bytes.Equal(b[8:], want) {
 				t.Errorf("frame %d of writer %d is corrupted", i, w)
 				return
 			}
 		}
 	})
 	wg.Wait()
+}
+
+// bodySize mixes frames sent inline, queued small ones and large ones
+// sent without a copy.
+func bodySize(w int) int {
+	if w%3 == 2 {
+		return 100<<10 + w
+	}
+	return 100 + w*1000
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.

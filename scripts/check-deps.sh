@@ -18,9 +18,10 @@ declare -A allowed=(
   [client]="protocol quic profile"
   [launcher]="protocol profile"
   [shell]="shell client starlarklib launcher protocol profile"
+  [kernel]="shell client protocol profile starlarklib"
   [internal]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
-  [program]="shell hub engine launcher client protocol profile quic starlarklib scheduler"
-  [cmd]="cmd program shell hub engine launcher client protocol profile quic starlarklib scheduler"
+  [program]="kernel shell hub engine launcher client protocol profile quic starlarklib scheduler"
+  [cmd]="cmd program kernel shell hub engine launcher client protocol profile quic starlarklib scheduler"
   [examples]="examples program shell client starlarklib hub engine launcher protocol profile quic"
   [bench]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
 )

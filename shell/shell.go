@@ -71,6 +71,9 @@ type Config struct {
 	// program.StartPrivate, the one builder); it replaces StartCluster
 	// when set.
 	StartPrivate func(ctx context.Context, p Private) (connFile string, stop func(), err error)
+	// PrivateOnly makes the session start a private cluster even when the
+	// default profile has one running (pxsh kernel -n N).
+	PrivateOnly bool
 	// Interactive forces the shell's terminal behaviour (banner, colour,
 	// progress bars) even when Stdin is not a terminal.
 	Interactive bool
@@ -282,7 +285,7 @@ func (s *Shell) defaultCluster(ctx context.Context) (string, error) {
 		s.connFile = s.cfg.ConnectionFile
 		return s.connFile, nil
 	}
-	if s.cfg.Allow != "" {
+	if s.cfg.Allow != "" || s.cfg.PrivateOnly {
 		return s.startPrivate(ctx)
 	}
 	path, err := profileCluster(ctx, profile.Dir(profile.Root(s.cfg.Getenv), s.cfg.Profile))

@@ -444,6 +444,8 @@ func (d *decoder) tagged(tag uint64, start int, depth int) (starlark.Value, erro
 			return nil, fmt.Errorf("build function %s: %w", f.Name, err)
 		}
 		return v, nil
+	case tagMultiDim, tagUint8, tagInt64LE, tagFloat64LE, protocol.TagComplexArray:
+		return d.typedArray(tag, start)
 	case protocol.TagError:
 		ev := new(ErrorValue)
 		if err := d.goValue(depth+1, &ev.Err, "error"); err != nil {

@@ -11,6 +11,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/starlarklib/numpy"
 )
 
 // CBOR major types, shifted into the high bits of the initial byte.
@@ -196,6 +197,10 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 		return e.tagged(protocol.TagError, &v.Err)
 	case ErrorValue:
 		return e.tagged(protocol.TagError, &v.Err)
+	case *numpy.Array:
+		e.array(v)
+	case numpy.Complex:
+		e.array(numpy.NewComplex128(nil, []complex128{complex128(v)}))
 	default:
 		if r, ok := v.(starlark.Indexable); ok && v.Type() == "range" {
 			return e.rangeList(r, depth)

@@ -12,6 +12,8 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
+
+	"github.com/pxsh/pxsh/starlarklib/numpy"
 )
 
 // FileOptions returns the Starlark dialect that pxsh code is compiled with:
@@ -29,15 +31,19 @@ func FileOptions() *syntax.FileOptions {
 }
 
 // Modules returns a new dict of the standard modules available everywhere:
-// math, json, time (with a cancellable sleep) and the struct constructor.
-// None of them touches the file system or the network.
+// math, json, time (with a cancellable sleep), the struct constructor and
+// numpy (also named np; each call makes a new one, with its own random
+// stream). None of them touches the file system or the network.
 func Modules() starlark.StringDict {
 	members := make(starlark.StringDict, len(starlarktime.Module.Members)+1)
 	for k, v := range starlarktime.Module.Members {
 		members[k] = v
 	}
 	members["sleep"] = starlark.NewBuiltin("sleep", sleep)
+	np := numpy.New()
 	return starlark.StringDict{
+		"np":     np,
+		"numpy":  np,
 		"math":   math.Module,
 		"json":   JSONModule(0),
 		"time":   &starlarkstruct.Module{Name: "time", Members: members},

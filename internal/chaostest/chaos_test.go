@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,9 +27,9 @@ import (
 const (
 	nEngines = 4
 	nTasks   = 5000
-	// stopFor bounds a SIGSTOP: well under the controller's default
-	// dead-after (2.5 s), so a stopped engine is healthy.
-	stopFor = 700 * time.Millisecond
+	// maxStop bounds a SIGSTOP: under the controller's default dead-after
+	// (2.5 s), so a stopped engine is healthy.
+	maxStop = 1500 * time.Millisecond
 )
 
 // chaos is one run's state.
@@ -40,6 +41,7 @@ type chaos struct {
 	rnd    *rand.Rand
 	mu     sync.Mutex
 	killed map[int]bool // engine ids SIGKILLed at some point
+	kills  map[int][]time.Time
 	events []string
 }
 
@@ -59,9 +61,6 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test skipped in -short mode")
 	}
-	if os.Getenv("PXSH_CHAOS") == "" {
-		t.Skip("set PXSH_CHAOS=1: enabled once controller restarts keep tasks")
-	}
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("PXSH_CHAOS_SEED"); s != "" {
 		var err error
@@ -74,7 +73,7 @@ func TestChaos(t *testing.T) {
 	c := &chaos{
 		t: t, bin: clustertest.Binary(t), env: append(os.Environ(), "PXSH_DIR="+dir, "NO_COLOR=1"),
 		prof: filepath.Join(dir, "profile_default"), rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		killed: map[int]bool{},
+		killed: map[int]bool{}, kills: map[int][]time.Time{},
 	}
 	defer func() {
 		if t.Failed() {
@@ -118,6 +117,52 @@ func TestChaos(t *testing.T) {
 	}
 	close(done)
 	c.check(tasks, rc)
+	c.checkDeaths()
+}
+
+var (
+	diedRE = regexp.MustCompile(`time=(\S+) level=WARN msg="engine died" id=(\d+) why=("[^"]*"|\S+)`)
+	// deathWindow is how long after a SIGKILL its death may be declared:
+	// the dead-after bound, with room for a loaded machine.
+	deathWindow = 10 * time.Second
+)
+
+func killCount(kills map[int][]time.Time) int {
+	n := 0
+	for _, k := range kills {
+		n += len(k)
+	}
+	return n
+}
+
+// checkDeaths asserts that every engine the controller declared dead had
+// been SIGKILLed shortly before: a stopped (SIGSTOP) engine is healthy.
+func (c *chaos) checkDeaths() {
+	b, err := os.ReadFile(filepath.Join(c.prof, "log", "controller.log"))
+	if err != nil {
+		c.t.Fatalf("controller log: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	deaths := diedRE.FindAllStringSubmatch(string(b), -1)
+	c.t.Logf("%d engine deaths declared, %d SIGKILLs sent", len(deaths), killCount(c.kills))
+	for _, m := range deaths {
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			c.t.Errorf("controller log time %q: %v", m[1], err)
+			continue
+		}
+		id, _ := strconv.Atoi(m[2])
+		legit := false
+		for _, k := range c.kills[id] {
+			if !at.Before(k) && at.Sub(k) < deathWindow {
+				legit = true
+			}
+		}
+		if !legit {
+			c.t.Errorf("engine %d declared dead at %s (%s) without a SIGKILL in the %v before", id, at.Format("15:04:05.000"), m[3], deathWindow)
+		}
+	}
 }
 
 // logWriter records the client's log lines as events.
@@ -196,12 +241,14 @@ func (c *chaos) disturb(ctx context.Context, tasks []*client.Task, done <-chan s
 			id := c.rnd.IntN(nEngines)
 			c.mu.Lock()
 			c.killed[id] = true
+			c.kills[id] = append(c.kills[id], time.Now())
 			c.mu.Unlock()
 			c.signal(id, pids[id], syscall.SIGKILL)
 		default:
 			id := c.rnd.IntN(nEngines)
 			if c.signal(id, pids[id], syscall.SIGSTOP) {
-				time.Sleep(stopFor) // the disturbance itself, not synchronisation
+				// The disturbance itself, not synchronisation.
+				time.Sleep(time.Duration(300+c.rnd.IntN(int(maxStop/time.Millisecond)-300)) * time.Millisecond)
 				c.signal(id, pids[id], syscall.SIGCONT)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
+	"github.com/pxsh/pxsh/starlarklib/numpy"
 	"go.starlark.net/starlark"
 )
 
@@ -41,8 +42,8 @@ var (
 	_ starlark.Sequence = (*AsyncResult)(nil)
 )
 
-// submit sends one request per target with the same body and records the
-// tasks.
+// submit sends one request per target (the body once: Client.SubmitFan)
+// and records the tasks.
 func (rc *Client) submit(req protocol.Request, body []byte, targets []int, single bool) (*AsyncResult, error) {
 	return rc.submitEach(req, [][]byte{body}, targets, single)
 }
@@ -190,6 +191,10 @@ func (ar *AsyncResult) value(thread *starlark.Thread, d float64, exceptions bool
 	switch ar.res.Combine {
 	case client.CombineNone:
 		return starlark.None, nil
+	case client.CombineGather:
+		if a := joinArrays(vals); a != nil {
+			return a, nil
+		}
 	case client.CombineEach:
 		if ar.res.Single && len(vals) == 1 {
 			return vals[0], nil
@@ -633,4 +638,22 @@ var errNoEngines = &namedError{"NoEnginesRegistered", "This operation requires e
 func isTimeout(err error) bool {
 	var ne *namedError
 	return errors.As(err, &ne) && ne.name == "TimeoutError"
+}
+
+// joinArrays concatenates gathered ndarrays along their first axis; it
+// returns nil unless every value is an array and they fit together.
+func joinArrays(vals []starlark.Value) starlark.Value {
+	arrs := make([]*numpy.Array, len(vals))
+	for i, v := range vals {
+		a, ok := v.(*numpy.Array)
+		if !ok {
+			return nil
+		}
+		arrs[i] = a
+	}
+	a, err := numpy.Concatenate(arrs, 0)
+	if err != nil {
+		return nil
+	}
+	return a
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
+	"github.com/pxsh/pxsh/starlarklib/numpy"
 	"go.starlark.net/starlark"
 )
 
@@ -176,6 +177,9 @@ func viewScatter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		n, part = len(x), func(lo, hi int) starlark.Value { return x[lo:hi] }
 	case starlark.Tuple:
 		n, part = len(x), func(lo, hi int) starlark.Value { return x[lo:hi:hi] }
+	case *numpy.Array:
+		// Arrays are split along their first axis into arrays.
+		n, part = x.Len(), func(lo, hi int) starlark.Value { return x.Slice(lo, hi, 1) }
 	default:
 		vals, err := seqValues(seq, "scatter")
 		if err != nil {

@@ -1,0 +1,173 @@
+package starlarklib
+
+import (
+	"encoding/hex"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+	"go.starlark.net/starlark"
+
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/starlarklib/numpy"
+)
+
+func TestArrayWireForm(t *testing.T) {
+	// tag 40, [[2], tag 86, 16 bytes: 1.5, -2 little-endian]
+	b, err := Encode(numpy.NewFloat64([]int{2}, []float64{1.5, -2}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "d8288281" + "02" + "d856" + "50" + "000000000000f83f" + "00000000000000c0"
+	if got := hex.EncodeToString(b); got != want {
+		t.Fatalf("wire form %s, want %s", got, want)
+	}
+	// A generic CBOR decoder sees RFC 8746 tags.
+	var v any
+	if err := cbor.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	tag, ok := v.(cbor.Tag)
+	if !ok || tag.Number != 40 {
+		t.Fatalf("generic decode %#v, want tag 40", v)
+	}
+}
+
+func TestArrayRoundTrip(t *testing.T) {
+	big := make([]float64, 1<<20)
+	for k := range big {
+		big[k] = float64(k) * 0.5
+	}
+	arrays := []*numpy.Array{
+		numpy.NewFloat64([]int{2, 3}, []float64{1, 2, 3, 4, 5, math.NaN()}),
+		numpy.NewFloat64([]int{1 << 20}, big),
+		numpy.NewInt64([]int{3}, []int64{-1, math.MaxInt64, math.MinInt64}),
+		numpy.NewBool([]int{2, 2}, []bool{true, false, false, true}),
+		numpy.NewComplex128([]int{2}, []complex128{complex(1, 2), complex(-3, 0.5)}),
+		numpy.NewFloat64([]int{0, 4}, []float64{}),
+		numpy.NewInt64([]int{}, []int64{7}),
+	}
+	b, err := Encode(numpy.Complex(complex(1, -2)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := Decode(b, nil); err != nil || v != numpy.Complex(complex(1, -2)) {
+		t.Fatalf("complex scalar round trip gave %v, %v", v, err)
+	}
+	for _, a := range arrays {
+		b, err := Encode(starlark.NewList([]starlark.Value{a}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := Decode(b, nil)
+		if err != nil {
+			t.Fatalf("decode %v: %v", a.Shape(), err)
+		}
+		got := v.(*starlark.List).Index(0).(*numpy.Array)
+		if got.DType() != a.DType() || !equalInts(got.Shape(), a.Shape()) || got.String() != a.String() {
+			t.Fatalf("round trip of %s gave %s", a, got)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestArrayHostile(t *testing.T) {
+	h := func(s string) []byte {
+		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		o    *DecodeOptions
+		want string
+	}{
+		{"shape mismatch", h("d828 82 81 03 d856 48 0000000000000000"), nil, "does not fill shape"},
+		{"odd bytes", h("d856 43 000000"), nil, "whole number of 8-byte"},
+		{"not bytes", h("d856 80"), nil, "not a byte string"},
+		{"not a pair", h("d828 81 80"), nil, "two-element array"},
+		{"bad dim", h("d828 82 81 20 d856 40"), nil, "not a size"},
+		{"text dim", h("d828 82 81 6161 d856 40"), nil, "not a size"},
+		{"too many dims", h("d828 82 9821" + strings.Repeat("01", 33) + "d856 40"), nil, "exceeds the limit of 32"},
+		{"huge shape", h("d828 82 82 1a00ffffff 1a00ffffff d856 40"), nil, "more than"},
+		{"element limit", h("d856 50 00000000000000000000000000000000"), &DecodeOptions{Limits: protocol.Limits{MaxElements: 1}}, "exceeds the limit of 1"},
+		{"unsupported type", h("d828 82 81 01 d855 44 00000000"), nil, "not a supported typed array"},
+		{"truncated payload", h("d856 58f8 00"), nil, "longer than the input"},
+		{"complex not pairs", h("d99d74 d828 82 81 01 d856 48 0000000000000000"), nil, "not float64 pairs"},
+		{"complex not tag 40", h("d99d74 80"), nil, "not a multi-dimensional array"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode(tc.in, tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func BenchmarkArrayEncodeDecode1M(b *testing.B) {
+	a := numpy.NewFloat64([]int{1 << 20}, make([]float64, 1<<20))
+	b.SetBytes(8 << 20)
+	for b.Loop() {
+		buf, err := Encode(a, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Decode(buf, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzDecodeArrays starts from typed arrays: whatever decodes re-encodes
+// to a stable form.
+func FuzzDecodeArrays(f *testing.F) {
+	for _, a := range []starlark.Value{
+		numpy.NewFloat64([]int{2, 2}, []float64{1, 2, 3, 4}),
+		numpy.NewInt64([]int{3}, []int64{1, -1, 7}),
+		numpy.NewBool([]int{1, 2}, []bool{true, false}),
+		numpy.NewComplex128([]int{1}, []complex128{complex(1, 2)}),
+		numpy.Complex(complex(0, 1)),
+		starlark.NewList([]starlark.Value{numpy.NewFloat64([]int{0}, nil)}),
+	} {
+		b, err := Encode(a, nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	o := &DecodeOptions{Limits: protocol.Limits{MaxDepth: 64, MaxElements: 1 << 16}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := Decode(b, o)
+		if err != nil {
+			return
+		}
+		b2, err := Encode(v, nil)
+		if err != nil {
+			return // e.g. deep nesting
+		}
+		v2, err := Decode(b2, o)
+		if err != nil {
+			t.Fatalf("decode re-encoded %x: %v", b2, err)
+		}
+		if v.String() != v2.String() {
+			t.Fatalf("got %s, then %s", v, v2)
+		}
+	})
+}
