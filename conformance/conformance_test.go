@@ -50,6 +50,16 @@ func newEnv(t *testing.T, cl *clustertest.Cluster) *env {
 	for k, v := range clientlib.Builtins(cenv) {
 		builtins[k] = v
 	}
+	builtins["add_engines"] = starlark.NewBuiltin("add_engines", func(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+		var n int
+		if err := starlark.UnpackArgs(b.Name(), args, kw, "n", &n); err != nil {
+			return nil, err
+		}
+		for range n {
+			cl.StartEngine(-1)
+		}
+		return starlark.None, nil
+	})
 	builtins["output"] = starlark.NewBuiltin("output", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
 		s := e.out.String()
 		e.out.Reset()
@@ -72,17 +82,19 @@ func newEnv(t *testing.T, cl *clustertest.Cluster) *env {
 
 // TestConformance runs each file's test_* functions as subtests, in source
 // order, in one client namespace per file (the file's top level plays
-// ipyparallel's setUp: rc, its views). A case listed in the file's xfail
-// dict must fail (a documented difference); the others must pass.
+// ipyparallel's setUp: rc, its views), against a cluster of its own (some
+// cases add or shut down engines: add_engines(n) starts n more). A case
+// listed in the file's xfail dict must fail (a documented difference); the
+// others must pass.
 func TestConformance(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "test_*.star"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no conformance files: %v", err)
 	}
-	cl := clustertest.Start(t, nEngines, clustertest.Options{})
 	passed, xfailed := 0, 0
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".star"), func(t *testing.T) {
+			cl := clustertest.Start(t, nEngines, clustertest.Options{})
 			p, x := runFile(t, cl, file)
 			passed += p
 			xfailed += x

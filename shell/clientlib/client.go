@@ -260,6 +260,9 @@ func clientWaitForEngines(thread *starlark.Thread, b *starlark.Builtin, args sta
 		return nil
 	}
 	if !block {
+		if len(rc.c.Ids()) >= n {
+			return rc.doneFuture("wait_for_engines"), nil
+		}
 		return rc.newFuture("wait_for_engines", wait), nil
 	}
 	return starlark.None, wait()

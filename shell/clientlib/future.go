@@ -31,6 +31,13 @@ func (rc *Client) newFuture(name string, f func() error) *Future {
 	return fu
 }
 
+// doneFuture returns a Future that has finished without error.
+func (rc *Client) doneFuture(name string) *Future {
+	fu := &Future{rc: rc, name: name, done: make(chan struct{})}
+	close(fu.done)
+	return fu
+}
+
 func (fu *Future) String() string {
 	state := "pending"
 	if fu.ready() {
