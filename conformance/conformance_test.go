@@ -60,6 +60,14 @@ func newEnv(t *testing.T, cl *clustertest.Cluster) *env {
 		}
 		return starlark.None, nil
 	})
+	builtins["write_temp"] = starlark.NewBuiltin("write_temp", func(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+		var text string
+		if err := starlark.UnpackArgs(b.Name(), args, kw, "text", &text); err != nil {
+			return nil, err
+		}
+		path := filepath.Join(t.TempDir(), "file.star")
+		return starlark.String(path), os.WriteFile(path, []byte(text), 0o600)
+	})
 	builtins["output"] = starlark.NewBuiltin("output", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
 		s := e.out.String()
 		e.out.Reset()
@@ -137,6 +145,11 @@ func runFile(t *testing.T, cl *clustertest.Cluster, file string) (passed, xfaile
 			var failure string
 			rep := &reporter{fail: func(s string) { failure += s + "\n" }}
 			starlarktest.SetReporter(e.thread, rep)
+			// ipyparallel's setUp: every test starts with clean engine
+			// namespaces.
+			if _, err := e.ns.Exec(e.thread, file, "Client().clear(block = True)", false); err != nil {
+				t.Fatal(err)
+			}
 			_, err := starlark.Call(e.thread, c.fn, nil, nil)
 			if err != nil {
 				failure += clientlib.ErrorReport(err, false)
