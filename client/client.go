@@ -138,16 +138,30 @@ func (c *Client) hello(qc *quic.Conn) error {
 	if err := qc.WriteFrame(p); err != nil {
 		return err
 	}
-	p, err := qc.ReadFrame()
-	if err != nil {
-		return err
-	}
-	t, hb, _, err := protocol.Split(p)
-	if err != nil {
-		return err
-	}
-	if t != protocol.TWelcome {
-		return fmt.Errorf("unexpected %s, want welcome", t)
+	// Engine events the controller sends while it welcomes us (an engine
+	// joining meanwhile) are applied after the welcome's engine list.
+	var early []protocol.EngineEvent
+	var hb []byte
+	for {
+		p, err := qc.ReadFrame()
+		if err != nil {
+			return err
+		}
+		var t protocol.Type
+		if t, hb, _, err = protocol.Split(p); err != nil {
+			return err
+		}
+		if t == protocol.TWelcome {
+			break
+		}
+		if t != protocol.TEngineEvent || len(early) >= maxEarlyEvents {
+			return fmt.Errorf("unexpected %s, want welcome", t)
+		}
+		var ev protocol.EngineEvent
+		if err := protocol.UnmarshalHeader(hb, &ev); err != nil {
+			return err
+		}
+		early = append(early, ev)
 	}
 	var w protocol.Welcome
 	if err := protocol.UnmarshalHeader(hb, &w); err != nil {
@@ -167,12 +181,22 @@ func (c *Client) hello(qc *quic.Conn) error {
 	for _, e := range w.Engines {
 		c.engines[e.ID] = e
 	}
+	for _, ev := range early {
+		if ev.Joined {
+			c.engines[ev.Engine.ID] = ev.Engine
+		} else {
+			delete(c.engines, ev.Engine.ID)
+		}
+	}
 	if c.changed != nil {
 		close(c.changed)
 	}
 	c.changed = make(chan struct{})
 	return nil
 }
+
+// maxEarlyEvents bounds the engine events accepted before the welcome.
+const maxEarlyEvents = 1 << 12
 
 // pendingIDs returns the msg ids of the tasks the client waits for.
 func (c *Client) pendingIDs() []string {
