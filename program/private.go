@@ -48,9 +48,14 @@ func StartPrivate(ctx context.Context, p shell.Private) (connFile string, stop f
 	started := 1
 	go func() { h.Serve(hctx); done <- struct{}{} }()
 	<-h.Ready()
+	stopDash, err := startDashboard(hctx, h, "127.0.0.1:0", dir, os.Stderr)
+	if err != nil {
+		stopDash = func() {} // the cluster works without its dashboard
+	}
 	var procs []*exec.Cmd
 	stop = func() {
 		stopProcs(procs, 2*time.Second)
+		stopDash()
 		cancel()
 		for range started {
 			<-done

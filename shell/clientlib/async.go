@@ -184,6 +184,9 @@ func (ar *AsyncResult) value(thread *starlark.Thread, d float64, exceptions bool
 	if err := ar.waitReady(d); err != nil {
 		return nil, err
 	}
+	if d < 0 && ar.rc != nil && ar.rc.env.Blocked != nil {
+		ar.rc.env.Blocked(ar)
+	}
 	vals, err := ar.results(thread, exceptions)
 	if err != nil {
 		return nil, err
@@ -465,6 +468,8 @@ var asyncMethods = map[string]builtinFunc{
 	"display_outputs": arDisplayOutputs,
 	// progress.go (the shell's progress bar)
 	"wait_interactive": arWaitInteractive,
+	// timeline.go
+	"timeline": arTimeline,
 }
 
 func recvAR(b *starlark.Builtin) *AsyncResult { return b.Receiver().(*AsyncResult) }
