@@ -51,7 +51,7 @@ func (rc *Client) submit(req protocol.Request, body []byte, targets []int, singl
 // submitEach sends one request per target, each with its own body.
 func (rc *Client) submitEach(req protocol.Request, bodies [][]byte, targets []int, single bool) (*AsyncResult, error) {
 	res, err := rc.c.SubmitEach(req, bodies, targets, single)
-	rc.h.record(res.Tasks)
+	rc.h.Record(res.Tasks)
 	if errors.Is(err, client.ErrNoEngines) {
 		return nil, errNoEngines
 	}

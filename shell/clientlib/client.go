@@ -13,7 +13,7 @@ import (
 type Client struct {
 	env *Env
 	c   *client.Client
-	h   *history
+	h   *client.History
 }
 
 var (
@@ -25,7 +25,7 @@ var (
 
 // NewClient wraps a connected client for Starlark.
 func NewClient(env *Env, c *client.Client) *Client {
-	return &Client{env: env, c: c, h: newHistory()}
+	return &Client{env: env, c: c, h: client.NewHistory()}
 }
 
 // Go returns the underlying Go client.

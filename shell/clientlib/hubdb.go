@@ -28,12 +28,12 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 	switch j := jobs.(type) {
 	case nil, starlark.NoneType:
 		if !hub {
-			return heldTasks(rc.h.outstanding()), nil
+			return heldTasks(rc.h.Outstanding()), nil
 		}
 	case *AsyncResult:
 		return heldTasks(j.res.Tasks), nil
 	case starlark.String:
-		if t := rc.h.lookup(string(j)); t != nil {
+		if t := rc.h.Lookup(string(j)); t != nil {
 			return []resolved{{task: t}}, nil
 		}
 		if hub {
@@ -45,7 +45,7 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 		if err != nil {
 			return nil, err
 		}
-		if t := rc.h.lookup(id); t != nil {
+		if t := rc.h.Lookup(id); t != nil {
 			return []resolved{{task: t}}, nil
 		}
 		return nil, notHeld(id)
@@ -69,7 +69,7 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 // historyID returns the msg id at a history index (negative: from the
 // end).
 func (rc *Client) historyID(j starlark.Int) (string, error) {
-	ids := rc.h.ids()
+	ids := rc.h.IDs()
 	i, _ := j.Int64()
 	if i < 0 {
 		i += int64(len(ids))
@@ -470,7 +470,7 @@ func clientResubmit(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		}
 		return nil, err
 	}
-	rc.h.record(ts)
+	rc.h.Record(ts)
 	single := false
 	switch jobs.(type) {
 	case starlark.Int, starlark.String:

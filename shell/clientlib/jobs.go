@@ -7,10 +7,7 @@ package clientlib
 import (
 	"context"
 	"fmt"
-	"sort"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
@@ -49,7 +46,7 @@ var clientExtraAttrs = []string{"history", "outstanding", "results", "metadata"}
 func (rc *Client) extraAttr(name string) (starlark.Value, error) {
 	switch name {
 	case "history":
-		ids := rc.h.ids()
+		ids := rc.h.IDs()
 		vals := make([]starlark.Value, len(ids))
 		for i, id := range ids {
 			vals[i] = starlark.String(id)
@@ -57,13 +54,13 @@ func (rc *Client) extraAttr(name string) (starlark.Value, error) {
 		return starlark.NewList(vals), nil
 	case "outstanding":
 		s := starlark.NewSet(0)
-		for _, t := range rc.h.outstanding() {
+		for _, t := range rc.h.Outstanding() {
 			s.Insert(starlark.String(t.MsgID))
 		}
 		return s, nil
 	case "results", "metadata":
 		d := starlark.NewDict(0)
-		for _, t := range rc.h.held() {
+		for _, t := range rc.h.Held() {
 			if !t.Ready() {
 				continue
 			}
@@ -81,145 +78,6 @@ func (rc *Client) extraAttr(name string) (starlark.Value, error) {
 		return d, nil
 	}
 	return nil, nil
-}
-
-// maxHistory bounds rc.history.
-const maxHistory = 100_000
-
-// history records this client's tasks for rc.history and friends. It
-// keeps msg ids (the last maxHistory), the outstanding tasks, and weak
-// references to the others: a finished task stays reachable (rc.results,
-// rc.get_result) only while an AsyncResult holds it. It is safe for
-// concurrent use.
-type history struct {
-	mu    sync.Mutex
-	order []string // ring of msg ids
-	start int      // index of the oldest id once the ring is full
-	tasks map[string]weak.Pointer[client.Task]
-	out   map[string]*client.Task // outstanding at the last look
-	// pruneAt is the size of out past which finished tasks are dropped
-	// from it: twice the live count after the last pruning, so the strong
-	// set stays bounded by the outstanding tasks at amortized O(1).
-	pruneAt int
-}
-
-func newHistory() *history {
-	return &history{tasks: map[string]weak.Pointer[client.Task]{}, out: map[string]*client.Task{}}
-}
-
-func (h *history) record(tasks []*client.Task) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, t := range tasks {
-		if len(h.order) < maxHistory {
-			h.order = append(h.order, t.MsgID)
-		} else {
-			delete(h.tasks, h.order[h.start])
-			delete(h.out, h.order[h.start])
-			h.order[h.start] = t.MsgID
-			h.start = (h.start + 1) % maxHistory
-		}
-		h.tasks[t.MsgID] = weak.Make(t)
-		if !t.Ready() {
-			h.out[t.MsgID] = t
-		}
-	}
-	// Drop finished tasks from the strong set now and then, and forget
-	// collected ones.
-	if len(h.out) > h.pruneAt {
-		h.pruneLocked()
-	}
-}
-
-func (h *history) pruneLocked() {
-	for id, t := range h.out {
-		if t.Ready() {
-			delete(h.out, id)
-		}
-	}
-	h.pruneAt = max(2*len(h.out), 1024)
-	for id, p := range h.tasks {
-		if p.Value() == nil {
-			delete(h.tasks, id)
-		}
-	}
-}
-
-// ids returns the msg ids in submission order.
-func (h *history) ids() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, 0, len(h.order))
-	out = append(out, h.order[h.start:]...)
-	return append(out, h.order[:h.start]...)
-}
-
-// outstanding returns the unfinished tasks, in submission order.
-func (h *history) outstanding() []*client.Task {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*client.Task
-	for id, t := range h.out {
-		if t.Ready() {
-			delete(h.out, id)
-			continue
-		}
-		out = append(out, t)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Submitted.Before(out[j].Submitted) })
-	return out
-}
-
-// held returns the tasks still reachable, in submission order.
-func (h *history) held() []*client.Task {
-	ids := h.ids()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*client.Task
-	for _, id := range ids {
-		if t := h.lookupLocked(id); t != nil {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func (h *history) lookupLocked(id string) *client.Task {
-	if t := h.out[id]; t != nil {
-		return t
-	}
-	if p, ok := h.tasks[id]; ok {
-		return p.Value()
-	}
-	return nil
-}
-
-// forget drops finished tasks from rc.results and rc.metadata (their ids
-// stay in the history).
-func (h *history) forget(ids []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, id := range ids {
-		if t := h.out[id]; t == nil || t.Ready() {
-			delete(h.out, id)
-			delete(h.tasks, id)
-		}
-	}
-}
-
-// clearOrder empties the history of msg ids (purge_everything).
-func (h *history) clearOrder() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.order, h.start = nil, 0
-}
-
-// lookup returns the task of a msg id, or nil when it is unknown or no
-// longer held.
-func (h *history) lookup(id string) *client.Task {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lookupLocked(id)
 }
 
 func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {

@@ -21,7 +21,7 @@ type LoadBalancedView struct {
 	flags lbFlags
 
 	mu   sync.Mutex
-	hist []string // msg ids submitted through this view (the last maxHistory)
+	hist []string // msg ids submitted through this view (the last client.MaxHistory)
 }
 
 var (
@@ -381,14 +381,14 @@ func (v *LoadBalancedView) submit(f lbFlags, name string, bodies [][]byte, singl
 }
 
 func (v *LoadBalancedView) record(tasks []*client.Task) {
-	v.rc.h.record(tasks)
+	v.rc.h.Record(tasks)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, t := range tasks {
 		v.hist = append(v.hist, t.MsgID)
 	}
-	if len(v.hist) > maxHistory {
-		v.hist = append([]string(nil), v.hist[len(v.hist)-maxHistory:]...)
+	if len(v.hist) > client.MaxHistory {
+		v.hist = append([]string(nil), v.hist[len(v.hist)-client.MaxHistory:]...)
 	}
 }
 
@@ -570,7 +570,7 @@ func (v *LoadBalancedView) outstandingIDs() *starlark.List {
 	}
 	v.mu.Unlock()
 	var out []starlark.Value
-	for _, t := range v.rc.h.outstanding() {
+	for _, t := range v.rc.h.Outstanding() {
 		if mine[t.MsgID] {
 			out = append(out, starlark.String(t.MsgID))
 		}

@@ -57,25 +57,25 @@ func clientPurgeLocalResults(thread *starlark.Thread, b *starlark.Builtin, args 
 func (rc *Client) purgeLocal(all bool, ids []string, engines []int) error {
 	if all {
 		ids = nil
-		for _, t := range rc.h.held() {
+		for _, t := range rc.h.Held() {
 			ids = append(ids, t.MsgID)
 		}
 	}
-	for _, t := range rc.h.held() {
+	for _, t := range rc.h.Held() {
 		if engines != nil && slices.Contains(engines, engineOf(t)) {
 			ids = append(ids, t.MsgID)
 		}
 	}
 	var pending []string
 	for _, id := range ids {
-		if t := rc.h.lookup(id); t != nil && !t.Ready() {
+		if t := rc.h.Lookup(id); t != nil && !t.Ready() {
 			pending = append(pending, id)
 		}
 	}
 	if len(pending) > 0 {
 		return &namedError{"RuntimeError", "Can't purge outstanding tasks: " + strings.Join(pending, ", ")}
 	}
-	rc.h.forget(ids)
+	rc.h.Forget(ids)
 	return nil
 }
 
@@ -147,6 +147,6 @@ func clientPurgeEverything(thread *starlark.Thread, b *starlark.Builtin, args st
 	if err := rc.purgeHub(true, nil, nil); err != nil {
 		return nil, err
 	}
-	rc.h.clearOrder()
+	rc.h.ClearOrder()
 	return starlark.None, nil
 }
