@@ -125,11 +125,14 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 		return
 	}
 	t := &task{req: *r, client: cl.id, engine: r.Engine, body: body}
+	hdr, herr := protocol.Marshal(protocol.TRequest, r, nil)
+	var tooLarge error
 	h.mu.Lock()
 	e := h.engines[r.Engine]
 	if e != nil {
 		h.tasks[r.MsgID] = t
 		e.tasks[r.MsgID] = t
+		tooLarge = e.fits("the "+string(r.Kind)+" request", len(hdr)+len(body))
 	}
 	h.recordSubmitted(t)
 	h.mu.Unlock()
@@ -140,7 +143,19 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 		})
 		return
 	}
-	if err := send(e.conn, protocol.TRequest, r, body); err != nil {
+	if tooLarge != nil {
+		h.engineRefused(e, t, tooLarge)
+		return
+	}
+	if herr != nil {
+		h.engineRefused(e, t, herr)
+		return
+	}
+	parts := [][]byte{hdr}
+	if len(body) > 0 {
+		parts = append(parts, body)
+	}
+	if err := e.conn.WriteFrame(parts...); err != nil {
 		h.engineRefused(e, t, err)
 	}
 }

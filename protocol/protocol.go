@@ -96,6 +96,9 @@ type Register struct {
 	// Caps lists the host capabilities the engine was granted, in
 	// --allow syntax ("sh", "env", "fs=/a:/b").
 	Caps []string `cbor:"8,keyasint,omitempty"`
+	// MaxFrame is the engine's frame limit in bytes (0: unknown): the hub
+	// fails a request larger than it instead of sending it.
+	MaxFrame int `cbor:"9,keyasint,omitempty"`
 }
 
 // Registered answers Register.
