@@ -138,16 +138,30 @@ func (c *Client) hello(qc *quic.Conn) error {
 	if err := qc.WriteFrame(p); err != nil {
 		return err
 	}
-	p, err := qc.ReadFrame()
-	if err != nil {
-		return err
-	}
-	t, hb, _, err := protocol.Split(p)
-	if err != nil {
-		return err
-	}
-	if t != protocol.TWelcome {
-		return fmt.Errorf("unexpected %s, want welcome", t)
+	// Engine events the controller sends while it welcomes us (an engine
+	// joining meanwhile) are applied after the welcome's engine list.
+	var early []protocol.EngineEvent
+	var hb []byte
+	for {
+		p, err := qc.ReadFrame()
+		if err != nil {
+			return err
+		}
+		var t protocol.Type
+		if t, hb, _, err = protocol.Split(p); err != nil {
+			return err
+		}
+		if t == protocol.TWelcome {
+			break
+		}
+		if t != protocol.TEngineEvent || len(early) >= maxEarlyEvents {
+			return fmt.Errorf("unexpected %s, want welcome", t)
+		}
+		var ev protocol.EngineEvent
+		if err := protocol.UnmarshalHeader(hb, &ev); err != nil {
+			return err
+		}
+		early = append(early, ev)
 	}
 	var w protocol.Welcome
 	if err := protocol.UnmarshalHeader(hb, &w); err != nil {
@@ -167,12 +181,22 @@ func (c *Client) hello(qc *quic.Conn) error {
 	for _, e := range w.Engines {
 		c.engines[e.ID] = e
 	}
+	for _, ev := range early {
+		if ev.Joined {
+			c.engines[ev.Engine.ID] = ev.Engine
+		} else {
+			delete(c.engines, ev.Engine.ID)
+		}
+	}
 	if c.changed != nil {
 		close(c.changed)
 	}
 	c.changed = make(chan struct{})
 	return nil
 }
+
+// maxEarlyEvents bounds the engine events accepted before the welcome.
+const maxEarlyEvents = 1 << 12
 
 // pendingIDs returns the msg ids of the tasks the client waits for.
 func (c *Client) pendingIDs() []string {
@@ -213,6 +237,26 @@ func (c *Client) Ids() []int {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// ErrNoSuchEngine is wrapped by EngineAt's errors.
+var ErrNoSuchEngine = errors.New("No such engine")
+
+// EngineAt resolves an engine index as ipyparallel's rc[i] does: i >= 0
+// is the engine whose id is i, i < 0 counts from the end of Ids. An
+// engine not registered fails with ErrNoSuchEngine.
+func (c *Client) EngineAt(i int) (int, error) {
+	ids := c.Ids()
+	if i < 0 {
+		if -i > len(ids) {
+			return 0, fmt.Errorf("%w: %d", ErrNoSuchEngine, i)
+		}
+		return ids[len(ids)+i], nil
+	}
+	if !slices.Contains(ids, i) {
+		return 0, fmt.Errorf("%w: %d", ErrNoSuchEngine, i)
+	}
+	return i, nil
 }
 
 // Engines returns the registered engines, by id.
@@ -509,6 +553,8 @@ func (c *Client) dispatch(p []byte) error {
 		return handle(hb, func(r protocol.Result) { c.onResult(r, body) })
 	case protocol.TStarted:
 		return handle(hb, c.onStarted)
+	case protocol.TOutput:
+		return handle(hb, func(m protocol.Output) { c.onOutput(m, body) })
 	case protocol.TEngineEvent:
 		return handle(hb, c.onEngineEvent)
 	case protocol.TControlReply:
@@ -549,6 +595,16 @@ func (c *Client) onStarted(m protocol.Started) {
 	c.mu.Unlock()
 	if task != nil {
 		task.started.Store(m.At)
+	}
+}
+
+// onOutput records a pending task's streamed output or published data.
+func (c *Client) onOutput(m protocol.Output, body []byte) {
+	c.mu.Lock()
+	task := c.pending[m.MsgID]
+	c.mu.Unlock()
+	if task != nil {
+		task.addOutput(m, body)
 	}
 }
 

@@ -2,11 +2,13 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strconv"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/pxsh/pxsh/protocol"
 )
 
 // EngineQueue is one engine's entry of QueueStatus.
@@ -92,4 +94,44 @@ func (c *Client) Shutdown(ctx context.Context, targets []int, hub bool) error {
 		c.mu.Unlock()
 	}
 	return err
+}
+
+// WaitForExit waits until none of the engines ids (every engine when ids
+// is nil) is registered: after Shutdown, say.
+func (c *Client) WaitForExit(ctx context.Context, ids []int) error {
+	for {
+		ch := c.Changed()
+		left := c.Ids()
+		if ids != nil {
+			left = slices.DeleteFunc(left, func(id int) bool { return !slices.Contains(ids, id) })
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for engines %v to exit: %w", left, ctx.Err())
+		case <-c.done:
+			return c.err()
+		case <-ch:
+		}
+	}
+}
+
+// EngineUUID returns a UUID naming one registration of an engine (its
+// cluster, id, host and process), for ipyparallel's engine uuids: an
+// engine restarted under the same id gets a new one.
+func (c *Client) EngineUUID(e protocol.EngineInfo) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%d", c.ClusterID(), e.ID, e.Host, e.PID))
+	h[6] = h[6]&0x0f | 0x50 // version 5 layout
+	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// Engine returns the registered engine id, if it is registered.
+func (c *Client) Engine(id int) (protocol.EngineInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.engines[id]
+	return e, ok
 }

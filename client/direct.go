@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"reflect"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/pxsh/pxsh/protocol"
 )
 
@@ -39,6 +38,17 @@ func Chunks(n, parts int) [][2]int {
 	return out
 }
 
+// FixedChunks splits n items into [lo, hi) ranges of size items, the last
+// one shorter when size does not divide n: a load-balanced map's tasks
+// (chunksize=).
+func FixedChunks(n, size int) [][2]int {
+	var out [][2]int
+	for lo := 0; lo < n; lo += size {
+		out = append(out, [2]int{lo, min(lo+size, n)})
+	}
+	return out
+}
+
 // MapAsync calls fn on each element of seqs (element i of every sequence;
 // the shortest sequence sets the length), one contiguous chunk per target
 // engine; Get returns the results in order.
@@ -54,25 +64,17 @@ func (v *View) MapAsync(fn Func, seqs ...[]any) (*AsyncResult, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("map: %w", ErrNoEngines)
 	}
-	wrapper := cbor.Tag{Number: protocol.TagFunction, Content: MapChunkFunction()}
-	f, err := toWire(fn, "function")
-	if err != nil {
-		return nil, err
-	}
-	ar := &AsyncResult{chunked: true}
+	wrapper := Function{MapChunkFunction()}
+	ar := &AsyncResult{Combine: CombineChunks, Kind: protocol.KindApply, Name: funcWire(string(fn)).Name}
 	for i, c := range Chunks(n, len(targets)) {
 		if c[0] == c[1] {
 			continue
 		}
-		args := []any{f}
+		args := []any{fn}
 		for _, s := range seqs {
-			w, err := listWire(s[c[0]:c[1]], "seq")
-			if err != nil {
-				return nil, fmt.Errorf("map: %w", err)
-			}
-			args = append(args, w)
+			args = append(args, s[c[0]:c[1]])
 		}
-		body, err := encMode.Marshal([]any{wrapper, args, map[string]any{}})
+		body, err := encodeCall(wrapper, args, nil)
 		if err != nil {
 			return nil, fmt.Errorf("map: %w", err)
 		}
@@ -81,6 +83,7 @@ func (v *View) MapAsync(fn Func, seqs ...[]any) (*AsyncResult, error) {
 			return nil, fmt.Errorf("map: %w", err)
 		}
 		ar.Tasks = append(ar.Tasks, t)
+		ar.Chunks = append(ar.Chunks, c[1]-c[0])
 	}
 	return ar, nil
 }
@@ -133,7 +136,7 @@ func (v *View) GatherAsync(name string) (*AsyncResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gather: %w", err)
 	}
-	ar.chunked = true
+	ar.Combine = CombineGather
 	return ar, nil
 }
 
@@ -154,28 +157,6 @@ func (v *View) Clear(ctx context.Context) error {
 	}
 	_, err = ar.Get(ctx)
 	return err
-}
-
-// Abort aborts the result's queued tasks (they fail with TaskAborted) and
-// cancels its running ones.
-func (a *AsyncResult) Abort(c *Client) error {
-	var ids []string
-	for _, t := range a.Tasks {
-		if !t.Ready() {
-			ids = append(ids, t.MsgID)
-		}
-	}
-	return c.Cancel(ids)
-}
-
-// Ready reports whether every task has finished.
-func (a *AsyncResult) Ready() bool {
-	for _, t := range a.Tasks {
-		if !t.Ready() {
-			return false
-		}
-	}
-	return true
 }
 
 // Wait waits until every given task has finished (every outstanding task
@@ -278,7 +259,7 @@ func convert(v any, typ reflect.Type) (reflect.Value, error) {
 		if typ.Elem().Kind() == reflect.Uint8 && rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
 			return rv.Convert(typ), nil
 		}
-		if l, ok := v.([]any); ok {
+		if l, ok := asList(v); ok {
 			s := reflect.MakeSlice(typ, len(l), len(l))
 			for i, e := range l {
 				ev, err := convert(e, typ.Elem())
@@ -294,4 +275,17 @@ func convert(v any, typ reflect.Type) (reflect.Value, error) {
 		return rv, nil
 	}
 	return reflect.Value{}, fmt.Errorf("%w %T to %s", ErrConvert, v, typ)
+}
+
+// asList returns the elements of a list, tuple or set value.
+func asList(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case []any:
+		return x, true
+	case Tuple:
+		return x, true
+	case Set:
+		return x, true
+	}
+	return nil, false
 }

@@ -188,3 +188,30 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("ids %v", ids)
 	}
 }
+
+// TestEngineAt: rc[i] addresses the engine whose id is i, also after an
+// engine left; negative indexes count from the end of the ids.
+func TestEngineAt(t *testing.T) {
+	cl := clustertest.Start(t, 3, clustertest.Options{})
+	c := cl.Client()
+	cl.Kill(1)
+	clustertest.Eventually(t, 20*time.Second, "engine 1 to leave", func() bool { return len(c.Ids()) == 2 })
+	for _, tc := range []struct{ i, want int }{{0, 0}, {2, 2}, {-1, 2}, {-2, 0}} {
+		got, err := c.EngineAt(tc.i)
+		if err != nil || got != tc.want {
+			t.Errorf("EngineAt(%d) = %d, %v; want %d", tc.i, got, err, tc.want)
+		}
+	}
+	for _, i := range []int{1, 3, -3} {
+		if _, err := c.EngineAt(i); !errors.Is(err, client.ErrNoSuchEngine) {
+			t.Errorf("EngineAt(%d): %v, want ErrNoSuchEngine", i, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second*clustertest.Scale())
+	defer cancel()
+	id, _ := c.EngineAt(2)
+	got, err := c.View(id).Apply(ctx, "lambda: engine.id")
+	if err != nil || len(got) != 1 || got[0] != int64(2) {
+		t.Fatalf("rc[2] ran on %v (%v), want engine 2", got, err)
+	}
+}

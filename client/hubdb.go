@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -66,7 +67,7 @@ func (c *Client) settleRecords(recs []protocol.ResultRecord, unknown func(msgID 
 		if r.Result.Submitted != 0 {
 			t.Submitted = time.Unix(0, r.Result.Submitted)
 		}
-		t.finish(r.Result, r.Body)
+		t.finishAt(r.Result, r.Body, hubReceived(r.Result))
 	}
 }
 
@@ -124,11 +125,23 @@ func (c *Client) DBQuery(ctx context.Context, query map[string]any, keys []strin
 	}
 }
 
+// ErrPending is wrapped by PurgeResults's error for a task not finished
+// yet (ipyparallel's IndexError "msg pending").
+var ErrPending = errors.New("IndexError: msg pending")
+
 // PurgeResults removes finished records from the hub's database; no ids
-// means all.
+// means every finished one. Naming a pending task fails with ErrPending
+// and purges nothing.
 func (c *Client) PurgeResults(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return c.Control(ctx, "purge_results", nil, nil)
+	}
+	st, err := c.ResultStatus(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("purge_results: %w", err)
+	}
+	if len(st.Pending) > 0 {
+		return fmt.Errorf("purge_results: %w: %q", ErrPending, st.Pending[0])
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), hubPage)

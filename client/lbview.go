@@ -52,6 +52,25 @@ func (v *LoadBalancedView) Request(kind protocol.Kind) protocol.Request {
 	}
 }
 
+// SubmitEach sends one load-balanced task per body. On an error the
+// returned AsyncResult holds the tasks already sent.
+func (v *LoadBalancedView) SubmitEach(kind protocol.Kind, name string, bodies [][]byte) (*AsyncResult, error) {
+	req := v.Request(kind)
+	req.Name = name
+	ar := NewAsyncResult(req, make([]*Task, 0, len(bodies)), false)
+	if len(bodies) > 0 && len(v.c.Ids()) == 0 {
+		return ar, ErrNoEngines
+	}
+	for _, body := range bodies {
+		t, err := v.c.Submit(req, body)
+		if err != nil {
+			return ar, err
+		}
+		ar.Tasks = append(ar.Tasks, t)
+	}
+	return ar, nil
+}
+
 // ApplyAsync submits fn(args...) as one task.
 func (v *LoadBalancedView) ApplyAsync(fn Func, args ...any) (*Task, error) {
 	body, err := encodeCall(fn, args, nil)

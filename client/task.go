@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,7 @@ type Task struct {
 
 	done    chan struct{}
 	started atomic.Int64
+	stream  streamed
 	result  protocol.Result
 	body    []byte
 	// received is when the result arrived; written before done closes.
@@ -34,13 +37,75 @@ func NewDoneTask(r protocol.Result, body []byte) *Task {
 	if r.Submitted != 0 {
 		t.Submitted = time.Unix(0, r.Submitted)
 	}
-	t.finish(r, body)
+	t.finishAt(r, body, hubReceived(r))
 	return t
 }
 
 func (t *Task) finish(r protocol.Result, body []byte) {
-	t.result, t.body, t.received = r, body, time.Now()
+	t.finishAt(r, body, time.Now())
+}
+
+// finishAt completes the task with a result received at the given time.
+func (t *Task) finishAt(r protocol.Result, body []byte, received time.Time) {
+	t.result, t.body, t.received = r, body, received
 	close(t.done)
+}
+
+// hubReceived is when the hub's record says a task's result arrived: its
+// completion (the task's own times, not when this client asked).
+func hubReceived(r protocol.Result) time.Time {
+	if r.Completed != 0 {
+		return time.Unix(0, r.Completed)
+	}
+	return time.Now()
+}
+
+// streamed is a running task's output so far.
+type streamed struct {
+	mu      sync.Mutex
+	stdout  strings.Builder
+	data    [][]byte      // published dicts, encoded, in order
+	changed chan struct{} // closed and replaced at each addition
+}
+
+func (t *Task) addOutput(m protocol.Output, body []byte) {
+	s := &t.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.Data {
+		s.data = append(s.data, body)
+	} else {
+		s.stdout.WriteString(m.Stdout)
+	}
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// Output returns what the task has printed so far (the result's whole
+// output once it finished), and a channel closed when more arrives (nil
+// once finished).
+func (t *Task) Output() (string, <-chan struct{}) {
+	if t.Ready() {
+		return t.result.Stdout, nil
+	}
+	s := &t.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.stdout.String(), s.changed
+}
+
+// Data returns the dicts the task published (publish_data) so far, each
+// encoded, in order: later ones update earlier ones.
+func (t *Task) Data() [][]byte {
+	s := &t.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
 }
 
 // Started returns when the engine began the task, if it has.

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/pxsh/pxsh/protocol"
 )
@@ -38,13 +37,42 @@ func (v *View) Targets() []int {
 func (v *View) Submit(req protocol.Request, body []byte) (*AsyncResult, error) {
 	targets := v.Targets()
 	if len(targets) == 0 {
-		return nil, fmt.Errorf("%s: no engines", req.Kind)
+		return nil, fmt.Errorf("%s: %w", req.Kind, ErrNoEngines)
 	}
-	tasks, err := v.c.SubmitFan(req, targets, body)
-	if err != nil {
-		return nil, err
+	return v.c.SubmitEach(req, [][]byte{body}, targets, false)
+}
+
+// SubmitEach sends req to each of targets, with bodies[i] as its body, or
+// the only body to all of them in one request (SubmitFan); single marks a
+// one-engine call addressed by an int. No bodies (a map of nothing) gives
+// an empty AsyncResult. On an error the returned AsyncResult holds the
+// tasks already sent.
+func (c *Client) SubmitEach(req protocol.Request, bodies [][]byte, targets []int, single bool) (*AsyncResult, error) {
+	ar := NewAsyncResult(req, make([]*Task, 0, len(targets)), single)
+	if len(bodies) == 0 {
+		return ar, nil
 	}
-	return &AsyncResult{Tasks: tasks}, nil
+	if len(targets) == 0 {
+		return ar, ErrNoEngines
+	}
+	if len(bodies) == 1 {
+		tasks, err := c.SubmitFan(req, targets, bodies[0])
+		if err != nil {
+			return ar, err
+		}
+		ar.Tasks = tasks
+		return ar, nil
+	}
+	for i, id := range targets {
+		r := req
+		r.MsgID, r.Engine = "", id
+		t, err := c.Submit(r, bodies[i])
+		if err != nil {
+			return ar, err
+		}
+		ar.Tasks = append(ar.Tasks, t)
+	}
+	return ar, nil
 }
 
 // ExecuteAsync runs code on every target.
@@ -86,18 +114,6 @@ func (v *View) Apply(ctx context.Context, fn Func, args ...any) ([]any, error) {
 	return ar.Get(ctx)
 }
 
-func encodeCall(fn Func, args []any, kwargs map[string]any) ([]byte, error) {
-	a, err := listWire(args, "args")
-	if err != nil {
-		return nil, err
-	}
-	if kwargs == nil {
-		kwargs = map[string]any{}
-	}
-	f, _ := toWire(fn, "function")
-	return encMode.Marshal([]any{f, a, kwargs})
-}
-
 // Push sets names in every target's namespace.
 func (v *View) Push(ctx context.Context, ns map[string]any) error {
 	body, err := Encode(ns)
@@ -123,110 +139,4 @@ func (v *View) Pull(ctx context.Context, expr string) ([]any, error) {
 		return nil, err
 	}
 	return ar.Get(ctx)
-}
-
-// AsyncResult collects the tasks of one call.
-type AsyncResult struct {
-	Tasks []*Task
-	// chunked makes Get concatenate the tasks' values (map, gather):
-	// lists are extended, other values appended.
-	chunked bool
-}
-
-// Wait waits for every task.
-func (a *AsyncResult) Wait(ctx context.Context) error {
-	for _, t := range a.Tasks {
-		if err := t.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Get waits and returns the decoded values in task order. Failures come
-// back as a *RemoteError (one task) or *CompositeError (several).
-func (a *AsyncResult) Get(ctx context.Context) ([]any, error) {
-	if err := a.Wait(ctx); err != nil {
-		return nil, err
-	}
-	out := make([]any, len(a.Tasks))
-	var errs []*RemoteError
-	for i, t := range a.Tasks {
-		r, body := t.Result()
-		if r.Error != nil {
-			errs = append(errs, &RemoteError{*r.Error})
-			continue
-		}
-		v, err := Decode(body)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	switch len(errs) {
-	case 0:
-		if a.chunked {
-			var flat []any
-			for _, v := range out {
-				if l, ok := v.([]any); ok {
-					flat = append(flat, l...)
-				} else {
-					flat = append(flat, v)
-				}
-			}
-			if flat == nil {
-				flat = []any{}
-			}
-			return flat, nil
-		}
-		return out, nil
-	case 1:
-		if len(a.Tasks) == 1 {
-			return nil, errs[0]
-		}
-	}
-	method := ""
-	if len(a.Tasks) > 0 {
-		method = string(a.Tasks[0].Kind)
-	}
-	return nil, &CompositeError{Errors: errs, Method: method}
-}
-
-// Metadata describes a finished task.
-type Metadata struct {
-	MsgID     string
-	EngineID  int
-	Status    protocol.Status
-	Submitted time.Time
-	Started   time.Time
-	Completed time.Time
-	Stdout    string
-	Stderr    string
-	Error     error
-}
-
-// Metadata returns each task's metadata (zero times for what has not
-// happened yet).
-func (a *AsyncResult) Metadata() []Metadata {
-	out := make([]Metadata, len(a.Tasks))
-	for i, t := range a.Tasks {
-		m := Metadata{MsgID: t.MsgID, EngineID: t.Engine, Submitted: t.Submitted}
-		if t.Ready() {
-			r, _ := t.Result()
-			m.Status, m.Stdout, m.Stderr = r.Status, r.Stdout, r.Stderr
-			m.Started, m.Completed = unixTime(r.Started), unixTime(r.Completed)
-			if r.Error != nil {
-				m.Error = &RemoteError{*r.Error}
-			}
-		}
-		out[i] = m
-	}
-	return out
-}
-
-func unixTime(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns)
 }

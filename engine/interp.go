@@ -54,7 +54,20 @@ type InterpConfig struct {
 	// Modules are extra predeclared names (Go-defined modules); they
 	// shadow the standard ones.
 	Modules starlark.StringDict
+	// Stream, when set, receives a running task's output as it goes: its
+	// printed text every OutputInterval (only text printed since the last
+	// Output; nothing for a task that prints nothing), and at once each
+	// dict it publishes with publish_data (o.Data, body the encoded dict).
+	// It is called from the task's goroutine and from a timer's.
+	Stream func(o protocol.Output, body []byte)
+	// OutputInterval is how often Stream gets printed text; 0 means
+	// DefaultOutputInterval.
+	OutputInterval time.Duration
 }
+
+// DefaultOutputInterval is how often a running task's new output is
+// streamed to its client.
+const DefaultOutputInterval = 100 * time.Millisecond
 
 // Interp runs tasks in one persistent Starlark namespace. Its predeclared
 // names are Starlark's universe, the standard modules (math, json, time,
@@ -90,6 +103,7 @@ func NewInterp(cfg InterpConfig) *Interp {
 		"host": starlark.String(cfg.Host),
 	}}
 	builtins["Reference"] = starlarklib.ReferenceBuiltin()
+	builtins["publish_data"] = starlark.NewBuiltin("publish_data", publishData)
 	builtins["catch"] = starlarklib.CatchBuiltin(func(err error) starlark.Value {
 		re := classify(err)
 		re.Engine = cfg.ID
@@ -140,6 +154,7 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 		Load:  in.ns.Load,
 	}
 	starlarklib.SetContext(thread, ctx)
+	stopStream := in.stream(thread, req, &out)
 	stepsExceeded := false
 	if budget := in.cfg.MaxSteps; budget > 0 {
 		thread.SetMaxExecutionSteps(thread.ExecutionSteps() + budget)
@@ -162,6 +177,7 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 		err = ctx.Err()
 	}
 
+	stopStream()
 	res.Completed = time.Now().UnixNano()
 	res.Stdout = out.String()
 	res.ExecCount = in.count
@@ -193,6 +209,73 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 	}
 	res.Error = &re
 	return res, nil
+}
+
+// publisher is the thread-local key of a task's publish_data sink.
+const publisher = "pxsh.publish"
+
+// stream starts streaming a task's output (when Config.Stream is set) and
+// returns the function that stops it.
+func (in *Interp) stream(thread *starlark.Thread, req *protocol.Request, out *output) func() {
+	send := in.cfg.Stream
+	if send == nil {
+		return func() {}
+	}
+	head := protocol.Output{MsgID: req.MsgID, Engine: in.cfg.ID}
+	eo := in.ns.EncodeOptions()
+	thread.SetLocal(publisher, func(d *starlark.Dict) error {
+		body, err := starlarklib.Encode(d, eo)
+		if err != nil {
+			return err
+		}
+		o := head
+		o.Data = true
+		send(o, body)
+		return nil
+	})
+	every := in.cfg.OutputInterval
+	if every <= 0 {
+		every = DefaultOutputInterval
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if s := out.unsent(); s != "" {
+					o := head
+					o.Stdout = s
+					send(o, nil)
+				}
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+// publishData implements publish_data(dict): the task's client sees the
+// dict's entries in ar.data while the task runs.
+func publishData(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var d *starlark.Dict
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "data", &d); err != nil {
+		return nil, err
+	}
+	for _, k := range d.Keys() {
+		if _, ok := k.(starlark.String); !ok {
+			return nil, fmt.Errorf("publish_data: keys must be strings, got %s", k.Type())
+		}
+	}
+	if pub, ok := thread.Local(publisher).(func(*starlark.Dict) error); ok {
+		if err := pub(d); err != nil {
+			return nil, fmt.Errorf("publish_data: %w", err)
+		}
+	}
+	return starlark.None, nil
 }
 
 // ErrUnknownKind is the error of a request of an unknown kind (reported as

@@ -144,13 +144,27 @@ func RuntimeMemoryLimit(maxHeap int64) int64 { return maxHeap + maxHeap/4 }
 // output captures a task's printed output up to a limit and counts what
 // it drops.
 type output struct {
+	mu      sync.Mutex // print runs on the task's thread, unsent on the streamer's
 	sb      strings.Builder
 	limit   int // <= 0: no limit
 	dropped int64
+	sent    int // bytes of sb already streamed
+}
+
+// unsent returns the output printed since the last call, and marks it
+// sent.
+func (o *output) unsent() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.sb.String()[o.sent:]
+	o.sent = o.sb.Len()
+	return s
 }
 
 // print appends one printed line (msg and a newline).
 func (o *output) print(msg string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	n := len(msg) + 1
 	if o.dropped > 0 || o.limit > 0 && o.sb.Len()+n > o.limit {
 		if o.dropped == 0 {
@@ -171,6 +185,8 @@ func (o *output) print(msg string) {
 // String returns the captured output, with a marker line when some was
 // dropped.
 func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.dropped == 0 {
 		return o.sb.String()
 	}

@@ -48,7 +48,7 @@ func alive(t *testing.T, ctx context.Context, c *client.Client, pid any) {
 	if err != nil {
 		t.Fatalf("engine unusable after the failure: %v", err)
 	}
-	if l, ok := got[0].([]any); !ok || l[0] != pid || l[1] != int64(42) {
+	if l, ok := got[0].(client.Tuple); !ok || l[0] != pid || l[1] != int64(42) {
 		t.Fatalf("after the failure: got %v, want (%v, 42) from the same engine", got, pid)
 	}
 }

@@ -181,7 +181,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps,
 				Limits:    protocol.Limits{MaxDepth: e.cfg.MaxDepth},
 				MaxMemory: e.cfg.MaxMemory, MaxStack: e.cfg.MaxStack, MaxOutput: e.cfg.MaxOutput,
-				Grant: e.cfg.Grant, Modules: e.cfg.Modules})
+				Grant: e.cfg.Grant, Modules: e.cfg.Modules, Stream: e.sendOutput})
 			go e.work(ctx)
 			go e.watchGaps(ctx)
 		}
@@ -444,6 +444,44 @@ func (e *Engine) work(ctx context.Context) {
 		e.running, e.cancel = "", nil
 		e.mu.Unlock()
 		e.reply(&q.req, res, val)
+		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
+			e.abortExecutes(q.req.Client)
+		}
+	}
+}
+
+// abortExecutes aborts the queued execute requests of a client, as
+// ipyparallel's engines do after one of its executes failed: code meant
+// to run after the failed code does not run without it.
+func (e *Engine) abortExecutes(client string) {
+	e.mu.Lock()
+	var aborted []queued
+	kept := e.queue[:0]
+	for _, q := range e.queue {
+		if q.req.Kind == protocol.KindExecute && q.req.Client == client {
+			aborted = append(aborted, q)
+		} else {
+			kept = append(kept, q)
+		}
+	}
+	clear(e.queue[len(kept):])
+	e.queue = kept
+	e.mu.Unlock()
+	now := time.Now().UnixNano()
+	for _, q := range aborted {
+		e.reply(&q.req, protocol.Result{
+			Status: protocol.StatusAborted, Completed: now,
+			Error: &protocol.RemoteError{Name: "TaskAborted", Message: "task was aborted: an earlier execute of this client failed on this engine",
+				Engine: e.ID(), Method: string(q.req.Kind)},
+		}, nil)
+	}
+}
+
+// sendOutput sends a running task's output to the controller, which
+// relays it to the task's client.
+func (e *Engine) sendOutput(o protocol.Output, body []byte) {
+	if p, err := protocol.Marshal(protocol.TOutput, &o, body); err == nil {
+		e.write(p)
 	}
 }
 

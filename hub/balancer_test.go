@@ -38,7 +38,7 @@ func TestBalancedUsesEveryEngine(t *testing.T) {
 	}
 	used := map[int64]bool{}
 	for i, v := range vals {
-		tup := v.([]any)
+		tup := v.(client.Tuple)
 		if tup[0] != int64(2*i) {
 			t.Fatalf("task %d = %v", i, tup[0])
 		}

@@ -196,6 +196,13 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 		}
 		h.engineStarted(&m, p)
 		return nil
+	case protocol.TOutput:
+		var m protocol.Output
+		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+			return err
+		}
+		h.forwardToAsker(m.MsgID, p)
+		return nil
 	case protocol.TResult:
 		var r protocol.Result
 		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
@@ -284,6 +291,20 @@ func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 	if record {
 		h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
 	}
+	if cl != nil {
+		cl.conn.WriteFrame(frame)
+	}
+}
+
+// forwardToAsker sends a frame about a task, unchanged, to the client that
+// submitted it, if it is connected.
+func (h *Hub) forwardToAsker(msgID string, frame []byte) {
+	h.mu.Lock()
+	var cl *client
+	if t := h.tasks[msgID]; t != nil {
+		cl = h.clients[t.client]
+	}
+	h.mu.Unlock()
 	if cl != nil {
 		cl.conn.WriteFrame(frame)
 	}

@@ -41,7 +41,7 @@ func kernelMain(ctx context.Context, args []string, stdout, stderr io.Writer, o 
 		fmt.Fprintln(stderr, "pxsh kernel:", err)
 		return 1
 	}
-	cfg := shell.Config{Getenv: getenv, StartPrivate: startPrivate, Engines: *n, ConnectionFile: *file,
+	cfg := shell.Config{Getenv: getenv, StartPrivate: StartPrivate, Engines: *n, ConnectionFile: *file,
 		Allow: *allow, PrivateOnly: *n > 0, Builtins: o.modules, Version: Version}
 	if *prof != "" {
 		cfg.Profile, cfg.ProfileSet = *prof, true

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxsh/pxsh/engine"
 	"github.com/pxsh/pxsh/hub"
 	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
@@ -19,12 +20,16 @@ import (
 	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
-// startPrivate starts a private local cluster: a controller in this
-// process and p.Engines engine processes, granted p.Allow, that die with
-// it. stop tears it all down and removes its profile.
-func startPrivate(ctx context.Context, p shell.Private) (string, func(), error) {
-	n := p.Engines
-	if _, err := hostlib.ParseGrant(p.Allow); err != nil {
+// StartPrivate starts a private local cluster, the one builder of them
+// (pxsh's shell uses it; so can Go programs that embed the shell, as
+// shell.Config.StartPrivate): a controller in this process and p.Engines
+// engines granted p.Allow, which die with it: goroutines of this process
+// when p.InProcess, else processes of this program's binary (`pxsh
+// engine`). It returns the client connection file and stop, which tears
+// it all down and removes its profile directory.
+func StartPrivate(ctx context.Context, p shell.Private) (connFile string, stop func(), err error) {
+	grant, err := hostlib.ParseGrant(p.Allow)
+	if err != nil {
 		return "", nil, err
 	}
 	cleanStalePrivate(os.TempDir())
@@ -39,29 +44,64 @@ func startPrivate(ctx context.Context, p shell.Private) (string, func(), error) 
 		return "", nil, err
 	}
 	hctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { h.Serve(hctx); close(served) }()
+	done := make(chan struct{}, p.Engines+1)
+	started := 1
+	go func() { h.Serve(hctx); done <- struct{}{} }()
 	<-h.Ready()
 	stopDash, err := startDashboard(hctx, h, "127.0.0.1:0", dir, os.Stderr)
 	if err != nil {
 		stopDash = func() {} // the cluster works without its dashboard
 	}
-	bin, err := os.Executable()
-	if err != nil {
-		cancel()
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("private cluster: %w", err)
-	}
-	engFile := profile.ConnectionPath(dir, true)
 	var procs []*exec.Cmd
-	stop := func() {
+	stop = func() {
 		stopProcs(procs, 2*time.Second)
 		stopDash()
 		cancel()
-		<-served
+		for range started {
+			<-done
+		}
 		os.RemoveAll(dir)
 	}
-	for i := 0; i < n; i++ {
+	engFile := profile.ConnectionPath(dir, true)
+	if p.InProcess {
+		err = startEngineGoroutines(hctx, engFile, p.Engines, grant, func() { started++ }, done)
+	} else {
+		procs, err = startEngineProcs(engFile, p)
+	}
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("private cluster: %w", err)
+	}
+	return profile.ConnectionPath(dir, false), stop, nil
+}
+
+// startEngineGoroutines serves n engines in this process until ctx ends;
+// each one calls started, then sends on done when it ends.
+func startEngineGoroutines(ctx context.Context, engFile string, n int, grant hostlib.Grant, started func(), done chan<- struct{}) error {
+	conn, err := profile.Read(engFile)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		e, err := engine.New(engine.Config{Connection: conn, ID: i, Grant: grant})
+		if err != nil {
+			return fmt.Errorf("start engine %d: %w", i, err)
+		}
+		started()
+		go func() { e.Serve(ctx); done <- struct{}{} }()
+	}
+	return nil
+}
+
+// startEngineProcs starts p.Engines `pxsh engine` processes of this
+// program's binary, killed when this process dies.
+func startEngineProcs(engFile string, p shell.Private) ([]*exec.Cmd, error) {
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var procs []*exec.Cmd
+	for i := range p.Engines {
 		args := []string{"engine", "--file", engFile, "--id", strconv.Itoa(i)}
 		if p.Allow != "" {
 			args = append(args, "--allow", p.Allow)
@@ -70,12 +110,12 @@ func startPrivate(ctx context.Context, p shell.Private) (string, func(), error) 
 		cmd.Stdout, cmd.Stderr = nil, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 		if err := cmd.Start(); err != nil {
-			stop()
-			return "", nil, fmt.Errorf("private cluster: start engine: %w", err)
+			stopProcs(procs, 2*time.Second)
+			return nil, fmt.Errorf("start engine: %w", err)
 		}
 		procs = append(procs, cmd)
 	}
-	return profile.ConnectionPath(dir, false), stop, nil
+	return procs, nil
 }
 
 // stopProcs sends SIGTERM, waits up to grace, then kills what is left.

@@ -11,6 +11,6 @@ func shellMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	return shell.Main(ctx, args, shell.Config{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv,
 		Builtins:     o.modules,
-		StartPrivate: startPrivate,
+		StartPrivate: StartPrivate,
 	})
 }

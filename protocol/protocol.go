@@ -43,11 +43,12 @@ const (
 	TStarted                      // engine → hub → client: Started
 	TProbe                        // engine → hub: Ping (am I still registered?)
 	TProbeAck                     // hub → engine: Ping (echoed: yes)
+	TOutput                       // engine → hub → client: Output (+ body)
 	maxType
 )
 
 var typeNames = [...]string{"", "register", "registered", "hello", "welcome", "engine-event",
-	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack"}
+	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack", "output"}
 
 func (t Type) String() string {
 	if t > 0 && t < maxType {
@@ -281,6 +282,17 @@ type Started struct {
 	MsgID  string `cbor:"1,keyasint"`
 	Engine int    `cbor:"2,keyasint"`
 	At     int64  `cbor:"3,keyasint"` // unix nanoseconds
+}
+
+// Output is what a running task produced so far: the printed text added
+// since its previous Output (engines send them every OutputInterval while
+// a task prints), or, with Data, data it published (publish_data; the body
+// is the encoded dict). The Result still carries the whole output.
+type Output struct {
+	MsgID  string `cbor:"1,keyasint"`
+	Engine int    `cbor:"2,keyasint"`
+	Stdout string `cbor:"3,keyasint,omitempty"`
+	Data   bool   `cbor:"4,keyasint,omitempty"`
 }
 
 // Shutdown asks an engine to exit.

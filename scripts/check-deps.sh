@@ -21,6 +21,7 @@ declare -A allowed=(
   [shell]="shell client starlarklib launcher protocol profile docs"
   [kernel]="shell client protocol profile starlarklib"
   [internal]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
+  [conformance]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
   [program]="kernel shell hub engine launcher client protocol profile quic starlarklib scheduler"
   [cmd]="cmd program kernel shell hub engine launcher client protocol profile quic starlarklib scheduler"
   [examples]="examples program shell client starlarklib hub engine launcher protocol profile quic"

@@ -43,6 +43,8 @@ func (s *Shell) display(ctx context.Context, pv *pxView, ar *clientlib.AsyncResu
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	failures := 0
+	live := stream && groupBy != "engine"
+	printer := ar.NewStreamPrinter(s.cfg.Stdout)
 	for _, t := range tasks {
 	wait:
 		for {
@@ -55,6 +57,16 @@ func (s *Shell) display(ctx context.Context, pv *pxView, ar *clientlib.AsyncResu
 				}
 				return fmt.Errorf("%%px: interrupted: %w", ctx.Err())
 			case <-tick.C:
+				if live {
+					if bar != nil {
+						bar.Clear()
+					}
+					for _, u := range tasks {
+						if !u.Ready() {
+							printer.Flush(u, false)
+						}
+					}
+				}
 				if s.terminal && progressAfter >= 0 && time.Since(start) >= progressAfter {
 					if bar == nil {
 						bar = clientlib.NewProgressBar(s.cfg.Stderr, "%px", len(tasks), true)
@@ -67,7 +79,7 @@ func (s *Shell) display(ctx context.Context, pv *pxView, ar *clientlib.AsyncResu
 			if bar != nil {
 				bar.Clear()
 			}
-			ar.WriteStreams(s.cfg.Stdout, s.cfg.Stderr, t)
+			ar.WriteStreams(s.cfg.Stdout, s.cfg.Stderr, t, printer)
 			if err := t.Err(); err != nil {
 				failures++
 				fmt.Fprintln(s.cfg.Stderr, clientlib.ErrorReport(err, s.color))

@@ -6,48 +6,10 @@ import (
 	"os"
 	"strings"
 
-	"github.com/pxsh/pxsh/engine"
-	"github.com/pxsh/pxsh/hub"
-	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/program"
 	"github.com/pxsh/pxsh/shell"
 	"go.starlark.net/starlark"
 )
-
-// inProcessCluster starts a controller and n engines in this process.
-func inProcessCluster(ctx context.Context, n int) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "pxsh-example-")
-	if err != nil {
-		return "", nil, err
-	}
-	h, err := hub.New(hub.Config{ProfileDir: dir})
-	if err != nil {
-		return "", nil, err
-	}
-	cctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, n+1)
-	go func() { h.Serve(cctx); done <- struct{}{} }()
-	<-h.Ready()
-	conn, err := profile.Read(profile.ConnectionPath(dir, true))
-	if err != nil {
-		cancel()
-		return "", nil, err
-	}
-	for i := 0; i < n; i++ {
-		e, err := engine.New(engine.Config{Connection: conn, ID: i})
-		if err != nil {
-			cancel()
-			return "", nil, err
-		}
-		go func() { e.Serve(cctx); done <- struct{}{} }()
-	}
-	return profile.ConnectionPath(dir, false), func() {
-		cancel()
-		for range n + 1 {
-			<-done
-		}
-		os.RemoveAll(dir)
-	}, nil
-}
 
 // A Go tool runs a pxsh session with its own builtin and streams against a
 // cluster it starts in-process.
@@ -68,9 +30,11 @@ rc[:].apply_sync(lambda: engine.id * 10)
 				return starlark.MakeInt(2 * n), nil
 			}),
 		},
-		Engines:      2,
-		StartCluster: inProcessCluster,
-		HistoryFile:  "-",
+		StartPrivate: func(ctx context.Context, p shell.Private) (string, func(), error) {
+			p.Engines, p.InProcess = 2, true
+			return program.StartPrivate(ctx, p)
+		},
+		HistoryFile: "-",
 	})
 	defer sh.Close()
 	sh.Run(context.Background())

@@ -30,6 +30,9 @@ type Private struct {
 	Engines int
 	// Allow is the engines' host-capability grant (--allow syntax).
 	Allow string
+	// InProcess runs the engines as goroutines of this process instead of
+	// engine processes.
+	InProcess bool
 }
 
 // Config configures a Shell. Zero fields take the defaults documented on
@@ -64,8 +67,9 @@ type Config struct {
 	// of a private cluster's engines; when set, the shell starts a
 	// private cluster with StartPrivate instead of using a profile's.
 	Allow string
-	// StartPrivate starts a private local cluster as p says; it replaces
-	// StartCluster when set.
+	// StartPrivate starts a private local cluster as p says (usually
+	// program.StartPrivate, the one builder); it replaces StartCluster
+	// when set.
 	StartPrivate func(ctx context.Context, p Private) (connFile string, stop func(), err error)
 	// PrivateOnly makes the session start a private cluster even when the
 	// default profile has one running (pxsh kernel -n N).

@@ -65,7 +65,12 @@ func transcriptFiles(t *testing.T) []string {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no transcripts: %v", err)
 	}
-	return files
+	// The shell transcripts of the ipyparallel conformance suite.
+	conf, err := filepath.Glob(filepath.Join("..", "conformance", "testdata", "*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(files, conf...)
 }
 
 // TestTranscripts runs every transcript in-process against a real cluster.

@@ -202,7 +202,24 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 	case numpy.Complex:
 		e.array(numpy.NewComplex128(nil, []complex128{complex128(v)}))
 	default:
+		if r, ok := v.(starlark.Indexable); ok && v.Type() == "range" {
+			return e.rangeList(r, depth)
+		}
 		return unsendable(v, "")
+	}
+	return nil
+}
+
+// rangeList sends a range as the list of its ints (the receiver gets a
+// list).
+func (e *encoder) rangeList(r starlark.Indexable, depth int) *encodeError {
+	n := r.Len()
+	e.reserve(9 * min(n, 1<<16))
+	e.buf = appendHead(e.buf, majorArray, uint64(n))
+	for i := range n {
+		if err := e.value(r.Index(i), depth+1); err != nil {
+			return at(err, fmt.Sprintf("[%d]", i))
+		}
 	}
 	return nil
 }

@@ -141,6 +141,9 @@ func (ns *Namespace) Exec(thread *starlark.Thread, filename, src string, wantVal
 	if err != nil {
 		return nil, err
 	}
+	if err := applyNestedDecorators(filename, f.Stmts, decs); err != nil {
+		return nil, err
+	}
 	ns.registerSource(filename, clean)
 	for i, stmt := range f.Stmts {
 		if wantValue && i == len(f.Stmts)-1 {

@@ -10,14 +10,11 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/pxsh/pxsh/engine"
-	"github.com/pxsh/pxsh/hub"
-	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/program"
 	"github.com/pxsh/pxsh/shell"
 	"go.starlark.net/starlark"
 )
@@ -51,54 +48,15 @@ func run(ctx context.Context, in io.Reader, out, errw io.Writer) int {
 				return starlark.String("embedded in the embed example"), nil
 			}),
 		},
-		Engines:      2,
-		StartCluster: startInProcess,
-		HistoryFile:  "-",
-		Getenv:       func(string) string { return "" },
+		Engines: 2,
+		// The one private-cluster builder, with its engines in-process.
+		StartPrivate: func(ctx context.Context, p shell.Private) (string, func(), error) {
+			p.InProcess = true
+			return program.StartPrivate(ctx, p)
+		},
+		HistoryFile: "-",
+		Getenv:      func(string) string { return "" },
 	})
 	defer sh.Close()
 	return sh.Run(ctx)
-}
-
-// startInProcess starts a controller and n engines as goroutines of this
-// process; stop ends them and removes the cluster's directory.
-func startInProcess(ctx context.Context, n int) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "pxsh-embed-")
-	if err != nil {
-		return "", nil, err
-	}
-	h, err := hub.New(hub.Config{ProfileDir: dir})
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	cctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, n+1)
-	go func() { h.Serve(cctx); done <- struct{}{} }()
-	<-h.Ready()
-	conn, err := profile.Read(profile.ConnectionPath(dir, true))
-	if err != nil {
-		cancel()
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	started := 1
-	for i := 0; i < n; i++ {
-		e, err := engine.New(engine.Config{Connection: conn, ID: i})
-		if err != nil {
-			cancel()
-			os.RemoveAll(dir)
-			return "", nil, fmt.Errorf("start engine %d: %w", i, err)
-		}
-		started++
-		go func() { e.Serve(cctx); done <- struct{}{} }()
-	}
-	stop := func() {
-		cancel()
-		for range started {
-			<-done
-		}
-		os.RemoveAll(dir)
-	}
-	return profile.ConnectionPath(dir, false), stop, nil
 }

@@ -276,6 +276,18 @@ func condition(f field, op string, v any) (string, []any, error) {
 	col := f.col
 	switch op {
 	case "$eq", "$ne":
+		if v == nil { // {'msg_id': None} is valid, as in ipyparallel
+			if op == "$eq" {
+				return col + " IS NULL", nil, nil
+			}
+			return col + " IS NOT NULL", nil, nil
+		}
+		if lo, hi, ok := timeSpan(f, v); ok {
+			if op == "$eq" {
+				return col + " BETWEEN ? AND ?", []any{lo, hi}, nil
+			}
+			return "(" + col + " IS NULL OR " + col + " NOT BETWEEN ? AND ?)", []any{lo, hi}, nil
+		}
 		x, err := convert(f.typ, v)
 		if err != nil {
 			return "", nil, fmt.Errorf("%s: %w", op, err)
@@ -288,6 +300,14 @@ func condition(f field, op string, v any) (string, []any, error) {
 		}
 		return col + " IS NOT ?", []any{x}, nil
 	case "$lt", "$lte", "$gt", "$gte":
+		if lo, hi, ok := timeSpan(f, v); ok {
+			sym := map[string]string{"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}[op]
+			x := lo
+			if op == "$lte" || op == "$gt" {
+				x = hi
+			}
+			return col + " " + sym + " ?", []any{x}, nil
+		}
 		x, err := convert(f.typ, v)
 		if err != nil {
 			return "", nil, fmt.Errorf("%s: %w", op, err)
@@ -409,6 +429,29 @@ func convert(typ fieldType, v any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("got %T, want %s", v, typeName(typ))
+}
+
+// timeSpan returns, for a time given as float seconds, the nanosecond
+// times that answers show as that same float (float64(ns) / 1e9 == s): a
+// time read from an answer then finds its own record with $eq, and $lt
+// excludes it.
+func timeSpan(f field, v any) (lo, hi int64, ok bool) {
+	s, isFloat := v.(float64)
+	if f.typ != tTime || !isFloat {
+		return 0, 0, false
+	}
+	x, err := secondsToNanos(s)
+	if err != nil {
+		return 0, 0, false
+	}
+	lo, hi = x.(int64), x.(int64)
+	for i := 0; i < 4096 && float64(lo-1)/1e9 == s; i++ {
+		lo--
+	}
+	for i := 0; i < 4096 && float64(hi+1)/1e9 == s; i++ {
+		hi++
+	}
+	return lo, hi, true
 }
 
 func secondsToNanos(s float64) (any, error) {

@@ -58,9 +58,15 @@ func (v *DirectView) MagicExecute(code string, targets []int, single, silent boo
 // WriteStreams writes the stdout (to w) and stderr (to ew) of one of the
 // result's finished tasks as Display lays them out, for the %px magics to
 // stream each engine's output as it arrives.
-func (ar *AsyncResult) WriteStreams(w, ew io.Writer, t *client.Task) {
+// When p streamed some of t's stdout already, the rest follows in the
+// streamed layout (p may be nil).
+func (ar *AsyncResult) WriteStreams(w, ew io.Writer, t *client.Task, p *StreamPrinter) {
 	r, _ := t.Result()
-	bare := len(ar.tasks) == 1
-	writeStream(w, r.Stdout, prefixFor(bare, "stdout", r.Engine))
+	bare := ar.res.Single
+	if p != nil && p.Streamed(t) {
+		p.Flush(t, true)
+	} else {
+		writeStream(w, r.Stdout, prefixFor(bare, "stdout", r.Engine))
+	}
 	writeStream(ew, r.Stderr, prefixFor(bare, "stderr", r.Engine))
 }

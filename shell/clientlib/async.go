@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -17,36 +16,14 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// combineMode says how the values of an AsyncResult's tasks make its
-// result.
-type combineMode uint8
-
-const (
-	// combineEach: one value per task, a scalar for a single-engine call.
-	combineEach combineMode = iota
-	// combineChunks: each task returns a list (a map chunk); the result
-	// is their concatenation.
-	combineChunks
-	// combineGather: lists and tuples are concatenated, other values
-	// appended (gather).
-	combineGather
-	// combineNone: the blocking result is None (scatter).
-	combineNone
-)
-
 // AsyncResult is the Starlark value of a call's pending results (also
-// AsyncMapResult, for map). Its methods may be called from several
-// goroutines; the Starlark values it returns belong to the caller's
-// thread.
+// AsyncMapResult, for map): a client.AsyncResult, which owns the tasks,
+// their state and how their values combine, with its values decoded as
+// Starlark values. Its methods may be called from several goroutines; the
+// Starlark values it returns belong to the caller's thread.
 type AsyncResult struct {
-	rc     *Client
-	tasks  []*client.Task
-	single bool
-	name   string // function name or kind, for the repr
-	kind   protocol.Kind
-	mode   combineMode
-	// chunks holds the number of elements each task of a map handles.
-	chunks []int
+	rc  *Client
+	res *client.AsyncResult
 	// exceptions is the default of get(return_exceptions=).
 	exceptions bool
 	// unordered makes iteration yield results in completion order
@@ -68,59 +45,45 @@ var (
 // submit sends one request per target (the body once: Client.SubmitFan)
 // and records the tasks.
 func (rc *Client) submit(req protocol.Request, body []byte, targets []int, single bool) (*AsyncResult, error) {
-	if len(targets) == 0 {
-		return nil, errNoEngines
-	}
-	ar := rc.newResult(req, single)
-	tasks, err := rc.c.SubmitFan(req, targets, body)
-	if err != nil {
-		return nil, err
-	}
-	ar.tasks = tasks
-	rc.h.record(ar.tasks)
-	return ar, nil
+	return rc.submitEach(req, [][]byte{body}, targets, single)
 }
 
 // submitEach sends one request per target, each with its own body.
 func (rc *Client) submitEach(req protocol.Request, bodies [][]byte, targets []int, single bool) (*AsyncResult, error) {
-	ar := rc.newResult(req, single)
-	for i, id := range targets {
-		r := req
-		r.MsgID, r.Engine = "", id
-		t, err := rc.c.Submit(r, bodies[i])
-		if err != nil {
-			rc.h.record(ar.tasks)
-			return nil, err
-		}
-		ar.tasks = append(ar.tasks, t)
+	res, err := rc.c.SubmitEach(req, bodies, targets, single)
+	rc.h.Record(res.Tasks)
+	if errors.Is(err, client.ErrNoEngines) {
+		return nil, errNoEngines
 	}
-	rc.h.record(ar.tasks)
-	return ar, nil
+	if err != nil {
+		return nil, err
+	}
+	return rc.wrap(res), nil
 }
 
-func (rc *Client) newResult(req protocol.Request, single bool) *AsyncResult {
-	ar := &AsyncResult{rc: rc, single: single, kind: req.Kind, name: req.Name}
-	if ar.name == "" {
-		ar.name = string(req.Kind)
-	}
-	return ar
+// wrap makes a Starlark AsyncResult of res.
+func (rc *Client) wrap(res *client.AsyncResult) *AsyncResult {
+	return &AsyncResult{rc: rc, res: res}
 }
 
 // NewAsyncResult wraps tasks of this client as an AsyncResult (for
 // results of other views and of rc.get_result). name is shown in the repr.
 func (rc *Client) NewAsyncResult(name string, tasks []*client.Task, single bool) *AsyncResult {
-	ar := &AsyncResult{rc: rc, tasks: tasks, single: single, name: name}
+	res := &client.AsyncResult{Tasks: tasks, Single: single, Name: name}
 	if len(tasks) > 0 {
-		ar.kind = tasks[0].Kind
+		res.Kind = tasks[0].Kind
 	}
-	return ar
+	return rc.wrap(res)
 }
 
+// Result returns the Go AsyncResult underneath.
+func (ar *AsyncResult) Result() *client.AsyncResult { return ar.res }
+
 // Tasks returns the result's tasks.
-func (ar *AsyncResult) Tasks() []*client.Task { return ar.tasks }
+func (ar *AsyncResult) Tasks() []*client.Task { return ar.res.Tasks }
 
 // Name returns the function name or kind shown in the repr.
-func (ar *AsyncResult) Name() string { return ar.name }
+func (ar *AsyncResult) Name() string { return ar.res.Name }
 
 // String returns "<AsyncResult(f): pending>" or finished or failed.
 func (ar *AsyncResult) String() string {
@@ -132,13 +95,13 @@ func (ar *AsyncResult) String() string {
 		}
 	}
 	kind := "AsyncResult"
-	if ar.mode == combineChunks || ar.mode == combineGather {
+	if ar.res.Combine == client.CombineChunks || ar.res.Combine == client.CombineGather {
 		kind = "AsyncMapResult"
 	}
 	if ar.hub {
 		kind = "AsyncHubResult"
 	}
-	return fmt.Sprintf("<%s(%s): %s>", kind, ar.name, state)
+	return fmt.Sprintf("<%s(%s): %s>", kind, ar.res.Name, state)
 }
 
 // Type returns "AsyncResult" (also for map results).
@@ -154,102 +117,38 @@ func (ar *AsyncResult) Truth() starlark.Bool { return true }
 func (ar *AsyncResult) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: AsyncResult") }
 
 // Len is the number of results: elements for a map, tasks otherwise.
-func (ar *AsyncResult) Len() int {
-	if ar.mode == combineChunks {
-		n := 0
-		for _, c := range ar.chunks {
-			n += c
-		}
-		return n
-	}
-	return len(ar.tasks)
-}
+func (ar *AsyncResult) Len() int { return ar.res.Len() }
 
 // Ready reports whether every task has finished.
-func (ar *AsyncResult) Ready() bool { return ar.ready() }
+func (ar *AsyncResult) Ready() bool { return ar.res.Ready() }
 
-func (ar *AsyncResult) ready() bool {
-	for _, t := range ar.tasks {
-		if !t.Ready() {
-			return false
-		}
-	}
-	return true
-}
-
-func (ar *AsyncResult) failed() bool {
-	for _, t := range ar.tasks {
-		if t.Ready() {
-			if r, _ := t.Result(); r.Error != nil {
-				return true
-			}
-		}
-	}
-	return false
-}
+func (ar *AsyncResult) ready() bool  { return ar.res.Ready() }
+func (ar *AsyncResult) failed() bool { return ar.res.Failed() }
 
 // Wait waits for every task until ctx is done; it returns false when ctx
 // ran out first.
-func (ar *AsyncResult) Wait(ctx context.Context) bool {
-	for _, t := range ar.tasks {
-		if t.Wait(ctx) != nil {
-			return false
-		}
-	}
-	return true
-}
+func (ar *AsyncResult) Wait(ctx context.Context) bool { return ar.res.Wait(ctx) == nil }
 
 // wait waits for every task, up to d seconds (d < 0: no limit). It
 // returns false when time ran out, and an error when the host's context
 // was cancelled (Ctrl-C).
 func (ar *AsyncResult) wait(d float64) (bool, error) {
-	ctx := ar.rc.env.ctx()
-	if ar.ready() {
-		return true, nil
-	}
-	var tctx context.Context = ctx
+	limit := time.Duration(-1)
 	if d >= 0 {
-		var cancel context.CancelFunc
-		tctx, cancel = context.WithTimeout(ctx, secondsDuration(d))
-		defer cancel()
+		limit = secondsDuration(d)
 	}
-	for _, t := range ar.tasks {
-		if err := t.Wait(tctx); err != nil {
-			if ctx.Err() != nil {
-				return false, fmt.Errorf("interrupted: %w", ctx.Err())
-			}
-			return false, nil
-		}
-	}
-	return true, nil
+	return ar.res.WaitFor(ar.rc.env.ctx(), limit)
 }
 
 // Err returns the failure of a finished result: nil, a
 // *client.RemoteError (single-engine result or one task) or a
 // *client.CompositeError.
-func (ar *AsyncResult) Err() error {
-	var errs []*client.RemoteError
-	for _, t := range ar.tasks {
-		if !t.Ready() {
-			continue
-		}
-		if r, _ := t.Result(); r.Error != nil {
-			errs = append(errs, &client.RemoteError{RemoteError: *r.Error})
-		}
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	if len(errs) == 1 && (ar.single || len(ar.tasks) == 1) {
-		return errs[0]
-	}
-	return &client.CompositeError{Errors: errs, Method: string(ar.kind)}
-}
+func (ar *AsyncResult) Err() error { return ar.res.Err() }
 
 // taskValue decodes (once) the value of finished task i; a failure is
 // returned as rerr.
 func (ar *AsyncResult) taskValue(thread *starlark.Thread, i int) (v starlark.Value, rerr *protocol.RemoteError, err error) {
-	t := ar.tasks[i]
+	t := ar.res.Tasks[i]
 	r, body := t.Result()
 	if r.Error != nil {
 		return nil, r.Error, nil
@@ -257,7 +156,7 @@ func (ar *AsyncResult) taskValue(thread *starlark.Thread, i int) (v starlark.Val
 	ar.mu.Lock()
 	defer ar.mu.Unlock()
 	if ar.vals == nil {
-		ar.vals = make([]starlark.Value, len(ar.tasks))
+		ar.vals = make([]starlark.Value, len(ar.res.Tasks))
 	}
 	if v := ar.vals[i]; v != nil {
 		return v, nil, nil
@@ -292,15 +191,15 @@ func (ar *AsyncResult) value(thread *starlark.Thread, d float64, exceptions bool
 	if err != nil {
 		return nil, err
 	}
-	switch ar.mode {
-	case combineNone:
+	switch ar.res.Combine {
+	case client.CombineNone:
 		return starlark.None, nil
-	case combineGather:
+	case client.CombineGather:
 		if a := joinArrays(vals); a != nil {
 			return a, nil
 		}
-	case combineEach:
-		if ar.single && len(vals) == 1 {
+	case client.CombineEach:
+		if ar.res.Single && len(vals) == 1 {
 			return vals[0], nil
 		}
 	}
@@ -309,53 +208,37 @@ func (ar *AsyncResult) value(thread *starlark.Thread, d float64, exceptions bool
 
 // results returns the flat list of results of a finished AsyncResult.
 func (ar *AsyncResult) results(thread *starlark.Thread, exceptions bool) ([]starlark.Value, error) {
-	if !exceptions {
-		if err := ar.Err(); err != nil {
-			return nil, err
+	return client.Collect[starlark.Value](ar.res, starlarkDecoder{ar, thread}, exceptions)
+}
+
+// starlarkDecoder decodes an AsyncResult's task values as Starlark values
+// for client.Collect.
+type starlarkDecoder struct {
+	ar     *AsyncResult
+	thread *starlark.Thread
+}
+
+func (d starlarkDecoder) Value(i int) (starlark.Value, error) {
+	v, _, err := d.ar.taskValue(d.thread, i)
+	return v, err
+}
+
+func (d starlarkDecoder) Items(v starlark.Value, tuples bool) ([]starlark.Value, bool) {
+	switch x := v.(type) {
+	case *starlark.List:
+		out := make([]starlark.Value, x.Len())
+		for j := range out {
+			out[j] = x.Index(j)
 		}
+		return out, true
+	case starlark.Tuple:
+		return x, tuples
 	}
-	out := make([]starlark.Value, 0, ar.Len())
-	for i := range ar.tasks {
-		v, rerr, err := ar.taskValue(thread, i)
-		if err != nil {
-			return nil, err
-		}
-		if rerr != nil {
-			ev := starlarklib.ErrorValue{Err: *rerr}
-			n := 1
-			if ar.mode == combineChunks {
-				n = ar.chunks[i]
-			}
-			for range n {
-				out = append(out, ev)
-			}
-			continue
-		}
-		switch ar.mode {
-		case combineChunks:
-			l, ok := v.(*starlark.List)
-			if !ok {
-				return nil, fmt.Errorf("map: engine %d returned %s, want a list", ar.tasks[i].Engine, v.Type())
-			}
-			for j := range l.Len() {
-				out = append(out, l.Index(j))
-			}
-		case combineGather:
-			switch x := v.(type) {
-			case *starlark.List:
-				for j := range x.Len() {
-					out = append(out, x.Index(j))
-				}
-			case starlark.Tuple:
-				out = append(out, x...)
-			default:
-				out = append(out, v)
-			}
-		default:
-			out = append(out, v)
-		}
-	}
-	return out, nil
+	return nil, false
+}
+
+func (d starlarkDecoder) Error(e *client.RemoteError) starlark.Value {
+	return starlarklib.ErrorValue{Err: e.RemoteError}
 }
 
 // Index returns result i, waiting for it (AsyncResult indexing, ar[i]).
@@ -385,39 +268,18 @@ type resultIter struct {
 
 func (it *resultIter) Next(p *starlark.Value) bool {
 	for len(it.buf) == 0 {
-		if it.task >= len(it.ar.tasks) {
+		if it.task >= len(it.ar.res.Tasks) {
 			return false
 		}
-		t := it.ar.tasks[it.task]
-		if t.Wait(it.ar.rc.env.ctx()) != nil {
+		if it.ar.res.Tasks[it.task].Wait(it.ar.rc.env.ctx()) != nil {
 			return false
 		}
-		sub := &AsyncResult{rc: it.ar.rc, tasks: []*client.Task{t}, mode: it.ar.mode, kind: it.ar.kind}
-		if it.ar.mode == combineChunks {
-			sub.chunks = it.ar.chunks[it.task : it.task+1]
-		}
-		// Share the cache: decode through the parent.
-		v, rerr, err := it.ar.taskValue(nil, it.task)
+		vals, err := client.CollectTask[starlark.Value](it.ar.res, it.task, starlarkDecoder{it.ar, nil})
 		it.task++
-		switch {
-		case err != nil:
-			it.buf = []starlark.Value{starlarklib.ErrorValue{Err: protocolError("Error", err.Error())}}
-		case rerr != nil:
-			n := 1
-			if sub.mode == combineChunks {
-				n = sub.chunks[0]
-			}
-			for range n {
-				it.buf = append(it.buf, starlarklib.ErrorValue{Err: *rerr})
-			}
-		default:
-			sub.vals = []starlark.Value{v}
-			vals, err := sub.results(nil, true)
-			if err != nil {
-				vals = []starlark.Value{starlarklib.ErrorValue{Err: protocolError("Error", err.Error())}}
-			}
-			it.buf = vals
+		if err != nil {
+			vals = []starlark.Value{starlarklib.ErrorValue{Err: protocolError("Error", err.Error())}}
 		}
+		it.buf = vals
 	}
 	*p = it.buf[0]
 	it.buf = it.buf[1:]
@@ -460,7 +322,7 @@ func (ar *AsyncResult) Get(k starlark.Value) (starlark.Value, bool, error) {
 var metadataKeys = map[string]bool{
 	"msg_id": true, "engine_id": true, "submitted": true, "started": true, "completed": true,
 	"received": true, "status": true, "stdout": true, "stderr": true, "error": true,
-	"execute_result": true, "execute_count": true, "label": true,
+	"execute_result": true, "execute_count": true, "label": true, "engine_uuid": true,
 }
 
 // taskMetadata returns a task's metadata as a dict; what has not happened
@@ -474,55 +336,65 @@ func (ar *AsyncResult) taskMetadata(t *client.Task) *starlark.Dict {
 	} else {
 		set("engine_id", starlark.None) // load-balanced, not yet known
 	}
-	set("submitted", timeFloat(t.Submitted))
+	m := t.Metadata()
+	set("engine_uuid", starlark.None)
+	if e, ok := ar.rc.c.Engine(engineOf(t)); ok {
+		set("engine_uuid", starlark.String(ar.rc.c.EngineUUID(e)))
+	}
+	set("submitted", timeFloat(m.Submitted))
 	set("label", starlark.String(t.Label))
+	set("started", timeFloat(m.Started))
+	set("stdout", starlark.String(m.Stdout))
+	set("stderr", starlark.String(m.Stderr))
 	if !t.Ready() {
-		set("started", starlark.None)
-		if at, ok := t.Started(); ok {
-			set("started", timeFloat(at))
-		}
 		for _, k := range []string{"completed", "received", "status", "error", "execute_result", "execute_count"} {
 			set(k, starlark.None)
 		}
-		set("stdout", starlark.String(""))
-		set("stderr", starlark.String(""))
 		return d
 	}
 	r, body := t.Result()
-	set("started", unixFloat(r.Started))
-	set("completed", unixFloat(r.Completed))
-	set("received", timeFloat(t.Received()))
-	set("status", starlark.String(r.Status))
-	set("stdout", starlark.String(r.Stdout))
-	set("stderr", starlark.String(r.Stderr))
+	set("completed", timeFloat(m.Completed))
+	set("received", timeFloat(m.Received))
+	set("status", starlark.String(m.Status))
 	if r.Error != nil {
 		set("error", starlarklib.ErrorValue{Err: *r.Error})
 	} else {
 		set("error", starlark.None)
 	}
 	set("execute_count", starlark.MakeInt(r.ExecCount))
-	if r.Kind == protocol.KindExecute && r.HasValue && len(body) > 0 {
-		v, _ := starlarklib.Decode(body, &starlarklib.DecodeOptions{})
-		if v != nil {
-			set("execute_result", starlark.String(v.String()))
-		} else {
-			set("execute_result", starlark.None)
-		}
-	} else {
-		set("execute_result", starlark.None)
+	set("execute_result", executeResult(r, body))
+	return d
+}
+
+// executeResult is ipyparallel's execute_result of an execute whose code
+// ended with an expression: {'data': {'text/plain': repr},
+// 'execution_count': n, 'metadata': {}}; None otherwise.
+func executeResult(r protocol.Result, body []byte) starlark.Value {
+	if r.Kind != protocol.KindExecute || !r.HasValue || len(body) == 0 {
+		return starlark.None
 	}
+	v, err := starlarklib.Decode(body, &starlarklib.DecodeOptions{})
+	if err != nil || v == nil {
+		return starlark.None
+	}
+	data := starlark.NewDict(1)
+	data.SetKey(starlark.String("text/plain"), starlark.String(v.String()))
+	d := starlark.NewDict(3)
+	d.SetKey(starlark.String("data"), data)
+	d.SetKey(starlark.String("execution_count"), starlark.MakeInt(r.ExecCount))
+	d.SetKey(starlark.String("metadata"), starlark.NewDict(0))
 	return d
 }
 
 // metadataAttr returns one metadata key over the tasks: a list, or one
 // value for a single-engine result.
 func (ar *AsyncResult) metadataAttr(key string) starlark.Value {
-	vals := make([]starlark.Value, len(ar.tasks))
-	for i, t := range ar.tasks {
+	vals := make([]starlark.Value, len(ar.res.Tasks))
+	for i, t := range ar.res.Tasks {
 		v, _, _ := ar.taskMetadata(t).Get(starlark.String(key))
 		vals[i] = v
 	}
-	if ar.single && len(vals) == 1 {
+	if ar.res.Single && len(vals) == 1 {
 		return vals[0]
 	}
 	return starlark.NewList(vals)
@@ -545,75 +417,38 @@ func (ar *AsyncResult) Attr(name string) (starlark.Value, error) {
 	}
 	switch name {
 	case "metadata":
-		vals := make([]starlark.Value, len(ar.tasks))
-		for i, t := range ar.tasks {
+		vals := make([]starlark.Value, len(ar.res.Tasks))
+		for i, t := range ar.res.Tasks {
 			vals[i] = ar.taskMetadata(t)
 		}
-		if ar.single && len(vals) == 1 {
+		if ar.res.Single && len(vals) == 1 {
 			return vals[0], nil
 		}
 		return starlark.NewList(vals), nil
 	case "msg_ids":
-		vals := make([]starlark.Value, len(ar.tasks))
-		for i, t := range ar.tasks {
+		vals := make([]starlark.Value, len(ar.res.Tasks))
+		for i, t := range ar.res.Tasks {
 			vals[i] = starlark.String(t.MsgID)
 		}
 		return starlark.NewList(vals), nil
 	case "elapsed":
-		if ar.ready() {
-			return ar.wallTime(), nil
-		}
-		return starlark.Float(time.Since(ar.firstSubmitted()).Seconds()), nil
+		return starlark.Float(ar.res.Elapsed().Seconds()), nil
 	case "wall_time":
 		if !ar.ready() {
 			return nil, errNotReady
 		}
-		return ar.wallTime(), nil
+		return starlark.Float(ar.res.WallTime().Seconds()), nil
 	case "serial_time":
 		if !ar.ready() {
 			return nil, errNotReady
 		}
-		var s float64
-		for _, t := range ar.tasks {
-			r, _ := t.Result()
-			if r.Started != 0 && r.Completed != 0 {
-				s += float64(r.Completed-r.Started) / 1e9
-			}
-		}
-		return starlark.Float(s), nil
+		return starlark.Float(ar.res.SerialTime().Seconds()), nil
 	case "progress":
-		n := 0
-		for _, t := range ar.tasks {
-			if t.Ready() {
-				n++
-			}
-		}
-		return starlark.MakeInt(n), nil
+		return starlark.MakeInt(ar.res.Progress()), nil
 	case "r":
 		return ar.value(nil, -1, false)
 	}
 	return ar.extraAttr(name)
-}
-
-func (ar *AsyncResult) firstSubmitted() time.Time {
-	var first time.Time
-	for _, t := range ar.tasks {
-		if first.IsZero() || t.Submitted.Before(first) {
-			first = t.Submitted
-		}
-	}
-	return first
-}
-
-// wallTime is the last received minus the first submitted, in seconds.
-func (ar *AsyncResult) wallTime() starlark.Value {
-	var last time.Time
-	for _, t := range ar.tasks {
-		if rt := t.Received(); rt.After(last) {
-			last = rt
-		}
-	}
-	return starlark.Float(math.Max(0, last.Sub(ar.firstSubmitted()).Seconds()))
 }
 
 // AttrNames lists the AsyncResult API.
@@ -741,7 +576,7 @@ func arGetDict(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, err
 	}
 	count := map[int]int{}
-	for _, t := range ar.tasks {
+	for _, t := range ar.res.Tasks {
 		e := engineOf(t)
 		count[e]++
 		if count[e] > 1 {
@@ -751,8 +586,8 @@ func arGetDict(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err := ar.Err(); err != nil {
 		return nil, err
 	}
-	out := starlark.NewDict(len(ar.tasks))
-	for i, t := range ar.tasks {
+	out := starlark.NewDict(len(ar.res.Tasks))
+	for i, t := range ar.res.Tasks {
 		v, _, err := ar.taskValue(thread, i)
 		if err != nil {
 			return nil, err
@@ -779,15 +614,7 @@ func arAbort(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 }
 
 // Abort cancels the result's unfinished tasks.
-func (ar *AsyncResult) Abort() error {
-	var ids []string
-	for _, t := range ar.tasks {
-		if !t.Ready() {
-			ids = append(ids, t.MsgID)
-		}
-	}
-	return ar.rc.c.Cancel(ids)
-}
+func (ar *AsyncResult) Abort() error { return ar.res.Abort(ar.rc.c) }
 
 func arDisplayOutputs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	ar := recvAR(b)

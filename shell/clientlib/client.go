@@ -13,18 +13,19 @@ import (
 type Client struct {
 	env *Env
 	c   *client.Client
-	h   *history
+	h   *client.History
 }
 
 var (
 	_ starlark.HasAttrs  = (*Client)(nil)
 	_ starlark.Mapping   = (*Client)(nil)
 	_ starlark.Sliceable = (*Client)(nil)
+	_ starlark.Iterable  = (*Client)(nil)
 )
 
 // NewClient wraps a connected client for Starlark.
 func NewClient(env *Env, c *client.Client) *Client {
-	return &Client{env: env, c: c, h: newHistory()}
+	return &Client{env: env, c: c, h: client.NewHistory()}
 }
 
 // Go returns the underlying Go client.
@@ -62,10 +63,24 @@ func (rc *Client) Truth() starlark.Bool  { return true }
 func (rc *Client) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: Client") }
 func (rc *Client) Len() int              { return len(rc.c.Ids()) }
 
-// Index returns a single-engine view of the i-th engine.
+// Index returns a single-engine view of the i-th engine of rc.ids (Get
+// serves rc[i], by engine id).
 func (rc *Client) Index(i int) starlark.Value {
 	ids := rc.c.Ids()
 	return rc.view([]int{ids[i]}, true)
+}
+
+// engineAt resolves rc[i]: the engine whose id is i, negative i counting
+// from the end of rc.ids; IndexError "No such engine" otherwise.
+func (rc *Client) engineAt(k starlark.Int) (int, error) {
+	i, err := starlark.AsInt32(k)
+	if err == nil {
+		var id int
+		if id, err = rc.c.EngineAt(i); err == nil {
+			return id, nil
+		}
+	}
+	return 0, &namedError{"IndexError", "No such engine: " + k.String()}
 }
 
 // Slice returns a view of a slice of the engine ids.
@@ -78,18 +93,11 @@ func (rc *Client) Get(k starlark.Value) (starlark.Value, bool, error) {
 	ids := rc.c.Ids()
 	switch k := k.(type) {
 	case starlark.Int:
-		i, ok := k.Int64()
-		if !ok {
-			return nil, false, fmt.Errorf("engine index out of range")
+		id, err := rc.engineAt(k)
+		if err != nil {
+			return nil, false, err
 		}
-		n := int64(len(ids))
-		if i < 0 {
-			i += n
-		}
-		if i < 0 || i >= n {
-			return nil, false, fmt.Errorf("engine index %s out of range: %d engines", k, n)
-		}
-		return rc.view([]int{ids[i]}, true), true, nil
+		return rc.view([]int{id}, true), true, nil
 	case *starlark.List, starlark.Tuple:
 		t, err := targetList(k.(starlark.Iterable), ids)
 		if err != nil {
@@ -150,6 +158,8 @@ func (rc *Client) Attr(name string) (starlark.Value, error) {
 		return starlark.String(rc.c.ID()), nil
 	case "cluster_id":
 		return starlark.String(rc.c.ClusterID()), nil
+	case "engines":
+		return rc.enginesValue(), nil
 	}
 	if m, ok := clientMethods[name]; ok {
 		return method(rc, name, m), nil
@@ -162,18 +172,19 @@ func (rc *Client) Attr(name string) (starlark.Value, error) {
 
 // AttrNames lists rc's attributes.
 func (rc *Client) AttrNames() []string {
-	names := append([]string{"ids", "id", "cluster_id"}, clientExtraAttrs...)
+	names := append([]string{"ids", "id", "cluster_id", "engines"}, clientExtraAttrs...)
 	return attrNames(names, clientMethods, moreClientMethods)
 }
 
 type builtinFunc = func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
 
-// clientMethods are rc's methods; moreClientMethods (extras.go) adds the
+// clientMethods are rc's methods; moreClientMethods (jobs.go) adds the
 // rest of ipyparallel's client API.
 var clientMethods = map[string]builtinFunc{
 	"direct_view":      clientDirectView,
 	"wait_for_engines": clientWaitForEngines,
 	"close":            clientClose,
+	"activate":         clientActivate,
 }
 
 func recvClient(b *starlark.Builtin) *Client { return b.Receiver().(*Client) }
@@ -213,25 +224,89 @@ func (rc *Client) viewFor(targets starlark.Value) (*DirectView, error) {
 	return nil, fmt.Errorf("targets must be 'all', None, an int or a list of ints, not %s", targets.Type())
 }
 
+// clientWaitForEngines implements rc.wait_for_engines(n=None,
+// timeout=-1, block=True): it returns when at least n engines are
+// registered (n None: those registered now), TimeoutError after timeout
+// seconds (None or negative: no limit). With block=False it returns a
+// Future at once.
 func clientWaitForEngines(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rc := recvClient(b)
-	var n int
-	var timeout starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "n", &n, "timeout?", &timeout); err != nil {
+	var nv, timeout starlark.Value = starlark.None, starlark.None
+	block := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "n?", &nv, "timeout?", &timeout, "block?", &block); err != nil {
 		return nil, err
 	}
-	ctx := rc.env.ctx()
-	if d, ok, err := seconds(timeout); err != nil {
+	n := len(rc.c.Ids())
+	if nv != starlark.None {
+		var err error
+		if n, err = starlark.AsInt32(nv); err != nil {
+			return nil, &namedError{"TypeError", "wait_for_engines: n must be an int or None, not " + nv.Type()}
+		}
+	}
+	d, limited, err := seconds(timeout)
+	if err != nil {
 		return nil, err
-	} else if ok && d >= 0 {
-		var cancel func()
-		ctx, cancel = contextWithTimeout(ctx, d)
-		defer cancel()
 	}
-	if err := rc.c.WaitForEngines(ctx, n); err != nil {
-		return nil, &namedError{"TimeoutError", err.Error()}
+	wait := func() error {
+		ctx := rc.env.ctx()
+		if limited && d >= 0 {
+			var cancel func()
+			ctx, cancel = contextWithTimeout(ctx, d)
+			defer cancel()
+		}
+		if err := rc.c.WaitForEngines(ctx, n); err != nil {
+			return &namedError{"TimeoutError", err.Error()}
+		}
+		return nil
 	}
-	return starlark.None, nil
+	if !block {
+		if len(rc.c.Ids()) >= n {
+			return rc.doneFuture("wait_for_engines"), nil
+		}
+		return rc.newFuture("wait_for_engines", wait), nil
+	}
+	return starlark.None, wait()
+}
+
+// clientActivate implements rc.activate(targets='all', suffix=”): %px
+// on a direct view of the targets, which it returns.
+func clientActivate(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rc := recvClient(b)
+	var targets starlark.Value = starlark.String("all")
+	suffix := ""
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets, "suffix?", &suffix); err != nil {
+		return nil, err
+	}
+	v, err := rc.viewFor(targets)
+	if err != nil {
+		return nil, fmt.Errorf("activate: %w", err)
+	}
+	if _, err := starlark.Call(thread, method(v, "activate", viewActivate), starlark.Tuple{starlark.String(suffix)}, nil); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Iterate yields a single-engine view of each engine, in id order
+// (ipyparallel's iter(rc)).
+func (rc *Client) Iterate() starlark.Iterator {
+	ids := rc.c.Ids()
+	views := make([]starlark.Value, len(ids))
+	for i, id := range ids {
+		views[i] = rc.view([]int{id}, true)
+	}
+	return starlark.NewList(views).Iterate()
+}
+
+// enginesValue is rc.engines: {engine_id: uuid} (ipyparallel's
+// rc._engines).
+func (rc *Client) enginesValue() starlark.Value {
+	es := rc.c.Engines()
+	d := starlark.NewDict(len(es))
+	for _, e := range es {
+		d.SetKey(starlark.MakeInt(e.ID), starlark.String(rc.c.EngineUUID(e)))
+	}
+	return d
 }
 
 func clientClose(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

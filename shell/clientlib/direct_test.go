@@ -259,3 +259,40 @@ func TestSyncImportsOutput(t *testing.T) {
 		t.Errorf("printed %q", got)
 	}
 }
+
+// TestShutdownBlock: rc.shutdown(targets, block=True) returns once those
+// engines have left.
+func TestShutdownBlock(t *testing.T) {
+	cl := clustertest.Start(t, 2, clustertest.Options{})
+	h := newHarness(t, cl)
+	h.must("rc = Client()\nrc.wait_for_engines(2, timeout = 30)")
+	h.must("rc.shutdown(targets = [1], block = True)")
+	if got := h.eval("rc.ids").String(); got != "[0]" {
+		t.Fatalf("after shutdown(targets=[1], block=True): rc.ids = %s, want [0]", got)
+	}
+	h.must("rc.shutdown(block = True)")
+	if got := h.eval("rc.ids").String(); got != "[]" {
+		t.Fatalf("after shutdown(block=True): rc.ids = %s, want []", got)
+	}
+}
+
+// TestStreamOutput: ar.stream_output() prints each engine's lines as
+// "[stdout:N] line" and returns when the tasks have finished.
+func TestStreamOutput(t *testing.T) {
+	h := newHarness(t, sharedCluster(t))
+	h.must("rc = Client()\nar = rc[:2].execute(\"print('a', engine.id)\\ntime.sleep(0.3)\\nprint('b', engine.id)\")\nar.stream_output()")
+	got := h.out.String()
+	for _, want := range []string{"[stdout:0] a 0\n", "[stdout:0] b 0\n", "[stdout:1] a 1\n", "[stdout:1] b 1\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stream_output printed %q, want a line %q", got, want)
+		}
+	}
+	if strings.Index(got, "[stdout:0] a 0") > strings.Index(got, "[stdout:0] b 0") {
+		t.Errorf("stream_output printed %q out of order", got)
+	}
+	h.out.Reset()
+	h.must("rc[1].execute(\"print('x')\\nprint('y')\").stream_output()")
+	if got := h.out.String(); got != "x\ny\n" {
+		t.Errorf("stream_output of a single result printed %q, want bare lines", got)
+	}
+}

@@ -49,7 +49,7 @@ type displayItem struct {
 }
 
 // Display writes the outputs of the result's finished tasks in
-// ipyparallel's format: with one task the streams are written bare; with
+// ipyparallel's format: a single result's (an int target's) streams are written bare; with
 // several, each engine's stream is headed "[stdout:N]" (on the same line
 // for single-line output, alone on its line otherwise) and engines come in
 // id order; never a blank line between blocks. An execute(silent=False)
@@ -61,7 +61,7 @@ func (ar *AsyncResult) Display(w io.Writer, o DisplayOptions) error {
 		ew = w
 	}
 	items := ar.displayItems()
-	bare := len(ar.tasks) == 1
+	bare := ar.res.Single
 	pw := &errWriter{w: w}
 	pe := &errWriter{w: ew}
 	stream := func(it displayItem) {
@@ -128,7 +128,7 @@ func prefixFor(bare bool, stream string, engine int) string {
 // displayItems returns the finished tasks' outputs in engine order.
 func (ar *AsyncResult) displayItems() []displayItem {
 	var items []displayItem
-	for _, t := range ar.tasks {
+	for _, t := range ar.res.Tasks {
 		if !t.Ready() {
 			continue
 		}

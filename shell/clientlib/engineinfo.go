@@ -8,7 +8,7 @@ import (
 )
 
 // clientEngineInfo implements rc.engine_info(targets='all'): {engine_id:
-// {'host': str, 'pid': int, 'caps': [str]}}, as the engines reported at
+// {'uuid': str, 'host': str, 'pid': int, 'caps': [str]}}, as the engines reported at
 // registration; caps are their host capabilities in --allow syntax ("sh",
 // "env", "fs=/scratch:/data"), [] for a sandboxed engine. An int target
 // gives only that engine's dict.
@@ -31,7 +31,8 @@ func clientEngineInfo(thread *starlark.Thread, b *starlark.Builtin, args starlar
 		if !ok {
 			return nil, fmt.Errorf("engine_info: no engine %d", id)
 		}
-		d := starlark.NewDict(3)
+		d := starlark.NewDict(4)
+		d.SetKey(starlark.String("uuid"), starlark.String(rc.c.EngineUUID(e)))
 		d.SetKey(starlark.String("host"), starlark.String(e.Host))
 		d.SetKey(starlark.String("pid"), starlark.MakeInt(e.PID))
 		d.SetKey(starlark.String("caps"), stringList(e.Caps))

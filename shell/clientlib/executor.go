@@ -96,11 +96,11 @@ func execSubmit(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err != nil {
 		return nil, fmt.Errorf("submit: %w", err)
 	}
-	ar, err := e.view.submit(e.view.flags.request(protocol.KindApply, funcName(args[0])), [][]byte{body}, true)
+	ar, err := e.view.submit(e.view.flags, funcName(args[0]), [][]byte{body}, true)
 	if err != nil {
 		return nil, fmt.Errorf("submit: %w", err)
 	}
-	e.keep(ar.tasks)
+	e.keep(ar.res.Tasks)
 	return ar, nil
 }
 
@@ -116,7 +116,7 @@ func execMap(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, err
 	}
 	if ar, ok := v.(*AsyncResult); ok {
-		e.keep(ar.tasks)
+		e.keep(ar.res.Tasks)
 	}
 	return v, nil
 }
@@ -130,7 +130,7 @@ func execShutdown(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		return nil, err
 	}
 	if wait {
-		ar := &AsyncResult{rc: e.view.rc, tasks: e.tasks}
+		ar := e.view.rc.wrap(&client.AsyncResult{Tasks: e.tasks})
 		if _, err := ar.wait(-1); err != nil {
 			return nil, err
 		}
@@ -194,10 +194,10 @@ func futCancelled(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
-	if !ar.ready() || len(ar.tasks) == 0 {
+	if !ar.ready() || len(ar.res.Tasks) == 0 {
 		return starlark.False, nil
 	}
-	for _, t := range ar.tasks {
+	for _, t := range ar.res.Tasks {
 		r, _ := t.Result()
 		if r.Status != protocol.StatusAborted && (r.Error == nil || r.Error.Name != "TaskAborted") {
 			return starlark.False, nil

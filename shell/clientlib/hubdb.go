@@ -28,12 +28,12 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 	switch j := jobs.(type) {
 	case nil, starlark.NoneType:
 		if !hub {
-			return heldTasks(rc.h.outstanding()), nil
+			return heldTasks(rc.h.Outstanding()), nil
 		}
 	case *AsyncResult:
-		return heldTasks(j.tasks), nil
+		return heldTasks(j.res.Tasks), nil
 	case starlark.String:
-		if t := rc.h.lookup(string(j)); t != nil {
+		if t := rc.h.Lookup(string(j)); t != nil {
 			return []resolved{{task: t}}, nil
 		}
 		if hub {
@@ -45,7 +45,7 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 		if err != nil {
 			return nil, err
 		}
-		if t := rc.h.lookup(id); t != nil {
+		if t := rc.h.Lookup(id); t != nil {
 			return []resolved{{task: t}}, nil
 		}
 		return nil, notHeld(id)
@@ -69,7 +69,7 @@ func (rc *Client) resolveJobs(jobs starlark.Value, hub bool) ([]resolved, error)
 // historyID returns the msg id at a history index (negative: from the
 // end).
 func (rc *Client) historyID(j starlark.Int) (string, error) {
-	ids := rc.h.ids()
+	ids := rc.h.IDs()
 	i, _ := j.Int64()
 	if i < 0 {
 		i += int64(len(ids))
@@ -102,8 +102,9 @@ func notHeld(id string) error {
 // with KeyError on get().
 func clientGetResult(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rc := recvClient(b)
-	var jobs starlark.Value = starlark.MakeInt(-1)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "indices_or_msg_ids?", &jobs); err != nil {
+	var jobs, block starlark.Value = starlark.MakeInt(-1), starlark.None
+	owner := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "indices_or_msg_ids?", &jobs, "block?", &block, "owner?", &owner); err != nil {
 		return nil, err
 	}
 	if jobs == starlark.None {
@@ -144,7 +145,40 @@ func clientGetResult(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	}
 	ar := rc.NewAsyncResult(name, tasks, single)
 	ar.hub = len(ids) > 0
+	// owner= (whether the result leaves rc.results once collected) does
+	// not apply: rc.results holds what an AsyncResult still references.
+	if wait, err := boolKw(block, "block"); err != nil {
+		return nil, err
+	} else if wait {
+		return ar.value(thread, -1, false)
+	}
 	return ar, nil
+}
+
+// viewGetResult makes view.get_result(indices_or_msg_ids=None,
+// block=None, owner=False): rc.get_result with the view's block flag.
+func viewGetResult(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var rc *Client
+	var block bool
+	switch v := b.Receiver().(type) {
+	case *DirectView:
+		rc, block = v.rc, v.block
+	case *LoadBalancedView:
+		rc, block = v.rc, v.flags.block
+	}
+	var jobs, bv starlark.Value = starlark.None, starlark.None
+	owner := false
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "indices_or_msg_ids?", &jobs, "block?", &bv, "owner?", &owner); err != nil {
+		return nil, err
+	}
+	if bv != starlark.None {
+		var err error
+		if block, err = boolKw(bv, "block"); err != nil {
+			return nil, err
+		}
+	}
+	return starlark.Call(thread, method(rc, "get_result", clientGetResult), starlark.Tuple{jobs},
+		[]starlark.Tuple{{starlark.String("block"), starlark.Bool(block)}, {starlark.String("owner"), starlark.Bool(owner)}})
 }
 
 // msgIDs collects msg ids from a msg id, an AsyncResult, a history index
@@ -154,8 +188,8 @@ func (rc *Client) msgIDs(jobs starlark.Value) ([]string, error) {
 	case starlark.String:
 		return []string{string(j)}, nil
 	case *AsyncResult:
-		out := make([]string, len(j.tasks))
-		for i, t := range j.tasks {
+		out := make([]string, len(j.res.Tasks))
+		for i, t := range j.res.Tasks {
 			out[i] = t.MsgID
 		}
 		return out, nil
@@ -413,28 +447,6 @@ func dictFromKeys(keys []string, get func(string) any) (starlark.Value, error) {
 	return d, nil
 }
 
-// clientPurgeResults implements rc.purge_results(jobs='all'): removes
-// finished records from the hub's database ('all', msg ids, AsyncResults,
-// history indices or a list of these).
-func clientPurgeResults(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rc := recvClient(b)
-	var jobs starlark.Value = starlark.String("all")
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "jobs?", &jobs); err != nil {
-		return nil, err
-	}
-	var ids []string
-	if s, ok := jobs.(starlark.String); !ok || s != "all" {
-		var err error
-		if ids, err = rc.msgIDs(jobs); err != nil {
-			return nil, fmt.Errorf("purge_results: %w", err)
-		}
-		if len(ids) == 0 {
-			return starlark.None, nil // an empty list purges nothing
-		}
-	}
-	return starlark.None, rc.c.PurgeResults(rc.env.ctx(), ids)
-}
-
 // clientResubmit implements rc.resubmit(indices_or_msg_ids): runs the
 // tasks again, each under a new msg id, and returns an AsyncHubResult of
 // the new tasks (one value for a single msg id or index).
@@ -458,7 +470,7 @@ func clientResubmit(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		}
 		return nil, err
 	}
-	rc.h.record(ts)
+	rc.h.Record(ts)
 	single := false
 	switch jobs.(type) {
 	case starlark.Int, starlark.String:

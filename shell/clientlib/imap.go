@@ -18,8 +18,8 @@ import (
 func (ar *AsyncResult) taskItems(i int) []starlark.Value {
 	v, rerr, err := ar.taskValue(nil, i)
 	n := 1
-	if ar.mode == combineChunks {
-		n = ar.chunks[i]
+	if ar.res.Combine == client.CombineChunks {
+		n = ar.res.Chunks[i]
 	}
 	if err != nil {
 		return []starlark.Value{starlarklib.ErrorValue{Err: protocolError("Error", err.Error())}}
@@ -31,8 +31,8 @@ func (ar *AsyncResult) taskItems(i int) []starlark.Value {
 		}
 		return out
 	}
-	switch ar.mode {
-	case combineChunks, combineGather:
+	switch ar.res.Combine {
+	case client.CombineChunks, client.CombineGather:
 		switch x := v.(type) {
 		case *starlark.List:
 			out := make([]starlark.Value, x.Len())
@@ -41,12 +41,12 @@ func (ar *AsyncResult) taskItems(i int) []starlark.Value {
 			}
 			return out
 		case starlark.Tuple:
-			if ar.mode == combineGather {
+			if ar.res.Combine == client.CombineGather {
 				return append([]starlark.Value(nil), x...)
 			}
 		}
-		if ar.mode == combineChunks {
-			msg := fmt.Sprintf("map: engine %d returned %s, want a list", ar.tasks[i].Engine, v.Type())
+		if ar.res.Combine == client.CombineChunks {
+			msg := fmt.Sprintf("map: engine %d returned %s, want a list", ar.res.Tasks[i].Engine, v.Type())
 			return []starlark.Value{starlarklib.ErrorValue{Err: protocolError("Error", msg)}}
 		}
 	}
@@ -72,7 +72,7 @@ const watchBatch = 64
 
 func (it *unorderedIter) start() {
 	it.started = true
-	n := len(it.ar.tasks)
+	n := len(it.ar.res.Tasks)
 	it.left = n
 	it.wake = make(chan int, n)
 	it.stop = make(chan struct{})
@@ -86,7 +86,7 @@ func (it *unorderedIter) watch(lo, hi int) {
 	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(it.stop)}}
 	idx := []int{-1}
 	for i := lo; i < hi; i++ {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(it.ar.tasks[i].Done())})
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(it.ar.res.Tasks[i].Done())})
 		idx = append(idx, i)
 	}
 	for len(cases) > 1 {
@@ -113,7 +113,7 @@ func (it *unorderedIter) take(i int) {
 	}
 	it.left -= len(found)
 	sort.Slice(found, func(a, b int) bool {
-		ta, tb := it.ar.tasks[found[a]].Received(), it.ar.tasks[found[b]].Received()
+		ta, tb := it.ar.res.Tasks[found[a]].Received(), it.ar.res.Tasks[found[b]].Received()
 		if ta.Equal(tb) {
 			return found[a] < found[b]
 		}
@@ -264,7 +264,7 @@ func (m *LazyMap) topUp() {
 			m.submitErr = fmt.Errorf("imap: %w", err)
 			return
 		}
-		t, err := m.v.rc.c.Submit(m.flags.request(protocol.KindApply, m.name), body)
+		t, err := m.v.rc.c.Submit(m.flags.request(m.v.rc.c, protocol.KindApply, m.name), body)
 		if err != nil {
 			m.submitErr = fmt.Errorf("imap: %w", err)
 			return

@@ -1,6 +1,7 @@
 package clientlib
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,7 +21,7 @@ type LoadBalancedView struct {
 	flags lbFlags
 
 	mu   sync.Mutex
-	hist []string // msg ids submitted through this view (the last maxHistory)
+	hist []string // msg ids submitted through this view (the last client.MaxHistory)
 }
 
 var (
@@ -216,11 +217,11 @@ func (v *LoadBalancedView) setFlag(f *lbFlags, name string, val starlark.Value) 
 			}
 			f.targets = nil
 		case starlark.Int:
-			n, err := starlark.AsInt32(t)
+			id, err := v.rc.engineAt(t)
 			if err != nil {
 				return err
 			}
-			f.targets = []int{n}
+			f.targets = []int{id}
 		case starlark.Iterable:
 			ts, err := targetList(t, v.rc.c.Ids())
 			if err != nil {
@@ -305,7 +306,7 @@ func depIDs(val starlark.Value) ([]string, error) {
 		case starlark.String:
 			out = append(out, string(d))
 		case *AsyncResult:
-			for _, t := range d.tasks {
+			for _, t := range d.res.Tasks {
 				out = append(out, t.MsgID)
 			}
 		case *starlark.List, starlark.Tuple, *starlark.Set:
@@ -352,42 +353,42 @@ func (v *LoadBalancedView) callFlags(kwargs []starlark.Tuple) (lbFlags, []starla
 	return f, rest, nil
 }
 
-// request returns a load-balanced request carrying the flags.
-func (f *lbFlags) request(kind protocol.Kind, name string) protocol.Request {
-	return protocol.Request{
-		Kind: kind, Engine: -1, Name: name, Targets: f.targets, Retries: f.retries,
-		Priority: f.priority, Timeout: f.timeout, After: f.after, Follow: f.follow,
-		DepAny: f.depAny, DepSuccess: f.success, DepFailure: f.failure, Label: f.label,
+// options returns the Go client's task options of the flags.
+func (f *lbFlags) options() client.TaskOptions {
+	return client.TaskOptions{
+		Targets: f.targets, Retries: f.retries, Priority: f.priority, Timeout: secondsDuration(f.timeout),
+		After: f.after, Follow: f.follow, DepAny: f.depAny, DepSuccess: f.success, DepFailure: f.failure,
+		Label: f.label,
 	}
 }
 
-// submit sends one load-balanced task per body.
-func (v *LoadBalancedView) submit(req protocol.Request, bodies [][]byte, single bool) (*AsyncResult, error) {
-	if len(v.rc.c.Ids()) == 0 && len(bodies) > 0 {
+// request returns a load-balanced request carrying the flags.
+func (f *lbFlags) request(c *client.Client, kind protocol.Kind, name string) protocol.Request {
+	req := c.LoadBalanced(f.options()).Request(kind)
+	req.Name = name
+	return req
+}
+
+// submit sends one load-balanced apply task per body.
+func (v *LoadBalancedView) submit(f lbFlags, name string, bodies [][]byte, single bool) (*AsyncResult, error) {
+	res, err := v.rc.c.LoadBalanced(f.options()).SubmitEach(protocol.KindApply, name, bodies)
+	v.record(res.Tasks)
+	if errors.Is(err, client.ErrNoEngines) {
 		return nil, errNoEngines
 	}
-	ar := v.rc.newResult(req, single)
-	var err error
-	for _, body := range bodies {
-		var t *client.Task
-		if t, err = v.rc.c.Submit(req, body); err != nil {
-			break
-		}
-		ar.tasks = append(ar.tasks, t)
-	}
-	v.record(ar.tasks)
-	return ar, err
+	res.Single = single
+	return v.rc.wrap(res), err
 }
 
 func (v *LoadBalancedView) record(tasks []*client.Task) {
-	v.rc.h.record(tasks)
+	v.rc.h.Record(tasks)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, t := range tasks {
 		v.hist = append(v.hist, t.MsgID)
 	}
-	if len(v.hist) > maxHistory {
-		v.hist = append([]string(nil), v.hist[len(v.hist)-maxHistory:]...)
+	if len(v.hist) > client.MaxHistory {
+		v.hist = append([]string(nil), v.hist[len(v.hist)-client.MaxHistory:]...)
 	}
 }
 
@@ -403,6 +404,16 @@ var lbMethods = map[string]builtinFunc{
 	"wait":         lbWait,
 	"abort":        lbAbort,
 	"queue_status": lbQueueStatus,
+	"get_result":   viewGetResult,
+	"executor":     lbExecutor,
+}
+
+// lbExecutor implements lv.executor(): an Executor over this view.
+func lbExecutor(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	return &Executor{view: recvLB(b)}, nil
 }
 
 func recvLB(b *starlark.Builtin) *LoadBalancedView { return b.Receiver().(*LoadBalancedView) }
@@ -426,7 +437,7 @@ func lbApply(fixed, block bool) builtinFunc {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		ar, err := v.submit(f.request(protocol.KindApply, funcName(args[0])), [][]byte{body}, true)
+		ar, err := v.submit(f, funcName(args[0]), [][]byte{body}, true)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
@@ -476,8 +487,8 @@ func lbMap(fixed, block bool) builtinFunc {
 		eo := v.rc.env.NS.EncodeOptions()
 		var bodies [][]byte
 		var chunks []int
-		for off := 0; off < n; off += chunksize {
-			end := min(off+chunksize, n)
+		for _, c := range client.FixedChunks(n, chunksize) {
+			off, end := c[0], c[1]
 			cargs := make(starlark.Tuple, 0, 1+len(seqs))
 			cargs = append(cargs, args[0])
 			for _, s := range seqs {
@@ -490,11 +501,11 @@ func lbMap(fixed, block bool) builtinFunc {
 			bodies = append(bodies, body)
 			chunks = append(chunks, end-off)
 		}
-		ar, err := v.submit(f.request(protocol.KindApply, funcName(args[0])), bodies, false)
+		ar, err := v.submit(f, funcName(args[0]), bodies, false)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		ar.mode, ar.chunks, ar.exceptions, ar.unordered = combineChunks, chunks, exceptions, !ordered
+		ar.res.Combine, ar.res.Chunks, ar.exceptions, ar.unordered = client.CombineChunks, chunks, exceptions, !ordered
 		if !f.block {
 			return ar, nil
 		}
@@ -559,7 +570,7 @@ func (v *LoadBalancedView) outstandingIDs() *starlark.List {
 	}
 	v.mu.Unlock()
 	var out []starlark.Value
-	for _, t := range v.rc.h.outstanding() {
+	for _, t := range v.rc.h.Outstanding() {
 		if mine[t.MsgID] {
 			out = append(out, starlark.String(t.MsgID))
 		}

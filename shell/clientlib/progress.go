@@ -197,7 +197,7 @@ func arWaitInteractive(thread *starlark.Thread, b *starlark.Builtin, args starla
 		return nil, err
 	}
 	env := ar.rc.env
-	if _, err := WaitInteractive(env.ctx(), ar.tasks, env.Stdout, ar.name, env.Terminal, interval, timeout); err != nil {
+	if _, err := WaitInteractive(env.ctx(), ar.res.Tasks, env.Stdout, ar.res.Name, env.Terminal, interval, timeout); err != nil {
 		return nil, fmt.Errorf("wait_interactive: interrupted: %w", err)
 	}
 	return starlark.None, nil
@@ -227,11 +227,11 @@ const progressAfter = time.Second
 // for longer than after finishes; elsewhere it does nothing.
 func (ar *AsyncResult) progress(after time.Duration) {
 	env := ar.rc.env
-	if !env.Terminal || ar.chunks == nil || ar.ready() {
+	if !env.Terminal || ar.res.Chunks == nil || ar.ready() {
 		return
 	}
 	if done, err := ar.wait(after.Seconds()); done || err != nil {
 		return
 	}
-	WaitInteractive(env.ctx(), ar.tasks, env.Stdout, ar.name, true, 100*time.Millisecond, 0)
+	WaitInteractive(env.ctx(), ar.res.Tasks, env.Stdout, ar.res.Name, true, 100*time.Millisecond, 0)
 }

@@ -49,11 +49,14 @@ func (rf *RemoteFunction) Truth() starlark.Bool { return true }
 // Hash fails: a RemoteFunction is unhashable.
 func (rf *RemoteFunction) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: %s", rf.Type()) }
 
+// doc is ipyparallel's docstring of a remote function: the kind, then the
+// wrapped function's docstring.
 func (rf *RemoteFunction) doc() string {
-	if f, ok := rf.fn.(*starlark.Function); ok {
-		return f.Doc()
+	d := rf.Type() + " wrapping " + rf.fn.Name()
+	if f, ok := rf.fn.(*starlark.Function); ok && f.Doc() != "" {
+		d += ":\n\n" + f.Doc()
 	}
-	return ""
+	return d
 }
 
 // Attr returns __name__, __doc__, func, view, block and (parallel) map.
@@ -161,7 +164,7 @@ func (rf *RemoteFunction) CallInternal(thread *starlark.Thread, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rf.fn.Name(), err)
 	}
-	ar.mode = combineGather
+	ar.res.Combine = client.CombineGather
 	return result(thread, ar, rf.blocking())
 }
 

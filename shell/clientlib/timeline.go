@@ -31,8 +31,8 @@ type span struct {
 
 // spans returns the tasks' timings; unfinished tasks end now.
 func (ar *AsyncResult) spans(now int64) []span {
-	out := make([]span, 0, len(ar.tasks))
-	for _, t := range ar.tasks {
+	out := make([]span, 0, len(ar.res.Tasks))
+	for _, t := range ar.res.Tasks {
 		s := span{id: t.MsgID, engine: t.Engine, kind: t.Kind, submitted: now, completed: now}
 		if st, ok := t.Started(); ok {
 			s.started = st.UnixNano()

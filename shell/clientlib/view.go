@@ -3,7 +3,9 @@ package clientlib
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
+	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
 	"go.starlark.net/starlark"
@@ -234,7 +236,7 @@ func result(thread *starlark.Thread, ar *AsyncResult, block bool) (starlark.Valu
 	return ar.value(thread, -1, false)
 }
 
-// viewMethods are the direct view's methods; moreViewMethods (extras)
+// viewMethods are the direct view's methods; moreViewMethods
 // adds the rest.
 var viewMethods = map[string]builtinFunc{
 	"apply":       viewApply(false, false),
@@ -263,6 +265,7 @@ var moreViewMethods = map[string]builtinFunc{
 	"wait":         viewWait,
 	"abort":        viewAbort,
 	"queue_status": viewQueueStatus,
+	"get_result":   viewGetResult,
 }
 
 func recvView(b *starlark.Builtin) *DirectView { return b.Receiver().(*DirectView) }
@@ -317,7 +320,19 @@ func viewExecute(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, err
 	}
-	return result(thread, ar, o.block)
+	return waited(thread, ar, o.block)
+}
+
+// waited returns ar; when the call blocks it first waits for it and
+// raises its failure (ipyparallel's execute and run return their
+// AsyncResult even when blocking).
+func waited(thread *starlark.Thread, ar *AsyncResult, block bool) (starlark.Value, error) {
+	if block {
+		if _, err := ar.value(thread, -1, false); err != nil {
+			return nil, err
+		}
+	}
+	return ar, nil
 }
 
 func (v *DirectView) execute(code string, silent bool, o callOpts) (*AsyncResult, error) {
@@ -351,6 +366,11 @@ func viewPush(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 }
 
 func (v *DirectView) push(ns *starlark.Dict, o callOpts) (*AsyncResult, error) {
+	for _, k := range ns.Keys() {
+		if s, ok := k.(starlark.String); !ok || !isIdentifier(string(s)) {
+			return nil, &namedError{"ValueError", fmt.Sprintf("push: %s is not a variable name (only plain names can be pushed)", k)}
+		}
+	}
 	body, err := starlarklib.Encode(ns, v.rc.env.NS.EncodeOptions())
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
@@ -433,3 +453,42 @@ func viewSetFlags(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 // Iterate yields the engine ids the view addresses now (so that len(view)
 // works).
 func (v *DirectView) Iterate() starlark.Iterator { return intList(v.Targets()).Iterate() }
+
+// viewGet implements dv.get(name): dv[name].
+func viewGet(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name starlark.String
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "key", &name); err != nil {
+		return nil, err
+	}
+	v, _, err := recvView(b).Get(name)
+	return v, err
+}
+
+// viewClear implements clear(targets=, block=): resets the engines'
+// namespaces and forgets their pushed modules.
+func viewClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	v := recvView(b)
+	o, kw, err := v.opts(kwargs)
+	if err != nil {
+		return nil, fmt.Errorf("clear: %w", err)
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kw); err != nil {
+		return nil, err
+	}
+	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindClear, Label: o.label}, nil, o.targets, o.single)
+	if err != nil {
+		return nil, fmt.Errorf("clear: %w", err)
+	}
+	ar.res.Combine = client.CombineNone
+	return result(thread, ar, o.block)
+}
+
+// isIdentifier reports whether s is a Starlark variable name.
+func isIdentifier(s string) bool {
+	for i, r := range s {
+		if r != '_' && !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,19 +1,20 @@
 package clientlib
 
+// This file holds the client's job bookkeeping: rc.history, outstanding,
+// results and metadata, and the methods that act on jobs (wait, abort,
+// queue_status, clear, shutdown) for the client and its views.
+
 import (
 	"context"
 	"fmt"
-	"sort"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
 	"go.starlark.net/starlark"
 )
 
-// moreClientMethods holds the client methods beyond the foundation's.
+// moreClientMethods holds the client's job methods.
 var moreClientMethods = map[string]builtinFunc{
 	"wait":         clientWait,
 	"abort":        clientAbort,
@@ -26,8 +27,12 @@ var moreClientMethods = map[string]builtinFunc{
 	"result_status": clientResultStatus,
 	"hub_history":   clientHubHistory,
 	"db_query":      clientDBQuery,
-	"purge_results": clientPurgeResults,
-	"resubmit":      clientResubmit,
+	// purge.go
+	"purge_results":       clientPurgeResults,
+	"purge_local_results": clientPurgeLocalResults,
+	"purge_hub_results":   clientPurgeHubResults,
+	"purge_everything":    clientPurgeEverything,
+	"resubmit":            clientResubmit,
 	// lbview.go, executor.go
 	"load_balanced_view": clientLoadBalancedView,
 	"executor":           clientExecutor,
@@ -41,7 +46,7 @@ var clientExtraAttrs = []string{"history", "outstanding", "results", "metadata"}
 func (rc *Client) extraAttr(name string) (starlark.Value, error) {
 	switch name {
 	case "history":
-		ids := rc.h.ids()
+		ids := rc.h.IDs()
 		vals := make([]starlark.Value, len(ids))
 		for i, id := range ids {
 			vals[i] = starlark.String(id)
@@ -49,13 +54,13 @@ func (rc *Client) extraAttr(name string) (starlark.Value, error) {
 		return starlark.NewList(vals), nil
 	case "outstanding":
 		s := starlark.NewSet(0)
-		for _, t := range rc.h.outstanding() {
+		for _, t := range rc.h.Outstanding() {
 			s.Insert(starlark.String(t.MsgID))
 		}
 		return s, nil
 	case "results", "metadata":
 		d := starlark.NewDict(0)
-		for _, t := range rc.h.held() {
+		for _, t := range rc.h.Held() {
 			if !t.Ready() {
 				continue
 			}
@@ -75,135 +80,23 @@ func (rc *Client) extraAttr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 
-// maxHistory bounds rc.history.
-const maxHistory = 100_000
-
-// history records this client's tasks for rc.history and friends. It
-// keeps msg ids (the last maxHistory), the outstanding tasks, and weak
-// references to the others: a finished task stays reachable (rc.results,
-// rc.get_result) only while an AsyncResult holds it. It is safe for
-// concurrent use.
-type history struct {
-	mu    sync.Mutex
-	order []string // ring of msg ids
-	start int      // index of the oldest id once the ring is full
-	tasks map[string]weak.Pointer[client.Task]
-	out   map[string]*client.Task // outstanding at the last look
-	// pruneAt is the size of out past which finished tasks are dropped
-	// from it: twice the live count after the last pruning, so the strong
-	// set stays bounded by the outstanding tasks at amortized O(1).
-	pruneAt int
-}
-
-func newHistory() *history {
-	return &history{tasks: map[string]weak.Pointer[client.Task]{}, out: map[string]*client.Task{}}
-}
-
-func (h *history) record(tasks []*client.Task) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, t := range tasks {
-		if len(h.order) < maxHistory {
-			h.order = append(h.order, t.MsgID)
-		} else {
-			delete(h.tasks, h.order[h.start])
-			delete(h.out, h.order[h.start])
-			h.order[h.start] = t.MsgID
-			h.start = (h.start + 1) % maxHistory
-		}
-		h.tasks[t.MsgID] = weak.Make(t)
-		if !t.Ready() {
-			h.out[t.MsgID] = t
-		}
-	}
-	// Drop finished tasks from the strong set now and then, and forget
-	// collected ones.
-	if len(h.out) > h.pruneAt {
-		h.pruneLocked()
-	}
-}
-
-func (h *history) pruneLocked() {
-	for id, t := range h.out {
-		if t.Ready() {
-			delete(h.out, id)
-		}
-	}
-	h.pruneAt = max(2*len(h.out), 1024)
-	for id, p := range h.tasks {
-		if p.Value() == nil {
-			delete(h.tasks, id)
-		}
-	}
-}
-
-// ids returns the msg ids in submission order.
-func (h *history) ids() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, 0, len(h.order))
-	out = append(out, h.order[h.start:]...)
-	return append(out, h.order[:h.start]...)
-}
-
-// outstanding returns the unfinished tasks, in submission order.
-func (h *history) outstanding() []*client.Task {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*client.Task
-	for id, t := range h.out {
-		if t.Ready() {
-			delete(h.out, id)
-			continue
-		}
-		out = append(out, t)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Submitted.Before(out[j].Submitted) })
-	return out
-}
-
-// held returns the tasks still reachable, in submission order.
-func (h *history) held() []*client.Task {
-	ids := h.ids()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*client.Task
-	for _, id := range ids {
-		if t := h.lookupLocked(id); t != nil {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func (h *history) lookupLocked(id string) *client.Task {
-	if t := h.out[id]; t != nil {
-		return t
-	}
-	if p, ok := h.tasks[id]; ok {
-		return p.Value()
-	}
-	return nil
-}
-
-// lookup returns the task of a msg id, or nil when it is unknown or no
-// longer held.
-func (h *history) lookup(id string) *client.Task {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lookupLocked(id)
-}
-
 func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d)
 }
 
-// asyncExtraAttrs are the future methods (executor.go).
-var asyncExtraAttrs = attrNames(nil, futureMethods)
+// asyncExtraAttrs are the future methods (executor.go) and the streaming
+// ones (stream.go).
+var asyncExtraAttrs = append(attrNames(nil, futureMethods, streamMethods), "data")
 
 func (ar *AsyncResult) extraAttr(name string) (starlark.Value, error) {
 	if m, ok := futureMethods[name]; ok {
 		return method(ar, name, m), nil
+	}
+	if m, ok := streamMethods[name]; ok {
+		return method(ar, name, m), nil
+	}
+	if name == "data" {
+		return ar.dataValue()
 	}
 	return nil, nil
 }
@@ -246,7 +139,7 @@ func (rc *Client) waitJobs(jobs, timeout starlark.Value, targets []int) (starlar
 	if err != nil {
 		return nil, err
 	}
-	ar := &AsyncResult{rc: rc, tasks: tasks}
+	ar := rc.wrap(&client.AsyncResult{Tasks: tasks})
 	ok, err := ar.wait(d)
 	return starlark.Bool(ok), err
 }
@@ -375,17 +268,25 @@ func clientClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, fmt.Errorf("clear: %w", err)
 	}
-	ar.mode = combineNone
+	ar.res.Combine = client.CombineNone
 	return result(thread, ar, block)
 }
 
-// clientShutdown implements rc.shutdown(targets='all', hub=False): the
-// engines (and the controller with hub=True) exit.
+// clientShutdown implements rc.shutdown(targets='all', restart=False,
+// hub=False, block=None): the engines (and the controller with hub=True)
+// exit; with block=True it returns once they have left.
 func clientShutdown(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rc := recvClient(b)
-	var targets starlark.Value = starlark.String("all")
-	var hub bool
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets, "hub?", &hub); err != nil {
+	var targets, block starlark.Value = starlark.String("all"), starlark.None
+	var restart, hub bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "targets?", &targets, "restart?", &restart, "hub?", &hub, "block?", &block); err != nil {
+		return nil, err
+	}
+	if restart {
+		return nil, &namedError{"NotImplementedError", "Engine restart is not yet implemented"}
+	}
+	wait, err := boolKw(block, "block")
+	if err != nil {
 		return nil, err
 	}
 	var ids []int
@@ -398,6 +299,11 @@ func clientShutdown(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	}
 	if err := rc.c.Shutdown(rc.env.ctx(), ids, hub); err != nil {
 		return nil, err
+	}
+	if wait && !hub {
+		if err := rc.c.WaitForExit(rc.env.ctx(), ids); err != nil {
+			return nil, fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	return starlark.None, nil
 }

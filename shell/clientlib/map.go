@@ -1,10 +1,10 @@
 package clientlib
 
+// This file holds map, scatter and gather on direct views: their Starlark
+// arguments and the wire bodies of each chunk (client.Chunks cuts them).
+
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/pxsh/pxsh/client"
@@ -42,62 +42,6 @@ func encodeWrappedCall(fn []byte, args starlark.Tuple, o *starlarklib.EncodeOpti
 	out = append(out, 0x83)
 	out = append(out, fn...)
 	return append(out, b[2:]...), nil
-}
-
-// seqValues returns the elements of any iterable (a string gives its
-// characters).
-func seqValues(v starlark.Value, what string) ([]starlark.Value, error) {
-	switch x := v.(type) {
-	case starlark.String:
-		var out []starlark.Value
-		for _, r := range string(x) {
-			out = append(out, starlark.String(string(r)))
-		}
-		return out, nil
-	case *starlark.List:
-		out := make([]starlark.Value, x.Len())
-		for i := range out {
-			out[i] = x.Index(i)
-		}
-		return out, nil
-	case starlark.Tuple:
-		return append([]starlark.Value(nil), x...), nil
-	case starlark.Iterable:
-		var out []starlark.Value
-		if s, ok := v.(starlark.Sequence); ok {
-			out = make([]starlark.Value, 0, s.Len())
-		}
-		it := x.Iterate()
-		defer it.Done()
-		var e starlark.Value
-		for it.Next(&e) {
-			out = append(out, e)
-		}
-		return out, nil
-	}
-	return nil, &namedError{"TypeError", fmt.Sprintf("%s: %s is not iterable", what, v.Type())}
-}
-
-// popKw removes keyword name from kwargs and returns its value (nil when
-// absent).
-func popKw(kwargs []starlark.Tuple, name string) (starlark.Value, []starlark.Tuple) {
-	for i, kv := range kwargs {
-		if string(kv[0].(starlark.String)) == name {
-			rest := append(append([]starlark.Tuple(nil), kwargs[:i]...), kwargs[i+1:]...)
-			return kv[1], rest
-		}
-	}
-	return nil, kwargs
-}
-
-func boolKw(v starlark.Value, name string) (bool, error) {
-	switch x := v.(type) {
-	case nil, starlark.NoneType:
-		return false, nil
-	case starlark.Bool:
-		return bool(x), nil
-	}
-	return false, &namedError{"TypeError", fmt.Sprintf("%s must be a bool, not %s", name, v.Type())}
 }
 
 // mapArgs checks map's arguments after its options (no keyword argument
@@ -200,42 +144,8 @@ func (rc *Client) mapSubmit(f starlark.Value, seqs [][]starlark.Value, n int, ta
 	if err != nil {
 		return nil, err
 	}
-	ar.mode, ar.chunks = combineChunks, chunks
+	ar.res.Combine, ar.res.Chunks = client.CombineChunks, chunks
 	return ar, nil
-}
-
-// viewRun implements run(filename, targets=, block=): it runs a local
-// file's code on the engines.
-func viewRun(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	v := recvView(b)
-	o, kw, err := v.opts(kwargs)
-	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
-	}
-	var filename string
-	if err := starlark.UnpackArgs(b.Name(), args, kw, "filename", &filename); err != nil {
-		return nil, err
-	}
-	src, err := os.ReadFile(filename)
-	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
-	}
-	ar, err := v.execute(string(src)+"\n", true, o)
-	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
-	}
-	ar.name = "run"
-	return result(thread, ar, o.block)
-}
-
-// viewGet implements dv.get(name): dv[name].
-func viewGet(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var name starlark.String
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "key", &name); err != nil {
-		return nil, err
-	}
-	v, _, err := recvView(b).Get(name)
-	return v, err
 }
 
 // viewScatter implements scatter(key, seq, dist='b', flatten=False,
@@ -296,7 +206,7 @@ func viewScatter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, fmt.Errorf("scatter: %w", err)
 	}
-	ar.mode = combineNone
+	ar.res.Combine = client.CombineNone
 	return result(thread, ar, o.block)
 }
 
@@ -325,85 +235,6 @@ func viewGather(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err != nil {
 		return nil, fmt.Errorf("gather: %w", err)
 	}
-	ar.mode = combineGather
+	ar.res.Combine = client.CombineGather
 	return result(thread, ar, o.block)
-}
-
-// viewClear implements clear(targets=, block=): resets the engines'
-// namespaces and forgets their pushed modules.
-func viewClear(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	v := recvView(b)
-	o, kw, err := v.opts(kwargs)
-	if err != nil {
-		return nil, fmt.Errorf("clear: %w", err)
-	}
-	if err := starlark.UnpackArgs(b.Name(), args, kw); err != nil {
-		return nil, err
-	}
-	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindClear, Label: o.label}, nil, o.targets, o.single)
-	if err != nil {
-		return nil, fmt.Errorf("clear: %w", err)
-	}
-	ar.mode = combineNone
-	return result(thread, ar, o.block)
-}
-
-// viewSyncImports implements sync_imports(*files, quiet=False): each local
-// .star file is shipped to the engines as a module (so that load('f.star',
-// ...) works there) and registered on the client too.
-func viewSyncImports(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	v := recvView(b)
-	o, kw, err := v.opts(kwargs)
-	if err != nil {
-		return nil, fmt.Errorf("sync_imports: %w", err)
-	}
-	qv, kw := popKw(kw, "quiet")
-	quiet, err := boolKw(qv, "quiet")
-	if err != nil {
-		return nil, err
-	}
-	if len(kw) > 0 {
-		return nil, &namedError{"TypeError", fmt.Sprintf("sync_imports: unexpected keyword argument %s", kw[0][0])}
-	}
-	mods := map[string]string{}
-	var names []string
-	for _, a := range args {
-		path, ok := a.(starlark.String)
-		if !ok {
-			return nil, &namedError{"TypeError", "sync_imports: file names must be strings, not " + a.Type()}
-		}
-		src, err := os.ReadFile(string(path))
-		if err != nil {
-			return nil, fmt.Errorf("sync_imports: %w", err)
-		}
-		// Check it compiles before shipping it.
-		if _, err := starlarklib.FileOptions().Parse(string(path), src, 0); err != nil {
-			return nil, fmt.Errorf("sync_imports: %w", err)
-		}
-		mods[string(path)] = string(src)
-		if base := filepath.Base(string(path)); base != string(path) {
-			mods[base] = string(src)
-		}
-		names = append(names, strings.TrimSuffix(filepath.Base(string(path)), ".star"))
-	}
-	body, err := protocol.MarshalValue(mods)
-	if err != nil {
-		return nil, fmt.Errorf("sync_imports: %w", err)
-	}
-	ar, err := v.rc.submit(protocol.Request{Kind: protocol.KindModules, Name: "sync_imports", Label: o.label}, body, o.targets, o.single)
-	if err != nil {
-		return nil, fmt.Errorf("sync_imports: %w", err)
-	}
-	for name, src := range mods {
-		v.rc.env.NS.SetModule(name, src)
-	}
-	if !quiet {
-		w := v.rc.env.stdout(thread)
-		for _, n := range names {
-			fmt.Fprintf(w, "importing %s on engine(s)\n", n)
-		}
-	}
-	ar.mode = combineNone
-	_, err = ar.value(thread, -1, false)
-	return starlark.None, err
 }

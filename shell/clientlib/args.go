@@ -1,6 +1,10 @@
 package clientlib
 
+// This file holds helpers that convert Starlark arguments (timeouts,
+// keyword flags, sequences) and build method values.
+
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -59,3 +63,59 @@ func intList(ids []int) *starlark.List {
 }
 
 func secondsDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// seqValues returns the elements of any iterable (a string gives its
+// characters).
+func seqValues(v starlark.Value, what string) ([]starlark.Value, error) {
+	switch x := v.(type) {
+	case starlark.String:
+		var out []starlark.Value
+		for _, r := range string(x) {
+			out = append(out, starlark.String(string(r)))
+		}
+		return out, nil
+	case *starlark.List:
+		out := make([]starlark.Value, x.Len())
+		for i := range out {
+			out[i] = x.Index(i)
+		}
+		return out, nil
+	case starlark.Tuple:
+		return append([]starlark.Value(nil), x...), nil
+	case starlark.Iterable:
+		var out []starlark.Value
+		if s, ok := v.(starlark.Sequence); ok {
+			out = make([]starlark.Value, 0, s.Len())
+		}
+		it := x.Iterate()
+		defer it.Done()
+		var e starlark.Value
+		for it.Next(&e) {
+			out = append(out, e)
+		}
+		return out, nil
+	}
+	return nil, &namedError{"TypeError", fmt.Sprintf("%s: %s is not iterable", what, v.Type())}
+}
+
+// popKw removes keyword name from kwargs and returns its value (nil when
+// absent).
+func popKw(kwargs []starlark.Tuple, name string) (starlark.Value, []starlark.Tuple) {
+	for i, kv := range kwargs {
+		if string(kv[0].(starlark.String)) == name {
+			rest := append(append([]starlark.Tuple(nil), kwargs[:i]...), kwargs[i+1:]...)
+			return kv[1], rest
+		}
+	}
+	return nil, kwargs
+}
+
+func boolKw(v starlark.Value, name string) (bool, error) {
+	switch x := v.(type) {
+	case nil, starlark.NoneType:
+		return false, nil
+	case starlark.Bool:
+		return bool(x), nil
+	}
+	return false, &namedError{"TypeError", fmt.Sprintf("%s must be a bool, not %s", name, v.Type())}
+}
