@@ -275,6 +275,9 @@ func (a *Array) selectItems(items starlark.Tuple) (*selection, error) {
 		lists[axis] = fullRange(a.shape[axis])
 		sel.shape = append(sel.shape, a.shape[axis])
 	}
+	if len(sel.shape) > maxDims {
+		return nil, fmt.Errorf("index: the result would have more than %d dimensions", maxDims)
+	}
 	sel.scalar = len(sel.shape) == 0
 	sel.flat = outerIndices(lists, stridesOf(a.shape))
 	return sel, nil
