@@ -229,6 +229,26 @@ func (r Record) describe() string {
 	return what + ids
 }
 
+// RunningController returns the pid of a live local controller recorded
+// in dir other than this process, if any.
+func RunningController(dir string) (int, bool) {
+	s, err := ReadState(dir)
+	if err != nil {
+		return 0, false
+	}
+	for _, r := range s.Records {
+		if r.Role != "controller" {
+			continue
+		}
+		for _, p := range r.Procs {
+			if p.PID != os.Getpid() && alive(p.PID, p.Start) {
+				return p.PID, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // RecordProcess records a process started by hand (`pxsh controller`
 // without a supervisor) in the profile's cluster.json, so that `pxsh
 // cluster list` shows it and `pxsh cluster stop` stops it. Records of the

@@ -105,6 +105,10 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1
 	}
+	if pid, ok := launcher.RunningController(f.dir()); ok && !f.supervised {
+		fmt.Fprintf(stderr, "pxsh controller: a controller is already running in %s (pid %d; stop it with `pxsh cluster stop`)\n", f.dir(), pid)
+		return 1
+	}
 	if f.daemonize {
 		return daemonize(args, f.dir(), stderr)
 	}
@@ -114,19 +118,20 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 			return 2
 		}
 	}
-	h, err := hub.New(f.config(stderr))
-	if err != nil {
-		fmt.Fprintln(stderr, "pxsh controller:", err)
-		return 1
-	}
 	if !f.supervised {
-		// started by hand: recorded, so `pxsh cluster list` shows it and
-		// `pxsh cluster stop` stops it
+		// started by hand: recorded (before the connection files, which
+		// `--daemonize` waits for), so `pxsh cluster list` shows it,
+		// `pxsh cluster stop` stops it and a second controller refuses
 		pid := os.Getpid()
 		if err := launcher.RecordProcess(f.dir(), "controller", pid); err != nil {
 			fmt.Fprintln(stderr, "pxsh controller: warning:", err)
 		}
 		defer launcher.ForgetProcess(f.dir(), pid)
+	}
+	h, err := hub.New(f.config(stderr))
+	if err != nil {
+		fmt.Fprintln(stderr, "pxsh controller:", err)
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()

@@ -267,7 +267,10 @@ func TestHandStartedController(t *testing.T) {
 	if err == nil || !strings.Contains(out, "not reachable") || !strings.Contains(out, profile.ConnectionPath(dir, false)) {
 		t.Errorf("pxsh -c with the recorded controller down: %v\n%s", err, out)
 	}
-	mustPxsh(t, root, "controller", "--restore", "--daemonize")
+	if out, err := pxshEnv(t, root, "controller", "--restore", "--daemonize"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "controller.log"))
+		t.Fatalf("controller --restore: %v\n%s\n%s", err, out, log)
+	}
 	if out := mustPxsh(t, root, "cluster", "list"); !strings.Contains(out, "True") {
 		t.Errorf("cluster list does not show the restored controller:\n%s", out)
 	}
@@ -324,4 +327,35 @@ func TestPrivateDirOfKilledRunIsCleaned(t *testing.T) {
 	if _, err := os.Stat(dirs[0]); !os.IsNotExist(err) {
 		t.Errorf("stale private directory %s not removed: %v", dirs[0], err)
 	}
+}
+
+// TestSecondControllerRefused: `pxsh controller` in a profile whose
+// controller runs refuses to start; it used to overwrite the connection
+// files, leaving the running cluster unreachable once it exited.
+func TestSecondControllerRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts controllers")
+	}
+	root := t.TempDir()
+	dir := profile.Dir(root, "default")
+	t.Cleanup(func() { pxshEnv(t, root, "cluster", "stop") })
+	mustPxsh(t, root, "controller", "--daemonize")
+	before, err := os.ReadFile(profile.ConnectionPath(dir, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"controller", "--daemonize"}, {"controller"}} {
+		out, err := pxshEnv(t, root, args...)
+		if err == nil || !strings.Contains(out, "a controller is already running") {
+			t.Errorf("pxsh %s with a controller running: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	after, err := os.ReadFile(profile.ConnectionPath(dir, false))
+	if err != nil || string(after) != string(before) {
+		t.Errorf("the connection file changed: %v", err)
+	}
+	if out := mustPxsh(t, root, "-c", "print(len(Client().ids))"); strings.TrimSpace(out) != "0" {
+		t.Errorf("pxsh -c after the refusals: %q", out)
+	}
+	assertAllStopped(t, root)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pxsh/pxsh/kernel"
 	"github.com/pxsh/pxsh/shell"
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 // kernelMain serves `pxsh kernel -f CONNECTION_FILE [-n N | --profile
@@ -97,6 +98,12 @@ func kernelInstall(args []string, stdout, stderr io.Writer) int {
 	if *prof != "" && (*n > 0 || *allow != "") {
 		fmt.Fprintln(stderr, "pxsh kernel install: -n and --allow (a private cluster) and --profile (a running cluster) exclude each other")
 		return 2
+	}
+	if *allow != "" {
+		if _, err := hostlib.ParseGrant(*allow); err != nil {
+			fmt.Fprintf(stderr, "pxsh kernel install: --allow %q: %v\n", *allow, err)
+			return 2
+		}
 	}
 	bin, err := os.Executable()
 	if err == nil {

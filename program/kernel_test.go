@@ -50,3 +50,17 @@ func TestKernelInstall(t *testing.T) {
 		t.Errorf("missing connection file: exit %d: %s", code, errb.String())
 	}
 }
+
+// TestKernelInstallChecksAllow: a bad --allow is refused at install (it
+// was written into the kernelspec and failed in every notebook).
+func TestKernelInstallChecksAllow(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := program.Run([]string{"pxsh", "kernel", "install", "--prefix", dir, "--allow", "fs=rel"}, nil, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "not an absolute path") {
+		t.Fatalf("exit %d, stderr %q; want 2 and the reason", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "share", "jupyter", "kernels", "pxsh")); err == nil {
+		t.Error("a kernelspec was installed")
+	}
+}

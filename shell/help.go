@@ -252,6 +252,10 @@ func (s *Shell) help(w io.Writer, v starlark.Value) error {
 			s.helpOverview(w)
 			return nil
 		}
+		if mod := s.moduleOf(x); mod != "" {
+			fmt.Fprintf(w, "%s.%s: a function of module %s (%s)\n", mod, x.Name(), mod, moduleDoc(mod))
+			return nil
+		}
 		fmt.Fprintf(w, "%s: a built-in function of Starlark (see the Starlark spec, \"Built-in functions\")\n", x.Name())
 		return nil
 	case *starlark.Function:
@@ -284,6 +288,54 @@ func (s *Shell) help(w io.Writer, v starlark.Value) error {
 	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+// moduleOf names the predeclared module (or submodule, "np.linalg") that
+// has b as a member; "" when none: a universal builtin.
+func (s *Shell) moduleOf(b *starlark.Builtin) string {
+	if starlark.Universe[b.Name()] == b {
+		return ""
+	}
+	var names []string
+	for name, v := range s.builtins {
+		if m, ok := v.(*starlarkstruct.Module); ok {
+			if path := memberPath(m, name, b, 2); path != "" {
+				names = append(names, path)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names) // np before numpy
+	return names[0]
+}
+
+// memberPath is the dotted path of the module under m that has b, looking
+// depth levels of submodules deep.
+func memberPath(m *starlarkstruct.Module, path string, b *starlark.Builtin, depth int) string {
+	if m.Members[b.Name()] == b {
+		return path
+	}
+	if depth == 0 {
+		return ""
+	}
+	for name, v := range m.Members {
+		if sub, ok := v.(*starlarkstruct.Module); ok {
+			if p := memberPath(sub, path+"."+name, b, depth-1); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// moduleDoc is the page that documents a predeclared module.
+func moduleDoc(name string) string {
+	if root, _, _ := strings.Cut(name, "."); root == "np" || root == "numpy" {
+		return "docs/ARRAYS.md"
+	}
+	return "docs/STARLARK.md"
 }
 
 func params(f *starlark.Function) []string {

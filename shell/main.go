@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
 // Main runs the pxsh program with its command-line arguments (without the
@@ -39,6 +41,10 @@ func Main(ctx context.Context, args []string, cfg Config) int {
 	if *allow != "" {
 		if *prof != "" || *file != "" {
 			fmt.Fprintln(s0.cfg.Stderr, "pxsh: --allow starts a private cluster; it cannot be used with --profile or --file (start that cluster with --allow)")
+			return 2
+		}
+		if _, err := hostlib.ParseGrant(*allow); err != nil {
+			fmt.Fprintf(s0.cfg.Stderr, "pxsh: --allow %q: %v\n", *allow, err)
 			return 2
 		}
 		cfg.Allow = *allow

@@ -35,3 +35,17 @@ func TestRunStringCancelsLoop(t *testing.T) {
 		t.Errorf("printed %q, want %q", got, "True\n")
 	}
 }
+
+// TestBadAllowRefusedBeforeRunning: a bad --allow is an error before the
+// script runs (it was found only when the script called Client(), and
+// never when it did not).
+func TestBadAllowRefusedBeforeRunning(t *testing.T) {
+	for _, allow := range []string{"fs=rel", "net", "fs="} {
+		var out, errb strings.Builder
+		code := shell.Main(context.Background(), []string{"--allow", allow, "-c", "print('ran')"},
+			shell.Config{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, NoConnect: true})
+		if code != 2 || strings.Contains(out.String(), "ran") || !strings.Contains(errb.String(), "--allow") {
+			t.Errorf("--allow %s: exit %d, stdout %q, stderr %q; want exit 2 before running", allow, code, out.String(), errb.String())
+		}
+	}
+}

@@ -19,6 +19,6 @@ func CatchBuiltin(toValue func(error) starlark.Value) *starlark.Builtin {
 		if err == nil {
 			return v, nil
 		}
-		return toValue(err), nil
+		return toValue(FixError(err)), nil
 	})
 }

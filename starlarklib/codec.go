@@ -77,10 +77,18 @@ type encodeError struct {
 	err   error    // cause of any other failure
 }
 
+// pathEnds is how many segments a long path keeps at each end.
+const pathEnds = 8
+
 func (e *encodeError) path(root string) string {
 	var sb strings.Builder
 	sb.WriteString(root)
-	for i := len(e.rpath) - 1; i >= 0; i-- {
+	n := len(e.rpath)
+	for i := n - 1; i >= 0; i-- {
+		if n > 3*pathEnds && i == n-1-pathEnds {
+			fmt.Fprintf(&sb, "...(%d levels)...", n-2*pathEnds)
+			i = pathEnds - 1
+		}
 		sb.WriteString(e.rpath[i])
 	}
 	return sb.String()

@@ -418,3 +418,19 @@ func TestHalfFloat(t *testing.T) {
 		t.Errorf("half NaN: %v, %v", v, err)
 	}
 }
+
+// TestDeepEncodeErrorIsShort: the path in the error of a value nested too
+// deep names its ends, not every level (it was 256 "[0]" segments).
+func TestDeepEncodeErrorIsShort(t *testing.T) {
+	v := starlark.Value(starlark.NewList(nil))
+	for range 300 {
+		v = starlark.NewList([]starlark.Value{v})
+	}
+	_, err := Encode(v, nil)
+	if err == nil || !strings.Contains(err.Error(), "nested more than") || len(err.Error()) > 200 {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.Contains(err.Error(), "value[0][0][0][0][0][0][0][0]...(240 levels)...[0][0][0][0][0][0][0][0]: ") {
+		t.Errorf("error %v does not start the path", err)
+	}
+}

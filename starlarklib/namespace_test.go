@@ -168,3 +168,23 @@ func TestLiveRebinding(t *testing.T) {
 		t.Errorf("printed %q, want %q", got, want)
 	}
 }
+
+// TestCatchOfUnboundName: catch gives the same NameError message as an
+// uncaught call, not go.starlark.net's "internal error: predeclared
+// variable x is uninitialized" that late binding produces.
+func TestCatchOfUnboundName(t *testing.T) {
+	b := Modules()
+	b["catch"] = CatchBuiltin(func(err error) starlark.Value { return starlark.String(err.Error()) })
+	ns := NewNamespace(b)
+	th := &starlark.Thread{}
+	if _, err := ns.Exec(th, "t.star", "def f():\n    return nope\n", false); err != nil {
+		t.Fatal(err)
+	}
+	v, err := ns.Exec(th, "t.star", "catch(f)", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := starlark.AsString(v); s != "name 'nope' is not defined" {
+		t.Errorf("catch(f) gave %q, want \"name 'nope' is not defined\"", s)
+	}
+}

@@ -293,7 +293,7 @@ func (h *host) fsStat(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	return starlarkstruct.FromStringDict(starlark.String("stat_result"), starlark.StringDict{
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"name":    starlark.String(fi.Name()),
 		"size":    starlark.MakeInt64(fi.Size()),
 		"mode":    starlark.MakeInt(int(fi.Mode().Perm())),

@@ -201,3 +201,24 @@ func waitGone(t *testing.T, pid int) {
 	}
 	t.Fatalf("process %d still runs", pid)
 }
+
+// TestResultsTravel: sh and fs.stat results can be returned from a task
+// (they were structs with their own constructor, which the codec refuses).
+func TestResultsTravel(t *testing.T) {
+	dir := t.TempDir()
+	g := Grant{Sh: true, Roots: []string{dir}}
+	for _, expr := range []string{`sh(["echo", "hi"])`, `fs.stat(` + strconv.Quote(dir) + `)`} {
+		v := mustEval(t, g, expr)
+		b, err := starlarklib.Encode(v, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		back, err := starlarklib.Decode(b, nil)
+		if err != nil {
+			t.Fatalf("%s: decode: %v", expr, err)
+		}
+		if back.String() != v.String() {
+			t.Errorf("%s: sent %s, got %s", expr, v, back)
+		}
+	}
+}

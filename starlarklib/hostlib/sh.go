@@ -217,7 +217,7 @@ func run(ctx context.Context, cmd *exec.Cmd, name string, timeout time.Duration,
 
 // result builds sh's struct.
 func result(code int, stdout, stderr *boundedBuffer) starlark.Value {
-	return starlarkstruct.FromStringDict(starlark.String("sh_result"), starlark.StringDict{
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"code":         starlark.MakeInt(code),
 		"ok":           starlark.Bool(code == 0),
 		"stdout":       starlark.String(stdout.text()),

@@ -167,6 +167,9 @@ func npMeshgrid(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []sta
 	if len(kwargs) > 0 {
 		return nil, fmt.Errorf("%s: unexpected keyword arguments", fn)
 	}
+	if len(args) > maxDims {
+		return nil, fmt.Errorf("%s: the result would have more than %d dimensions", fn, maxDims)
+	}
 	vecs := make([]*Array, len(args))
 	shape := make([]int, len(args))
 	total := 1.0

@@ -2,6 +2,7 @@ package numpy
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -274,6 +275,9 @@ func (a *Array) selectItems(items starlark.Tuple) (*selection, error) {
 		lists[axis] = fullRange(a.shape[axis])
 		sel.shape = append(sel.shape, a.shape[axis])
 	}
+	if len(sel.shape) > maxDims {
+		return nil, fmt.Errorf("index: the result would have more than %d dimensions", maxDims)
+	}
 	sel.scalar = len(sel.shape) == 0
 	sel.flat = outerIndices(lists, stridesOf(a.shape))
 	return sel, nil
@@ -353,6 +357,11 @@ func (a *Array) SetKey(key, value starlark.Value) error {
 	if err != nil {
 		return err
 	}
+	if f, ok := value.(starlark.Float); ok && a.dtype == Int64 {
+		if err := fitsInt64(float64(f)); err != nil {
+			return err
+		}
+	}
 	v, err := asArray(value)
 	if err != nil {
 		return err
@@ -365,6 +374,18 @@ func (a *Array) SetKey(key, value starlark.Value) error {
 		return fmt.Errorf("assign: %w", err)
 	}
 	a.scatter(sel.flat, v)
+	return nil
+}
+
+// fitsInt64 refuses a float scalar with no int64 value, as NumPy does
+// when one is assigned into an int array.
+func fitsInt64(f float64) error {
+	switch {
+	case math.IsNaN(f):
+		return fmt.Errorf("cannot convert float NaN to integer")
+	case f >= 1<<63 || f < -(1<<63):
+		return fmt.Errorf("float %g is out of range for an int64 array", f)
+	}
 	return nil
 }
 

@@ -253,7 +253,10 @@ func modInt(x, y int64) int64 {
 
 func modFloat(x, y float64) float64 {
 	m := math.Mod(x, y)
-	if m != 0 && ((m < 0) != (y < 0)) {
+	switch {
+	case m == 0:
+		m = math.Copysign(0, y) // NumPy: a zero remainder has the divisor's sign
+	case (m < 0) != (y < 0):
 		m += y
 	}
 	return m

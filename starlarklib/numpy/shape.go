@@ -292,6 +292,9 @@ func npConcatenate(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []
 
 // expandDims inserts an axis of length 1.
 func expandDims(fn string, a *Array, axis int) (*Array, error) {
+	if len(a.shape) >= maxDims {
+		return nil, fmt.Errorf("%s: the result would have more than %d dimensions", fn, maxDims)
+	}
 	axis, err := normAxis(fn, axis, len(a.shape)+1)
 	if err != nil {
 		return nil, err
