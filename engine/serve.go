@@ -77,6 +77,7 @@ type Engine struct {
 	queue   []queued
 	wake    chan struct{}
 	running string
+	long    bool // the running task has run past StartedDelay
 	cancel  context.CancelCauseFunc
 	unsent  [][]byte // results produced while disconnected
 	recent  recentResults
@@ -125,8 +126,9 @@ func (r *recentResults) add(id string, p []byte) {
 }
 
 type queued struct {
-	req  protocol.Request
-	body []byte
+	req      protocol.Request
+	body     []byte
+	received int64 // unix nanoseconds
 }
 
 // New makes an engine; Serve runs it.
@@ -392,7 +394,12 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 
 func (e *Engine) enqueue(r protocol.Request, body []byte) {
 	e.mu.Lock()
-	e.queue = append(e.queue, queued{r, body})
+	if r.Prefetched && e.long {
+		e.mu.Unlock()
+		e.giveBack([]string{r.MsgID})
+		return
+	}
+	e.queue = append(e.queue, queued{r, body, time.Now().UnixNano()})
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
@@ -441,8 +448,9 @@ func (e *Engine) work(ctx context.Context) {
 		stopTimer()
 		cancel(nil)
 		e.mu.Lock()
-		e.running, e.cancel = "", nil
+		e.running, e.cancel, e.long = "", nil, false
 		e.mu.Unlock()
+		res.Received = q.received
 		e.reply(&q.req, res, val)
 	}
 }
@@ -453,7 +461,7 @@ func (e *Engine) work(ctx context.Context) {
 const StartedDelay = 2 * time.Millisecond
 
 // announce sends a Started notice for a task that is still running after
-// StartedDelay.
+// StartedDelay, and hands back the prefetched tasks queued behind it.
 func (e *Engine) announce(id string) *time.Timer {
 	at := time.Now().UnixNano()
 	return time.AfterFunc(StartedDelay, func() {
@@ -461,7 +469,35 @@ func (e *Engine) announce(id string) *time.Timer {
 		if err == nil {
 			e.write(p)
 		}
+		e.mu.Lock()
+		var back []string
+		if e.running == id {
+			e.long = true
+			kept := e.queue[:0]
+			for _, q := range e.queue {
+				if q.req.Prefetched {
+					back = append(back, q.req.MsgID)
+				} else {
+					kept = append(kept, q)
+				}
+			}
+			clear(e.queue[len(kept):])
+			e.queue = kept
+		}
+		e.mu.Unlock()
+		e.giveBack(back)
 	})
+}
+
+// giveBack returns prefetched tasks, unstarted, to the hub, which places
+// them again: they would otherwise wait behind a long task.
+func (e *Engine) giveBack(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if p, err := protocol.Marshal(protocol.TReturn, &protocol.Return{MsgIDs: ids}, nil); err == nil {
+		e.write(p)
+	}
 }
 
 func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {

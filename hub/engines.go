@@ -38,6 +38,10 @@ type task struct {
 	claimed  bool      // a reconnected engine said it holds it
 	// unstarted: restored with no Started notice recorded
 	unstarted bool
+	// sent is when a load-balanced task was sent to its engine; alone,
+	// that the engine held nothing else then (its round trip is measured).
+	sent  time.Time
+	alone bool
 }
 
 // deliver queues a result frame for the task's client and watchers; h.mu
@@ -182,6 +186,13 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 		}
 		h.engineStarted(&m, p)
 		return nil
+	case protocol.TReturn:
+		var m protocol.Return
+		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+			return err
+		}
+		h.returned(e, m.MsgIDs)
+		return nil
 	case protocol.TResult:
 		var r protocol.Result
 		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
@@ -252,6 +263,9 @@ func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 	t := h.tasks[m.MsgID]
 	if t != nil {
 		cl = h.clients[t.client]
+		if t.engine == m.Engine {
+			h.sched.Long(m.Engine, longRun)
+		}
 	}
 	record := t != nil || h.restoring // not a task that already failed
 	h.mu.Unlock()

@@ -43,11 +43,12 @@ const (
 	TStarted                      // engine → hub → client: Started
 	TProbe                        // engine → hub: Ping (am I still registered?)
 	TProbeAck                     // hub → engine: Ping (echoed: yes)
+	TReturn                       // engine → hub: Return (prefetched tasks handed back)
 	maxType
 )
 
 var typeNames = [...]string{"", "register", "registered", "hello", "welcome", "engine-event",
-	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack"}
+	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack", "return"}
 
 func (t Type) String() string {
 	if t > 0 && t < maxType {
@@ -188,6 +189,10 @@ type Request struct {
 	DepFailure bool `cbor:"16,keyasint,omitempty"`
 	// Name is a display name for the task (the function's name).
 	Name string `cbor:"17,keyasint,omitempty"`
+	// Prefetched, set by the hub, marks a load-balanced task sent beyond
+	// the high-water mark: the engine hands it back (TReturn) unstarted
+	// if the task it runs turns out long.
+	Prefetched bool `cbor:"18,keyasint,omitempty"`
 }
 
 // Status is a task's outcome.
@@ -219,6 +224,9 @@ type Result struct {
 	HasValue bool   `cbor:"12,keyasint,omitempty"`
 	Client   string `cbor:"13,keyasint,omitempty"`
 	Label    string `cbor:"14,keyasint,omitempty"`
+	// Received is when the engine received the request (unix
+	// nanoseconds): Started - Received is the wait in its queue.
+	Received int64 `cbor:"15,keyasint,omitempty"`
 }
 
 // RemoteError describes a failed task in ipyparallel's terms.
@@ -265,6 +273,12 @@ type Started struct {
 	MsgID  string `cbor:"1,keyasint"`
 	Engine int    `cbor:"2,keyasint"`
 	At     int64  `cbor:"3,keyasint"` // unix nanoseconds
+}
+
+// Return hands load-balanced tasks back to the hub unstarted: they were
+// prefetched behind a task that turned out long.
+type Return struct {
+	MsgIDs []string `cbor:"1,keyasint"`
 }
 
 // Shutdown asks an engine to exit.

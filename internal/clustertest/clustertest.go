@@ -80,6 +80,8 @@ type Options struct {
 	// HWM and Scheme configure load balancing (see hub.Config).
 	HWM    int
 	Scheme string
+	// Prefetch is hub.Config.Prefetch (0: the default).
+	Prefetch int
 	// MemoryDB keeps the controller's task database in memory.
 	MemoryDB bool
 	// ClientQueue and EngineQueue are the hub's outgoing-queue bounds;
@@ -112,7 +114,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		o.DeadAfter = 600 * time.Millisecond
 	}
 	dir := t.TempDir()
-	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme,
+	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme, Prefetch: o.Prefetch,
 		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue})
 	if err != nil {
 		t.Fatal(err)
