@@ -82,6 +82,10 @@ type Options struct {
 	Scheme string
 	// Prefetch is hub.Config.Prefetch (0: the default).
 	Prefetch int
+	// PerProcess runs that many engines in each engine process (pxsh
+	// engine --count); Kill(id) with the process's first id kills them
+	// all. 0 means one.
+	PerProcess int
 	// MemoryDB keeps the controller's task database in memory.
 	MemoryDB bool
 	// ClientQueue and EngineQueue are the hub's outgoing-queue bounds;
@@ -133,8 +137,13 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		cancel()
 		<-done
 	})
-	for i := 0; i < n; i++ {
-		c.StartEngine(i)
+	k := max(o.PerProcess, 1)
+	for i := 0; i < n; i += k {
+		if k == 1 {
+			c.StartEngine(i)
+		} else {
+			c.StartEngine(i, "--count", strconv.Itoa(min(k, n-i)))
+		}
 	}
 	if n > 0 {
 		cl := c.Client()

@@ -1,0 +1,54 @@
+package hub_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/internal/clustertest"
+)
+
+// TestDenseProcessDeath runs 9 engines in 3 processes (pxsh engine
+// --count 3) and kills one process: its 3 engines die (their tasks fail
+// with EngineError), the other 6 keep their ids and namespaces.
+func TestDenseProcessDeath(t *testing.T) {
+	c := clustertest.Start(t, 9, clustertest.Options{PerProcess: 3})
+	cl := c.Client()
+	if got := cl.Ids(); !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Fatalf("ids = %v", got)
+	}
+	if err := cl.View().Execute(ctxT(t, 20*time.Second), "mine = engine.id * 10"); err != nil {
+		t.Fatal(err)
+	}
+	// One engine of the doomed process runs a long task, one is idle.
+	ar, err := cl.View(4).ExecuteAsync("time.sleep(30)", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 5*time.Second, "task to reach engine 4", func() bool {
+		var qs map[string]any
+		cl.Control(ctxT(t, time.Second), "queue_status", nil, &qs)
+		e4, _ := qs["4"].(map[any]any)
+		return e4["queue"] == uint64(1)
+	})
+	c.Kill(3) // the process of engines 3, 4 and 5
+	_, err = ar.Get(ctxT(t, 10*time.Second))
+	var re *client.RemoteError
+	if !errors.As(err, &re) || re.Name != "EngineError" {
+		t.Fatalf("task on engine 4: err = %v, want EngineError", err)
+	}
+	want := []int{0, 1, 2, 6, 7, 8}
+	clustertest.Eventually(t, 10*time.Second, "engines 3-5 to leave", func() bool { return slices.Equal(cl.Ids(), want) })
+	got, err := cl.View(want...).Apply(ctxT(t, 20*time.Second), "lambda: (engine.id, mine)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		tup := v.([]any)
+		if tup[0] != int64(want[i]) || tup[1] != int64(10*want[i]) {
+			t.Errorf("engine %d answered %v", want[i], tup)
+		}
+	}
+}
