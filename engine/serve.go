@@ -84,6 +84,9 @@ type Engine struct {
 	// maxFrame is the lower of our frame limit and the controller's.
 	maxFrame int
 	live     liveness
+	// joined is closed once the engine first registered (or gave up).
+	joined     chan struct{}
+	joinedOnce sync.Once
 }
 
 // liveness lets an engine whose process was stopped (SIGSTOP, a frozen
@@ -156,9 +159,15 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, log: log, id: cfg.ID, key: key, wake: make(chan struct{}, 1),
+	return &Engine{cfg: cfg, log: log, id: cfg.ID, key: key, wake: make(chan struct{}, 1), joined: make(chan struct{}),
 		live: liveness{gap: defaultGap, silence: 2 * defaultGap}}, nil
 }
+
+// Joined is closed once the engine has registered for the first time, or
+// Serve has returned.
+func (e *Engine) Joined() <-chan struct{} { return e.joined }
+
+func (e *Engine) markJoined() { e.joinedOnce.Do(func() { close(e.joined) }) }
 
 // ID returns the engine's id once registered, else the requested one.
 func (e *Engine) ID() int {
@@ -173,12 +182,14 @@ func (e *Engine) ID() int {
 func (e *Engine) Serve(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	defer e.markJoined()
 	resume := false
 	for {
 		c, err := e.join(ctx, resume)
 		if err != nil {
 			return err
 		}
+		e.markJoined()
 		if e.interp == nil {
 			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps,
 				Limits:    protocol.Limits{MaxDepth: e.cfg.MaxDepth},
@@ -222,12 +233,19 @@ func (e *Engine) join(ctx context.Context, resume bool) (*quic.Conn, error) {
 			return nil, fmt.Errorf("engine: controller unreachable: %w", err)
 		}
 		e.log.Info("controller not reachable yet", "err", err)
+		pause := wait + rand.N(wait/2)
+		if errors.Is(err, quic.ErrBusy) {
+			// Many engines joining at once: the controller is up, try
+			// again soon, spread out.
+			pause = 10*time.Millisecond + rand.N(90*time.Millisecond)
+		} else {
+			wait = min(wait*2, 2*time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(wait + rand.N(wait/2)):
+		case <-time.After(pause):
 		}
-		wait = min(wait*2, 2*time.Second)
 	}
 }
 
@@ -624,12 +642,21 @@ func (e *Engine) watchGaps(ctx context.Context) {
 	e.mu.Unlock()
 	tick := time.NewTicker(period)
 	defer tick.Stop()
+	var packets uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 			e.mu.Lock()
+			if c := e.conn; c != nil {
+				// Any packet from the hub counts, keep-alives included:
+				// an idle hub sends no frames.
+				if n := c.PacketsReceived(); n != packets {
+					packets = n
+					e.live.heard.Store(time.Now().UnixNano())
+				}
+			}
 			e.checkLive(time.Now())
 			e.mu.Unlock()
 		}

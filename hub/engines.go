@@ -281,7 +281,9 @@ func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 // packet the engine's transport sends (an ACK of a ping, a keep-alive, a
 // piece of a large frame) counts as hearing from it, so an engine busy in
 // a long Go call or sending a large result is not declared dead while its
-// process runs.
+// process runs. Only engines silent for half of DeadAfter are pinged: the
+// transport's keep-alives (at that period) keep the others heard, which
+// keeps 1,000 idle engines cheap.
 func (h *Hub) heartbeats(ctx context.Context) {
 	tick := time.NewTicker(h.cfg.Heartbeat)
 	defer tick.Stop()
@@ -298,9 +300,10 @@ func (h *Hub) heartbeats(ctx context.Context) {
 				if n := e.conn.PacketsReceived(); n != e.packets {
 					e.packets, e.lastSeen = n, now
 				}
-				if now.Sub(e.lastSeen) > h.cfg.DeadAfter {
+				switch quiet := now.Sub(e.lastSeen); {
+				case quiet > h.cfg.DeadAfter:
 					dead = append(dead, e)
-				} else {
+				case quiet >= h.cfg.DeadAfter/2:
 					live = append(live, e.conn)
 				}
 			}

@@ -104,6 +104,7 @@ func serveEngines(ctx context.Context, cfg engine.Config, n int, stderr io.Write
 	var failed atomic.Bool
 	var mu sync.Mutex // serializes error lines
 	base := cfg
+	var prev <-chan struct{}
 	for i := range n {
 		c := base
 		if base.ID >= 0 {
@@ -117,6 +118,16 @@ func serveEngines(ctx context.Context, cfg engine.Config, n int, stderr io.Write
 			fmt.Fprintln(stderr, "pxsh engine:", err)
 			return 1
 		}
+		if i > 0 {
+			// One registration at a time per process: the controller
+			// bounds handshakes pending per host.
+			select {
+			case <-prev:
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+			}
+		}
+		prev = e.Joined()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
