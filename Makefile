@@ -24,6 +24,7 @@ check:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./quic
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./starlarklib
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeArrays$$' -fuzztime $(FUZZTIME) ./starlarklib
 
 bench: build
 	PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench

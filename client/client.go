@@ -291,6 +291,60 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 	return t, nil
 }
 
+// SubmitFan sends one request to several engines with one body: the
+// controller makes one task per engine (each with its own msg id and
+// result, as if submitted one by one) and forwards the same body to each,
+// so the body crosses the client's link once. req.MsgID and req.Engine
+// are ignored. One engine is an ordinary Submit.
+func (c *Client) SubmitFan(req protocol.Request, engines []int, body []byte) ([]*Task, error) {
+	if len(engines) == 1 {
+		req.MsgID, req.Engine = "", engines[0]
+		t, err := c.Submit(req, body)
+		if err != nil {
+			return nil, err
+		}
+		return []*Task{t}, nil
+	}
+	now := time.Now()
+	req.Submitted = now.UnixNano()
+	req.MsgID, req.Engine = "", 0
+	req.Fan = make([]protocol.FanTarget, len(engines))
+	tasks := make([]*Task, len(engines))
+	for i, e := range engines {
+		id := c.NewMsgID()
+		req.Fan[i] = protocol.FanTarget{MsgID: id, Engine: e}
+		tasks[i] = &Task{MsgID: id, Engine: e, Kind: req.Kind, Label: req.Label, Name: req.Name,
+			Submitted: now, done: make(chan struct{})}
+	}
+	p, err := protocol.Marshal(protocol.TRequest, &req, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if n := len(p) + len(body); n > c.maxFrame-hubHeadroom {
+		limit := c.maxFrame
+		c.mu.Unlock()
+		return nil, fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(n), Limit: int64(limit)})
+	}
+	for _, t := range tasks {
+		c.pending[t.MsgID] = t
+	}
+	c.mu.Unlock()
+	if err := c.writeMsg(p, body); err != nil {
+		c.mu.Lock()
+		for _, t := range tasks {
+			delete(c.pending, t.MsgID)
+		}
+		c.mu.Unlock()
+		return nil, fmt.Errorf("submit %s: %w", req.Kind, err)
+	}
+	return tasks, nil
+}
+
 // hubHeadroom is room left in a request frame for the fields the hub adds
 // to its header (the client id) before forwarding it.
 const hubHeadroom = 1 << 10

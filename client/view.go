@@ -33,23 +33,18 @@ func (v *View) Targets() []int {
 	return v.targets
 }
 
-// Submit sends one request per target engine with the same body.
+// Submit sends one request per target engine with the same body, which
+// crosses the client's link once (Client.SubmitFan).
 func (v *View) Submit(req protocol.Request, body []byte) (*AsyncResult, error) {
 	targets := v.Targets()
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("%s: no engines", req.Kind)
 	}
-	ar := &AsyncResult{}
-	for _, id := range targets {
-		r := req
-		r.MsgID, r.Engine = "", id
-		t, err := v.c.Submit(r, body)
-		if err != nil {
-			return nil, err
-		}
-		ar.Tasks = append(ar.Tasks, t)
+	tasks, err := v.c.SubmitFan(req, targets, body)
+	if err != nil {
+		return nil, err
 	}
-	return ar, nil
+	return &AsyncResult{Tasks: tasks}, nil
 }
 
 // ExecuteAsync runs code on every target.

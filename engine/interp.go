@@ -58,10 +58,10 @@ type InterpConfig struct {
 
 // Interp runs tasks in one persistent Starlark namespace. Its predeclared
 // names are Starlark's universe, the standard modules (math, json, time,
-// struct, np/numpy), the engine module (id, pid, host), Reference, the
-// host modules (sh, fs, env, host: see package hostlib) and the configured
-// Modules. Unless the Grant allows it, code has no access to files,
-// programs, the network or the environment.
+// struct, np/numpy), the engine module (id, pid, host), Reference, catch,
+// the host modules (sh, fs, env, host: see package hostlib) and the
+// configured Modules. Unless the Grant allows it, code has no access to
+// files, programs, the network or the environment.
 //
 // Run must not be called concurrently; cancellation goes through its
 // context.
@@ -90,6 +90,11 @@ func NewInterp(cfg InterpConfig) *Interp {
 		"host": starlark.String(cfg.Host),
 	}}
 	builtins["Reference"] = starlarklib.ReferenceBuiltin()
+	builtins["catch"] = starlarklib.CatchBuiltin(func(err error) starlark.Value {
+		re := classify(err)
+		re.Engine = cfg.ID
+		return starlarklib.ErrorValue{Err: re}
+	})
 	for k, v := range hostlib.Modules(hostlib.Config{Grant: cfg.Grant}) {
 		builtins[k] = v
 	}

@@ -225,3 +225,12 @@ func TestShippedFunctionMissingGlobalIsNameError(t *testing.T) {
 		t.Fatalf("error = %+v, want NameError: name 'zz' is not defined", res.Error)
 	}
 }
+
+func TestInterpCatch(t *testing.T) {
+	in := newInterp(0)
+	res, v := exec(t, in, "e = catch(lambda: 1 // 0)\nok = catch(lambda x: x + 1, 1)\n[bool(e), e.ename, e.engine_id, ok]")
+	mustOK(t, res)
+	if v.String() != `[False, "ZeroDivisionError", 3, 2]` {
+		t.Errorf("catch on the engine: %v", v)
+	}
+}

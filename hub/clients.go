@@ -89,6 +89,9 @@ func (h *Hub) clientFrame(cl *client, p []byte) error {
 		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
 			return err
 		}
+		if len(r.Fan) > 0 {
+			return h.fanOut(cl, &r, body)
+		}
 		if r.MsgID == "" {
 			return fmt.Errorf("request without msg id")
 		}
@@ -140,6 +143,26 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 	if err := send(e.conn, protocol.TRequest, r, body); err != nil {
 		h.engineRefused(e, t, err)
 	}
+}
+
+// fanOut splits a fanned-out request into one direct task per target,
+// each forwarded with the same body slice: the body crosses the client's
+// link once and is not copied per engine (the engines' writers queue it
+// by reference).
+func (h *Hub) fanOut(cl *client, r *protocol.Request, body []byte) error {
+	fan := r.Fan
+	r.Fan = nil
+	for _, ft := range fan {
+		if ft.MsgID == "" || ft.Engine < 0 {
+			return fmt.Errorf("fanned-out request with a bad target (msg id %q, engine %d)", ft.MsgID, ft.Engine)
+		}
+	}
+	for _, ft := range fan {
+		one := *r
+		one.MsgID, one.Engine = ft.MsgID, ft.Engine
+		h.request(cl, &one, body)
+	}
+	return nil
 }
 
 // cancel forwards a cancel to the engines holding the tasks.

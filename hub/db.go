@@ -34,6 +34,7 @@ func unixTime(ns int64) time.Time {
 
 // recordSubmitted records a new task.
 func (h *Hub) recordSubmitted(t *task) {
+	h.stats.noteSubmitted(&t.req, t.body)
 	hdr, _ := protocol.MarshalValue(&t.req)
 	kind := "direct"
 	if t.balanced {
@@ -48,6 +49,7 @@ func (h *Hub) recordSubmitted(t *task) {
 
 // recordResult records a task's outcome.
 func (h *Hub) recordResult(r *protocol.Result, body []byte) {
+	h.stats.noteResult(r, body)
 	status := taskdb.StatusOK
 	switch r.Status {
 	case protocol.StatusError:

@@ -23,6 +23,7 @@ type engine struct {
 	balanced  int              // of which load-balanced
 	completed int
 	dead      bool
+	running   *task // the last task the engine said started (Snapshot)
 }
 
 // task is a request in flight. Fields are guarded by Hub.mu.
@@ -38,6 +39,7 @@ type task struct {
 	claimed  bool      // a reconnected engine said it holds it
 	// unstarted: restored with no Started notice recorded
 	unstarted bool
+	started   int64 // unix ns of the engine's started notice; 0 before
 	// sent is when a load-balanced task was sent to its engine; alone,
 	// that the engine held nothing else then (its round trip is measured).
 	sent  time.Time
@@ -258,11 +260,17 @@ func (h *Hub) engineRefused(e *engine, t *task, err error) {
 
 // engineStarted relays a started notice to the task's client.
 func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
+	h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
+	h.stats.dbWrites[1].Add(1)
 	h.mu.Lock()
 	var cl *client
 	t := h.tasks[m.MsgID]
 	if t != nil {
 		cl = h.clients[t.client]
+		t.started = m.At
+		if e := h.engines[t.engine]; e != nil {
+			e.running = t
+		}
 		if t.engine == m.Engine {
 			h.sched.Long(m.Engine, longRun)
 		}

@@ -113,6 +113,8 @@ type Hub struct {
 	// restoring is set while restored tasks wait for their engines.
 	restoring bool
 	tick      chan struct{}
+	// stats are updated with atomics only (stats.go).
+	stats stats
 }
 
 // Slow-consumer bounds: the bytes that may wait in the hub for one peer

@@ -58,7 +58,7 @@ const clusterUsage = `usage:
   pxsh cluster start [-n N] [--engines local|mpi|slurm|pbs|sge|lsf|ssh] [--controller local|slurm|pbs|sge|lsf|ssh]
                      [--profile NAME] [--daemonize] [--wait] [--restart-engines] [--hosts h1:2,h2:2]
                      [--ssh-config F] [--ship-binary] [--ip IP] [--location HOST] [--local-only]
-                     [--allow sh,env,fs=/scratch:/data]
+                     [--allow sh,env,fs=/scratch:/data] [--dashboard ADDR|off]
   pxsh cluster engines -n M [--profile NAME] [--engines X] [--wait] [--allow CAPS]
   pxsh cluster stop [--profile NAME] [--all]
   pxsh cluster list
@@ -113,7 +113,7 @@ type startFlags struct {
 	n, perProcess                                    int
 	engines, controller, profileName, profileDir     string
 	hosts, sshConfig, ip, location, controllerHost   string
-	mpiexec, mpiArgs, allow                          string
+	mpiexec, mpiArgs, allow, dashboard               string
 	daemonize, wait, restart, ship, localOnly, super bool
 	timeout                                          time.Duration
 }
@@ -142,6 +142,7 @@ func newStartFlags(name string, env Env) *startFlags {
 	fs.StringVar(&f.mpiArgs, "mpi-args", "", "extra mpiexec arguments (space separated)")
 	fs.StringVar(&f.allow, "allow", "", "host `capabilities` of the engines: sh, env, fs=ROOT:ROOT (comma-separated; default: config file, else none)")
 	if name == "start" {
+		fs.StringVar(&f.dashboard, "dashboard", "", "controller's web dashboard `address` (host:port; default a free loopback port), or off")
 		fs.BoolVar(&f.daemonize, "daemonize", false, "run the cluster in the background and return")
 		fs.BoolVar(&f.super, strings.TrimPrefix(supervisorFlag, "--"), false, "internal: run as the detached supervisor")
 	}
@@ -211,6 +212,8 @@ func (f *startFlags) config(env Env) (Config, *FileSettings, error) {
 			cfg.MPI.Args = strings.Fields(f.mpiArgs)
 		case "allow":
 			cfg.Allow = f.allow
+		case "dashboard":
+			cfg.ControllerArgs = append(cfg.ControllerArgs, "--dashboard", f.dashboard)
 		}
 	})
 	if ferr == nil && cfg.Allow != "" && env.CheckAllow != nil {
@@ -603,7 +606,7 @@ func clusterList(args []string, env Env) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7s %-8s %s\n", "PROFILE", "CLUSTER ID", "RUNNING", "ENGINES", "LAUNCHER", "ALLOW")
+	fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7s %-8s %-12s %s\n", "PROFILE", "CLUSTER ID", "RUNNING", "ENGINES", "LAUNCHER", "ALLOW", "DASHBOARD")
 	for _, dir := range profileDirs(profile.Root(env.Getenv)) {
 		st, err := ReadState(dir)
 		if err != nil {
@@ -621,7 +624,11 @@ func clusterList(args []string, env Env) int {
 		if allow == "" {
 			allow = "-"
 		}
-		fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7d %-8s %s\n", profileName(dir), id, running, st.EngineCount(), st.Engines, allow)
+		dash := "-"
+		if d, err := profile.ReadDashboard(dir); err == nil && st.Running() {
+			dash = d.URL
+		}
+		fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7d %-8s %-12s %s\n", profileName(dir), id, running, st.EngineCount(), st.Engines, allow, dash)
 	}
 	return exitOK
 }

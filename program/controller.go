@@ -35,6 +35,7 @@ type controllerFlags struct {
 	supervised                            bool
 	grace                                 time.Duration
 	maxFrame                              size
+	dashboard                             string
 }
 
 func (f *controllerFlags) register(fs *flag.FlagSet) {
@@ -56,6 +57,7 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	f.maxFrame = quic.DefaultMaxFrame
 	fs.Var(&f.maxFrame, "max-frame", "largest message `size` (a result, a pushed value, a reply); larger ones fail with an error naming the size")
 	fs.BoolVar(&f.supervised, "x-supervised", false, "internal: started by `pxsh cluster start`, which records it")
+	fs.StringVar(&f.dashboard, "dashboard", "127.0.0.1:0", "web dashboard and /metrics `address` (host:port), or off")
 }
 
 func (f *controllerFlags) dir() string {
@@ -111,6 +113,12 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if f.daemonize {
 		return daemonize(args, f.dir(), stderr)
 	}
+	if f.dashboard != "off" && f.dashboard != "none" {
+		if _, _, err := net.SplitHostPort(f.dashboard); err != nil {
+			fmt.Fprintf(stderr, "pxsh controller: --dashboard %q: want host:port or off\n", f.dashboard)
+			return 2
+		}
+	}
 	h, err := hub.New(f.config(stderr))
 	if err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
@@ -127,6 +135,13 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
+	stopDash, err := startDashboard(ctx, h, f.dashboard, f.dir(), stderr)
+	if err != nil {
+		h.Shutdown()
+		fmt.Fprintln(stderr, "pxsh controller:", err)
+		return 1
+	}
+	defer stopDash()
 	if err := h.Serve(ctx); err != nil && !errors.Is(err, hub.ErrClosed) {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
 		return 1

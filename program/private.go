@@ -42,6 +42,10 @@ func startPrivate(ctx context.Context, p shell.Private) (string, func(), error) 
 	served := make(chan struct{})
 	go func() { h.Serve(hctx); close(served) }()
 	<-h.Ready()
+	stopDash, err := startDashboard(hctx, h, "127.0.0.1:0", dir, os.Stderr)
+	if err != nil {
+		stopDash = func() {} // the cluster works without its dashboard
+	}
 	bin, err := os.Executable()
 	if err != nil {
 		cancel()
@@ -52,6 +56,7 @@ func startPrivate(ctx context.Context, p shell.Private) (string, func(), error) 
 	var procs []*exec.Cmd
 	stop := func() {
 		stopProcs(procs, 2*time.Second)
+		stopDash()
 		cancel()
 		<-served
 		os.RemoveAll(dir)

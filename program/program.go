@@ -85,7 +85,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, opts ...Optio
 // subcommand reports whether name is a subcommand other than the shell.
 func subcommand(name string) bool {
 	switch name {
-	case "controller", "engine", "cluster", "kernel", "profile", "version", "--version":
+	case "controller", "engine", "cluster", "kernel", "profile", "dashboard", "top",
+		"version", "--version", "help", "--help", "-h", "-help":
 		return true
 	}
 	return false
@@ -105,8 +106,46 @@ func runSubcommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return kernelMain(ctx, rest, stdout, stderr, o)
 	case "profile":
 		return profileMain(ctx, rest, stdout, stderr)
+	case "dashboard":
+		return dashboardMain(rest, stdout, stderr)
+	case "top":
+		return topMain(ctx, rest, stdout, stderr)
+	case "help", "--help", "-h", "-help":
+		return helpMain(rest, stdout, stderr)
 	}
 	fmt.Fprintln(stdout, "pxsh", Version)
+	return 0
+}
+
+// Usage lists every subcommand (`pxsh help`, `pxsh --help`).
+const Usage = `usage: pxsh [-n N] [--profile NAME] [--file CONNECTION_FILE]    interactive shell
+       pxsh [flags] -c CODE [ARGS]                                run code and exit
+       pxsh [flags] run FILE.star [ARGS]                          run a script
+
+commands:
+  run FILE [ARGS]        run a Starlark script (argv = [FILE, ARGS...])
+  cluster start|engines|stop|list|clean
+                         start and manage a cluster of a profile (pxsh cluster help)
+  profile create|list|locate
+                         manage profiles
+  controller             run a controller (hub, schedulers, dashboard) in the foreground
+  engine                 run an engine that connects to a controller
+  kernel [install]       a Jupyter kernel (pxsh kernel install writes its kernelspec)
+  dashboard              print the URL of the controller's web dashboard (--metrics: /metrics)
+  top                    live engines and tasks in the terminal (--once: print once)
+  version                print pxsh's version
+  help                   this text; pxsh COMMAND --help shows a command's flags
+
+In the shell: help() and help(x) document any object, method or magic,
+%lsmagic lists the magics. Docs: docs/STARLARK.md, docs/SHELL.md,
+docs/LAUNCHERS.md, docs/DASHBOARD.md.
+`
+
+func helpMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stdout, "run `pxsh %s --help` for its flags\n\n", args[0])
+	}
+	fmt.Fprint(stdout, Usage)
 	return 0
 }
 

@@ -189,10 +189,23 @@ type Request struct {
 	DepFailure bool `cbor:"16,keyasint,omitempty"`
 	// Name is a display name for the task (the function's name).
 	Name string `cbor:"17,keyasint,omitempty"`
+	// Fan, when set, sends the request to several engines with one body:
+	// the hub makes one direct task per entry (its msg id and engine, the
+	// other fields shared) and forwards the same body bytes to each
+	// engine. MsgID and Engine are then ignored. Clients send it for a
+	// DirectView over several engines, so a pushed value crosses the
+	// client's link once.
+	Fan []FanTarget `cbor:"18,keyasint,omitempty"`
 	// Prefetched, set by the hub, marks a load-balanced task sent beyond
 	// the high-water mark: the engine hands it back (TReturn) unstarted
 	// if the task it runs turns out long.
-	Prefetched bool `cbor:"18,keyasint,omitempty"`
+	Prefetched bool `cbor:"19,keyasint,omitempty"`
+}
+
+// FanTarget is one task of a fanned-out Request.
+type FanTarget struct {
+	MsgID  string `cbor:"1,keyasint"`
+	Engine int    `cbor:"2,keyasint"`
 }
 
 // Status is a task's outcome.

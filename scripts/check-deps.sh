@@ -9,6 +9,7 @@ mod=github.com/pxsh/pxsh
 # allowed[pkg]: project packages pkg may import (prefix match on path).
 declare -A allowed=(
   [protocol]=""
+  [docs]=""
   [profile]="protocol"
   [quic]=""
   [scheduler]=""
@@ -17,7 +18,7 @@ declare -A allowed=(
   [hub]="scheduler protocol quic profile hub"
   [client]="protocol quic profile"
   [launcher]="protocol profile"
-  [shell]="shell client starlarklib launcher protocol profile"
+  [shell]="shell client starlarklib launcher protocol profile docs"
   [kernel]="shell client protocol profile starlarklib"
   [internal]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
   [program]="kernel shell hub engine launcher client protocol profile quic starlarklib scheduler"

@@ -281,28 +281,20 @@ func (s *Shell) Describe(path string) (string, bool) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s\n", path, v.Type())
-	switch f := v.(type) {
-	case *starlark.Function:
-		b.WriteString(signature(f) + "\n")
-		if doc := f.Doc(); doc != "" {
-			b.WriteString("\n" + doc + "\n")
-		}
-	case *starlark.Builtin:
-		fmt.Fprintf(&b, "built-in %s\n", f.Name())
+	switch v.(type) {
+	case *starlark.Function, *starlark.Builtin, starlark.String:
 	default:
-		if d, ok := v.(interface{ Doc() string }); ok && d.Doc() != "" {
-			b.WriteString(d.Doc() + "\n")
-		}
 		r := v.String()
 		if len(r) > 400 {
 			r = r[:400] + "..."
 		}
-		b.WriteString(r + "\n")
+		b.WriteString(r + "\n\n")
 	}
-	if h, ok := v.(starlark.HasAttrs); ok {
-		if names := filterPrefix(h.AttrNames(), ""); len(names) > 0 {
-			fmt.Fprintf(&b, "\nattributes: %s\n", strings.Join(names, ", "))
-		}
+	// The same text as help(x) in the shell, from docs/STARLARK.md.
+	if _, ok := v.(starlark.String); ok {
+		b.WriteString("str value\n")
+	} else if err := s.help(&b, v); err != nil {
+		fmt.Fprintf(&b, "(no help: %v)\n", err)
 	}
 	return b.String(), true
 }

@@ -3,6 +3,7 @@ package shell
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"go.starlark.net/starlark"
@@ -65,8 +66,12 @@ func TestRunCellLocal(t *testing.T) {
 	if ename, _, _ := ErrorParts(err); ename != "UsageError" {
 		t.Errorf("unknown magic: %v (%s)", err, ename)
 	}
-	if text, ok := s.Describe("f"); !ok || text != "f: function\ndef f(x)\n\ndoubles\n" {
+	if text, ok := s.Describe("f"); !ok || text != "f: function\ndef f(x)\n    doubles\n" {
 		t.Errorf("Describe(f) = %q, %v", text, ok)
+	}
+	// Inspection shows what help(x) shows, from docs/STARLARK.md.
+	if text, ok := s.Describe("catch"); !ok || !strings.Contains(text, "catch(") {
+		t.Errorf("Describe(catch) = %q, %v: want the help text", text, ok)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -69,6 +69,7 @@ func (s *Shell) MagicNames() []string {
 		}
 		out = append(out, "%%px"+suffix)
 	}
+	out = append(out, "%lsmagic", "%timeline")
 	sort.Strings(out)
 	return out
 }
@@ -90,6 +91,13 @@ func (s *Shell) magic(ctx context.Context, thread *starlark.Thread, code string)
 			return err
 		}
 		return s.pxRun(ctx, thread, pv, body, o)
+	}
+	switch word {
+	case "lsmagic":
+		s.lsmagic()
+		return nil
+	case "timeline":
+		return s.timeline(rest)
 	}
 	for _, base := range magicBases {
 		suffix, ok := strings.CutPrefix(word, base)
@@ -428,6 +436,9 @@ func (s *Shell) pxRun(ctx context.Context, thread *starlark.Thread, pv *pxView, 
 		return err
 	}
 	pv.last = ar
+	if block {
+		s.noteBlocked(ar)
+	}
 	if o.out != "" {
 		s.ns.Set(o.out, ar)
 	}

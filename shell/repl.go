@@ -137,6 +137,12 @@ func (s *Shell) startup(ctx context.Context) error {
 	if s.terminal && !s.cfg.Quiet {
 		fmt.Fprintf(s.cfg.Stdout, "pxsh %s: %d engines (%s); rc = Client(), %%px on rc[:]\n",
 			s.cfg.Version, len(c.Ids()), s.where())
+		s.mu.Lock()
+		dir := filepath.Dir(filepath.Dir(s.connFile))
+		s.mu.Unlock()
+		if d, err := profile.ReadDashboard(dir); err == nil {
+			fmt.Fprintf(s.cfg.Stdout, "dashboard: %s\n", d.URL)
+		}
 	}
 	return nil
 }
@@ -221,7 +227,7 @@ func (s *Shell) eval(ctx context.Context, thread *starlark.Thread, name, code st
 	}
 	v, err := s.ns.Exec(thread, name, code, true)
 	if err != nil {
-		return err
+		return withHint(code, err)
 	}
 	s.show(v)
 	return nil

@@ -51,7 +51,7 @@ func (s *Shell) RunString(ctx context.Context, filename, code string) error {
 	stop := context.AfterFunc(ctx, func() { thread.Cancel(cancelReason(ctx)) })
 	defer stop()
 	_, err := s.ns.Exec(thread, filename, code, false)
-	return err
+	return withHint(code, err)
 }
 
 // cancelReason is the message of a Starlark thread cancelled with ctx.

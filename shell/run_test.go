@@ -24,7 +24,7 @@ func TestRunStringCancelsLoop(t *testing.T) {
 		})},
 	})
 	defer s.Close()
-	err := s.RunString(ctx, "loop.star", "interrupt()\nn = 0\nwhile True:\n    n += 1\n")
+	err := s.RunString(ctx, "loop.star", "n = 0\ninterrupt()\nwhile True:\n    n += 1\n")
 	if err == nil || !strings.Contains(err.Error(), "KeyboardInterrupt") {
 		t.Fatalf("RunString = %v, want a KeyboardInterrupt cancellation", err)
 	}

@@ -116,6 +116,7 @@ type Shell struct {
 	px       *magics
 
 	mu       sync.Mutex
+	blocked  *clientlib.AsyncResult // the last blocking call's (%timeline)
 	callCtx  context.Context
 	connFile string
 	stop     func()
@@ -148,8 +149,8 @@ func New(cfg Config) *Shell {
 	s.color = s.terminal && cfg.Getenv("NO_COLOR") == ""
 	s.px = newMagics()
 	s.env = &clientlib.Env{Connect: s.connect, Stdout: cfg.Stdout, Context: s.context,
-		Activate: s.activate, Terminal: s.terminal}
-	builtins := starlark.StringDict{}
+		Activate: s.activate, Terminal: s.terminal, Blocked: s.noteBlocked}
+	builtins := starlark.StringDict{"help": starlark.NewBuiltin("help", s.helpBuiltin)}
 	for k, v := range starlarklib.Modules() {
 		builtins[k] = v
 	}

@@ -78,6 +78,16 @@ var defaultKeys = []string{"msg_id", "client_id", "engine_id", "view_kind", "lab
 // msg_id is always returned. Returned times are time.Time, engine_id an int,
 // error a *protocol.RemoteError; unset ones are nil.
 func (db *DB) Query(ctx context.Context, query map[string]any, keys []string) ([]map[string]any, error) {
+	return db.query(ctx, query, keys, 0)
+}
+
+// Latest is Query limited to the last limit matching records (still in
+// submission order); limit <= 0 means no limit.
+func (db *DB) Latest(ctx context.Context, query map[string]any, keys []string, limit int) ([]map[string]any, error) {
+	return db.query(ctx, query, keys, limit)
+}
+
+func (db *DB) query(ctx context.Context, query map[string]any, keys []string, limit int) ([]map[string]any, error) {
 	where, args, err := buildWhere(query)
 	if err != nil {
 		return nil, fmt.Errorf("query tasks: %w", err)
@@ -105,11 +115,15 @@ func (db *DB) Query(ctx context.Context, query map[string]any, keys []string) ([
 	if err := db.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("query tasks: %w", err)
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + " FROM tasks"
+	from := " FROM tasks"
 	if where != "" {
-		q += " WHERE " + where
+		from += " WHERE " + where
 	}
-	q += " ORDER BY seq"
+	cols := strings.Join(sel, ", ")
+	q := "SELECT " + cols + from + " ORDER BY seq"
+	if limit > 0 {
+		q = fmt.Sprintf("SELECT %s FROM (SELECT seq, %s%s ORDER BY seq DESC LIMIT %d) ORDER BY seq", cols, cols, from, limit)
+	}
 	rows, err := db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query tasks: %w", err)

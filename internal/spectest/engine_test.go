@@ -3,7 +3,6 @@ package spectest
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,9 +10,7 @@ import (
 )
 
 // TestSpecRealEngine sends chunks to a real engine process with execute
-// (each in a cleared namespace). Engines have no catch builtin, so the
-// chunks that call assert.fails are left to TestSpec's in-process engine;
-// the rest run here.
+// (each in a cleared namespace), assert.fails through the engine's catch.
 func TestSpecRealEngine(t *testing.T) {
 	t.Parallel()
 	dir := specDir(t)
@@ -30,8 +27,6 @@ func TestSpecRealEngine(t *testing.T) {
 			continue
 		case why != "" || hostValues.MatchString(src) || ch.id() == "module.star:1":
 			continue // as in TestSpecBinary
-		case strings.Contains(src, "assert.fails("):
-			continue // needs catch
 		}
 		ran++
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*clustertest.Scale())
@@ -61,7 +56,7 @@ func TestSpecRealEngine(t *testing.T) {
 		}
 	}
 	t.Logf("%d chunks ran on a real engine", ran)
-	if ran < 20 {
+	if ran < 70 {
 		t.Errorf("only %d chunks ran on the real engine", ran)
 	}
 }

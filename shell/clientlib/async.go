@@ -65,21 +65,18 @@ var (
 	_ starlark.Sequence = (*AsyncResult)(nil)
 )
 
-// submit sends one request per target and records the tasks.
+// submit sends one request per target (the body once: Client.SubmitFan)
+// and records the tasks.
 func (rc *Client) submit(req protocol.Request, body []byte, targets []int, single bool) (*AsyncResult, error) {
 	if len(targets) == 0 {
 		return nil, errNoEngines
 	}
 	ar := rc.newResult(req, single)
-	for _, id := range targets {
-		r := req
-		r.MsgID, r.Engine = "", id
-		t, err := rc.c.Submit(r, body)
-		if err != nil {
-			return nil, err
-		}
-		ar.tasks = append(ar.tasks, t)
+	tasks, err := rc.c.SubmitFan(req, targets, body)
+	if err != nil {
+		return nil, err
 	}
+	ar.tasks = tasks
 	rc.h.record(ar.tasks)
 	return ar, nil
 }
@@ -287,6 +284,9 @@ func (ar *AsyncResult) taskValue(thread *starlark.Thread, i int) (v starlark.Val
 func (ar *AsyncResult) value(thread *starlark.Thread, d float64, exceptions bool) (starlark.Value, error) {
 	if err := ar.waitReady(d); err != nil {
 		return nil, err
+	}
+	if d < 0 && ar.rc != nil && ar.rc.env.Blocked != nil {
+		ar.rc.env.Blocked(ar)
 	}
 	vals, err := ar.results(thread, exceptions)
 	if err != nil {
@@ -633,6 +633,8 @@ var asyncMethods = map[string]builtinFunc{
 	"display_outputs": arDisplayOutputs,
 	// progress.go (the shell's progress bar)
 	"wait_interactive": arWaitInteractive,
+	// timeline.go
+	"timeline": arTimeline,
 }
 
 func recvAR(b *starlark.Builtin) *AsyncResult { return b.Receiver().(*AsyncResult) }

@@ -8,7 +8,6 @@ package clientlib
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -35,6 +34,9 @@ type Env struct {
 	Activate func(v *DirectView, suffix string) error
 	// Terminal says Stdout is a terminal: progress bars and colour.
 	Terminal bool
+	// Blocked, when set, is called with the AsyncResult of each blocking
+	// call once it finished (the shell's %timeline).
+	Blocked func(ar *AsyncResult)
 }
 
 func (e *Env) ctx() context.Context {
@@ -49,22 +51,8 @@ func Builtins(env *Env) starlark.StringDict {
 	return starlark.StringDict{
 		"Client":    starlark.NewBuiltin("Client", env.newClient),
 		"Reference": starlarklib.ReferenceBuiltin(),
-		"catch":     starlark.NewBuiltin("catch", catch),
+		"catch":     starlarklib.CatchBuiltin(errorValue),
 	}
-}
-
-// catch(f, *args, **kwargs) calls f and returns its value, or the error as
-// a RemoteError value (False in a boolean context) instead of stopping the
-// script.
-func catch(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	if len(args) == 0 {
-		return nil, fmt.Errorf("catch: missing function argument")
-	}
-	v, err := starlark.Call(thread, args[0], args[1:], kwargs)
-	if err == nil {
-		return v, nil
-	}
-	return errorValue(err), nil
 }
 
 // namedError is a client-side error with an ipyparallel class name
