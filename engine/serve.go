@@ -271,7 +271,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume,
-		Caps: e.cfg.Grant.Caps()}
+		Caps: e.cfg.Grant.Caps(), Process: processToken()}
 	if resume {
 		reg.Tasks, reg.Recent = e.held()
 	}
@@ -385,6 +385,9 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 			if err := protocol.UnmarshalHeader(hb, &r); err != nil {
 				return err
 			}
+			if r.Share != "" {
+				putShared(r.Share, body, r.ShareN)
+			}
 			e.enqueue(r, body)
 		case protocol.TCancel:
 			var m protocol.Cancel
@@ -460,8 +463,24 @@ func (e *Engine) work(ctx context.Context) {
 			})
 			stopTimer = t.Stop
 		}
+		body := q.body
+		if key := q.req.SharedBody; key != "" {
+			var ok bool
+			if body, ok = takeShared(tctx, key); !ok {
+				stopTimer()
+				cancel(nil)
+				e.mu.Lock()
+				e.running, e.cancel, e.long = "", nil, false
+				e.mu.Unlock()
+				e.reply(&q.req, protocol.Result{Status: protocol.StatusError, Received: q.received,
+					Started: time.Now().UnixNano(), Completed: time.Now().UnixNano(),
+					Error: &protocol.RemoteError{Name: "EngineError", Engine: e.ID(), Method: string(q.req.Kind),
+						Message: "the request's body, sent once to this engine process, did not arrive"}}, nil)
+				continue
+			}
+		}
 		started := e.announce(q.req.MsgID)
-		res, val := e.interp.Run(tctx, &q.req, q.body)
+		res, val := e.interp.Run(tctx, &q.req, body)
 		started.Stop()
 		stopTimer()
 		cancel(nil)
@@ -601,6 +620,9 @@ func (e *Engine) cancelTasks(ids []string) {
 	for _, q := range e.queue {
 		if want[q.req.MsgID] {
 			aborted = append(aborted, q)
+			if q.req.SharedBody != "" {
+				releaseShared(q.req.SharedBody)
+			}
 		} else {
 			kept = append(kept, q)
 		}
@@ -734,6 +756,8 @@ func (e *Engine) drop(ids []string) {
 	for _, q := range e.queue {
 		if !want[q.req.MsgID] {
 			kept = append(kept, q)
+		} else if q.req.SharedBody != "" {
+			releaseShared(q.req.SharedBody)
 		}
 	}
 	clear(e.queue[len(kept):])

@@ -23,6 +23,7 @@ type engine struct {
 	balanced  int              // of which load-balanced
 	completed int
 	dead      bool
+	process   string // Register.Process: engines of one process share it
 	running   *task // the last task the engine said started (Snapshot)
 }
 
@@ -122,6 +123,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	h.noteID(id)
 	e := &engine{
 		info:     protocol.EngineInfo{ID: id, Host: r.Host, PID: r.PID, Caps: r.Caps},
+		process:  r.Process,
 		conn:     c,
 		lastSeen: time.Now(),
 		tasks:    map[string]*task{},

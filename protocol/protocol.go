@@ -96,6 +96,10 @@ type Register struct {
 	// Caps lists the host capabilities the engine was granted, in
 	// --allow syntax ("sh", "env", "fs=/a:/b").
 	Caps []string `cbor:"8,keyasint,omitempty"`
+	// Process is a random token of the engine's process, shared by the
+	// engines it runs (pxsh engine --count): the hub sends a fanned-out
+	// body once per process (Request.Share).
+	Process string `cbor:"9,keyasint,omitempty"`
 }
 
 // Registered answers Register.
@@ -200,6 +204,13 @@ type Request struct {
 	// the high-water mark: the engine hands it back (TReturn) unstarted
 	// if the task it runs turns out long.
 	Prefetched bool `cbor:"19,keyasint,omitempty"`
+	// Share, set by the hub on a fanned-out request, names its body for
+	// the other engines of the same process, ShareN of them, which get
+	// the request with SharedBody set to the name and no body: the body
+	// crosses to each engine process once.
+	Share      string `cbor:"20,keyasint,omitempty"`
+	ShareN     int    `cbor:"21,keyasint,omitempty"`
+	SharedBody string `cbor:"22,keyasint,omitempty"`
 }
 
 // FanTarget is one task of a fanned-out Request.

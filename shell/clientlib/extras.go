@@ -15,13 +15,14 @@ import (
 
 // moreClientMethods holds the client methods beyond the foundation's.
 var moreClientMethods = map[string]builtinFunc{
-	"wait":         clientWait,
-	"abort":        clientAbort,
-	"queue_status": clientQueueStatus,
-	"engine_info":  clientEngineInfo, // engineinfo.go
-	"clear":        clientClear,
-	"shutdown":     clientShutdown,
-	"get_result":   clientGetResult,
+	"broadcast_view": clientBroadcastView,
+	"wait":           clientWait,
+	"abort":          clientAbort,
+	"queue_status":   clientQueueStatus,
+	"engine_info":    clientEngineInfo, // engineinfo.go
+	"clear":          clientClear,
+	"shutdown":       clientShutdown,
+	"get_result":     clientGetResult,
 	// hubdb.go (the hub's task database)
 	"result_status": clientResultStatus,
 	"hub_history":   clientHubHistory,
@@ -430,4 +431,12 @@ func viewQueueStatus(thread *starlark.Thread, b *starlark.Builtin, args starlark
 		return nil, err
 	}
 	return v.rc.queueStatus(v, verbose)
+}
+
+// clientBroadcastView implements rc.broadcast_view(targets='all'),
+// ipyparallel's BroadcastView: the controller fans each request out (its
+// body sent once) and results come in engine order, as for a DirectView,
+// which in pxsh travels the same way (client.Client.BroadcastView).
+func clientBroadcastView(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return clientDirectView(thread, b, args, kwargs)
 }
