@@ -114,7 +114,6 @@ func scaleRun(b *testing.B, n, per int) {
 	b.ReportMetric(ms(death), "death-ms")
 }
 
-
 // idleController measures the controller's CPU (percent of one core) over
 // d and its resident memory.
 func idleController(b *testing.B, pid int, d time.Duration) (float64, int64) {

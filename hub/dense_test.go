@@ -52,3 +52,52 @@ func TestDenseProcessDeath(t *testing.T) {
 		}
 	}
 }
+
+// TestScale200 is the reduced scale check CI runs (make bench-scale runs
+// 1,000 and measures): 200 engines in 5 processes register, execute and
+// apply on all (values in engine order), take a broadcast push, and a
+// killed process is 40 engine deaths while the other 160 keep working.
+// It asserts correctness, never time.
+func TestScale200(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 engines")
+	}
+	const n, per = 200, 40
+	c := clustertest.Start(t, n, clustertest.Options{PerProcess: per, Heartbeat: 500 * time.Millisecond, DeadAfter: 2500 * time.Millisecond})
+	cl := c.Client()
+	ctx := ctxT(t, 120*time.Second)
+	if err := cl.View().Execute(ctx, "a = engine.id"); err != nil {
+		t.Fatal(err)
+	}
+	blob := make([]byte, 256<<10)
+	if err := cl.BroadcastView().Push(ctx, map[string]any{"blob": blob}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(want []int) {
+		t.Helper()
+		got, err := cl.View().Apply(ctx, "lambda: (engine.id, a, len(blob))")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d values, want %d", len(got), len(want))
+		}
+		for i, v := range got {
+			tup := v.([]any)
+			if tup[0] != int64(want[i]) || tup[1] != int64(want[i]) || tup[2] != int64(len(blob)) {
+				t.Fatalf("value %d = %v, want engine %d", i, tup, want[i])
+			}
+		}
+	}
+	var all, rest []int
+	for i := range n {
+		all = append(all, i)
+		if i < per || i >= 2*per {
+			rest = append(rest, i)
+		}
+	}
+	check(all)
+	c.Kill(per) // engines 40..79
+	clustertest.Eventually(t, 30*time.Second, "engines 40-79 to leave", func() bool { return slices.Equal(cl.Ids(), rest) })
+	check(rest)
+}

@@ -24,7 +24,7 @@ type engine struct {
 	completed int
 	dead      bool
 	process   string // Register.Process: engines of one process share it
-	running   *task // the last task the engine said started (Snapshot)
+	running   *task  // the last task the engine said started (Snapshot)
 }
 
 // task is a request in flight. Fields are guarded by Hub.mu.
