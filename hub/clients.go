@@ -126,6 +126,7 @@ type share struct {
 	key     string
 	carrier bool
 	n       int
+	from    string // the carrier's msg id
 }
 
 // requestShared forwards a direct request; the task keeps the whole body
@@ -140,6 +141,9 @@ func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh sha
 		return
 	}
 	t := &task{req: *r, client: cl.id, engine: r.Engine, body: body}
+	if sh.key != "" && !sh.carrier {
+		t.req.BodyOf = sh.from // recorded once, with the carrier's task
+	}
 	h.mu.Lock()
 	e := h.engines[r.Engine]
 	if e != nil {
@@ -217,7 +221,7 @@ func (h *Hub) shares(cl *client, fan []protocol.FanTarget, size int) []share {
 		key := cl.id + "/" + fan[g[0]].MsgID
 		out[g[0]] = share{key: key, carrier: true, n: len(g) - 1}
 		for _, i := range g[1:] {
-			out[i] = share{key: key}
+			out[i] = share{key: key, from: fan[g[0]].MsgID}
 		}
 	}
 	return out

@@ -211,6 +211,10 @@ type Request struct {
 	Share      string `cbor:"20,keyasint,omitempty"`
 	ShareN     int    `cbor:"21,keyasint,omitempty"`
 	SharedBody string `cbor:"22,keyasint,omitempty"`
+	// BodyOf, in the task database's copy of a request, says its body is
+	// the one recorded with task BodyOf (a large fan-out records its body
+	// once per engine process, not once per engine).
+	BodyOf string `cbor:"23,keyasint,omitempty"`
 }
 
 // FanTarget is one task of a fanned-out Request.
