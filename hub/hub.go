@@ -168,10 +168,11 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A PING after half of DeadAfter of silence makes every live engine's
-	// transport answer, even when its stream is blocked (see heartbeats).
+	// A PING after a third of DeadAfter of silence makes every live
+	// engine's transport answer, even when its stream is blocked (see
+	// heartbeats).
 	ln, err := quic.Listen(cfg.Addr, id, quic.Config{Key: key, MaxFrame: cfg.MaxFrame, Logger: cfg.Logger,
-		KeepAlive: max(cfg.Heartbeat, cfg.DeadAfter/2)})
+		KeepAlive: max(cfg.Heartbeat, cfg.DeadAfter/3)})
 	if err != nil {
 		return nil, fmt.Errorf("start controller: %w", err)
 	}
