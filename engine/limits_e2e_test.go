@@ -257,3 +257,28 @@ func TestDefaultResultLimit(t *testing.T) {
 		t.Fatalf("got %v, want ValueError naming the size and the limit; logs: %s", err, cl.Logs())
 	}
 }
+
+// TestEngineFrameBelowController gives an engine a lower --max-frame than
+// the controller's: a request over the engine's limit fails with an error
+// naming the size and the limit, instead of the engine dropping its
+// connection on it, rejoining, being sent it again, forever.
+func TestEngineFrameBelowController(t *testing.T) {
+	cl := clustertest.Start(t, 1, clustertest.Options{EngineArgs: []string{"--max-frame", "1MiB"}})
+	c := cl.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*clustertest.Scale())
+	defer cancel()
+	pid := enginePID(t, ctx, c)
+	big := strings.Repeat("x", 2<<20)
+	check := func(err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "is 2.0 MiB, over the limit of 1 MiB") {
+			t.Fatalf("got %v, want an error naming the size and the engine's limit", err)
+		}
+		alive(t, ctx, c, pid)
+	}
+	check(c.View(0).Push(ctx, map[string]any{"a": big}))
+	_, err := c.View(0).Apply(ctx, "lambda s: len(s)", big)
+	check(err)
+	_, err = c.LoadBalanced(client.TaskOptions{}).Apply(ctx, "lambda s: len(s)", big)
+	check(err)
+}

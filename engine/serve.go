@@ -271,7 +271,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume,
-		Caps: e.cfg.Grant.Caps(), Process: processToken()}
+		Caps: e.cfg.Grant.Caps(), MaxFrame: e.cfg.MaxFrame, Process: processToken()}
 	if resume {
 		reg.Tasks, reg.Recent = e.held()
 	}

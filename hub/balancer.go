@@ -15,21 +15,30 @@ import (
 type outbox []outMsg
 
 type outMsg struct {
-	conn  *quic.Conn
-	parts [][]byte
-	onErr func(error) // a failed write, when it matters
+	conn   *quic.Conn
+	parts  [][]byte
+	onErr  func(error) // a failed write, when it matters
+	refuse error       // not sent: onErr gets this
 }
 
-func (o *outbox) add(c *quic.Conn, parts ...[]byte) { *o = append(*o, outMsg{c, parts, nil}) }
+func (o *outbox) add(c *quic.Conn, parts ...[]byte) { *o = append(*o, outMsg{conn: c, parts: parts}) }
 
 // addRequest queues a request frame for engine e: one that e's queue
 // refuses fails as if e had answered EngineBusy.
 func (h *Hub) addRequest(o *outbox, e *engine, t *task, parts ...[]byte) {
-	*o = append(*o, outMsg{e.conn, parts, func(err error) { h.engineRefused(e, t, err) }})
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	*o = append(*o, outMsg{e.conn, parts, func(err error) { h.engineRefused(e, t, err) }, e.fits("the "+string(t.req.Kind)+" request", n)})
 }
 
 func (o outbox) flush() {
 	for _, m := range o {
+		if m.refuse != nil {
+			m.onErr(m.refuse)
+			continue
+		}
 		if err := m.conn.WriteFrame(m.parts...); err != nil && m.onErr != nil {
 			m.onErr(err)
 		}

@@ -144,21 +144,6 @@ func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh sha
 	if sh.key != "" && !sh.carrier {
 		t.req.BodyOf = sh.from // recorded once, with the carrier's task
 	}
-	h.mu.Lock()
-	e := h.engines[r.Engine]
-	if e != nil {
-		h.tasks[r.MsgID] = t
-		e.tasks[r.MsgID] = t
-	}
-	h.recordSubmitted(t)
-	h.mu.Unlock()
-	if e == nil {
-		h.fail(t, r.Engine, &protocol.RemoteError{
-			Name: "EngineError", Message: fmt.Sprintf("Engine %d is not registered", r.Engine),
-			Engine: r.Engine, Method: string(r.Kind),
-		})
-		return
-	}
 	wire, wbody := r, body
 	if sh.key != "" {
 		w := *r
@@ -169,7 +154,37 @@ func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh sha
 		}
 		wire = &w
 	}
-	if err := send(e.conn, protocol.TRequest, wire, wbody); err != nil {
+	hdr, herr := protocol.Marshal(protocol.TRequest, wire, nil)
+	var tooLarge error
+	h.mu.Lock()
+	e := h.engines[r.Engine]
+	if e != nil {
+		h.tasks[r.MsgID] = t
+		e.tasks[r.MsgID] = t
+		tooLarge = e.fits("the "+string(r.Kind)+" request", len(hdr)+len(body)) // a shared body too: the engine decodes it whole
+	}
+	h.recordSubmitted(t)
+	h.mu.Unlock()
+	if e == nil {
+		h.fail(t, r.Engine, &protocol.RemoteError{
+			Name: "EngineError", Message: fmt.Sprintf("Engine %d is not registered", r.Engine),
+			Engine: r.Engine, Method: string(r.Kind),
+		})
+		return
+	}
+	if tooLarge != nil {
+		h.engineRefused(e, t, tooLarge)
+		return
+	}
+	if herr != nil {
+		h.engineRefused(e, t, herr)
+		return
+	}
+	parts := [][]byte{hdr}
+	if len(wbody) > 0 {
+		parts = append(parts, wbody)
+	}
+	if err := e.conn.WriteFrame(parts...); err != nil {
 		h.engineRefused(e, t, err)
 	}
 }

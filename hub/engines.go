@@ -23,8 +23,18 @@ type engine struct {
 	balanced  int              // of which load-balanced
 	completed int
 	dead      bool
-	process   string // Register.Process: engines of one process share it
 	running   *task  // the last task the engine said started (Snapshot)
+	maxFrame  int    // the engine's frame limit (0: unknown)
+	process   string // Register.Process: engines of one process share it
+}
+
+// fits returns a TooLargeError when a request of n bytes is over e's frame
+// limit (the engine would drop its connection on it); h.mu is held.
+func (e *engine) fits(what string, n int) error {
+	if e.maxFrame > 0 && n > e.maxFrame {
+		return &protocol.TooLargeError{What: what + " for engine " + fmt.Sprint(e.info.ID), Size: int64(n), Limit: int64(e.maxFrame)}
+	}
+	return nil
 }
 
 // task is a request in flight. Fields are guarded by Hub.mu.
@@ -106,7 +116,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 				return nil, nil, fmt.Errorf("register: engine id %d: %w", id, errIDInUse)
 			}
 			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
-			old.conn, old.lastSeen = c, time.Now()
+			old.conn, old.lastSeen, old.maxFrame = c, time.Now(), r.MaxFrame
 			drop = h.stale(old, r.Tasks)
 			if err := welcome(old); err != nil {
 				return nil, nil, err
@@ -127,6 +137,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 		conn:     c,
 		lastSeen: time.Now(),
 		tasks:    map[string]*task{},
+		maxFrame: r.MaxFrame,
 	}
 	h.engines[id] = e
 	if r.Resume {
@@ -244,15 +255,21 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 // EngineBusy: a load-balanced task with retries left goes elsewhere.
 // Other write errors are left to the heartbeat. h.mu is not held.
 func (h *Hub) engineRefused(e *engine, t *task, err error) {
-	if !errors.Is(err, quic.ErrQueueFull) {
+	re := &protocol.RemoteError{Name: "EngineBusy", Engine: e.info.ID, Method: string(t.req.Kind),
+		Message: fmt.Sprintf("Engine %d is not reading its requests: %v", e.info.ID, err)}
+	var tl *protocol.TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		re.Name, re.Message = "ValueError", err.Error()
+	case !errors.Is(err, quic.ErrQueueFull):
 		return
+	default:
+		h.log.Warn("engine not reading: task refused", "id", e.info.ID, "msg_id", t.req.MsgID, "err", err)
 	}
-	h.log.Warn("engine not reading: task refused", "id", e.info.ID, "msg_id", t.req.MsgID, "err", err)
 	r := protocol.Result{
 		MsgID: t.req.MsgID, Engine: e.info.ID, Status: protocol.StatusError, Submitted: t.req.Submitted,
 		Completed: time.Now().UnixNano(), Kind: t.req.Kind, Client: t.client, Label: t.req.Label,
-		Error: &protocol.RemoteError{Name: "EngineBusy", Engine: e.info.ID, Method: string(t.req.Kind),
-			Message: fmt.Sprintf("Engine %d is not reading its requests: %v", e.info.ID, err)},
+		Error: re,
 	}
 	frame, err := protocol.Marshal(protocol.TResult, &r, nil)
 	if err == nil {

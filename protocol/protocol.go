@@ -96,10 +96,13 @@ type Register struct {
 	// Caps lists the host capabilities the engine was granted, in
 	// --allow syntax ("sh", "env", "fs=/a:/b").
 	Caps []string `cbor:"8,keyasint,omitempty"`
+	// MaxFrame is the engine's frame limit in bytes (0: unknown): the hub
+	// fails a request larger than it instead of sending it.
+	MaxFrame int `cbor:"9,keyasint,omitempty"`
 	// Process is a random token of the engine's process, shared by the
 	// engines it runs (pxsh engine --count): the hub sends a fanned-out
 	// body once per process (Request.Share).
-	Process string `cbor:"9,keyasint,omitempty"`
+	Process string `cbor:"10,keyasint,omitempty"`
 }
 
 // Registered answers Register.

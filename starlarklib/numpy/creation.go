@@ -180,6 +180,11 @@ func npFullLike(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []sta
 	return filledArray(dt, cloneShape(a.shape), v), nil
 }
 
+// errTooBig is the refusal of a result of n elements, naming the limit.
+func errTooBig(fn string, n float64) error {
+	return fmt.Errorf("%s: array of %.0f elements is too big (the limit is %d)", fn, n, maxElements)
+}
+
 // maxElements bounds the elements of an array that np makes (2 GiB of
 // float64), so that a typo cannot exhaust an engine's memory at once.
 const maxElements = 1 << 28
@@ -212,8 +217,11 @@ func npArange(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starl
 		return nil, fmt.Errorf("%s: step must not be zero", fn)
 	}
 	n := max(0, math.Ceil((s1-s0)/st))
-	if n > maxElements || math.IsNaN(n) {
-		return nil, fmt.Errorf("%s: too many elements", fn)
+	if math.IsNaN(n) {
+		return nil, fmt.Errorf("%s: the number of elements is not a number", fn)
+	}
+	if n > maxElements {
+		return nil, errTooBig(fn, n)
 	}
 	dt := Float64
 	if allInt {
@@ -247,8 +255,11 @@ func npLinspace(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []sta
 	if err := starlark.UnpackArgs(fn, args, kwargs, "start", &start, "stop", &stop, "num?", &num, "endpoint?", &endpoint, "dtype?", &dtype); err != nil {
 		return nil, err
 	}
-	if num < 0 || num > maxElements {
+	if num < 0 {
 		return nil, fmt.Errorf("%s: number of samples, %d, must be non-negative", fn, num)
+	}
+	if num > maxElements {
+		return nil, errTooBig(fn, float64(num))
 	}
 	s0, err := asFloat(start, fn)
 	if err != nil {
@@ -300,8 +311,11 @@ func npEye(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark
 		}
 		m = v
 	}
-	if n < 0 || m < 0 || float64(n)*float64(m) > maxElements {
-		return nil, fmt.Errorf("%s: bad dimensions %d, %d", fn, n, m)
+	if n < 0 || m < 0 {
+		return nil, fmt.Errorf("%s: negative dimensions are not allowed: %d, %d", fn, n, m)
+	}
+	if float64(n)*float64(m) > maxElements {
+		return nil, errTooBig(fn, float64(n)*float64(m))
 	}
 	dt := Float64
 	if d, ok, err := optDType(fn, dtype); err != nil {

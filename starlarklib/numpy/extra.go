@@ -108,7 +108,7 @@ func npRepeat(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starl
 		a, axis = a.reshaped([]int{a.Size()}), 0
 	}
 	if float64(a.Size())*float64(reps) > maxElements {
-		return nil, fmt.Errorf("%s: result is too big", fn)
+		return nil, errTooBig(fn, float64(a.Size())*float64(reps))
 	}
 	idx := make([]int, 0, a.shape[axis]*reps)
 	for i := range a.shape[axis] {
@@ -141,7 +141,7 @@ func npTile(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlar
 		total *= float64(r)
 	}
 	if total > maxElements {
-		return nil, fmt.Errorf("%s: result is too big", fn)
+		return nil, errTooBig(fn, total)
 	}
 	out := a.reshaped(shape)
 	for d := range nd {
@@ -180,7 +180,7 @@ func npMeshgrid(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []sta
 		total *= float64(a.Size())
 	}
 	if total > maxElements {
-		return nil, fmt.Errorf("%s: result is too big", fn)
+		return nil, errTooBig(fn, total)
 	}
 	if len(shape) >= 2 {
 		shape[0], shape[1] = shape[1], shape[0]

@@ -647,7 +647,7 @@ func npDiag(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlar
 	case 1:
 		n := a.Size()
 		if float64(n)*float64(n) > maxElements {
-			return nil, fmt.Errorf("%s: result is too big", fn)
+			return nil, errTooBig(fn, float64(n)*float64(n))
 		}
 		out := newArray(a.dtype, []int{n, n})
 		idx := make([]int, n)

@@ -158,6 +158,9 @@ func binary(k *kernels, x, y *Array) (*Array, error) {
 	if dt == Int64 && (k.i == nil || k.floatResult) {
 		dt = Float64
 	}
+	if dt == Int64 && k == powK && anyNegative(y.ints()) {
+		return nil, fmt.Errorf("integers to negative integer powers are not allowed")
+	}
 	out := &Array{dtype: dt, shape: shape}
 	switch dt {
 	case Bool:
@@ -198,9 +201,11 @@ var (
 	andK      = &kernels{name: "&", b: func(x, y bool) bool { return x && y }, i: func(x, y int64) int64 { return x & y }}
 	orK       = &kernels{name: "|", b: func(x, y bool) bool { return x || y }, i: func(x, y int64) int64 { return x | y }}
 	xorK      = &kernels{name: "^", b: func(x, y bool) bool { return x != y }, i: func(x, y int64) int64 { return x ^ y }}
-	lshK      = &kernels{name: "<<", i: func(x, y int64) int64 { return x << uint64(y&63) }}
-	rshK      = &kernels{name: ">>", i: func(x, y int64) int64 { return x >> uint64(y&63) }}
-	maxK      = &kernels{name: "maximum", b: func(x, y bool) bool { return x || y },
+	// Shift counts are unsigned as in NumPy: 64 or more (or negative)
+	// shifts every bit out.
+	lshK = &kernels{name: "<<", i: func(x, y int64) int64 { return x << uint64(y) }}
+	rshK = &kernels{name: ">>", i: func(x, y int64) int64 { return x >> uint64(y) }}
+	maxK = &kernels{name: "maximum", b: func(x, y bool) bool { return x || y },
 		i: func(x, y int64) int64 { return max(x, y) }, f: nanMax}
 	minK = &kernels{name: "minimum", b: func(x, y bool) bool { return x && y },
 		i: func(x, y int64) int64 { return min(x, y) }, f: nanMin}
@@ -252,6 +257,16 @@ func modFloat(x, y float64) float64 {
 		m += y
 	}
 	return m
+}
+
+// anyNegative reports whether some element of xs is negative.
+func anyNegative(xs []int64) bool {
+	for _, x := range xs {
+		if x < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func powInt(x, y int64) int64 {

@@ -229,14 +229,22 @@ func npRound(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 	if err != nil {
 		return nil, err
 	}
-	if a.dtype != Float64 {
-		if a.dtype == Complex128 {
-			return nil, fmt.Errorf("%s: not supported for complex arrays", fn)
-		}
+	switch {
+	case a.dtype == Complex128:
+		return nil, fmt.Errorf("%s: not supported for complex arrays", fn)
+	case a.dtype == Int64 && decimals < 0:
+		// NumPy rounds integers to tens, hundreds, ... in float64.
+		return scalarOrArray(roundFloats(a.as(Float64), decimals).as(Int64)), nil
+	case a.dtype != Float64:
 		return scalarOrArray(a.copyArray()), nil
 	}
+	return scalarOrArray(roundFloats(a, decimals)), nil
+}
+
+// roundFloats rounds a float64 array to decimals, half to even.
+func roundFloats(a *Array, decimals int) *Array {
 	scale := math.Pow(10, float64(decimals))
-	return scalarOrArray(mapFloat(a, func(x float64) float64 {
+	return mapFloat(a, func(x float64) float64 {
 		if decimals == 0 {
 			return math.RoundToEven(x)
 		}
@@ -244,7 +252,7 @@ func npRound(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 			return math.RoundToEven(x*scale) / scale
 		}
 		return math.RoundToEven(x/(1/scale)) * (1 / scale)
-	})), nil
+	})
 }
 
 func npClip(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
