@@ -8,6 +8,7 @@ import (
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/internal/clustertest"
+	"github.com/pxsh/pxsh/protocol"
 )
 
 // TestDenseProcessDeath runs 9 engines in 3 processes (pxsh engine
@@ -100,4 +101,44 @@ func TestScale200(t *testing.T) {
 	c.Kill(per) // engines 40..79
 	clustertest.Eventually(t, 30*time.Second, "engines 40-79 to leave", func() bool { return slices.Equal(cl.Ids(), rest) })
 	check(rest)
+}
+
+// TestSharedBodyResubmit pushes a large value to 3 engines of one process
+// (the body crosses and is recorded once) and resubmits the task of an
+// engine that got only the body's name: the hub finds the body recorded
+// with the carrier's task.
+func TestSharedBodyResubmit(t *testing.T) {
+	c := clustertest.Start(t, 3, clustertest.Options{PerProcess: 3})
+	cl := c.Client()
+	ctx := ctxT(t, 30*time.Second)
+	blob := make([]byte, 200<<10)
+	blob[7] = 42
+	body, err := client.Encode(map[string]any{"blob": blob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push, err := cl.BroadcastView().Submit(protocol.Request{Kind: protocol.KindPush}, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := push.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.View().Execute(ctx, "blob = None"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := cl.Resubmit(ctx, []string{push.Tasks[2].MsgID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&client.AsyncResult{Tasks: again}).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.View(2).Pull(ctx, "list(blob[7:8].elems())[0] + len(blob)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != int64(42+len(blob)) {
+		t.Fatalf("engine 2 after resubmit: %v", got)
+	}
 }

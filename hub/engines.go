@@ -308,10 +308,10 @@ func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 // packet the engine's transport sends (an ACK of a ping, a keep-alive, a
 // piece of a large frame) counts as hearing from it, so an engine busy in
 // a long Go call or sending a large result is not declared dead while its
-// process runs. Only engines silent for a third of DeadAfter are pinged:
-// the transport's keep-alives (at that period) keep the others heard,
-// which keeps 1,000 idle engines cheap, and leave two thirds of DeadAfter
-// for an answer.
+// process runs. Engines with tasks are pinged every heartbeat; idle ones
+// only once silent for a third of DeadAfter (the transport's keep-alives,
+// at that period, keep them heard), which keeps 1,000 idle engines cheap
+// and leaves two thirds of DeadAfter for an answer.
 func (h *Hub) heartbeats(ctx context.Context) {
 	tick := time.NewTicker(h.cfg.Heartbeat)
 	defer tick.Stop()
@@ -331,7 +331,7 @@ func (h *Hub) heartbeats(ctx context.Context) {
 				switch quiet := now.Sub(e.lastSeen); {
 				case quiet > h.cfg.DeadAfter:
 					dead = append(dead, e)
-				case quiet >= h.cfg.DeadAfter/3:
+				case quiet >= h.cfg.DeadAfter/3 || len(e.tasks) > 0:
 					live = append(live, e.conn)
 				}
 			}
