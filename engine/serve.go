@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -489,6 +490,9 @@ func (e *Engine) work(ctx context.Context) {
 		e.mu.Unlock()
 		res.Received = q.received
 		e.reply(&q.req, res, val)
+		// With one P and prefetched tasks queued the worker would not
+		// block between tasks: let the reader and the transport run.
+		runtime.Gosched()
 	}
 }
 
