@@ -15,14 +15,13 @@ import (
 
 // moreClientMethods holds the client methods beyond the foundation's.
 var moreClientMethods = map[string]builtinFunc{
-	"broadcast_view": clientBroadcastView,
-	"wait":           clientWait,
-	"abort":          clientAbort,
-	"queue_status":   clientQueueStatus,
-	"engine_info":    clientEngineInfo, // engineinfo.go
-	"clear":          clientClear,
-	"shutdown":       clientShutdown,
-	"get_result":     clientGetResult,
+	"wait":         clientWait,
+	"abort":        clientAbort,
+	"queue_status": clientQueueStatus,
+	"engine_info":  clientEngineInfo, // engineinfo.go
+	"clear":        clientClear,
+	"shutdown":     clientShutdown,
+	"get_result":   clientGetResult,
 	// hubdb.go (the hub's task database)
 	"result_status": clientResultStatus,
 	"hub_history":   clientHubHistory,
@@ -34,6 +33,9 @@ var moreClientMethods = map[string]builtinFunc{
 	"executor":           clientExecutor,
 	// progress.go (the shell's progress bar)
 	"wait_interactive": clientWaitInteractive,
+
+	// ipyparallel's BroadcastView (docs/SCALE.md)
+	"broadcast_view": clientBroadcastView,
 }
 
 // clientExtraAttrs names attributes served by extraAttr.
