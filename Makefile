@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/pxsh
 FUZZTIME ?= 30s
 
-.PHONY: build demo test check fuzz bench bench-compare system-test clean
+.PHONY: build demo test check fuzz bench bench-compare bench-scale system-test clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pxsh
@@ -28,13 +28,22 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeArrays$$' -fuzztime $(FUZZTIME) ./starlarklib
 
 bench: build
-	PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench
+	PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -skip '^BenchmarkScale$$' -benchtime 1x -timeout 20m ./bench
+	@if [ -n "$(SCALE)" ]; then $(MAKE) bench-scale; fi
 	PXSH_BINARY=$(CURDIR)/$(BIN) PXSH_SYSTEM_TESTS=1 $(GO) test -run '^$$' -bench StartLocal -benchtime 10x -timeout 10m ./launcher/systemtest
 
 # pxsh against ipyparallel on the same machine in one run (Debian's
 # python3-ipyparallel and python3-numpy; without them pxsh's side alone).
 bench-compare: build
 	PXSH_BENCH_COMPARE=1 PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench '^BenchmarkCompare$$' -benchtime 1x -timeout 60m ./bench
+
+# bench-scale: 1,000 engines (25 processes × 40) on one controller; sizes
+# with SCALE_ENGINES=100,300,1000, engines per process with SCALE_PER_PROCESS.
+SCALE_ENGINES ?= 1000
+SCALE_PER_PROCESS ?= 40
+bench-scale: build
+	PXSH_BINARY=$(CURDIR)/$(BIN) PXSH_SCALE_ENGINES=$(SCALE_ENGINES) PXSH_SCALE_PER_PROCESS=$(SCALE_PER_PROCESS) \
+		$(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 30m ./bench
 
 system-test: build
 	PXSH_SYSTEM_TESTS=1 $(GO) test -count=1 -timeout 20m ./launcher/...

@@ -140,3 +140,11 @@ func (v *View) Pull(ctx context.Context, expr string) ([]any, error) {
 	}
 	return ar.Get(ctx)
 }
+
+// BroadcastView returns a view over the given engines (none: all, at
+// each call) in the role of ipyparallel's BroadcastView: every request
+// crosses the client's link once and the controller fans it out to the
+// engines (Client.SubmitFan), forwarding the same body bytes to each; the
+// results come back in engine order. pxsh's DirectView already travels
+// this way, so the two are the same view under two names.
+func (c *Client) BroadcastView(targets ...int) *View { return c.View(targets...) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -77,12 +78,16 @@ type Engine struct {
 	queue   []queued
 	wake    chan struct{}
 	running string
+	long    bool // the running task has run past StartedDelay
 	cancel  context.CancelCauseFunc
 	unsent  [][]byte // results produced while disconnected
 	recent  recentResults
 	// maxFrame is the lower of our frame limit and the controller's.
 	maxFrame int
 	live     liveness
+	// joined is closed once the engine first registered (or gave up).
+	joined     chan struct{}
+	joinedOnce sync.Once
 }
 
 // liveness lets an engine whose process was stopped (SIGSTOP, a frozen
@@ -125,8 +130,9 @@ func (r *recentResults) add(id string, p []byte) {
 }
 
 type queued struct {
-	req  protocol.Request
-	body []byte
+	req      protocol.Request
+	body     []byte
+	received int64 // unix nanoseconds
 }
 
 // New makes an engine; Serve runs it.
@@ -154,9 +160,15 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, log: log, id: cfg.ID, key: key, wake: make(chan struct{}, 1),
+	return &Engine{cfg: cfg, log: log, id: cfg.ID, key: key, wake: make(chan struct{}, 1), joined: make(chan struct{}),
 		live: liveness{gap: defaultGap, silence: 2 * defaultGap}}, nil
 }
+
+// Joined is closed once the engine has registered for the first time, or
+// Serve has returned.
+func (e *Engine) Joined() <-chan struct{} { return e.joined }
+
+func (e *Engine) markJoined() { e.joinedOnce.Do(func() { close(e.joined) }) }
 
 // ID returns the engine's id once registered, else the requested one.
 func (e *Engine) ID() int {
@@ -171,12 +183,14 @@ func (e *Engine) ID() int {
 func (e *Engine) Serve(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	defer e.markJoined()
 	resume := false
 	for {
 		c, err := e.join(ctx, resume)
 		if err != nil {
 			return err
 		}
+		e.markJoined()
 		if e.interp == nil {
 			e.interp = NewInterp(InterpConfig{ID: e.id, Host: e.cfg.Host, PID: e.cfg.PID, MaxSteps: e.cfg.MaxSteps,
 				Limits:    protocol.Limits{MaxDepth: e.cfg.MaxDepth},
@@ -220,12 +234,19 @@ func (e *Engine) join(ctx context.Context, resume bool) (*quic.Conn, error) {
 			return nil, fmt.Errorf("engine: controller unreachable: %w", err)
 		}
 		e.log.Info("controller not reachable yet", "err", err)
+		pause := wait + rand.N(wait/2)
+		if errors.Is(err, quic.ErrBusy) {
+			// Many engines joining at once: the controller is up, try
+			// again soon, spread out.
+			pause = 10*time.Millisecond + rand.N(90*time.Millisecond)
+		} else {
+			wait = min(wait*2, 2*time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(wait + rand.N(wait/2)):
+		case <-time.After(pause):
 		}
-		wait = min(wait*2, 2*time.Second)
 	}
 }
 
@@ -251,7 +272,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume,
-		Caps: e.cfg.Grant.Caps(), MaxFrame: e.cfg.MaxFrame}
+		Caps: e.cfg.Grant.Caps(), MaxFrame: e.cfg.MaxFrame, Process: processToken()}
 	if resume {
 		reg.Tasks, reg.Recent = e.held()
 	}
@@ -365,6 +386,9 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 			if err := protocol.UnmarshalHeader(hb, &r); err != nil {
 				return err
 			}
+			if r.Share != "" {
+				putShared(r.Share, body, r.ShareN)
+			}
 			e.enqueue(r, body)
 		case protocol.TCancel:
 			var m protocol.Cancel
@@ -392,7 +416,12 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 
 func (e *Engine) enqueue(r protocol.Request, body []byte) {
 	e.mu.Lock()
-	e.queue = append(e.queue, queued{r, body})
+	if r.Prefetched && e.long {
+		e.mu.Unlock()
+		e.giveBack([]string{r.MsgID})
+		return
+	}
+	e.queue = append(e.queue, queued{r, body, time.Now().UnixNano()})
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
@@ -435,18 +464,38 @@ func (e *Engine) work(ctx context.Context) {
 			})
 			stopTimer = t.Stop
 		}
+		body := q.body
+		if key := q.req.SharedBody; key != "" {
+			var ok bool
+			if body, ok = takeShared(tctx, key); !ok {
+				stopTimer()
+				cancel(nil)
+				e.mu.Lock()
+				e.running, e.cancel, e.long = "", nil, false
+				e.mu.Unlock()
+				e.reply(&q.req, protocol.Result{Status: protocol.StatusError, Received: q.received,
+					Started: time.Now().UnixNano(), Completed: time.Now().UnixNano(),
+					Error: &protocol.RemoteError{Name: "EngineError", Engine: e.ID(), Method: string(q.req.Kind),
+						Message: "the request's body, sent once to this engine process, did not arrive"}}, nil)
+				continue
+			}
+		}
 		started := e.announce(q.req.MsgID)
-		res, val := e.interp.Run(tctx, &q.req, q.body)
+		res, val := e.interp.Run(tctx, &q.req, body)
 		started.Stop()
 		stopTimer()
 		cancel(nil)
 		e.mu.Lock()
-		e.running, e.cancel = "", nil
+		e.running, e.cancel, e.long = "", nil, false
 		e.mu.Unlock()
+		res.Received = q.received
 		e.reply(&q.req, res, val)
 		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
 			e.abortExecutes(q.req.Client)
 		}
+		// With one P and prefetched tasks queued the worker would not
+		// block between tasks: let the reader and the transport run.
+		runtime.Gosched()
 	}
 }
 
@@ -491,7 +540,7 @@ func (e *Engine) sendOutput(o protocol.Output, body []byte) {
 const StartedDelay = 2 * time.Millisecond
 
 // announce sends a Started notice for a task that is still running after
-// StartedDelay.
+// StartedDelay, and hands back the prefetched tasks queued behind it.
 func (e *Engine) announce(id string) *time.Timer {
 	at := time.Now().UnixNano()
 	return time.AfterFunc(StartedDelay, func() {
@@ -499,7 +548,35 @@ func (e *Engine) announce(id string) *time.Timer {
 		if err == nil {
 			e.write(p)
 		}
+		e.mu.Lock()
+		var back []string
+		if e.running == id {
+			e.long = true
+			kept := e.queue[:0]
+			for _, q := range e.queue {
+				if q.req.Prefetched {
+					back = append(back, q.req.MsgID)
+				} else {
+					kept = append(kept, q)
+				}
+			}
+			clear(e.queue[len(kept):])
+			e.queue = kept
+		}
+		e.mu.Unlock()
+		e.giveBack(back)
 	})
+}
+
+// giveBack returns prefetched tasks, unstarted, to the hub, which places
+// them again: they would otherwise wait behind a long task.
+func (e *Engine) giveBack(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if p, err := protocol.Marshal(protocol.TReturn, &protocol.Return{MsgIDs: ids}, nil); err == nil {
+		e.write(p)
+	}
 }
 
 func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
@@ -585,6 +662,9 @@ func (e *Engine) cancelTasks(ids []string) {
 	for _, q := range e.queue {
 		if want[q.req.MsgID] {
 			aborted = append(aborted, q)
+			if q.req.SharedBody != "" {
+				releaseShared(q.req.SharedBody)
+			}
 		} else {
 			kept = append(kept, q)
 		}
@@ -626,12 +706,21 @@ func (e *Engine) watchGaps(ctx context.Context) {
 	e.mu.Unlock()
 	tick := time.NewTicker(period)
 	defer tick.Stop()
+	var packets uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 			e.mu.Lock()
+			if c := e.conn; c != nil {
+				// Any packet from the hub counts, keep-alives included:
+				// an idle hub sends no frames.
+				if n := c.PacketsReceived(); n != packets {
+					packets = n
+					e.live.heard.Store(time.Now().UnixNano())
+				}
+			}
 			e.checkLive(time.Now())
 			e.mu.Unlock()
 		}
@@ -709,6 +798,8 @@ func (e *Engine) drop(ids []string) {
 	for _, q := range e.queue {
 		if !want[q.req.MsgID] {
 			kept = append(kept, q)
+		} else if q.req.SharedBody != "" {
+			releaseShared(q.req.SharedBody)
 		}
 	}
 	clear(e.queue[len(kept):])

@@ -91,7 +91,7 @@ func (h *Hub) apply(acts []scheduler.Action, out *outbox) {
 		}
 		switch a.Kind {
 		case scheduler.Assign:
-			h.assign(t, a.Engine, out)
+			h.assign(t, a.Engine, a.Prefetched, out)
 		case scheduler.Fail:
 			delete(h.tasks, a.TaskID)
 			name, msg := schedError(a.Err)
@@ -101,16 +101,18 @@ func (h *Hub) apply(acts []scheduler.Action, out *outbox) {
 }
 
 // assign sends a task to the engine the scheduler chose; h.mu is held.
-func (h *Hub) assign(t *task, id int, out *outbox) {
+func (h *Hub) assign(t *task, id int, prefetched bool, out *outbox) {
 	e := h.engines[id]
 	if e == nil {
 		return
 	}
 	t.engine = id
+	t.sent, t.alone = time.Now(), len(e.tasks) == 0
 	e.tasks[t.req.MsgID] = t
 	e.balanced++
 	req := t.req
 	req.Engine = id
+	req.Prefetched = prefetched
 	if !t.deadline.IsZero() {
 		req.Timeout = max(time.Until(t.deadline).Seconds(), 0.001)
 	}
@@ -143,6 +145,7 @@ func schedError(err error) (string, string) {
 func (h *Hub) balancedResult(t *task, e *engine, r *protocol.Result, out *outbox) bool {
 	e.balanced--
 	ok := r.Status == protocol.StatusOK
+	h.observe(t, e, r, out)
 	if !ok && retryable(r.Error) {
 		if acts, retried := h.sched.Retry(t.req.MsgID, e.info.ID, time.Now()); retried {
 			t.engine = -1
@@ -243,4 +246,46 @@ func (h *Hub) failFrame(t *task, engine int, rerr *protocol.RemoteError) []byte 
 	h.recordResult(&res, nil)
 	p, _ := protocol.Marshal(protocol.TResult, &res, nil)
 	return p
+}
+
+// DefaultPrefetch is Config.Prefetch's default: the most load-balanced
+// tasks an engine holds while its tasks are short.
+const DefaultPrefetch = 32
+
+// longRun is what an engine's Started notice says of a task: it has run
+// at least the engine's StartedDelay.
+const longRun = 2 * time.Millisecond
+
+// observe feeds the scheduler a finished task's run time and, when the
+// engine held nothing else while it ran, the round trip around it; h.mu
+// is held.
+func (h *Hub) observe(t *task, e *engine, r *protocol.Result, out *outbox) {
+	if r.Started == 0 || r.Completed < r.Started {
+		return
+	}
+	run := time.Duration(r.Completed - r.Started)
+	var rtt time.Duration
+	if t.alone && !t.sent.IsZero() {
+		rtt = max(time.Since(t.sent)-run, time.Microsecond)
+	}
+	h.apply(h.sched.Observe(e.info.ID, max(run, time.Microsecond), rtt), out)
+}
+
+// returned places again the prefetched tasks engine e handed back
+// unstarted.
+func (h *Hub) returned(e *engine, ids []string) {
+	var out outbox
+	h.mu.Lock()
+	back := ids[:0:0]
+	for _, id := range ids {
+		if t := h.tasks[id]; t != nil && t.balanced && t.engine == e.info.ID {
+			delete(e.tasks, id)
+			e.balanced--
+			t.engine = -1
+			back = append(back, id)
+		}
+	}
+	h.apply(h.sched.Return(e.info.ID, back), &out)
+	h.mu.Unlock()
+	out.flush()
 }

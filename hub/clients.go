@@ -116,6 +116,22 @@ func (h *Hub) clientFrame(cl *client, p []byte) error {
 
 // request forwards a direct request to its engine.
 func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
+	h.requestShared(cl, r, body, share{})
+}
+
+// share says how a fanned-out request travels to an engine that shares
+// its process with other targets: the carrier gets the body named key
+// (for n others), the others only the name.
+type share struct {
+	key     string
+	carrier bool
+	n       int
+	from    string // the carrier's msg id
+}
+
+// requestShared forwards a direct request; the task keeps the whole body
+// (for the database and resending), the wire carries what sh says.
+func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh share) {
 	r.Client = cl.id
 	if r.Submitted == 0 {
 		r.Submitted = time.Now().UnixNano()
@@ -125,14 +141,27 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 		return
 	}
 	t := &task{req: *r, client: cl.id, engine: r.Engine, body: body}
-	hdr, herr := protocol.Marshal(protocol.TRequest, r, nil)
+	if sh.key != "" && !sh.carrier {
+		t.req.BodyOf = sh.from // recorded once, with the carrier's task
+	}
+	wire, wbody := r, body
+	if sh.key != "" {
+		w := *r
+		if sh.carrier {
+			w.Share, w.ShareN = sh.key, sh.n
+		} else {
+			w.SharedBody, wbody = sh.key, nil
+		}
+		wire = &w
+	}
+	hdr, herr := protocol.Marshal(protocol.TRequest, wire, nil)
 	var tooLarge error
 	h.mu.Lock()
 	e := h.engines[r.Engine]
 	if e != nil {
 		h.tasks[r.MsgID] = t
 		e.tasks[r.MsgID] = t
-		tooLarge = e.fits("the "+string(r.Kind)+" request", len(hdr)+len(body))
+		tooLarge = e.fits("the "+string(r.Kind)+" request", len(hdr)+len(body)) // a shared body too: the engine decodes it whole
 	}
 	h.recordSubmitted(t)
 	h.mu.Unlock()
@@ -152,8 +181,8 @@ func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
 		return
 	}
 	parts := [][]byte{hdr}
-	if len(body) > 0 {
-		parts = append(parts, body)
+	if len(wbody) > 0 {
+		parts = append(parts, wbody)
 	}
 	if err := e.conn.WriteFrame(parts...); err != nil {
 		h.engineRefused(e, t, err)
@@ -172,12 +201,45 @@ func (h *Hub) fanOut(cl *client, r *protocol.Request, body []byte) error {
 			return fmt.Errorf("fanned-out request with a bad target (msg id %q, engine %d)", ft.MsgID, ft.Engine)
 		}
 	}
-	for _, ft := range fan {
+	shares := h.shares(cl, fan, len(body))
+	for i, ft := range fan {
 		one := *r
 		one.MsgID, one.Engine = ft.MsgID, ft.Engine
-		h.request(cl, &one, body)
+		h.requestShared(cl, &one, body, shares[i])
 	}
 	return nil
+}
+
+// minShared is the smallest body sent once per engine process rather
+// than once per engine.
+const minShared = 64 << 10
+
+// shares groups the targets of a fan-out by engine process: in each group
+// of two or more, the first target carries the body for the others.
+func (h *Hub) shares(cl *client, fan []protocol.FanTarget, size int) []share {
+	out := make([]share, len(fan))
+	if size < minShared || len(fan) < 2 {
+		return out
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	groups := map[string][]int{}
+	for i, ft := range fan {
+		if e := h.engines[ft.Engine]; e != nil && e.process != "" {
+			groups[e.process] = append(groups[e.process], i)
+		}
+	}
+	for _, g := range groups {
+		if len(g) < 2 {
+			continue
+		}
+		key := cl.id + "/" + fan[g[0]].MsgID
+		out[g[0]] = share{key: key, carrier: true, n: len(g) - 1}
+		for _, i := range g[1:] {
+			out[i] = share{key: key, from: fan[g[0]].MsgID}
+		}
+	}
+	return out
 }
 
 // cancel forwards a cancel to the engines holding the tasks.

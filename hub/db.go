@@ -89,7 +89,7 @@ func (h *Hub) recordSubmitted(t *task) {
 	h.db.Submitted(&taskdb.Record{
 		MsgID: t.req.MsgID, ClientID: t.client, EngineID: t.req.Engine, ViewKind: kind,
 		Label: t.req.Label, Kind: string(t.req.Kind), Name: t.req.Name,
-		Submitted: unixTime(t.req.Submitted), Request: storedRequest(t.body), RequestHeader: hdr,
+		Submitted: unixTime(t.req.Submitted), Request: storedRequest(recordedBody(t)), RequestHeader: hdr,
 	})
 }
 
@@ -223,6 +223,28 @@ func (h *Hub) dbQuery(a protocol.QueryArgs) ([]map[string]any, error) {
 	return rows, nil
 }
 
+// recordedBody is the body the database keeps for t: none when another
+// task of its fan-out keeps it (Request.BodyOf).
+func recordedBody(t *task) []byte {
+	if t.req.BodyOf != "" {
+		return nil
+	}
+	return t.body
+}
+
+// bodyOf fetches the body recorded with task id, for a task whose record
+// says BodyOf.
+func (h *Hub) bodyOf(id string) ([]byte, error) {
+	recs, err := h.db.Get(context.Background(), []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 || recs[0] == nil {
+		return nil, fmt.Errorf("the task %s that holds its body is not recorded", id)
+	}
+	return recs[0].Request, nil
+}
+
 func (h *Hub) resubmit(cl *client, a protocol.ResubmitArgs) error {
 	if len(a.MsgIDs) != len(a.NewIDs) {
 		return fmt.Errorf("resubmit: %d ids but %d new ids", len(a.MsgIDs), len(a.NewIDs))
@@ -252,8 +274,15 @@ func (h *Hub) resubmit(cl *client, a protocol.ResubmitArgs) error {
 		if rec.ViewKind == "balanced" {
 			req.Engine = -1
 		}
+		body := rec.Request
+		if req.BodyOf != "" {
+			if body, err = h.bodyOf(req.BodyOf); err != nil {
+				return fmt.Errorf("resubmit %s: %w", id, err)
+			}
+			req.BodyOf = ""
+		}
 		h.db.Resubmitted(id, req.MsgID)
-		h.request(cl, &req, rec.Request)
+		h.request(cl, &req, body)
 	}
 	return nil
 }

@@ -23,8 +23,9 @@ type engine struct {
 	balanced  int              // of which load-balanced
 	completed int
 	dead      bool
-	running   *task // the last task the engine said started (Snapshot)
-	maxFrame  int   // the engine's frame limit (0: unknown)
+	running   *task  // the last task the engine said started (Snapshot)
+	maxFrame  int    // the engine's frame limit (0: unknown)
+	process   string // Register.Process: engines of one process share it
 }
 
 // fits returns a TooLargeError when a request of n bytes is over e's frame
@@ -51,6 +52,10 @@ type task struct {
 	// unstarted: restored with no Started notice recorded
 	unstarted bool
 	started   int64 // unix ns of the engine's started notice; 0 before
+	// sent is when a load-balanced task was sent to its engine; alone,
+	// that the engine held nothing else then (its round trip is measured).
+	sent  time.Time
+	alone bool
 }
 
 // deliver queues a result frame for the task's client and watchers; h.mu
@@ -129,6 +134,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	h.noteID(id)
 	e := &engine{
 		info:     protocol.EngineInfo{ID: id, Host: r.Host, PID: r.PID, Caps: r.Caps},
+		process:  r.Process,
 		conn:     c,
 		lastSeen: time.Now(),
 		tasks:    map[string]*task{},
@@ -202,6 +208,12 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 			return err
 		}
 		h.forwardToAsker(m.MsgID, p)
+	case protocol.TReturn:
+		var m protocol.Return
+		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+			return err
+		}
+		h.returned(e, m.MsgIDs)
 		return nil
 	case protocol.TResult:
 		var r protocol.Result
@@ -285,6 +297,9 @@ func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 		if e := h.engines[t.engine]; e != nil {
 			e.running = t
 		}
+		if t.engine == m.Engine {
+			h.sched.Long(m.Engine, longRun)
+		}
 	}
 	record := t != nil || h.restoring // not a task that already failed
 	h.mu.Unlock()
@@ -314,7 +329,10 @@ func (h *Hub) forwardToAsker(msgID string, frame []byte) {
 // packet the engine's transport sends (an ACK of a ping, a keep-alive, a
 // piece of a large frame) counts as hearing from it, so an engine busy in
 // a long Go call or sending a large result is not declared dead while its
-// process runs.
+// process runs. Engines with tasks are pinged every heartbeat; idle ones
+// only once silent for a third of DeadAfter (the transport's keep-alives,
+// at that period, keep them heard), which keeps 1,000 idle engines cheap
+// and leaves two thirds of DeadAfter for an answer.
 func (h *Hub) heartbeats(ctx context.Context) {
 	tick := time.NewTicker(h.cfg.Heartbeat)
 	defer tick.Stop()
@@ -331,9 +349,10 @@ func (h *Hub) heartbeats(ctx context.Context) {
 				if n := e.conn.PacketsReceived(); n != e.packets {
 					e.packets, e.lastSeen = n, now
 				}
-				if now.Sub(e.lastSeen) > h.cfg.DeadAfter {
+				switch quiet := now.Sub(e.lastSeen); {
+				case quiet > h.cfg.DeadAfter:
 					dead = append(dead, e)
-				} else {
+				case quiet >= h.cfg.DeadAfter/3 || len(e.tasks) > 0:
 					live = append(live, e.conn)
 				}
 			}

@@ -66,6 +66,11 @@ type Config struct {
 	// HWM is how many load-balanced tasks an engine may hold at once; 0
 	// means 1, a negative value means no limit.
 	HWM int
+	// Prefetch is how many load-balanced tasks an engine may hold while
+	// its tasks run shorter than a round trip (adaptive prefetch, see
+	// docs/SCHEDULER.md); 0 means DefaultPrefetch, a value not above HWM
+	// turns it off.
+	Prefetch int
 	// Database is the task database file; "" means the profile's
 	// tasks.db, or memory without a profile.
 	Database string
@@ -163,10 +168,11 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A PING after a heartbeat of silence makes every live engine's
-	// transport answer, even when its stream is blocked (see heartbeats).
+	// A PING after a third of DeadAfter of silence makes every live
+	// engine's transport answer, even when its stream is blocked (see
+	// heartbeats).
 	ln, err := quic.Listen(cfg.Addr, id, quic.Config{Key: key, MaxFrame: cfg.MaxFrame, Logger: cfg.Logger,
-		KeepAlive: cfg.Heartbeat})
+		KeepAlive: max(cfg.Heartbeat, cfg.DeadAfter/3)})
 	if err != nil {
 		return nil, fmt.Errorf("start controller: %w", err)
 	}
@@ -183,11 +189,15 @@ func New(cfg Config) (*Hub, error) {
 	case hwm < 0:
 		hwm = 0
 	}
+	prefetch := cfg.Prefetch
+	if prefetch == 0 {
+		prefetch = DefaultPrefetch
+	}
 	h := &Hub{
 		cfg: cfg, log: log, ln: ln, ready: make(chan struct{}), done: make(chan struct{}),
 		engines: map[int]*engine{}, clients: map[string]*client{}, tasks: map[string]*task{},
 		used: map[int]bool{}, tick: make(chan struct{}, 1),
-		sched: scheduler.New(scheduler.Config{Policy: pol, HWM: hwm, Rand: mrand.IntN}), // randomly seeded
+		sched: scheduler.New(scheduler.Config{Policy: pol, HWM: hwm, Prefetch: prefetch, Rand: mrand.IntN}), // randomly seeded
 	}
 	if h.db, err = openDB(cfg); err != nil {
 		ln.Close()

@@ -72,7 +72,14 @@ func (h *Hub) reload() error {
 			h.log.Warn("restore: unreadable task", "msg_id", rec.MsgID, "err", err)
 			continue
 		}
-		t := &task{req: req, client: rec.ClientID, engine: req.Engine, body: rec.Request, omitted: omittedRequest(rec.Request),
+		body := rec.Request
+		if req.BodyOf != "" {
+			if body, err = h.bodyOf(req.BodyOf); err != nil {
+				h.log.Warn("restore: task without its body", "msg_id", rec.MsgID, "err", err)
+			}
+			req.BodyOf = ""
+		}
+		t := &task{req: req, client: rec.ClientID, engine: req.Engine, body: body, omitted: omittedRequest(body),
 			balanced: rec.ViewKind == "balanced", restored: true,
 			unstarted: rec.Status == taskdb.StatusPending}
 		if t.balanced {

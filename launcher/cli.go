@@ -110,7 +110,7 @@ func (e Env) withDefaults() Env {
 // startFlags are the flags of start and engines.
 type startFlags struct {
 	fs                                               *flag.FlagSet
-	n                                                int
+	n, perProcess                                    int
 	engines, controller, profileName, profileDir     string
 	hosts, sshConfig, ip, location, controllerHost   string
 	mpiexec, mpiArgs, allow, dashboard               string
@@ -123,6 +123,7 @@ func newStartFlags(name string, env Env) *startFlags {
 	fs := f.fs
 	fs.SetOutput(env.Stderr)
 	fs.IntVar(&f.n, "n", 0, "number of engines (default: config file, else the number of CPUs)")
+	fs.IntVar(&f.perProcess, "engines-per-process", 0, "run `K` engines in each engine process (pxsh engine --count K; local, MPI and batch launchers)")
 	fs.StringVar(&f.engines, "engines", "", "engine launcher: local, mpi, slurm, pbs, sge, lsf or ssh")
 	fs.StringVar(&f.controller, "controller", "", "controller launcher: local, slurm, pbs, sge, lsf or ssh")
 	fs.StringVar(&f.profileName, "profile", "", "profile name (default \"default\")")
@@ -179,6 +180,8 @@ func (f *startFlags) config(env Env) (Config, *FileSettings, error) {
 		switch fl.Name {
 		case "n":
 			cfg.N = f.n
+		case "engines-per-process":
+			cfg.EnginesPerProcess = f.perProcess
 		case "engines":
 			cfg.Engines = f.engines
 		case "controller":

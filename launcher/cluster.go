@@ -594,19 +594,33 @@ func (c *Cluster) engineArgs(connFile string, id int) []string {
 	return append([]string{"engine", "--file", connFile, "--id", strconv.Itoa(id)}, c.cfg.EngineArgs...)
 }
 
-func (c *Cluster) localEngine(id int) *engineEntry {
+func (c *Cluster) localEngine(id int) *engineEntry { return c.localEngines([]int{id}) }
+
+// localEngines starts one process running the engines ids (consecutive).
+func (c *Cluster) localEngines(ids []int) *engineEntry {
+	id := ids[0]
 	ps := c.procSpec("engines", filepath.Join(c.dir, "log", fmt.Sprintf("engine-%d.log", id)))
-	ps.Path, ps.Args, ps.ID = c.cfg.Binary, c.engineArgs(c.EngineFile(), id), id
-	return &engineEntry{l: NewProcess(ps), kind: "local", ids: []int{id}}
+	ps.Path, ps.Args, ps.ID, ps.Count = c.cfg.Binary, c.engineArgs(c.EngineFile(), id), id, len(ids)
+	if len(ids) > 1 {
+		ps.Args = append(ps.Args[:5:5], append([]string{"--count", strconv.Itoa(len(ids))}, ps.Args[5:]...)...)
+	}
+	return &engineEntry{l: NewProcess(ps), kind: "local", ids: ids}
 }
 
 func (c *Cluster) newEngines(ctx context.Context, first, n int, conn *profile.Connection) ([]*engineEntry, error) {
 	logDir := filepath.Join(c.dir, "log")
+	if k := c.cfg.EnginesPerProcess; k > 1 && c.cfg.Engines != "local" && c.cfg.Engines != "" && n%k != 0 {
+		return nil, fmt.Errorf("start %s engines: %d engines do not divide into processes of %d (--engines-per-process)", c.cfg.Engines, n, k)
+	}
+	if k := c.cfg.EnginesPerProcess; k > 1 && c.cfg.Engines == "ssh" {
+		return nil, fmt.Errorf("start ssh engines: --engines-per-process is for the local, MPI and batch launchers")
+	}
 	switch c.cfg.Engines {
 	case "local":
 		var out []*engineEntry
-		for _, id := range seq(first, n) {
-			out = append(out, c.localEngine(id))
+		k := max(c.cfg.EnginesPerProcess, 1)
+		for i := 0; i < n; i += k {
+			out = append(out, c.localEngines(seq(first+i, min(k, n-i))))
 		}
 		return out, nil
 	case "mpi":
@@ -646,11 +660,11 @@ func (c *Cluster) newEngines(ctx context.Context, first, n int, conn *profile.Co
 		return nil, err
 	}
 	base := append([]string{"engine", "--file", c.EngineFile()}, c.cfg.EngineArgs...)
-	data := TemplateData{N: n, FirstID: first, Queue: c.cfg.Batch.Queue, Account: c.cfg.Batch.Account,
+	data := TemplateData{N: n / max(c.cfg.EnginesPerProcess, 1), FirstID: first, Queue: c.cfg.Batch.Queue, Account: c.cfg.Batch.Account,
 		Walltime: c.cfg.Batch.Walltime, ProfileDir: c.dir,
 		Output:  filepath.Join(logDir, fmt.Sprintf("engines-%s-%d.log", sys.Name, first)),
 		Program: shellQuote(c.cfg.Binary), Args: shellJoin(base),
-		Command: shellJoin(rankProgram(c.cfg.Binary, c.EngineFile(), first, c.cfg.EngineArgs)),
+		Command: shellJoin(rankProgram(c.cfg.Binary, c.EngineFile(), first, c.cfg.EnginesPerProcess, c.cfg.EngineArgs)),
 		MPIExec: orDefault(c.cfg.Batch.MPIExec, "mpiexec")}
 	if conn != nil {
 		data.ClusterID = conn.ClusterID
@@ -684,7 +698,7 @@ func (c *Cluster) mpiEngines(ctx context.Context, first, n int) (*engineEntry, e
 	}
 	spec := MPISpec{Command: cmd, Flavor: flavor, N: n, FirstID: first, Binary: c.cfg.Binary,
 		ConnFile: c.EngineFile(), EngineArgs: c.cfg.EngineArgs, Hosts: c.cfg.MPI.Hosts,
-		LocalOnly: c.cfg.LocalOnly, Root: os.Geteuid() == 0, Args: c.cfg.MPI.Args}
+		LocalOnly: c.cfg.LocalOnly, Root: os.Geteuid() == 0, Args: c.cfg.MPI.Args, PerRank: c.cfg.EnginesPerProcess}
 	ps := c.procSpec("engines", filepath.Join(c.dir, "log", fmt.Sprintf("engines-mpi-%d.log", first)))
 	m := NewMPI(spec, ps)
 	return &engineEntry{l: m, kind: "mpi", ids: seq(first, n), mpi: m, spec: spec}, nil
@@ -805,6 +819,8 @@ func (c *Cluster) restart(old *engineEntry, ids []int) {
 		ps.OnLine = nil
 		m := NewMPI(spec, ps)
 		ne = []*engineEntry{{l: m, kind: "mpi", ids: old.ids, mpi: m, spec: spec}}
+	} else if old.kind == "local" && len(ids) > 1 && ids[len(ids)-1]-ids[0] == len(ids)-1 {
+		ne = []*engineEntry{c.localEngines(ids)} // a dense process, again as one
 	} else {
 		for _, id := range ids {
 			ne = append(ne, c.localEngine(id))

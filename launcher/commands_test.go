@@ -37,7 +37,7 @@ func TestMPIArgv(t *testing.T) {
 // TestRankProgramOffset runs the wrapper used when the first engine id is
 // not 0: the id is the rank plus the offset.
 func TestRankProgramOffset(t *testing.T) {
-	argv := rankProgram("/bin/echo", "/p/e.json", 5, []string{"--x", "a b"})
+	argv := rankProgram("/bin/echo", "/p/e.json", 5, 1, []string{"--x", "a b"})
 	for _, tc := range []struct{ env, want string }{
 		{"OMPI_COMM_WORLD_RANK=2", "engine --file /p/e.json --id 7 --x a b\n"},
 		{"PMI_RANK=1", "engine --file /p/e.json --id 6 --x a b\n"},

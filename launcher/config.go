@@ -23,6 +23,10 @@ type Config struct {
 	Binary string
 	// N is the number of engines Start launches; 0 starts none.
 	N int
+	// EnginesPerProcess runs that many engines in each engine process
+	// (`pxsh engine --count`) for the local, MPI and batch backends; 0 or
+	// 1 means one. MPI and batch need N to be a multiple of it.
+	EnginesPerProcess int
 	// Engines is the engine backend: "local" (default), "mpi", "slurm",
 	// "pbs", "sge", "lsf" or "ssh".
 	Engines string
@@ -151,6 +155,7 @@ var configSettings = []struct{ name, def, doc string }{
 	{"engines", `"local"`, "engine backend: local, mpi, slurm, pbs, sge, lsf or ssh"},
 	{"controller", `"local"`, "controller backend: local, slurm, pbs, sge, lsf or ssh"},
 	{"n", "4", "number of engines `pxsh cluster start` launches"},
+	{"engines_per_process", "1", "engines run by each engine process (pxsh engine --count); local, MPI, batch"},
 	{"scheme", `"leastload"`, "load-balancing scheme of the task scheduler"},
 	{"hwm", "1", "tasks an engine may hold at once (0: unlimited)"},
 	{"ip", `""`, "address the controller listens on (\"0.0.0.0\" for all); \"\" = default"},
@@ -305,6 +310,8 @@ func applySetting(cfg *Config, fs *FileSettings, name string, v starlark.Value) 
 		return str(&cfg.Controller)
 	case "n":
 		return num(&cfg.N)
+	case "engines_per_process":
+		return num(&cfg.EnginesPerProcess)
 	case "scheme":
 		return str(&fs.Scheme)
 	case "hwm":

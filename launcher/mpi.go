@@ -57,16 +57,23 @@ type MPISpec struct {
 	Root bool
 	// Args are extra mpiexec arguments.
 	Args []string
+	// PerRank is how many engines each rank runs (--count); N is a
+	// multiple of it. 0 or 1 means one.
+	PerRank int
 }
 
 // rankProgram returns the program and arguments one rank runs: `pxsh
 // engine --mpi` when FirstID is 0, else a sh wrapper adding FirstID to
-// the rank.
-func rankProgram(binary, connFile string, firstID int, extra []string) []string {
+// the rank. With perRank above 1 each rank runs that many engines
+// (--count), ids FirstID + rank×perRank onwards.
+func rankProgram(binary, connFile string, firstID, perRank int, extra []string) []string {
+	if perRank > 1 {
+		extra = append([]string{"--count", strconv.Itoa(perRank)}, extra...)
+	}
 	if firstID == 0 {
 		return append([]string{binary, "engine", "--file", connFile, "--mpi"}, extra...)
 	}
-	script := `r=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-${SLURM_PROCID:-0}}}; exec "$0" engine --file "$1" --id $(( $2 + r ))`
+	script := `r=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-${SLURM_PROCID:-0}}}; exec "$0" engine --file "$1" --id $(( $2 + r * ` + strconv.Itoa(max(perRank, 1)) + ` ))`
 	for i := range extra {
 		script += ` "$` + strconv.Itoa(i+3) + `"`
 	}
@@ -99,8 +106,12 @@ func (s MPISpec) Argv() []string {
 		}
 	}
 	argv = append(argv, s.Args...)
-	argv = append(argv, "-n", strconv.Itoa(s.N))
-	return append(argv, rankProgram(s.Binary, s.ConnFile, s.FirstID, s.EngineArgs)...)
+	ranks := s.N
+	if s.PerRank > 1 {
+		ranks = s.N / s.PerRank
+	}
+	argv = append(argv, "-n", strconv.Itoa(ranks))
+	return append(argv, rankProgram(s.Binary, s.ConnFile, s.FirstID, s.PerRank, s.EngineArgs)...)
 }
 
 // MPI is a Launcher running N engines under one mpiexec. Stop sends

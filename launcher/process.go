@@ -54,6 +54,9 @@ type ProcessSpec struct {
 	// host for ssh.
 	ID   int
 	Host string
+	// Count is how many engines (ids ID onwards) the process runs; 0
+	// means one.
+	Count int
 }
 
 // Process is a Launcher for one local process, started in its own process
@@ -289,7 +292,7 @@ func (p *Process) State() State {
 func (p *Process) Record() Record {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := Record{Kind: p.spec.Kind, Role: p.spec.Role, FirstID: p.spec.ID, N: 1}
+	r := Record{Kind: p.spec.Kind, Role: p.spec.Role, FirstID: p.spec.ID, N: max(p.spec.Count, 1)}
 	if p.spec.ID < 0 {
 		r.N = 0
 	}

@@ -30,7 +30,7 @@ type controllerFlags struct {
 	heartbeat, deadAfter                  time.Duration
 	verbose                               bool
 	scheme                                string
-	hwm                                   int
+	hwm, prefetch                         int
 	restore, daemonize, memoryDB          bool
 	supervised                            bool
 	grace                                 time.Duration
@@ -49,6 +49,7 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "verbose", false, "log events to stderr")
 	fs.StringVar(&f.scheme, "scheme", "leastload", "load-balancing `policy`: leastload, lru, weighted, plainrandom, twobin")
 	fs.IntVar(&f.hwm, "hwm", 1, "load-balanced tasks an engine may hold at once (0: no limit)")
+	fs.IntVar(&f.prefetch, "prefetch", 32, "load-balanced tasks an engine may hold while its tasks run shorter than a round trip (adaptive; at most --hwm turns it off)")
 	fs.BoolVar(&f.restore, "restore", false, "restart the profile's controller: same port, keys and cluster, tasks in flight resumed")
 	fs.DurationVar(&f.grace, "restore-grace", 10*time.Second, "how long engines have to reclaim their tasks after --restore")
 	fs.BoolVar(&f.daemonize, "daemonize", false, "run in the background once listening")
@@ -75,6 +76,7 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 		DeadAfter:    f.deadAfter,
 		Scheme:       f.scheme,
 		HWM:          f.hwm,
+		Prefetch:     f.prefetch,
 		Restore:      f.restore,
 		MemoryDB:     f.memoryDB,
 		RestoreGrace: f.grace,
@@ -82,6 +84,9 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 	}
 	if f.hwm == 0 {
 		cfg.HWM = -1
+	}
+	if f.prefetch <= 0 {
+		cfg.Prefetch = -1
 	}
 	// warnings and failures (a dead engine, a failing task database) are
 	// always logged; --verbose adds the events

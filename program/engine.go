@@ -14,6 +14,8 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pxsh/pxsh/engine"
@@ -31,8 +33,9 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	fs.SetOutput(stderr)
 	file := fs.String("file", "", "connection `file` (default: the profile's)")
 	prof := fs.String("profile", "default", "profile `name`")
-	id := fs.Int("id", -1, "engine `id` to ask for")
-	mpi := fs.Bool("mpi", false, "ask for the MPI rank as id")
+	id := fs.Int("id", -1, "engine `id` to ask for (with --count N: the first of N)")
+	count := fs.Int("count", 1, "run `N` engines in this process, each with its own id, namespace, queue and connection")
+	mpi := fs.Bool("mpi", false, "ask for the MPI rank as id (with --count N: rank×N onwards)")
 	eof := fs.Bool("exit-on-stdin-eof", false, "exit when stdin closes (for ssh)")
 	steps := fs.Uint64("max-steps", 0, "per-task execution step `budget` (0: none)")
 	lim := engineLimits{memory: size(engine.DefaultMaxMemory()), stack: engine.DefaultMaxStack,
@@ -43,6 +46,10 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` (for developers)")
 	allow := fs.String("allow", "", "host `capabilities` tasks get: sh, env, fs=ROOT:ROOT (comma-separated; default none)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *count < 1 {
+		fmt.Fprintf(stderr, "pxsh engine: --count %d: want 1 or more\n", *count)
 		return 2
 	}
 	grant, err := hostlib.ParseGrant(*allow)
@@ -64,7 +71,9 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		*file = profile.ConnectionPath(profile.Dir(profile.Root(getenv), *prof), true)
 	}
 	if *mpi {
-		*id = mpiRank()
+		if *id = mpiRank(); *id >= 0 {
+			*id *= *count
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
@@ -83,17 +92,64 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	e, err := engine.New(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "pxsh engine:", err)
+	return serveEngines(ctx, cfg, *count, stderr)
+}
+
+// serveEngines runs n engines in this process (ids cfg.ID onwards when
+// given) until each ends; the exit status is 1 if any failed. Each has its
+// own connection, so the controller watches, shuts down and declares
+// dead each one alone; the process's death is n engine deaths.
+func serveEngines(ctx context.Context, cfg engine.Config, n int, stderr io.Writer) int {
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	var mu sync.Mutex // serializes error lines
+	base := cfg
+	var prev <-chan struct{}
+	for i := range n {
+		c := base
+		if base.ID >= 0 {
+			c.ID = base.ID + i
+		}
+		if c.Logger != nil && n > 1 {
+			c.Logger = c.Logger.With("slot", i)
+		}
+		e, err := engine.New(c)
+		if err != nil {
+			fmt.Fprintln(stderr, "pxsh engine:", err)
+			return 1
+		}
+		if i > 0 {
+			// One registration at a time per process: the controller
+			// bounds handshakes pending per host.
+			select {
+			case <-prev:
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+			}
+		}
+		prev = e.Joined()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := e.Serve(ctx)
+			if err == nil || errors.Is(err, engine.ErrShutdown) || ctx.Err() != nil {
+				return
+			}
+			failed.Store(true)
+			mu.Lock()
+			defer mu.Unlock()
+			if n > 1 {
+				fmt.Fprintf(stderr, "pxsh engine %d: %v\n", e.ID(), err)
+			} else {
+				fmt.Fprintln(stderr, "pxsh engine:", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() {
 		return 1
 	}
-	err = e.Serve(ctx)
-	if err == nil || errors.Is(err, engine.ErrShutdown) || ctx.Err() != nil {
-		return 0
-	}
-	fmt.Fprintln(stderr, "pxsh engine:", err)
-	return 1
+	return 0
 }
 
 // engineLimits are the per-engine limits set by flags (0 turns one off).

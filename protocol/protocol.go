@@ -44,11 +44,12 @@ const (
 	TProbe                        // engine → hub: Ping (am I still registered?)
 	TProbeAck                     // hub → engine: Ping (echoed: yes)
 	TOutput                       // engine → hub → client: Output (+ body)
+	TReturn                       // engine → hub: Return (prefetched tasks handed back)
 	maxType
 )
 
 var typeNames = [...]string{"", "register", "registered", "hello", "welcome", "engine-event",
-	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack", "output"}
+	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack", "output", "return"}
 
 func (t Type) String() string {
 	if t > 0 && t < maxType {
@@ -99,6 +100,10 @@ type Register struct {
 	// MaxFrame is the engine's frame limit in bytes (0: unknown): the hub
 	// fails a request larger than it instead of sending it.
 	MaxFrame int `cbor:"9,keyasint,omitempty"`
+	// Process is a random token of the engine's process, shared by the
+	// engines it runs (pxsh engine --count): the hub sends a fanned-out
+	// body once per process (Request.Share).
+	Process string `cbor:"10,keyasint,omitempty"`
 }
 
 // Registered answers Register.
@@ -199,6 +204,21 @@ type Request struct {
 	// DirectView over several engines, so a pushed value crosses the
 	// client's link once.
 	Fan []FanTarget `cbor:"18,keyasint,omitempty"`
+	// Prefetched, set by the hub, marks a load-balanced task sent beyond
+	// the high-water mark: the engine hands it back (TReturn) unstarted
+	// if the task it runs turns out long.
+	Prefetched bool `cbor:"19,keyasint,omitempty"`
+	// Share, set by the hub on a fanned-out request, names its body for
+	// the other engines of the same process, ShareN of them, which get
+	// the request with SharedBody set to the name and no body: the body
+	// crosses to each engine process once.
+	Share      string `cbor:"20,keyasint,omitempty"`
+	ShareN     int    `cbor:"21,keyasint,omitempty"`
+	SharedBody string `cbor:"22,keyasint,omitempty"`
+	// BodyOf, in the task database's copy of a request, says its body is
+	// the one recorded with task BodyOf (a large fan-out records its body
+	// once per engine process, not once per engine).
+	BodyOf string `cbor:"23,keyasint,omitempty"`
 }
 
 // FanTarget is one task of a fanned-out Request.
@@ -236,6 +256,9 @@ type Result struct {
 	HasValue bool   `cbor:"12,keyasint,omitempty"`
 	Client   string `cbor:"13,keyasint,omitempty"`
 	Label    string `cbor:"14,keyasint,omitempty"`
+	// Received is when the engine received the request (unix
+	// nanoseconds): Started - Received is the wait in its queue.
+	Received int64 `cbor:"15,keyasint,omitempty"`
 }
 
 // RemoteError describes a failed task in ipyparallel's terms.
@@ -293,6 +316,12 @@ type Output struct {
 	Engine int    `cbor:"2,keyasint"`
 	Stdout string `cbor:"3,keyasint,omitempty"`
 	Data   bool   `cbor:"4,keyasint,omitempty"`
+}
+
+// Return hands load-balanced tasks back to the hub unstarted: they were
+// prefetched behind a task that turned out long.
+type Return struct {
+	MsgIDs []string `cbor:"1,keyasint"`
 }
 
 // Shutdown asks an engine to exit.

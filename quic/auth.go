@@ -153,8 +153,11 @@ func clientAuth(ctx context.Context, qc *quicgo.Conn, key []byte) (*quicgo.Strea
 }
 
 // refusal turns the listener closing the connection with the
-// authentication code into ErrAuth.
+// authentication code into ErrAuth, and with the busy code into ErrBusy.
 func refusal(err error) error {
+	if appErr, ok := errors.AsType[*quicgo.ApplicationError](err); ok && appErr.Remote && appErr.ErrorCode == codeBusy {
+		return fmt.Errorf("%w: %s", ErrBusy, appErr.ErrorMessage)
+	}
 	if appErr, ok := errors.AsType[*quicgo.ApplicationError](err); ok && appErr.Remote && appErr.ErrorCode == codeAuth {
 		why := strings.TrimPrefix(appErr.ErrorMessage, ErrAuth.Error()+": ")
 		if why == "" {

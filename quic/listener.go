@@ -149,7 +149,7 @@ func (l *listener) acceptLoop() {
 			if l.cfg.Logger != nil {
 				l.cfg.Logger.Warn("quic: refused connection", "remote", qc.RemoteAddr().String(), "err", why)
 			}
-			_ = qc.CloseWithError(codeAuth, ErrAuth.Error()+": "+why)
+			_ = qc.CloseWithError(codeBusy, why)
 			continue
 		}
 		l.wg.Add(1)

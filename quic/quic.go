@@ -48,6 +48,8 @@ const (
 	// codeSlowConsumer: the peer did not read and its queue passed the
 	// bound set by SetSlowConsumer.
 	codeSlowConsumer = 9
+	// codeBusy: the listener has too many handshakes pending; try again.
+	codeBusy = 10
 )
 
 // Sentinel errors callers branch on with errors.Is.
@@ -55,6 +57,10 @@ var (
 	// ErrAuth means the listener refused the dialer's proof of the
 	// cluster key.
 	ErrAuth = errors.New("authentication refused")
+	// ErrBusy means the listener had too many handshakes pending (from
+	// this host or in all) and refused the connection before
+	// authentication: dial again shortly.
+	ErrBusy = errors.New("listener busy")
 	// ErrFingerprint means the server's certificate is not the pinned one.
 	ErrFingerprint = errors.New("certificate fingerprint mismatch")
 	// ErrFrameTooLarge means a frame is over the size limit.

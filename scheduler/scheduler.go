@@ -30,6 +30,11 @@ type Config struct {
 	// History is how many finished task outcomes are remembered for
 	// dependencies; 0 means DefaultHistory.
 	History int
+	// Prefetch is the most tasks an engine may hold while the tasks it
+	// runs are short compared with a round trip (adaptive prefetch, fed by
+	// Observe and Long); 0, or not above HWM, turns it off. No effect when
+	// HWM is 0 (no limit).
+	Prefetch int
 }
 
 // Task is a load-balanced task as the scheduler sees it.
@@ -78,6 +83,10 @@ type Action struct {
 	TaskID string
 	Engine int
 	Err    error
+	// Prefetched marks an assignment beyond HWM (adaptive prefetch): the
+	// engine should hand the task back (Return) if the task it runs turns
+	// out long.
+	Prefetched bool
 }
 
 type state uint8
@@ -132,6 +141,11 @@ type engine struct {
 	load    int
 	last    uint64
 	running map[*task]struct{}
+	// Adaptive prefetch: smoothed run time and round trip of its tasks,
+	// whether it now runs a long task, and the resulting limit.
+	run, rtt time.Duration
+	long     bool
+	limit    int
 }
 
 // class groups ready tasks with the same eligible engine set.
@@ -145,10 +159,11 @@ type class struct {
 // Scheduler assigns tasks to engines. Create it with New. It is not safe for
 // concurrent use.
 type Scheduler struct {
-	policy  Policy
-	hwm     int
-	rnd     func(int) int
-	histCap int
+	policy   Policy
+	hwm      int
+	prefetch int
+	rnd      func(int) int
+	histCap  int
 
 	engs    []*engine // sorted by id
 	engByID map[int]*engine
@@ -178,6 +193,7 @@ func New(cfg Config) *Scheduler {
 	s := &Scheduler{
 		policy:   cfg.Policy,
 		hwm:      cfg.HWM,
+		prefetch: cfg.Prefetch,
 		rnd:      cfg.Rand,
 		histCap:  cfg.History,
 		engByID:  make(map[int]*engine),
@@ -234,7 +250,7 @@ func (s *Scheduler) setState(t *task, st state) {
 	s.count[st]++
 }
 
-func (s *Scheduler) room(e *engine) bool { return s.hwm == 0 || e.load < s.hwm }
+func (s *Scheduler) room(e *engine) bool { return s.hwm == 0 || e.load < e.limit }
 
 // AddEngine registers engine id and assigns waiting tasks to it. Adding a
 // registered id does nothing.
@@ -242,7 +258,7 @@ func (s *Scheduler) AddEngine(id int) []Action {
 	if s.engByID[id] != nil {
 		return nil
 	}
-	e := &engine{id: id, running: make(map[*task]struct{})}
+	e := &engine{id: id, running: make(map[*task]struct{}), limit: s.hwm}
 	s.engByID[id] = e
 	i, _ := slices.BinarySearchFunc(s.engs, id, func(e *engine, id int) int { return e.id - id })
 	s.engs = slices.Insert(s.engs, i, e)
@@ -622,7 +638,8 @@ func (s *Scheduler) assign(t *task, e *engine, acts *[]Action) {
 	s.useSeq++
 	e.last = s.useSeq
 	e.running[t] = struct{}{}
-	*acts = append(*acts, Action{Kind: Assign, TaskID: t.id, Engine: e.id})
+	pre := s.hwm > 0 && e.load > s.hwm
+	*acts = append(*acts, Action{Kind: Assign, TaskID: t.id, Engine: e.id, Prefetched: pre})
 }
 
 // unqueue removes t from its class queue and the deadline queue.
@@ -729,6 +746,10 @@ func (s *Scheduler) release(t *task) *engine {
 	if e != nil {
 		e.load--
 		delete(e.running, t)
+		if e.long {
+			e.long = false
+			e.limit = s.limitOf(e)
+		}
 	}
 	return e
 }

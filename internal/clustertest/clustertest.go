@@ -80,6 +80,12 @@ type Options struct {
 	// HWM and Scheme configure load balancing (see hub.Config).
 	HWM    int
 	Scheme string
+	// Prefetch is hub.Config.Prefetch (0: the default).
+	Prefetch int
+	// PerProcess runs that many engines in each engine process (pxsh
+	// engine --count); Kill(id) with the process's first id kills them
+	// all. 0 means one.
+	PerProcess int
 	// MemoryDB keeps the controller's task database in memory.
 	MemoryDB bool
 	// ClientQueue and EngineQueue are the hub's outgoing-queue bounds;
@@ -112,7 +118,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		o.DeadAfter = 600 * time.Millisecond
 	}
 	dir := t.TempDir()
-	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme,
+	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme, Prefetch: o.Prefetch,
 		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue})
 	if err != nil {
 		t.Fatal(err)
@@ -131,8 +137,13 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		cancel()
 		<-done
 	})
-	for i := 0; i < n; i++ {
-		c.StartEngine(i)
+	k := max(o.PerProcess, 1)
+	for i := 0; i < n; i += k {
+		if k == 1 {
+			c.StartEngine(i)
+		} else {
+			c.StartEngine(i, "--count", strconv.Itoa(min(k, n-i)))
+		}
 	}
 	if n > 0 {
 		cl := c.Client()

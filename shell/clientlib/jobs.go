@@ -38,6 +38,9 @@ var moreClientMethods = map[string]builtinFunc{
 	"executor":           clientExecutor,
 	// progress.go (the shell's progress bar)
 	"wait_interactive": clientWaitInteractive,
+
+	// ipyparallel's BroadcastView (docs/SCALE.md)
+	"broadcast_view": clientBroadcastView,
 }
 
 // clientExtraAttrs names attributes served by extraAttr.
@@ -336,4 +339,12 @@ func viewQueueStatus(thread *starlark.Thread, b *starlark.Builtin, args starlark
 		return nil, err
 	}
 	return v.rc.queueStatus(v, verbose)
+}
+
+// clientBroadcastView implements rc.broadcast_view(targets='all'),
+// ipyparallel's BroadcastView: the controller fans each request out (its
+// body sent once) and results come in engine order, as for a DirectView,
+// which in pxsh travels the same way (client.Client.BroadcastView).
+func clientBroadcastView(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return clientDirectView(thread, b, args, kwargs)
 }
