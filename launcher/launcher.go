@@ -10,8 +10,9 @@
 // process can stop it), restarts a local controller that dies (with
 // --restore), reports engines that die and can restart them.
 //
-// The package also holds the `pxsh cluster` and `pxsh profile`
-// subprograms (ClusterMain, ProfileMain), called by cmd/pxsh.
+// The package is a library: it parses no flags, writes no usage, handles
+// no signals and never exits. The `pxsh cluster` and `pxsh profile`
+// subcommands built on it live in package program.
 //
 // launcher imports only the protocol and profile packages of this module
 // (never the client, hub, engine or shell) and go.starlark.net for the

@@ -7,19 +7,18 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/client"
-	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
 
-func launcherEnv(stdout, stderr io.Writer) launcher.Env {
+func launcherEnv(stdout, stderr io.Writer) clusterEnv {
 	bin, _ := os.Executable()
-	return launcher.Env{Stdout: stdout, Stderr: stderr, Getenv: getenv, Binary: bin, WaitEngines: waitEngines,
+	return clusterEnv{Stdout: stdout, Stderr: stderr, Getenv: getenv, Binary: bin, WaitEngines: dialEngines,
 		CheckAllow: func(spec string) error { _, err := hostlib.ParseGrant(spec); return err }}
 }
 
-// waitEngines connects to a cluster and waits for n engines; it returns
+// dialEngines connects to a cluster and waits for n engines; it returns
 // how many registered.
-func waitEngines(ctx context.Context, connFile string, n int) (int, error) {
+func dialEngines(ctx context.Context, connFile string, n int) (int, error) {
 	var c *client.Client
 	var err error
 	for {
@@ -39,9 +38,9 @@ func waitEngines(ctx context.Context, connFile string, n int) (int, error) {
 }
 
 func clusterMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return launcher.ClusterMain(ctx, args, launcherEnv(stdout, stderr))
+	return clusterCLI(ctx, args, launcherEnv(stdout, stderr))
 }
 
 func profileMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return launcher.ProfileMain(ctx, args, launcherEnv(stdout, stderr))
+	return profileCLI(ctx, args, launcherEnv(stdout, stderr))
 }

@@ -115,7 +115,7 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	if f.daemonize {
-		return daemonize(args, f.dir(), stderr)
+		return daemonizeController(args, f.dir(), stderr)
 	}
 	if f.dashboard != "off" && f.dashboard != "none" {
 		if _, _, err := net.SplitHostPort(f.dashboard); err != nil {
@@ -154,9 +154,9 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	return 0
 }
 
-// daemonize runs `pxsh controller` again without --daemonize in a new
+// daemonizeController runs `pxsh controller` again without --daemonize in a new
 // session, logging to the profile, and returns once it is listening.
-func daemonize(args []string, dir string, stderr io.Writer) int {
+func daemonizeController(args []string, dir string, stderr io.Writer) int {
 	var rest []string
 	for _, a := range args {
 		if a != "--daemonize" && a != "-daemonize" {

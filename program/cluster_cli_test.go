@@ -1,4 +1,4 @@
-package launcher
+package program
 
 import (
 	"bytes"
@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
 )
 
 type cliEnv struct {
-	env           Env
+	env           clusterEnv
 	out, errb     *bytes.Buffer
 	root          string
 	mu            sync.Mutex
@@ -27,7 +28,7 @@ func newCLI(t *testing.T) *cliEnv {
 	t.Helper()
 	c := &cliEnv{out: &bytes.Buffer{}, errb: &bytes.Buffer{}, root: t.TempDir()}
 	bin := writeScript(t, t.TempDir(), "pxsh", fakePxsh)
-	c.env = Env{Stdout: c.out, Stderr: c.errb, Binary: bin,
+	c.env = clusterEnv{Stdout: c.out, Stderr: c.errb, Binary: bin,
 		Getenv: func(k string) string {
 			if k == "PXSH_DIR" {
 				return c.root
@@ -47,13 +48,13 @@ func newCLI(t *testing.T) *cliEnv {
 func (c *cliEnv) run(ctx context.Context, args ...string) int {
 	c.out.Reset()
 	c.errb.Reset()
-	return ClusterMain(ctx, args, c.env)
+	return clusterCLI(ctx, args, c.env)
 }
 
 func TestProfileCreate(t *testing.T) {
 	c := newCLI(t)
 	ctx := context.Background()
-	if code := ProfileMain(ctx, []string{"create", "big"}, c.env); code != 0 {
+	if code := profileCLI(ctx, []string{"create", "big"}, c.env); code != 0 {
 		t.Fatalf("create: %d %s", code, c.errb)
 	}
 	path := filepath.Join(c.root, "profile_big", profile.ConfigFile)
@@ -61,18 +62,18 @@ func TestProfileCreate(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `# engines = "local"`) || !strings.Contains(string(b), "# n = 4") {
 		t.Fatalf("config file: %v\n%s", err, b)
 	}
-	if code := ProfileMain(ctx, []string{"create", "big"}, c.env); code == 0 {
+	if code := profileCLI(ctx, []string{"create", "big"}, c.env); code == 0 {
 		t.Error("create over an existing profile succeeded without --force")
 	}
-	if code := ProfileMain(ctx, []string{"create", "big", "--force"}, c.env); code != 0 {
+	if code := profileCLI(ctx, []string{"create", "big", "--force"}, c.env); code != 0 {
 		t.Errorf("create --force: %d %s", code, c.errb)
 	}
 	c.out.Reset()
-	ProfileMain(ctx, []string{"list"}, c.env)
+	profileCLI(ctx, []string{"list"}, c.env)
 	if c.out.String() != "big\n" {
 		t.Errorf("list: %q", c.out)
 	}
-	if code := ProfileMain(ctx, []string{"create", "../x"}, c.env); code != exitUsage {
+	if code := profileCLI(ctx, []string{"create", "../x"}, c.env); code != exitUsage {
 		t.Errorf("bad name: %d", code)
 	}
 }
@@ -98,12 +99,12 @@ func TestClusterCLIForeground(t *testing.T) {
 	var out, errb bytes.Buffer
 	env := c.env
 	env.Stdout, env.Stderr = &out, &errb
-	go func() { done <- ClusterMain(ctx, []string{"start", "-n", "2", "--wait"}, env) }()
-	var st *ClusterState
+	go func() { done <- clusterCLI(ctx, []string{"start", "-n", "2", "--wait"}, env) }()
+	var st *launcher.ClusterState
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var err error
-		st, err = ReadState(dir)
+		st, err = launcher.ReadState(dir)
 		if err == nil && st.Supervisor != nil && st.EngineCount() == 2 && st.ClusterID != "" {
 			break
 		}
@@ -127,7 +128,7 @@ func TestClusterCLIForeground(t *testing.T) {
 	if !strings.Contains(c.out.String(), "fake-1") || !strings.Contains(c.out.String(), "True") || !strings.Contains(c.out.String(), " 4 ") {
 		t.Errorf("list:\n%s", c.out)
 	}
-	st, _ = ReadState(dir)
+	st, _ = launcher.ReadState(dir)
 	all := procsOf(st)
 	if code := c.run(context.Background(), "clean"); code == 0 {
 		t.Error("clean of a running cluster succeeded")
@@ -180,7 +181,7 @@ func TestClusterCLIErrors(t *testing.T) {
 	if code != exitError || !strings.Contains(c.errb.String(), "loopback") || !strings.Contains(c.errb.String(), "--location") {
 		t.Errorf("loopback: %d %s", code, c.errb)
 	}
-	if st, err := ReadState(profile.Dir(c.root, "")); err == nil && st.Running() {
+	if st, err := launcher.ReadState(profile.Dir(c.root, "")); err == nil && st.Running() {
 		t.Errorf("refused start left a cluster: %+v", st)
 	}
 }

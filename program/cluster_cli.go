@@ -1,4 +1,4 @@
-package launcher
+package program
 
 import (
 	"context"
@@ -12,17 +12,17 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
 )
 
-// Env is what the `pxsh cluster` and `pxsh profile` subprograms get from
-// cmd/pxsh.
-type Env struct {
+// clusterEnv is what the `pxsh cluster` and `pxsh profile` subprograms get
+// from the program layer.
+type clusterEnv struct {
 	// Stdout and Stderr receive output.
 	Stdout, Stderr io.Writer
 	// Getenv reads the environment (os.Getenv).
@@ -31,12 +31,10 @@ type Env struct {
 	Binary string
 	// WaitEngines waits until n engines registered with the controller
 	// of the client connection file connFile, and returns how many did
-	// (it lives in cmd/pxsh because launcher must not import the client).
-	// nil makes --wait fail.
+	// (program/cluster.go dials with the client). nil makes --wait fail.
 	WaitEngines func(ctx context.Context, connFile string, n int) (int, error)
-	// CheckAllow validates an --allow grant before anything starts (it
-	// lives in cmd/pxsh's program layer with the grant's parser); nil
-	// leaves the check to the engines.
+	// CheckAllow validates an --allow grant before anything starts
+	// (hostlib's grant parser); nil leaves the check to the engines.
 	CheckAllow func(spec string) error
 }
 
@@ -65,8 +63,8 @@ const clusterUsage = `usage:
   pxsh cluster clean [--profile NAME] [--all]
 `
 
-// ClusterMain runs `pxsh cluster ARGS` and returns the exit status.
-func ClusterMain(ctx context.Context, args []string, env Env) int {
+// clusterCLI runs `pxsh cluster ARGS` and returns the exit status.
+func clusterCLI(ctx context.Context, args []string, env clusterEnv) int {
 	env = env.withDefaults()
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, clusterUsage)
@@ -91,7 +89,7 @@ func ClusterMain(ctx context.Context, args []string, env Env) int {
 	return exitUsage
 }
 
-func (e Env) withDefaults() Env {
+func (e clusterEnv) withDefaults() clusterEnv {
 	if e.Stdout == nil {
 		e.Stdout = io.Discard
 	}
@@ -118,7 +116,7 @@ type startFlags struct {
 	timeout                                          time.Duration
 }
 
-func newStartFlags(name string, env Env) *startFlags {
+func newStartFlags(name string, env clusterEnv) *startFlags {
 	f := &startFlags{fs: flag.NewFlagSet("pxsh cluster "+name, flag.ContinueOnError)}
 	fs := f.fs
 	fs.SetOutput(env.Stderr)
@@ -150,7 +148,7 @@ func newStartFlags(name string, env Env) *startFlags {
 }
 
 // dir returns the profile directory the flags name.
-func (f *startFlags) dir(env Env) string {
+func (f *startFlags) dir(env clusterEnv) string {
 	if f.profileDir != "" {
 		return f.profileDir
 	}
@@ -159,10 +157,10 @@ func (f *startFlags) dir(env Env) string {
 
 // config builds the Config: defaults, then the profile's config file,
 // then the flags that were given.
-func (f *startFlags) config(env Env) (Config, *FileSettings, error) {
+func (f *startFlags) config(env clusterEnv) (launcher.Config, *launcher.FileSettings, error) {
 	dir := f.dir(env)
-	cfg := Config{ProfileDir: dir, Binary: env.Binary, N: runtime.NumCPU()}
-	fset, err := LoadConfigFile(filepath.Join(dir, profile.ConfigFile), &cfg)
+	cfg := launcher.Config{ProfileDir: dir, Binary: env.Binary, N: runtime.NumCPU()}
+	fset, err := launcher.LoadConfigFile(filepath.Join(dir, profile.ConfigFile), &cfg)
 	if err != nil {
 		return cfg, nil, err
 	}
@@ -189,7 +187,7 @@ func (f *startFlags) config(env Env) (Config, *FileSettings, error) {
 		case "restart-engines":
 			cfg.RestartEngines = f.restart
 		case "hosts":
-			hs, err := ParseHosts(f.hosts)
+			hs, err := launcher.ParseHosts(f.hosts)
 			if err != nil {
 				ferr = err
 			}
@@ -222,7 +220,7 @@ func (f *startFlags) config(env Env) (Config, *FileSettings, error) {
 	return cfg, fset, ferr
 }
 
-func clusterStart(ctx context.Context, args []string, env Env) int {
+func clusterStart(ctx context.Context, args []string, env clusterEnv) int {
 	f := newStartFlags("start", env)
 	if err := f.fs.Parse(args); err != nil {
 		return exitUsage
@@ -233,7 +231,7 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 		return exitError
 	}
 	dir := cfg.ProfileDir
-	if st, err := ReadState(dir); err == nil && st.Running() {
+	if st, err := launcher.ReadState(dir); err == nil && st.Running() {
 		fmt.Fprintf(env.Stderr, "pxsh cluster start: a cluster is already running in %s (stop it with `pxsh cluster stop`)\n", dir)
 		return exitAlreadyStarted
 	}
@@ -246,7 +244,7 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	c, err := New(cfg)
+	c, err := launcher.New(cfg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pxsh cluster start: %v\n", err)
 		return exitError
@@ -262,7 +260,7 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 		}
 	}()
 	stopAll := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 4*DefaultGrace)
+		sctx, cancel := context.WithTimeout(context.Background(), 4*launcher.DefaultGrace)
 		defer cancel()
 		if err := c.Stop(sctx); err != nil {
 			fmt.Fprintf(env.Stderr, "pxsh cluster: stop: %v\n", err)
@@ -311,7 +309,7 @@ func clusterStart(ctx context.Context, args []string, env Env) int {
 
 // waitEngines waits for n engines and, on failure, names the launchers
 // that did not deliver.
-func waitEngines(ctx context.Context, connFile string, n int, timeout time.Duration, env Env, pending func() []string) error {
+func waitEngines(ctx context.Context, connFile string, n int, timeout time.Duration, env clusterEnv, pending func() []string) error {
 	if env.WaitEngines == nil {
 		return fmt.Errorf("wait for engines: not available in this build")
 	}
@@ -334,7 +332,7 @@ func waitEngines(ctx context.Context, connFile string, n int, timeout time.Durat
 // daemonize re-runs `pxsh cluster start` detached (setsid, output to
 // log/cluster.log) and returns once it runs (and, with --wait, once the
 // engines registered).
-func daemonize(ctx context.Context, args []string, cfg Config, f *startFlags, env Env) int {
+func daemonize(ctx context.Context, args []string, cfg launcher.Config, f *startFlags, env clusterEnv) int {
 	dir := cfg.ProfileDir
 	if err := os.MkdirAll(filepath.Join(dir, "log"), 0o700); err != nil {
 		fmt.Fprintf(env.Stderr, "pxsh cluster start: %v\n", err)
@@ -371,9 +369,9 @@ func daemonize(ctx context.Context, args []string, cfg Config, f *startFlags, en
 	go func() { cmd.Wait(); close(exited) }()
 	// wait for the supervisor to record itself and the controller to
 	// write its connection file
-	deadline := time.Now().Add(cfg.startTimeout())
+	deadline := time.Now().Add(cfg.StartupTimeout())
 	for {
-		st, err := ReadState(dir)
+		st, err := launcher.ReadState(dir)
 		if err == nil && st.Supervisor != nil && st.Supervisor.PID == pid {
 			if _, err := profile.Read(profile.ConnectionPath(dir, false)); err == nil {
 				break
@@ -389,45 +387,13 @@ func daemonize(ctx context.Context, args []string, cfg Config, f *startFlags, en
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintf(env.Stderr, "pxsh cluster start: the cluster did not come up within %v; see %s\n", cfg.startTimeout(), logPath)
+			fmt.Fprintf(env.Stderr, "pxsh cluster start: the cluster did not come up within %v; see %s\n", cfg.StartupTimeout(), logPath)
 			syscall.Kill(pid, syscall.SIGTERM)
 			return exitError
 		}
 	}
 	if f.wait {
-		pending := func() []string {
-			st, err := ReadState(dir)
-			if err != nil {
-				return nil
-			}
-			var out []string
-			for _, r := range st.Records {
-				if r.Role != "engines" {
-					continue
-				}
-				running := r.JobID != ""
-				for _, p := range r.Procs {
-					running = running || alive(p.PID, p.Start)
-				}
-				state := "not running"
-				if running {
-					state = "running"
-				}
-				if r.JobID != "" {
-					state = "submitted, may still be queued"
-					if len(r.Query) > 0 {
-						qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-						out, err := ExecRunner{}.Run(qctx, nil, r.Query...)
-						cancel()
-						if first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n"); err == nil && first != "" {
-							state = "state " + strings.Join(strings.Fields(first), " ")
-						}
-					}
-				}
-				out = append(out, r.describe()+": "+state)
-			}
-			return out
-		}
+		pending := func() []string { return launcher.PendingEngines(ctx, dir) }
 		if err := waitEngines(ctx, profile.ConnectionPath(dir, false), cfg.N, f.timeout, env, pending); err != nil {
 			select {
 			case <-exited:
@@ -461,13 +427,6 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-func (c Config) startTimeout() time.Duration {
-	if c.StartTimeout > 0 {
-		return c.StartTimeout
-	}
-	return 60 * time.Second
-}
-
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
@@ -477,7 +436,7 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-func clusterEngines(ctx context.Context, args []string, env Env) int {
+func clusterEngines(ctx context.Context, args []string, env clusterEnv) int {
 	f := newStartFlags("engines", env)
 	if err := f.fs.Parse(args); err != nil {
 		return exitUsage
@@ -488,7 +447,7 @@ func clusterEngines(ctx context.Context, args []string, env Env) int {
 		return exitError
 	}
 	dir := cfg.ProfileDir
-	st, err := ReadState(dir)
+	st, err := launcher.ReadState(dir)
 	if err != nil || !st.Running() {
 		fmt.Fprintf(env.Stderr, "pxsh cluster engines: no running cluster in %s\n", dir)
 		return exitNoCluster
@@ -503,7 +462,7 @@ func clusterEngines(ctx context.Context, args []string, env Env) int {
 	}
 	// these engines outlive this command; `pxsh cluster stop` stops them
 	cfg.Detach, cfg.DieWithLauncher, cfg.N = true, false, f.n
-	c, err := New(cfg)
+	c, err := launcher.New(cfg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pxsh cluster engines: %v\n", err)
 		return exitError
@@ -537,24 +496,11 @@ func idRange(ids []int) string {
 }
 
 // profileDirs returns every profile directory under root.
-func profileDirs(root string) []string {
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range ents {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "profile_") {
-			out = append(out, filepath.Join(root, e.Name()))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func profileDirs(root string) []string { return launcher.ProfileDirs(root) }
 
-func profileName(dir string) string { return strings.TrimPrefix(filepath.Base(dir), "profile_") }
+func profileName(dir string) string { return launcher.ProfileName(dir) }
 
-func selectFlags(name string, env Env) (*flag.FlagSet, *string, *string, *bool) {
+func selectFlags(name string, env clusterEnv) (*flag.FlagSet, *string, *string, *bool) {
 	fs := flag.NewFlagSet("pxsh cluster "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	p := fs.String("profile", "", "profile name (default \"default\")")
@@ -563,7 +509,7 @@ func selectFlags(name string, env Env) (*flag.FlagSet, *string, *string, *bool) 
 	return fs, p, pd, all
 }
 
-func targets(env Env, p, pd string, all bool) []string {
+func targets(env clusterEnv, p, pd string, all bool) []string {
 	if all {
 		return profileDirs(profile.Root(env.Getenv))
 	}
@@ -573,16 +519,16 @@ func targets(env Env, p, pd string, all bool) []string {
 	return []string{profile.Dir(profile.Root(env.Getenv), p)}
 }
 
-func clusterStop(ctx context.Context, args []string, env Env) int {
+func clusterStop(ctx context.Context, args []string, env clusterEnv) int {
 	fs, p, pd, all := selectFlags("stop", env)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	code, stopped := exitOK, 0
 	for _, dir := range targets(env, *p, *pd, *all) {
-		err := StopProfile(ctx, dir, ExecRunner{}, 0)
+		err := launcher.StopProfile(ctx, dir, launcher.ExecRunner{}, 0)
 		switch {
-		case errors.Is(err, ErrNoCluster):
+		case errors.Is(err, launcher.ErrNoCluster):
 			if !*all {
 				fmt.Fprintf(env.Stderr, "pxsh cluster stop: no cluster in profile %s\n", profileName(dir))
 				code = exitAlreadyStopped
@@ -601,14 +547,14 @@ func clusterStop(ctx context.Context, args []string, env Env) int {
 	return code
 }
 
-func clusterList(args []string, env Env) int {
+func clusterList(args []string, env clusterEnv) int {
 	fs, _, _, _ := selectFlags("list", env)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	fmt.Fprintf(env.Stdout, "%-16s %-32s %-7s %-7s %-8s %-12s %s\n", "PROFILE", "CLUSTER ID", "RUNNING", "ENGINES", "LAUNCHER", "ALLOW", "DASHBOARD")
 	for _, dir := range profileDirs(profile.Root(env.Getenv)) {
-		st, err := ReadState(dir)
+		st, err := launcher.ReadState(dir)
 		if err != nil {
 			continue
 		}
@@ -633,99 +579,25 @@ func clusterList(args []string, env Env) int {
 	return exitOK
 }
 
-func clusterClean(args []string, env Env) int {
+func clusterClean(args []string, env clusterEnv) int {
 	fs, p, pd, all := selectFlags("clean", env)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	code := exitOK
 	for _, dir := range targets(env, *p, *pd, *all) {
-		if st, err := ReadState(dir); err == nil && st.Running() {
-			fmt.Fprintf(env.Stderr, "pxsh cluster clean: profile %s: a cluster is running; stop it first\n", profileName(dir))
-			code = exitError
-			continue
-		}
-		var removed []string
-		for _, f := range []string{StatePath(dir), StatePath(dir) + ".lock", profile.ConnectionPath(dir, true),
-			profile.ConnectionPath(dir, false), filepath.Join(dir, "log")} {
-			if _, err := os.Stat(f); err == nil {
-				if err := os.RemoveAll(f); err != nil {
-					fmt.Fprintf(env.Stderr, "pxsh cluster clean: %v\n", err)
-					code = exitError
-					continue
-				}
-				removed = append(removed, filepath.Base(f))
+		removed, errs := launcher.CleanProfile(dir)
+		for _, err := range errs {
+			if errors.Is(err, launcher.ErrClusterRunning) {
+				fmt.Fprintf(env.Stderr, "pxsh cluster clean: profile %s: a cluster is running; stop it first\n", profileName(dir))
+			} else {
+				fmt.Fprintf(env.Stderr, "pxsh cluster clean: %v\n", err)
 			}
+			code = exitError
 		}
 		if len(removed) > 0 {
 			fmt.Fprintf(env.Stdout, "cleaned profile %s: removed %s\n", profileName(dir), strings.Join(removed, ", "))
 		}
 	}
 	return code
-}
-
-const profileUsage = `usage:
-  pxsh profile create NAME [--force]
-  pxsh profile locate [NAME]
-  pxsh profile list
-`
-
-// ProfileMain runs `pxsh profile ARGS` and returns the exit status.
-func ProfileMain(ctx context.Context, args []string, env Env) int {
-	env = env.withDefaults()
-	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, profileUsage)
-		return exitUsage
-	}
-	root := profile.Root(env.Getenv)
-	switch args[0] {
-	case "create":
-		fs := flag.NewFlagSet("pxsh profile create", flag.ContinueOnError)
-		fs.SetOutput(env.Stderr)
-		force := fs.Bool("force", false, "overwrite an existing config file")
-		name, rest := "default", args[1:]
-		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-			name, rest = rest[0], rest[1:]
-		}
-		if err := fs.Parse(rest); err != nil {
-			return exitUsage
-		}
-		if fs.NArg() > 0 {
-			name = fs.Arg(0)
-		}
-		if strings.ContainsAny(name, "/\\") || name == "" || name == "." || name == ".." {
-			fmt.Fprintf(env.Stderr, "pxsh profile create: bad profile name %q\n", name)
-			return exitUsage
-		}
-		dir := profile.Dir(root, name)
-		if err := profile.Ensure(dir); err != nil {
-			fmt.Fprintf(env.Stderr, "pxsh profile create: %v\n", err)
-			return exitError
-		}
-		path := filepath.Join(dir, profile.ConfigFile)
-		if _, err := os.Stat(path); err == nil && !*force {
-			fmt.Fprintf(env.Stderr, "pxsh profile create: %s exists (--force overwrites it)\n", path)
-			return exitError
-		}
-		if err := os.WriteFile(path, []byte(DefaultConfigFile(name)), 0o600); err != nil {
-			fmt.Fprintf(env.Stderr, "pxsh profile create: %v\n", err)
-			return exitError
-		}
-		fmt.Fprintf(env.Stdout, "created profile %s: %s\n", name, path)
-		return exitOK
-	case "locate":
-		name := "default"
-		if len(args) > 1 {
-			name = args[1]
-		}
-		fmt.Fprintln(env.Stdout, profile.Dir(root, name))
-		return exitOK
-	case "list":
-		for _, d := range profileDirs(root) {
-			fmt.Fprintln(env.Stdout, profileName(d))
-		}
-		return exitOK
-	}
-	fmt.Fprintf(env.Stderr, "pxsh profile: unknown command %q\n%s", args[0], profileUsage)
-	return exitUsage
 }
