@@ -47,7 +47,7 @@ func TestDenseProcessDeath(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, v := range got {
-		tup := v.([]any)
+		tup := v.(client.Tuple)
 		if tup[0] != int64(want[i]) || tup[1] != int64(10*want[i]) {
 			t.Errorf("engine %d answered %v", want[i], tup)
 		}
@@ -84,7 +84,7 @@ func TestScale200(t *testing.T) {
 			t.Fatalf("%d values, want %d", len(got), len(want))
 		}
 		for i, v := range got {
-			tup := v.([]any)
+			tup := v.(client.Tuple)
 			if tup[0] != int64(want[i]) || tup[1] != int64(want[i]) || tup[2] != int64(len(blob)) {
 				t.Fatalf("value %d = %v, want engine %d", i, tup, want[i])
 			}

@@ -208,6 +208,7 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 			return err
 		}
 		h.forwardToAsker(m.MsgID, p)
+		return nil
 	case protocol.TReturn:
 		var m protocol.Return
 		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
