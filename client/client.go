@@ -310,29 +310,43 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 	req.Submitted = now.UnixNano()
 	t := &Task{MsgID: req.MsgID, Engine: req.Engine, Kind: req.Kind, Label: req.Label, Name: req.Name,
 		Submitted: now, done: make(chan struct{})}
-	p, err := protocol.Marshal(protocol.TRequest, &req, nil)
-	if err != nil {
+	if err := c.send(&req, body, []*Task{t}); err != nil {
 		return nil, err
+	}
+	return t, nil
+}
+
+// send writes a request frame and makes its tasks pending: it fails at
+// once, sending nothing, on a closed client or a frame over the limit, and
+// forgets the tasks again if the write fails.
+func (c *Client) send(req *protocol.Request, body []byte, tasks []*Task) error {
+	p, err := protocol.Marshal(protocol.TRequest, req, nil)
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if n := len(p) + len(body); n > c.maxFrame-hubHeadroom {
 		limit := c.maxFrame
 		c.mu.Unlock()
-		return nil, fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(n), Limit: int64(limit)})
+		return fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(n), Limit: int64(limit)})
 	}
-	c.pending[req.MsgID] = t
+	for _, t := range tasks {
+		c.pending[t.MsgID] = t
+	}
 	c.mu.Unlock()
 	if err := c.writeMsg(p, body); err != nil {
 		c.mu.Lock()
-		delete(c.pending, req.MsgID)
+		for _, t := range tasks {
+			delete(c.pending, t.MsgID)
+		}
 		c.mu.Unlock()
-		return nil, fmt.Errorf("submit %s: %w", req.Kind, err)
+		return fmt.Errorf("submit %s: %w", req.Kind, err)
 	}
-	return t, nil
+	return nil
 }
 
 // SubmitFan sends one request to several engines with one body: the
@@ -360,31 +374,8 @@ func (c *Client) SubmitFan(req protocol.Request, engines []int, body []byte) ([]
 		tasks[i] = &Task{MsgID: id, Engine: e, Kind: req.Kind, Label: req.Label, Name: req.Name,
 			Submitted: now, done: make(chan struct{})}
 	}
-	p, err := protocol.Marshal(protocol.TRequest, &req, nil)
-	if err != nil {
+	if err := c.send(&req, body, tasks); err != nil {
 		return nil, err
-	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, ErrClosed
-	}
-	if n := len(p) + len(body); n > c.maxFrame-hubHeadroom {
-		limit := c.maxFrame
-		c.mu.Unlock()
-		return nil, fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(n), Limit: int64(limit)})
-	}
-	for _, t := range tasks {
-		c.pending[t.MsgID] = t
-	}
-	c.mu.Unlock()
-	if err := c.writeMsg(p, body); err != nil {
-		c.mu.Lock()
-		for _, t := range tasks {
-			delete(c.pending, t.MsgID)
-		}
-		c.mu.Unlock()
-		return nil, fmt.Errorf("submit %s: %w", req.Kind, err)
 	}
 	return tasks, nil
 }

@@ -2,11 +2,9 @@ package client_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,17 +50,14 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	cl := clustertest.Start(t, 0, clustertest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*clustertest.Scale())
 	defer cancel()
-	var logs strings.Builder
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	var logs clustertest.SyncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	c, err := client.Dial(ctx, cl.ClientFile, client.Options{Reconnect: time.Hour, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl.Hub.Shutdown()
 	clustertest.Eventually(t, 10*time.Second, "the client reconnecting", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
 		return strings.Contains(logs.String(), "reconnecting")
 	})
 	closed := make(chan struct{})
@@ -72,17 +67,6 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	case <-time.After(20 * time.Second * clustertest.Scale()):
 		t.Fatal("Close still blocked after 20 s with a reconnect window of an hour")
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // TestDialNoTimeout: a negative timeout means no bound (ipyparallel's

@@ -104,7 +104,7 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	engines map[int]*exec.Cmd
-	logs    map[int]*syncBuffer
+	logs    map[int]*SyncBuffer
 }
 
 // Start starts a controller and n engines (ids 0..n-1) and waits until
@@ -130,7 +130,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 	c := &Cluster{
 		Hub: h, Dir: dir, t: t, opts: o,
 		ClientFile: profile.ConnectionPath(dir, false), EngineFile: profile.ConnectionPath(dir, true),
-		engines: map[int]*exec.Cmd{}, logs: map[int]*syncBuffer{},
+		engines: map[int]*exec.Cmd{}, logs: map[int]*SyncBuffer{},
 	}
 	t.Cleanup(func() {
 		c.StopEngines()
@@ -161,7 +161,7 @@ func (c *Cluster) StartEngine(id int, extra ...string) *exec.Cmd {
 		args = append(args, "--cpuprofile", fmt.Sprintf("%s.%d", p, id))
 	}
 	cmd := exec.Command(Binary(c.t), args...)
-	log := &syncBuffer{}
+	log := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -263,19 +263,20 @@ func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent use: a process's or a
+// logger's writes and a test's reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -286,7 +287,7 @@ func (s *syncBuffer) String() string {
 func Process(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	log := &syncBuffer{}
+	log := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

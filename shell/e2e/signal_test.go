@@ -2,14 +2,12 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,7 +53,7 @@ func TestSignalStopsAnything(t *testing.T) {
 			}
 			cmd := exec.Command(clustertest.Binary(t), args...)
 			cmd.Env = append(os.Environ(), append(isolated(t), "TMPDIR="+tmp)...)
-			var stderr syncWriter
+			var stderr clustertest.SyncBuffer
 			cmd.Stderr = &stderr
 			out, err := cmd.StdoutPipe()
 			if err != nil {
@@ -136,22 +134,4 @@ func cpuTicks(pid int) int {
 	}
 	n, _ := strconv.Atoi(f[11]) // utime is field 14; f[0] is field 3
 	return n
-}
-
-// syncWriter is a buffer safe for a process's writes and the test's reads.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
