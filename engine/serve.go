@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -379,7 +380,9 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 		case protocol.TPing:
 			// Never behind the queue bound: a reader waiting here would stop
 			// reading the hub's requests and cancels.
-			pong := append([]byte{byte(protocol.TPong)}, p[1:]...)
+			var ping protocol.Ping
+			protocol.UnmarshalHeader(hb, &ping)
+			pong, _ := protocol.Marshal(protocol.TPong, &protocol.Pong{Seq: ping.Seq, Memory: memoryInUse()}, nil)
 			c.WriteUrgent(pong)
 		case protocol.TRequest:
 			var r protocol.Request
@@ -524,6 +527,17 @@ func (e *Engine) abortExecutes(client string) {
 				Engine: e.ID(), Method: string(q.req.Kind)},
 		}, nil)
 	}
+}
+
+// memoryInUse is the memory the Go runtime holds from the system, for
+// the controller's view of its engines (docs/DASHBOARD.md).
+func memoryInUse() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
 }
 
 // sendOutput sends a running task's output to the controller, which

@@ -142,3 +142,13 @@ func TestSharedBodyResubmit(t *testing.T) {
 		t.Fatalf("engine 2 after resubmit: %v", got)
 	}
 }
+
+// TestEngineMemoryReported: engines report their memory in their pongs,
+// so the controller (and its dashboard) knows it for engines on any host.
+func TestEngineMemoryReported(t *testing.T) {
+	c := clustertest.Start(t, 1, clustertest.Options{})
+	clustertest.Eventually(t, 10*time.Second, "engine 0 to report its memory", func() bool {
+		s := c.Hub.Snapshot()
+		return len(s.Engines) == 1 && s.Engines[0].Memory > 0
+	})
+}

@@ -26,6 +26,7 @@ type engine struct {
 	running   *task  // the last task the engine said started (Snapshot)
 	maxFrame  int    // the engine's frame limit (0: unknown)
 	process   string // Register.Process: engines of one process share it
+	memory    int64  // bytes, as the engine's last pong said (0: unknown)
 }
 
 // fits returns a TooLargeError when a request of n bytes is over e's frame
@@ -184,6 +185,15 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 	h.mu.Unlock()
 	switch t {
 	case protocol.TPong:
+		var m protocol.Pong
+		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
+			return err
+		}
+		if m.Memory > 0 {
+			h.mu.Lock()
+			e.memory = m.Memory
+			h.mu.Unlock()
+		}
 		return nil
 	case protocol.TProbe:
 		// Acknowledged only while the engine is registered on this

@@ -23,6 +23,9 @@ type EngineState struct {
 	Current *RunningTask `json:"current,omitempty"`
 	// LastSeen is how long ago the engine was last heard from.
 	LastSeen time.Duration `json:"last_seen_ns"`
+	// Memory is the engine process's memory in bytes as its last pong
+	// said (0: not reported yet).
+	Memory int64 `json:"memory,omitempty"`
 	// Info is what the engine said when it registered (any capabilities
 	// it reports included).
 	Info protocol.EngineInfo `json:"info"`
@@ -60,7 +63,7 @@ func (h *Hub) Snapshot() Snapshot {
 		Unassigned: h.sched.QueueLen(), InFlight: len(h.tasks), Clients: len(h.clients)}
 	for _, e := range h.engines {
 		st := EngineState{ID: e.info.ID, Host: e.info.Host, PID: e.info.PID, Queue: len(e.tasks),
-			Completed: e.completed, LastSeen: now.Sub(e.lastSeen), State: "idle", Info: e.info}
+			Completed: e.completed, LastSeen: now.Sub(e.lastSeen), State: "idle", Info: e.info, Memory: e.memory}
 		if t := e.running; t != nil && e.tasks[t.req.MsgID] == t {
 			st.Current = &RunningTask{MsgID: t.req.MsgID, Kind: string(t.req.Kind), Label: t.req.Label,
 				Client: t.client, Submitted: t.req.Submitted, Started: t.started}

@@ -287,6 +287,13 @@ type Ping struct {
 	Seq uint64 `cbor:"1,keyasint"`
 }
 
+// Pong answers Ping. Memory is the engine process's memory in bytes (the
+// Go runtime's, shared by the engines of one process; 0: not reported).
+type Pong struct {
+	Seq    uint64 `cbor:"1,keyasint"`
+	Memory int64  `cbor:"2,keyasint,omitempty"`
+}
+
 // Control is a client's query or command to the hub (queue_status,
 // shutdown, database queries). The body holds the op's CBOR arguments.
 type Control struct {

@@ -103,7 +103,9 @@ func (hs *history) copy() ([]point, map[int]int64) {
 // engineView is an engine as the page shows it.
 type engineView struct {
 	hub.EngineState
-	Memory int64 `json:"memory,omitempty"` // resident bytes, local engines only
+	// Memory is resident bytes for engines on the controller's host, else
+	// what the engine reports (its Go runtime's memory).
+	Memory int64 `json:"memory,omitempty"`
 }
 
 // view is the page's state: the snapshot with memory, and the history.
@@ -130,6 +132,9 @@ func (s *Server) view() view {
 	}
 	for i, e := range snap.Engines {
 		v.Engines[i] = engineView{EngineState: e, Memory: mem[e.PID]}
+		if v.Engines[i].Memory == 0 {
+			v.Engines[i].Memory = e.Memory // reported by the engine (any host)
+		}
 	}
 	return v
 }
