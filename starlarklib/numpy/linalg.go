@@ -41,6 +41,15 @@ func linalgModule() *starlarkstruct.Module {
 	})
 }
 
+// matrixArg converts a 2-d real array argument to a gonum matrix (a copy).
+func matrixArg(fn string, v starlark.Value) (*mat.Dense, error) {
+	a, err := arrayArg(fn, v)
+	if err != nil {
+		return nil, err
+	}
+	return matrix(fn, a)
+}
+
 // matrix converts a 2-d real array to a gonum matrix (a copy).
 func matrix(fn string, a *Array) (*mat.Dense, error) {
 	if len(a.shape) != 2 {
@@ -206,11 +215,7 @@ func laSVD(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark
 	if err := starlark.UnpackArgs(fn, args, kwargs, "a", &av, "full_matrices?", &full, "compute_uv?", &uv); err != nil {
 		return nil, err
 	}
-	a, err := arrayArg(fn, av)
-	if err != nil {
-		return nil, err
-	}
-	m, err := matrix(fn, a)
+	m, err := matrixArg(fn, av)
 	if err != nil {
 		return nil, err
 	}
@@ -382,15 +387,11 @@ func laLstsq(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 	if err := starlark.UnpackArgs(fn, args, kwargs, "a", &av, "b", &bv, "rcond?", &rcondV); err != nil {
 		return nil, err
 	}
-	a, err := arrayArg(fn, av)
-	if err != nil {
-		return nil, err
-	}
 	b, err := arrayArg(fn, bv)
 	if err != nil {
 		return nil, err
 	}
-	m, err := matrix(fn, a)
+	m, err := matrixArg(fn, av)
 	if err != nil {
 		return nil, err
 	}
@@ -442,11 +443,7 @@ func laPinv(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlar
 	if err := starlark.UnpackArgs(fn, args, kwargs, "a", &av, "rcond?", &rcond); err != nil {
 		return nil, err
 	}
-	a, err := arrayArg(fn, av)
-	if err != nil {
-		return nil, err
-	}
-	m, err := matrix(fn, a)
+	m, err := matrixArg(fn, av)
 	if err != nil {
 		return nil, err
 	}
