@@ -123,6 +123,21 @@ func (h *host) fsModule() *starlarkstruct.Module {
 	return &starlarkstruct.Module{Name: "fs", Members: m}
 }
 
+// openFile opens p for reading under an allowed root; the file stays
+// usable after its root is closed.
+func (h *host) openFile(b *starlark.Builtin, p string) (*os.File, error) {
+	l, err := h.open(opName(b), p)
+	if err != nil {
+		return nil, err
+	}
+	defer l.t.Close()
+	f, err := l.t.Open(l.name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return f, nil
+}
+
 // opName is a builtin's name without "fs.".
 func opName(b *starlark.Builtin) string { return strings.TrimPrefix(b.Name(), "fs.") }
 
@@ -132,14 +147,9 @@ func (h *host) fsRead(binary bool) func(*starlark.Thread, *starlark.Builtin, sta
 		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &p); err != nil {
 			return nil, err
 		}
-		l, err := h.open(opName(b), p)
+		f, err := h.openFile(b, p)
 		if err != nil {
 			return nil, err
-		}
-		defer l.t.Close()
-		f, err := l.t.Open(l.name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 		defer f.Close()
 		data, err := io.ReadAll(io.LimitReader(f, MaxRead+1))
@@ -208,14 +218,9 @@ func (h *host) fsList(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &p); err != nil {
 		return nil, err
 	}
-	l, err := h.open(opName(b), p)
+	f, err := h.openFile(b, p)
 	if err != nil {
 		return nil, err
-	}
-	defer l.t.Close()
-	f, err := l.t.Open(l.name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	defer f.Close()
 	names, err := f.Readdirnames(-1)
