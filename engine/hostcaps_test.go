@@ -43,18 +43,6 @@ func processes() []procStat {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second * clustertest.Scale())
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling /proc or the cluster
-	}
-}
-
 // TestHostCapabilities runs a granted and a sandboxed engine: each reports
 // its grant at registration, the sandboxed one refuses sh with a
 // PermissionError that says how to grant it, and aborting a running
@@ -110,7 +98,7 @@ func cancelKillsGroup(t *testing.T, ctx context.Context, cl *client.Client, engi
 	}
 	var child procStat
 	// (a child is briefly in the engine's group, between fork and setpgid)
-	waitFor(t, "the engine's child in a process group of its own", func() bool {
+	clustertest.Eventually(t, 20*time.Second, "the engine's child in a process group of its own", func() bool {
 		for _, p := range processes() {
 			if p.ppid == enginePid && p.pgid == p.pid {
 				child = p
@@ -120,7 +108,7 @@ func cancelKillsGroup(t *testing.T, ctx context.Context, cl *client.Client, engi
 		return false
 	})
 	if code != `sh(["sleep", "100"])` {
-		waitFor(t, "the pipeline's processes", func() bool {
+		clustertest.Eventually(t, 20*time.Second, "the pipeline's processes", func() bool {
 			n := 0
 			for _, p := range processes() {
 				if p.pgid == child.pid {
@@ -141,7 +129,7 @@ func cancelKillsGroup(t *testing.T, ctx context.Context, cl *client.Client, engi
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %s", err, want)
 	}
-	waitFor(t, "the process group to end", func() bool {
+	clustertest.Eventually(t, 20*time.Second, "the process group to end", func() bool {
 		for _, p := range processes() {
 			if p.pgid == child.pid || p.ppid == enginePid {
 				return false
