@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pxsh/pxsh/launcher/launchertest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,29 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/pxsh/pxsh/protocol"
 )
-
-// fakePxsh is a stand-in for the pxsh binary: `controller` writes
-// connection files (address $FAKE_ADDR) and sleeps, `engine` sleeps.
-const fakePxsh = `#!/bin/sh
-echo "$*"
-cmd=$1; shift
-case $cmd in
-controller)
-  while [ $# -gt 0 ]; do case $1 in --profile-dir) dir=$2; shift;; esac; shift; done
-  mkdir -p "$dir/security"
-  for f in engine client; do
-    printf '{"addresses":["%s"],"fingerprint":"sha256:ab","key":"00112233445566778899aabbccddeeff","cluster_id":"fake-1","version":%d,"pid":%d}\n' "${FAKE_ADDR:-127.0.0.1:4000}" VERSION $$ >"$dir/security/.tmp-$f"
-    mv "$dir/security/.tmp-$f" "$dir/security/pxsh-$f.json"
-  done
-  exec sleep 300;;
-engine)
-  echo "engine $*"
-  exec sleep 300;;
-esac
-exit 2
-`
 
 // fakeSSH runs the "remote" command locally: ssh [opts] host command.
 const fakeSSH = `#!/bin/sh
@@ -53,30 +32,12 @@ n=$#; i=1
 for a in "$@"; do [ $i -lt $n ] && cp -p "${a#*:}" "$dst"; i=$((i+1)); done
 `
 
-func writeScript(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	text = strings.ReplaceAll(text, "VERSION", fmt.Sprint(protocol.Version))
-	if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func testConfig(t *testing.T) Config {
 	t.Helper()
 	bin := t.TempDir()
-	return Config{ProfileDir: filepath.Join(t.TempDir(), "profile_test"), Binary: writeScript(t, bin, "pxsh", fakePxsh),
+	return Config{ProfileDir: filepath.Join(t.TempDir(), "profile_test"), Binary: launchertest.WriteScript(t, bin, "pxsh", launchertest.FakePxsh),
 		Engines: "local", N: 3, Grace: 2 * time.Second, PollInterval: 50 * time.Millisecond, StartTimeout: 10 * time.Second,
 		DieWithLauncher: true}
-}
-
-func procsOf(st *ClusterState) []ProcRecord {
-	var out []ProcRecord
-	for _, r := range st.Records {
-		out = append(out, r.Procs...)
-	}
-	return out
 }
 
 func assertAllGone(t *testing.T, procs []ProcRecord) {
@@ -149,7 +110,7 @@ func TestClusterLocal(t *testing.T) {
 	if again.ID != 1 {
 		t.Errorf("restarted engine has id %d", again.ID)
 	}
-	all := procsOf(st)
+	all := st.Procs()
 	if err := c.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +137,7 @@ func TestStopProfileAfterSupervisorDied(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := ReadState(c.ProfileDir())
-	all := procsOf(st)
+	all := st.Procs()
 	if len(all) != 4 {
 		t.Fatalf("procs %+v", all)
 	}
@@ -216,8 +177,8 @@ func TestClusterSSHFlow(t *testing.T) {
 	cfg := testConfig(t)
 	bin := t.TempDir()
 	cfg.Engines, cfg.N, cfg.LocalOnly = "ssh", 3, true
-	cfg.SSH = SSHConfig{Hosts: []HostSpec{{"host1", 2}, {"host2", 0}}, SSH: writeScript(t, bin, "ssh", fakeSSH),
-		SCP: writeScript(t, bin, "scp", fakeSCP), ShipBinary: true, RemoteDir: filepath.Join(t.TempDir(), "remote"),
+	cfg.SSH = SSHConfig{Hosts: []HostSpec{{"host1", 2}, {"host2", 0}}, SSH: launchertest.WriteScript(t, bin, "ssh", fakeSSH),
+		SCP: launchertest.WriteScript(t, bin, "scp", fakeSCP), ShipBinary: true, RemoteDir: filepath.Join(t.TempDir(), "remote"),
 		ConfigFile: "/dev/null"}
 	c, err := New(cfg)
 	if err != nil {
@@ -237,7 +198,7 @@ func TestClusterSSHFlow(t *testing.T) {
 		st, _ = ReadState(c.ProfileDir())
 		c.save(nil)
 		n := 0
-		for _, p := range procsOf(st) {
+		for _, p := range st.Procs() {
 			if p.RemotePID > 0 {
 				n++
 			}
@@ -252,7 +213,7 @@ func TestClusterSSHFlow(t *testing.T) {
 	}
 	hosts := map[string]int{}
 	var remote []ProcRecord
-	for _, p := range procsOf(st) {
+	for _, p := range st.Procs() {
 		if p.Host != "" {
 			hosts[p.Host]++
 			remote = append(remote, ProcRecord{PID: p.RemotePID})
@@ -264,7 +225,7 @@ func TestClusterSSHFlow(t *testing.T) {
 	if err := c.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	assertAllGone(t, append(procsOf(st), remote...))
+	assertAllGone(t, append(st.Procs(), remote...))
 }
 
 func TestPrivateClusterCleansUp(t *testing.T) {
@@ -279,7 +240,7 @@ func TestPrivateClusterCleansUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := ReadState(c.ProfileDir())
-	all := procsOf(st)
+	all := st.Procs()
 	cancel()
 	waitClosed(t, c.Done(), "private cluster stop")
 	assertAllGone(t, all)
@@ -392,7 +353,7 @@ func TestControllerRestartedWithRestore(t *testing.T) {
 			t.Errorf("engine stopped with the controller: %+v", r)
 		}
 	}
-	all := procsOf(st)
+	all := st.Procs()
 	if err := c.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,15 @@ func (s *ClusterState) EngineCount() int {
 	return n
 }
 
+// Procs returns the local processes of every record.
+func (s *ClusterState) Procs() []ProcRecord {
+	var out []ProcRecord
+	for _, r := range s.Records {
+		out = append(out, r.Procs...)
+	}
+	return out
+}
+
 // StatePath returns the cluster state file of a profile directory.
 func StatePath(dir string) string { return filepath.Join(dir, profile.ClusterStateFile) }
 

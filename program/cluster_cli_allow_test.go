@@ -72,7 +72,7 @@ func TestClusterCLIAllow(t *testing.T) {
 		waitContains(t, log, "--allow sh,fs=/tmp")
 	}
 	st, _ = launcher.ReadState(dir)
-	all := procsOf(st)
+	all := st.Procs()
 	cancel()
 	select {
 	case <-done:

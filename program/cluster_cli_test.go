@@ -3,6 +3,7 @@ package program
 import (
 	"bytes"
 	"context"
+	"github.com/pxsh/pxsh/launcher/launchertest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,7 +28,7 @@ type cliEnv struct {
 func newCLI(t *testing.T) *cliEnv {
 	t.Helper()
 	c := &cliEnv{out: &bytes.Buffer{}, errb: &bytes.Buffer{}, root: t.TempDir()}
-	bin := writeScript(t, t.TempDir(), "pxsh", fakePxsh)
+	bin := launchertest.WriteScript(t, t.TempDir(), "pxsh", launchertest.FakePxsh)
 	c.env = clusterEnv{Stdout: c.out, Stderr: c.errb, Binary: bin,
 		Getenv: func(k string) string {
 			if k == "PXSH_DIR" {
@@ -129,7 +130,7 @@ func TestClusterCLIForeground(t *testing.T) {
 		t.Errorf("list:\n%s", c.out)
 	}
 	st, _ = launcher.ReadState(dir)
-	all := procsOf(st)
+	all := st.Procs()
 	if code := c.run(context.Background(), "clean"); code == 0 {
 		t.Error("clean of a running cluster succeeded")
 	}
