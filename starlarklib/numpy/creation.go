@@ -29,6 +29,23 @@ func creationFuncs() map[string]impl {
 	}
 }
 
+// arrayAndDType converts an array argument and its optional dtype
+// argument, which defaults to the array's own.
+func arrayAndDType(fn string, v, dtype starlark.Value) (*Array, DType, error) {
+	a, err := arrayArg(fn, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	dt, ok, err := optDType(fn, dtype)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		dt = a.dtype
+	}
+	return a, dt, nil
+}
+
 // npArray is np.array(object, dtype=None) (also asarray and copy; asarray
 // returns an array argument itself when no conversion is needed).
 func npArray(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -36,16 +53,9 @@ func npArray(_ *starlark.Thread, fn string, args starlark.Tuple, kwargs []starla
 	if err := starlark.UnpackArgs(fn, args, kwargs, "object", &obj, "dtype?", &dtype); err != nil {
 		return nil, err
 	}
-	a, err := arrayArg(fn, obj)
+	a, dt, err := arrayAndDType(fn, obj, dtype)
 	if err != nil {
 		return nil, err
-	}
-	dt, ok, err := optDType(fn, dtype)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		dt = a.dtype
 	}
 	if fn == "asarray" {
 		return a.as(dt), nil
@@ -110,16 +120,9 @@ func filledLike(v complex128) impl {
 		if err := starlark.UnpackArgs(fn, args, kwargs, "a", &proto, "dtype?", &dtype); err != nil {
 			return nil, err
 		}
-		a, err := arrayArg(fn, proto)
+		a, dt, err := arrayAndDType(fn, proto, dtype)
 		if err != nil {
 			return nil, err
-		}
-		dt, ok, err := optDType(fn, dtype)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			dt = a.dtype
 		}
 		return filledArray(dt, cloneShape(a.shape), v), nil
 	}
