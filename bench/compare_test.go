@@ -82,7 +82,11 @@ func BenchmarkCompare(b *testing.B) {
 		b.Fatal(err)
 	}
 	pxsh := map[string]float64{}
+	only := os.Getenv("PXSH_BENCH_ONLY") // a substring of the metrics to run, for profiling
 	for _, m := range compareMetrics {
+		if !strings.Contains(m.name, only) {
+			continue
+		}
 		if m.setup != "" {
 			if _, err := ns.Exec(thread, "<bench>", m.setup, false); err != nil {
 				b.Fatalf("%s: %v", m.name, err)
@@ -96,7 +100,10 @@ func BenchmarkCompare(b *testing.B) {
 		runtime.GC()
 	}
 	b.ReportMetric(peakRSS(pid), "controller-peak-MB")
-	ipp, why := runIPP()
+	ipp, why := map[string]float64(nil), "skipped (PXSH_BENCH_COMPARE=pxsh)"
+	if os.Getenv("PXSH_BENCH_COMPARE") != "pxsh" {
+		ipp, why = runIPP()
+	}
 	var out strings.Builder
 	fmt.Fprintf(&out, "\n%-28s %12s %12s %10s\n", "metric (median, ms or µs)", "pxsh", "ipyparallel", "ipp/pxsh")
 	for _, m := range compareMetrics {

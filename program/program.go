@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"go.starlark.net/starlark"
@@ -95,6 +96,14 @@ func subcommand(name string) bool {
 // runSubcommand runs a subcommand other than the shell.
 func runSubcommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, o *options) int {
 	rest := args[2:]
+	if dir := os.Getenv("PXSH_CPUPROFILE_DIR"); dir != "" {
+		// For developers: every process of a benchmark writes its CPU
+		// profile, stopped when the subcommand returns.
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.prof", args[1], os.Getpid()))
+		if stop, err := startProfile(path); err == nil {
+			defer stop()
+		}
+	}
 	switch args[1] {
 	case "controller":
 		return controllerMain(ctx, rest, stderr)

@@ -68,22 +68,25 @@ func bulkMAC(key, nonce, tcpExp, quicExp []byte) []byte {
 	return m.Sum(nil)
 }
 
-// bulk is a connection's TLS-over-TCP channel.
+// bulk is a connection's bulk channel: TLS over TCP, or for a peer on
+// the same host a Unix socket (bulk_local.go).
 type bulk struct {
-	tc *tls.Conn
-	br *bufio.Reader
+	nc    net.Conn
+	br    *bufio.Reader
+	local bool // the Unix socket
 }
 
 // attachBulk makes b the connection's bulk channel: the writer may send
 // large frames on it from now on, and the reader finds them there. It
 // closes b when the connection closes, and the connection when b fails.
-func (c *conn) attachBulk(tc *tls.Conn) {
-	b := &bulk{tc: tc, br: bufio.NewReaderSize(tc, bulkReadBuf)}
+func (c *conn) attachBulk(nc net.Conn) {
+	_, local := nc.(*net.UnixConn)
+	b := &bulk{nc: nc, br: bufio.NewReaderSize(nc, bulkReadBuf), local: local}
 	c.wmu.Lock()
 	c.bulk = b
 	c.wmu.Unlock()
 	c.bulkOnce.Do(func() { c.bulkReady <- b })
-	context.AfterFunc(c.qc.Context(), func() { tc.Close() })
+	context.AfterFunc(c.qc.Context(), func() { nc.Close() })
 }
 
 // readBulk reads the frame a marker announced from the bulk channel. The

@@ -63,7 +63,9 @@ func TestBulkKeepsOrder(t *testing.T) {
 func TestNoBulk(t *testing.T) {
 	for _, mode := range []string{"NoBulk", "PortTaken"} {
 		t.Run(mode, func(t *testing.T) {
-			cfg := Config{Key: testKey(t), NoBulk: mode == "NoBulk"}
+			// A local peer would still get the Unix channel when the TCP
+			// port is taken: NoLocalBulk leaves only TCP to lose.
+			cfg := Config{Key: testKey(t), NoBulk: mode == "NoBulk", NoLocalBulk: true}
 			var srv *server
 			if mode == "PortTaken" {
 				srv = startServerPortTaken(t, cfg)
@@ -159,17 +161,15 @@ func pinnedTLS(fp string) *tls.Config {
 }
 
 // BenchmarkThroughput moves 100 MB in frames of 4 MiB one way over QUIC
-// alone and over the bulk channel, in the same run.
+// alone, over the bulk channel on TLS over TCP and over the local bulk
+// channel (a Unix socket), in the same run.
 func BenchmarkThroughput(b *testing.B) {
-	for _, noBulk := range []bool{true, false} {
-		name := "bulk"
-		if noBulk {
-			name = "quic"
-		}
+	for _, name := range []string{"quic", "tls", "local"} {
+		noBulk := name == "quic"
 		b.Run(name, func(b *testing.B) {
 			key := make([]byte, 32)
 			rand.Read(key)
-			cfg := Config{Key: key, NoBulk: noBulk}
+			cfg := Config{Key: key, NoBulk: noBulk, NoLocalBulk: name == "tls"}
 			_, client, served := pair(b, cfg, cfg)
 			if !noBulk {
 				for i := 0; !client.BulkActive() || !served.BulkActive(); i++ {

@@ -312,7 +312,7 @@ func (c *conn) flush() bool {
 		var err error
 		for _, s := range segs {
 			if s.bulk {
-				_, err = c.bulk.tc.Write(s.b) // c.bulk, once set, never changes
+				_, err = c.bulk.nc.Write(s.b) // c.bulk, once set, never changes
 			} else {
 				_, err = c.st.Write(s.b)
 			}

@@ -81,6 +81,15 @@ func Dial(ctx context.Context, addr, fingerprint string, cfg Config) (*Conn, err
 		go func() {
 			ctx, cancel := context.WithTimeout(qc.Context(), cfg.HandshakeTimeout)
 			defer cancel()
+			if !cfg.NoLocalBulk {
+				err := dialBulkLocal(ctx, c.impl, addr, want, cfg.Key)
+				if err == nil {
+					return
+				}
+				if !localAbsent(err) && cfg.Logger != nil {
+					cfg.Logger.Info("quic: no local bulk channel: trying TCP", "addr", addr, "err", err)
+				}
+			}
 			if err := dialBulk(ctx, c.impl, addr, tlsConf, cfg.Key); err != nil && cfg.Logger != nil {
 				cfg.Logger.Info("quic: no bulk channel: large frames stay on QUIC", "addr", addr, "err", err)
 			}

@@ -86,6 +86,7 @@ type listener struct {
 	// The bulk channels' TCP listener (nil when off) and the
 	// authenticated connections that may still attach one, by bulk id.
 	tl       net.Listener
+	ul       net.Listener // the local bulk channels' Unix socket (bulk_local.go)
 	bulkTLS  *tls.Config
 	bulkWait map[string]*conn
 }
@@ -124,7 +125,11 @@ func Listen(addr string, id *Identity, cfg Config) (*Listener, error) {
 		conns:    make(map[*quicgo.Conn]struct{}),
 	}
 	if !cfg.NoBulk {
+		l.bulkWait = map[string]*conn{}
 		l.listenBulk(id)
+		if !cfg.NoLocalBulk {
+			l.listenLocal(id.Fingerprint)
+		}
 	}
 	go l.acceptLoop()
 	return &Listener{impl: l}, nil
@@ -286,6 +291,9 @@ func (l *listener) close() error {
 		if l.tl != nil {
 			l.tl.Close()
 		}
+		if l.ul != nil {
+			l.ul.Close()
+		}
 		<-l.loopDone
 		l.wg.Wait()
 	})
@@ -305,7 +313,6 @@ func (l *listener) listenBulk(id *Identity) {
 	}
 	l.tl = tl
 	l.bulkTLS = &tls.Config{Certificates: []tls.Certificate{id.Cert}, NextProtos: []string{bulkALPN}, MinVersion: tls.VersionTLS13}
-	l.bulkWait = map[string]*conn{}
 	l.wg.Add(1)
 	go l.acceptBulk()
 }
@@ -340,7 +347,7 @@ func (l *listener) acceptBulk() {
 
 // awaitBulk lets an authenticated connection attach a bulk channel.
 func (l *listener) awaitBulk(c *conn) {
-	if l.tl == nil {
+	if l.tl == nil && l.ul == nil {
 		c.noBulk = true
 		return
 	}

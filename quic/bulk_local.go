@@ -1,0 +1,210 @@
+package quic
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+)
+
+// The local bulk channel: for a peer on the same host the bulk channel is
+// a Unix stream socket without TLS, so a large frame costs no encryption,
+// no decryption and no 16 KiB records on either side (crypto on loopback
+// is paid twice per hop). The listener binds an abstract socket whose
+// name both sides derive from the certificate's fingerprint and the port
+// number, so nothing new is announced; the dialer tries it first and
+// falls back to TLS over TCP when it is not there or refuses.
+//
+// Abstract sockets have no file permissions, so each side checks the
+// other's credentials (SO_PEERCRED): the peer must run as the same user.
+// Such a process can read the profile's key anyway, so the socket gives
+// it nothing new; any other user is refused before a byte is read. The
+// dialer then proves the key, bound to its QUIC session as on TCP:
+//
+//	dialer   → listener  "pxsu" 1, then the 32-byte id of the QUIC connection
+//	listener → dialer    32-byte random nonce
+//	dialer   → listener  HMAC-SHA256(key, "pxsh-bulk-local-v1" || nonce || QUIC exporter)
+//	listener → dialer    status byte (0 ok, 1 refused)
+//
+// The listener's pre-authentication limits apply (all local peers count
+// as one host).
+const (
+	localHello = "pxsu\x01"
+	localLabel = "pxsh-bulk-local-v1"
+	localName  = "pxsh bulk local"
+	localHost  = "local"
+)
+
+// errLocalUnsupported says this platform has no local bulk channel.
+var errLocalUnsupported = errors.New("no local bulk channel on this platform")
+
+// localAddr is the abstract socket name of the listener whose certificate
+// has fingerprint and whose UDP port is port.
+func localAddr(fingerprint, port string) string {
+	h := sha256.Sum256([]byte(localName + "\x00" + fingerprint + "\x00" + port))
+	return "@pxsh-bulk-" + hex.EncodeToString(h[:16])
+}
+
+func localMAC(key, nonce, quicExp []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(localLabel))
+	m.Write(nonce)
+	m.Write(quicExp)
+	return m.Sum(nil)
+}
+
+// listenLocal binds the listener's local bulk socket; without it local
+// peers use TCP (and the logger says why).
+func (l *listener) listenLocal(fingerprint string) {
+	_, port, err := net.SplitHostPort(l.ql.Addr().String())
+	if err == nil {
+		l.ul, err = listenUnix(localAddr(fingerprint, port))
+	}
+	if err != nil {
+		if l.cfg.Logger != nil {
+			l.cfg.Logger.Info("quic: no local bulk channel: local peers use TCP", "err", err)
+		}
+		return
+	}
+	l.wg.Add(1)
+	go l.acceptLocal()
+}
+
+// acceptLocal accepts local bulk channels under the pre-authentication
+// limits.
+func (l *listener) acceptLocal() {
+	defer l.wg.Done()
+	for {
+		nc, err := l.ul.Accept()
+		if err != nil {
+			return
+		}
+		if why := l.reserve(localHost); why != "" {
+			nc.Close()
+			continue
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			defer l.release(localHost)
+			if err := l.serveLocal(nc); err != nil {
+				nc.Close()
+				if l.cfg.Logger != nil {
+					l.cfg.Logger.Warn("quic: refused local bulk channel", "err", err)
+				}
+			}
+		}()
+	}
+}
+
+// serveLocal authenticates an incoming local bulk channel and attaches it
+// to the connection it names.
+func (l *listener) serveLocal(nc net.Conn) error {
+	if err := samePeerUser(nc); err != nil {
+		return err
+	}
+	nc.SetDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
+	hello := make([]byte, len(localHello)+sha256.Size)
+	if _, err := io.ReadFull(nc, hello); err != nil {
+		return fmt.Errorf("read local bulk hello: %w", err)
+	}
+	if string(hello[:len(localHello)]) != localHello {
+		return errors.New("read local bulk hello: bad hello")
+	}
+	id := string(hello[len(localHello):])
+	nonce := make([]byte, nonceLen)
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	if _, err := nc.Write(nonce); err != nil {
+		return fmt.Errorf("write nonce: %w", err)
+	}
+	got := make([]byte, sha256.Size)
+	if _, err := io.ReadFull(nc, got); err != nil {
+		return fmt.Errorf("read proof: %w", err)
+	}
+	l.mu.Lock()
+	c := l.bulkWait[id]
+	if c != nil && hmac.Equal(got, localMAC(l.cfg.Key, nonce, c.quicExp)) {
+		delete(l.bulkWait, id)
+	} else {
+		c = nil
+	}
+	l.mu.Unlock()
+	if c == nil {
+		nc.Write([]byte{statusRefuse})
+		return errWrongKey
+	}
+	nc.SetDeadline(time.Time{})
+	if _, err := nc.Write([]byte{statusOK}); err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	c.attachBulk(nc)
+	return nil
+}
+
+// dialBulkLocal opens the local bulk channel of c, whose listener is at
+// addr with the given certificate fingerprint, and attaches it.
+func dialBulkLocal(ctx context.Context, c *conn, addr, fingerprint string, key []byte) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	quicExp, err := exporterOf(c.qc)
+	if err != nil {
+		return err
+	}
+	nc, err := dialUnix(ctx, localAddr(fingerprint, port))
+	if err != nil {
+		return err
+	}
+	if err := handshakeLocal(ctx, nc, quicExp, key); err != nil {
+		nc.Close()
+		return err
+	}
+	c.attachBulk(nc)
+	return nil
+}
+
+// handshakeLocal checks the listener's user and proves the key on nc.
+func handshakeLocal(ctx context.Context, nc net.Conn, quicExp, key []byte) error {
+	if err := samePeerUser(nc); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	if _, err := nc.Write(append([]byte(localHello), bulkIDOf(quicExp)...)); err != nil {
+		return err
+	}
+	nonce := make([]byte, nonceLen)
+	if _, err := io.ReadFull(nc, nonce); err != nil {
+		return fmt.Errorf("read nonce: %w", err)
+	}
+	if _, err := nc.Write(localMAC(key, nonce, quicExp)); err != nil {
+		return err
+	}
+	var status [1]byte
+	if _, err := io.ReadFull(nc, status[:]); err != nil {
+		return fmt.Errorf("read status: %w", err)
+	}
+	if status[0] != statusOK {
+		return fmt.Errorf("%w: local bulk channel refused", ErrAuth)
+	}
+	nc.SetDeadline(time.Time{})
+	return nil
+}
+
+// localAbsent reports whether a local dial failed only because no
+// listener of that name is on this host (the usual case for a remote
+// peer), which is not worth a log line.
+func localAbsent(err error) bool {
+	return errors.Is(err, errLocalUnsupported) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
+}

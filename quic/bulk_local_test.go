@@ -1,0 +1,141 @@
+//go:build linux
+
+package quic
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"testing"
+)
+
+// bulkLocal reports whether c's bulk channel is the local one.
+func bulkLocal(c *Conn) bool {
+	c.impl.wmu.Lock()
+	defer c.impl.wmu.Unlock()
+	return c.impl.bulk != nil && c.impl.bulk.local
+}
+
+// On one host the bulk channel is the Unix socket, and frames of every
+// size round-trip in order over it.
+func TestBulkLocal(t *testing.T) {
+	cfg := Config{Key: testKey(t)}
+	_, client, served := pair(t, cfg, cfg)
+	waitBulk(t, client, served)
+	if !bulkLocal(client) || !bulkLocal(served) {
+		t.Fatal("bulk channel is not the local one")
+	}
+	sizes := []int{BulkMin, 7, 5 << 20, BulkMin - 1, 1 << 20, 0}
+	go echo(served)
+	within(t, "echo over the local channel", func() {
+		for i, n := range sizes {
+			m := make([]byte, n)
+			rand.Read(m)
+			if err := client.WriteFrame(m[:n/3], m[n/3:]); err != nil {
+				t.Error(err)
+				return
+			}
+			got, err := client.ReadFrame()
+			if err != nil || !bytes.Equal(got, m) {
+				t.Errorf("frame %d (%d bytes): got %d bytes, %v", i, n, len(got), err)
+				return
+			}
+		}
+	})
+}
+
+// When the listener has no local socket, a local dialer falls back to
+// TLS over TCP.
+func TestBulkLocalFallsBackToTCP(t *testing.T) {
+	key := testKey(t)
+	srv := startServer(t, Config{Key: key, NoLocalBulk: true})
+	client := srv.dial(t, Config{Key: key})
+	served := srv.accept(t)
+	waitBulk(t, client, served)
+	if bulkLocal(client) || bulkLocal(served) {
+		t.Fatal("local bulk channel without a local socket")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	err := dialBulkLocal(ctx, client.impl, srv.addr(), srv.id.Fingerprint, key)
+	if !localAbsent(err) {
+		t.Fatalf("dial a missing local socket: %v, want it reported absent", err)
+	}
+}
+
+// The local channel's proof must use the cluster key and name the QUIC
+// connection it is bound to: a wrong key, or a right proof of another
+// connection, is refused, nothing attaches, and the right proof then
+// works.
+func TestBulkLocalRefusesBadProofs(t *testing.T) {
+	key := testKey(t)
+	srv := startServer(t, Config{Key: key})
+	noBulk := Config{Key: key, NoBulk: true}
+	a := srv.dial(t, noBulk)
+	servedA := srv.accept(t)
+	b := srv.dial(t, noBulk)
+	servedB := srv.accept(t)
+	expA, _ := exporterOf(a.impl.qc)
+	expB, _ := exporterOf(b.impl.qc)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := dialBulkLocal(ctx, b.impl, srv.addr(), srv.id.Fingerprint, testKey(t)); !errors.Is(err, ErrAuth) {
+		t.Fatalf("wrong key: %v, want ErrAuth", err)
+	}
+	// B's name with A's proof: the key is right, the session is not.
+	if status := rawLocalHandshake(t, srv, bulkIDOf(expB), func(nonce []byte) []byte { return localMAC(key, nonce, expA) }); status != statusRefuse {
+		t.Fatalf("proof of another connection: status %d, want refused", status)
+	}
+	for _, c := range []*Conn{a, servedA, b, servedB} {
+		if c.BulkActive() {
+			t.Fatal("a bulk channel attached after a bad proof")
+		}
+	}
+	if err := dialBulkLocal(ctx, b.impl, srv.addr(), srv.id.Fingerprint, key); err != nil {
+		t.Fatalf("right proof: %v", err)
+	}
+	waitBulk(t, b, servedB)
+	if !bulkLocal(servedB) || servedA.BulkActive() {
+		t.Fatal("the channel attached to the wrong connection")
+	}
+}
+
+// rawLocalHandshake speaks the local channel's handshake with the hello
+// id and the proof made from the nonce, and returns the status byte.
+func rawLocalHandshake(t *testing.T, srv *server, id []byte, proof func(nonce []byte) []byte) byte {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(srv.addr())
+	nc, err := net.Dial("unix", localAddr(srv.id.Fingerprint, port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Write(append([]byte(localHello), id...)); err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, nonceLen)
+	if _, err := io.ReadFull(nc, nonce); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Write(proof(nonce)); err != nil {
+		t.Fatal(err)
+	}
+	var status [1]byte
+	if _, err := io.ReadFull(nc, status[:]); err != nil {
+		t.Fatal(err)
+	}
+	return status[0]
+}
+
+// A peer running as another user is refused before anything is read.
+func TestCheckPeerUID(t *testing.T) {
+	if err := checkPeerUID(1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPeerUID(1001, 1000); err == nil {
+		t.Fatal("another user accepted")
+	}
+}
