@@ -81,7 +81,7 @@ func BenchmarkCompare(b *testing.B) {
 	if _, err := ns.Exec(thread, "<bench>", "floats = [x * 0.5 for x in range(1000000)]", false); err != nil {
 		b.Fatal(err)
 	}
-	pxsh := map[string]float64{}
+	pxsh, cpu := map[string]float64{}, map[string]float64{}
 	only := os.Getenv("PXSH_BENCH_ONLY") // a substring of the metrics to run, for profiling
 	for _, m := range compareMetrics {
 		if !strings.Contains(m.name, only) {
@@ -92,7 +92,18 @@ func BenchmarkCompare(b *testing.B) {
 				b.Fatalf("%s: %v", m.name, err)
 			}
 		}
-		ds := timeN(b, m.runs, func() error { _, err := ns.Exec(thread, "<bench>", m.code, false); return err })
+		cpu0, n := cpuByRole(), 0
+		ds := timeN(b, m.runs, func() error { n++; _, err := ns.Exec(thread, "<bench>", m.code, false); return err })
+		cpu1 := cpuByRole()
+		for _, d := range cpu1 {
+			cpu[m.name] += ms(d / time.Duration(n))
+		}
+		for _, d := range cpu0 {
+			cpu[m.name] -= ms(d / time.Duration(n))
+		}
+		if os.Getenv("PXSH_BENCH_CPU") != "" {
+			fmt.Printf("%s: CPU ms per run: %s\n", m.name, cpuSplit(cpu0, cpu1, n))
+		}
 		pxsh[m.name] = ms(median(ds))
 		if m.us {
 			pxsh[m.name] = us(median(ds))
@@ -105,13 +116,13 @@ func BenchmarkCompare(b *testing.B) {
 		ipp, why = runIPP()
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "\n%-28s %12s %12s %10s\n", "metric (median, ms or µs)", "pxsh", "ipyparallel", "ipp/pxsh")
+	fmt.Fprintf(&out, "\n%-28s %12s %12s %10s %12s\n", "metric (median, ms or µs)", "pxsh", "ipyparallel", "ipp/pxsh", "pxsh CPU ms")
 	for _, m := range compareMetrics {
 		p := pxsh[m.name]
 		if v, ok := ipp[m.name]; ok {
-			fmt.Fprintf(&out, "%-28s %12.2f %12.2f %9.2fx\n", m.name, p, v, v/p)
+			fmt.Fprintf(&out, "%-28s %12.2f %12.2f %9.2fx %12.1f\n", m.name, p, v, v/p, cpu[m.name])
 		} else {
-			fmt.Fprintf(&out, "%-28s %12.2f %12s %10s\n", m.name, p, "-", "-")
+			fmt.Fprintf(&out, "%-28s %12.2f %12s %10s %12.1f\n", m.name, p, "-", "-", cpu[m.name])
 		}
 		b.ReportMetric(p, m.name)
 	}

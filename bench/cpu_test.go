@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
+// 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// clusterCPU returns the CPU time (user and system) used so far by this
+// process and its child processes still running (the controller and the
+// engines), from /proc; 0 where /proc is missing. On a loaded machine the
+// CPU a metric costs is steadier than its wall-clock time.
+func clusterCPU() time.Duration {
+	var total time.Duration
+	for _, d := range cpuByRole() {
+		total += d
+	}
+	return total
+}
+
+// cpuByRole is clusterCPU by role: "client" (this process), and the
+// children's subcommands ("controller", "engine").
+func cpuByRole() map[string]time.Duration {
+	by := map[string]time.Duration{"client": procCPU("self")}
+	self := strconv.Itoa(os.Getpid())
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		f := statFields(d)
+		if len(f) > 1 && f[1] == self {
+			role := "other"
+			if args, err := os.ReadFile(filepath.Join(d, "cmdline")); err == nil {
+				if a := strings.Split(string(args), "\x00"); len(a) > 1 {
+					role = a[1]
+				}
+			}
+			by[role] += procCPU(filepath.Base(d))
+		}
+	}
+	return by
+}
+
+// cpuSplit formats the CPU per run each role used between two
+// cpuByRole readings.
+func cpuSplit(before, after map[string]time.Duration, runs int) string {
+	var parts []string
+	for _, role := range []string{"client", "controller", "engine"} {
+		parts = append(parts, fmt.Sprintf("%s %.1f", role, ms((after[role]-before[role])/time.Duration(runs))))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// statFields returns the fields of /proc/<pid>/stat after the command
+// name (the state is field 0, the parent's pid field 1).
+func statFields(dir string) []string {
+	b, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
+}
+
+// procCPU is a process's utime plus stime.
+func procCPU(pid string) time.Duration {
+	f := statFields(filepath.Join("/proc", pid))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * clockTick
+}
