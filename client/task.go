@@ -141,7 +141,8 @@ func (t *Task) Received() time.Time {
 }
 
 // Result returns the result header and the encoded value. Call it after
-// Done is closed.
+// Done is closed. The value is shared by every caller and by values
+// decoded from it: do not modify it.
 func (t *Task) Result() (protocol.Result, []byte) { return t.result, t.body }
 
 // Err returns the task's error as a *RemoteError, or nil.

@@ -134,6 +134,9 @@ func (in *Interp) ExecCount() int { return in.count }
 // time.sleep); the error is named after context.Cause(ctx) when it is a
 // *CancelError, TaskCancelled otherwise. A TaskAborted cancellation has
 // Status aborted. The Interp serves the next task normally.
+//
+// Run takes body over: large strings in the decoded values may point into
+// it, so the caller must not modify it afterwards.
 func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (protocol.Result, []byte) {
 	res := protocol.Result{
 		MsgID:     req.MsgID,
@@ -285,6 +288,7 @@ var ErrUnknownKind = errors.New("unknown request kind")
 // dispatch runs a task of any kind.
 func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body []byte) ([]byte, bool, error) {
 	dopts := in.ns.DecodeOptions(thread)
+	dopts.Owned = true // body is the request frame's, read for this task alone
 	eopts := in.ns.EncodeOptions()
 	switch req.Kind {
 	case protocol.KindExecute:

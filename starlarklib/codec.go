@@ -48,6 +48,11 @@ type DecodeOptions struct {
 	// Reference evaluates a received Reference; nil means the *Reference
 	// value itself is the result.
 	Reference func(expr string) (starlark.Value, error)
+	// Owned says the caller gives the input to the decoder: nothing
+	// modifies it afterwards (a frame just read). A large byte or text
+	// string then points into the input instead of being copied (see
+	// aliasMin), which saves a copy of a large pushed or pulled value.
+	Owned bool
 }
 
 // Default limits, as documented on protocol.Limits.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fxamacker/cbor/v2"
 	"go.starlark.net/starlark"
@@ -123,7 +124,21 @@ func (d *decoder) text(n uint64) (string, error) {
 		d.off -= len(p)
 		return "", d.errorf("invalid UTF-8 in text string")
 	}
+	if d.aliases(p) {
+		return unsafe.String(&p[0], len(p)), nil
+	}
 	return string(p), nil
+}
+
+// aliasMin is the smallest string that may point into an owned input.
+// It must also be at least half the input, so a kept string holds at
+// most twice its size in memory.
+const aliasMin = 64 << 10
+
+// aliases reports whether string bytes p of the input may be kept as they
+// are instead of copied.
+func (d *decoder) aliases(p []byte) bool {
+	return d.o.Owned && len(p) >= aliasMin && 2*len(p) >= len(d.b)
 }
 
 // textItem reads a whole text string item.
@@ -193,6 +208,9 @@ func (d *decoder) value(depth int) (starlark.Value, error) {
 		p, err := d.raw(n)
 		if err != nil {
 			return nil, err
+		}
+		if d.aliases(p) {
+			return starlark.Bytes(unsafe.String(&p[0], len(p))), nil
 		}
 		return starlark.Bytes(p), nil // the one copy
 	case majorText:

@@ -168,6 +168,7 @@ func (ar *AsyncResult) taskValue(thread *starlark.Thread, i int) (v starlark.Val
 		}
 		o := ar.rc.env.NS.DecodeOptions(thread)
 		o.Reference = nil
+		o.Owned = true // the result frame's body, never modified
 		v, err = starlarklib.Decode(body, o)
 		if err != nil {
 			return nil, nil, fmt.Errorf("result of %s: %w", t.MsgID, err)
