@@ -257,3 +257,12 @@ func TestFloatSlab(t *testing.T) {
 		t.Errorf("got %s", s)
 	}
 }
+
+func BenchmarkFloats1MEncode(b *testing.B) {
+	l := floatList(1_000_000)
+	for b.Loop() {
+		if _, err := Encode(l, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

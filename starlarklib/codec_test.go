@@ -106,6 +106,10 @@ func TestRoundTrip(t *testing.T) {
 		"Reference('a + b')",
 		"err",
 		"[err, Reference('x'), {'f': 1}]",
+		// Runs of scalars broken by other values (the encoder's scalar
+		// runs).
+		"[1.5, -3, 0, 9223372036854775807, -9223372036854775808, 1 << 70, 2.5, 'a', -1, None, 0.5, -(1 << 64)]",
+		"[float(x) / 3 for x in range(70000)] + [1 << 80] + list(range(-5, 70000))",
 	}
 	for _, src := range tests {
 		t.Run(src, func(t *testing.T) {
