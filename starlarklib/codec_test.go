@@ -438,3 +438,18 @@ func TestDeepEncodeErrorIsShort(t *testing.T) {
 		t.Errorf("error %v does not start the path", err)
 	}
 }
+
+// A range arrives as the list of its ints.
+func TestRangeArrivesAsList(t *testing.T) {
+	b, err := Encode(eval(t, "range(-3, 100000, 7)"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eq, _ := starlark.Equal(got, eval(t, "list(range(-3, 100000, 7))")); !eq {
+		t.Fatal("range did not arrive as its list")
+	}
+}
