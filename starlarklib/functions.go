@@ -140,6 +140,9 @@ func (ns *Namespace) findFunction(fn *starlark.Function) (string, syntax.Node, e
 // this namespace. Positions in tracebacks are those of the sender's file
 // and lines. Compiled wrappers are cached by source.
 func (ns *Namespace) BuildFunction(thread *starlark.Thread, f *protocol.Function) (starlark.Value, error) {
+	if IsMapChunk(f) {
+		return mapChunkBuiltin, nil
+	}
 	prog, err := ns.wrapper(f)
 	if err != nil {
 		return nil, fmt.Errorf("build function %s: %w", f.Name, err)
