@@ -21,8 +21,10 @@ import (
 // engines spent a third of its time storing the two results in SQLite).
 // The row holds a small marker; Get and Query read the file back, so
 // get_result and db_query return such results whole. In-memory databases
-// keep every result in SQLite.
-const LargeResult = 1 << 20
+// keep every result in SQLite. 256 KiB: a file costs a quarter of the
+// CPU of a row already for a 512 KiB result (a map chunk's;
+// BenchmarkLargeResult).
+const LargeResult = 256 << 10
 
 // tagBlob marks, in the result column, a result kept in a file; its
 // content is the result's size.
