@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,6 +83,12 @@ func BenchmarkCompare(b *testing.B) {
 		b.Fatal(err)
 	}
 	pxsh, cpu := map[string]float64{}, map[string]float64{}
+	if path := os.Getenv("PXSH_BENCH_CLIENT_PROFILE"); path != "" {
+		// The client's CPU profile of the metrics alone, without the setup.
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	only := os.Getenv("PXSH_BENCH_ONLY") // a substring of the metrics to run, for profiling
 	for _, m := range compareMetrics {
 		if !strings.Contains(m.name, only) {
