@@ -81,7 +81,7 @@ type Engine struct {
 	running string
 	long    bool // the running task has run past StartedDelay
 	cancel  context.CancelCauseFunc
-	unsent  [][]byte // results produced while disconnected
+	unsent  []frame  // results produced while disconnected
 	recent  recentResults
 	// maxFrame is the lower of our frame limit and the controller's.
 	maxFrame int
@@ -109,9 +109,21 @@ type liveness struct {
 // recentResults keeps the last result frames sent, to send again after a
 // reconnection: a controller that crashed may not have recorded them.
 type recentResults struct {
-	frames [][]byte
+	frames []frame
 	ids    []string
 	bytes  int
+}
+
+// frame is a frame to send, in parts: a result's header and its value
+// stay apart, so the value is never copied into the frame.
+type frame [][]byte
+
+func (f frame) size() int {
+	n := 0
+	for _, p := range f {
+		n += len(p)
+	}
+	return n
 }
 
 const (
@@ -119,12 +131,12 @@ const (
 	recentMaxBytes = 16 << 20
 )
 
-func (r *recentResults) add(id string, p []byte) {
-	r.frames = append(r.frames, p)
+func (r *recentResults) add(id string, f frame) {
+	r.frames = append(r.frames, f)
 	r.ids = append(r.ids, id)
-	r.bytes += len(p)
+	r.bytes += f.size()
 	for len(r.frames) > recentMax || r.bytes > recentMaxBytes {
-		r.bytes -= len(r.frames[0])
+		r.bytes -= r.frames[0].size()
 		r.frames[0], r.ids[0] = nil, ""
 		r.frames, r.ids = r.frames[1:], r.ids[1:]
 	}
@@ -347,20 +359,20 @@ func (e *Engine) setConn(c *quic.Conn, resume bool) {
 	if resume && c != nil {
 		// Every result is in recent, unless it was evicted while unsent.
 		inRecent := make(map[*byte]bool, len(e.recent.frames))
-		for _, p := range e.recent.frames {
-			inRecent[&p[0]] = true
+		for _, f := range e.recent.frames {
+			inRecent[&f[0][0]] = true
 		}
 		again = slices.Clone(e.recent.frames)
-		for _, p := range e.unsent {
-			if !inRecent[&p[0]] {
-				again = append(again, p)
+		for _, f := range e.unsent {
+			if !inRecent[&f[0][0]] {
+				again = append(again, f)
 			}
 		}
 	}
 	e.unsent = nil
 	e.mu.Unlock()
-	for _, p := range again {
-		e.write(p)
+	for _, f := range again {
+		e.write(f...)
 	}
 }
 
@@ -599,23 +611,27 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 	if res.Error != nil && res.Error.Name == "TaskAborted" {
 		res.Status = protocol.StatusAborted
 	}
-	var p []byte
+	var f frame
 	limit := e.frameLimit()
-	if len(val) > limit { // do not copy a value that cannot be sent
-		p = tooLarge(req, res, len(val), limit)
+	if len(val) > limit {
+		f = frame{tooLarge(req, res, len(val), limit)}
 	} else {
-		var err error
-		if p, err = protocol.Marshal(protocol.TResult, &res, val); err != nil {
+		head, err := protocol.Marshal(protocol.TResult, &res, nil)
+		if err != nil {
 			return
 		}
-		if len(p) > limit {
-			p = tooLarge(req, res, len(p), limit)
+		f = frame{head}
+		if len(val) > 0 {
+			f = append(f, val) // sent as it is, not copied behind the header
+		}
+		if n := f.size(); n > limit {
+			f = frame{tooLarge(req, res, n, limit)}
 		}
 	}
 	e.mu.Lock()
-	e.recent.add(req.MsgID, p)
+	e.recent.add(req.MsgID, f)
 	e.mu.Unlock()
-	e.write(p)
+	e.write(f...)
 }
 
 // frameLimit returns the largest frame the engine may send.
@@ -646,20 +662,20 @@ func tooLarge(req *protocol.Request, res protocol.Result, size, limit int) []byt
 	return p
 }
 
-// write sends a frame, keeping it for the next connection when there is
-// none.
-func (e *Engine) write(p []byte) {
+// write sends a frame made of parts, keeping it for the next connection
+// when there is none.
+func (e *Engine) write(parts ...[]byte) {
 	e.mu.Lock()
 	c := e.conn
 	if c == nil {
-		e.unsent = append(e.unsent, p)
+		e.unsent = append(e.unsent, parts)
 		e.mu.Unlock()
 		return
 	}
 	e.mu.Unlock()
-	if err := c.WriteFrame(p); err != nil {
+	if err := c.WriteFrame(parts...); err != nil {
 		e.mu.Lock()
-		e.unsent = append(e.unsent, p)
+		e.unsent = append(e.unsent, parts)
 		e.mu.Unlock()
 	}
 }
