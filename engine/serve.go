@@ -81,7 +81,7 @@ type Engine struct {
 	running string
 	long    bool // the running task has run past StartedDelay
 	cancel  context.CancelCauseFunc
-	unsent  []frame  // results produced while disconnected
+	unsent  []frame // results produced while disconnected
 	recent  recentResults
 	// maxFrame is the lower of our frame limit and the controller's.
 	maxFrame int
