@@ -188,7 +188,8 @@ func dialBulk(ctx context.Context, c *conn, addr string, tlsConf *tls.Config, ke
 // connection it names.
 func (l *listener) serveBulk(nc net.Conn) error {
 	tc := tls.Server(nc, l.bulkTLS)
-	tc.SetDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
+	deadline := time.Now().Add(l.cfg.HandshakeTimeout)
+	tc.SetDeadline(deadline)
 	if err := tc.Handshake(); err != nil {
 		return fmt.Errorf("bulk handshake: %w", err)
 	}
@@ -199,9 +200,6 @@ func (l *listener) serveBulk(nc net.Conn) error {
 	if string(hello[:len(bulkHello)]) != bulkHello {
 		return errors.New("read bulk hello: bad hello")
 	}
-	l.mu.Lock()
-	c := l.bulkWait[string(hello[len(bulkHello):])]
-	l.mu.Unlock()
 	nonce := make([]byte, nonceLen)
 	if _, err := rand.Read(nonce); err != nil {
 		return err
@@ -218,6 +216,7 @@ func (l *listener) serveBulk(nc net.Conn) error {
 	if err != nil {
 		return err
 	}
+	c := l.bulkConn(string(hello[len(bulkHello):]), deadline)
 	if c == nil || !hmac.Equal(got, bulkMAC(l.cfg.Key, nonce, tcpExp, c.quicExp)) {
 		tc.Write([]byte{statusRefuse})
 		return errWrongKey

@@ -110,7 +110,8 @@ func (l *listener) serveLocal(nc net.Conn) error {
 	if err := samePeerUser(nc); err != nil {
 		return err
 	}
-	nc.SetDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
+	deadline := time.Now().Add(l.cfg.HandshakeTimeout)
+	nc.SetDeadline(deadline)
 	hello := make([]byte, len(localHello)+sha256.Size)
 	if _, err := io.ReadFull(nc, hello); err != nil {
 		return fmt.Errorf("read local bulk hello: %w", err)
@@ -130,8 +131,8 @@ func (l *listener) serveLocal(nc net.Conn) error {
 	if _, err := io.ReadFull(nc, got); err != nil {
 		return fmt.Errorf("read proof: %w", err)
 	}
+	c := l.bulkConn(id, deadline)
 	l.mu.Lock()
-	c := l.bulkWait[id]
 	if c != nil && hmac.Equal(got, localMAC(l.cfg.Key, nonce, c.quicExp)) {
 		delete(l.bulkWait, id)
 	} else {

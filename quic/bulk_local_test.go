@@ -139,3 +139,21 @@ func TestCheckPeerUID(t *testing.T) {
 		t.Fatal("another user accepted")
 	}
 }
+
+// The dialer proves the key on the local socket as soon as its QUIC
+// connection authenticated, which may be before the listener registered
+// that connection: the listener waits for it, so every dial gets the local
+// channel, not the TCP fallback.
+func TestBulkLocalRightAfterAuth(t *testing.T) {
+	cfg := Config{Key: testKey(t)}
+	srv := startServer(t, cfg)
+	for i := range 20 {
+		client := srv.dial(t, cfg)
+		served := srv.accept(t)
+		waitBulk(t, client, served)
+		if !bulkLocal(client) || !bulkLocal(served) {
+			t.Fatalf("dial %d: the bulk channel is TCP", i)
+		}
+		client.Close(0, "next")
+	}
+}

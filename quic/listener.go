@@ -89,6 +89,8 @@ type listener struct {
 	ul       net.Listener // the local bulk channels' Unix socket (bulk_local.go)
 	bulkTLS  *tls.Config
 	bulkWait map[string]*conn
+	// bulkAdded is closed (and replaced) when a connection joins bulkWait.
+	bulkAdded chan struct{}
 }
 
 // Listen binds a UDP address (such as "127.0.0.1:0") and accepts pxsh
@@ -125,7 +127,7 @@ func Listen(addr string, id *Identity, cfg Config) (*Listener, error) {
 		conns:    make(map[*quicgo.Conn]struct{}),
 	}
 	if !cfg.NoBulk {
-		l.bulkWait = map[string]*conn{}
+		l.bulkWait, l.bulkAdded = map[string]*conn{}, make(chan struct{})
 		l.listenBulk(id)
 		if !cfg.NoLocalBulk {
 			l.listenLocal(id.Fingerprint)
@@ -359,12 +361,38 @@ func (l *listener) awaitBulk(c *conn) {
 	id := string(bulkIDOf(exp))
 	l.mu.Lock()
 	l.bulkWait[id] = c
+	close(l.bulkAdded)
+	l.bulkAdded = make(chan struct{})
 	l.mu.Unlock()
 	context.AfterFunc(c.qc.Context(), func() {
 		l.mu.Lock()
 		delete(l.bulkWait, id)
 		l.mu.Unlock()
 	})
+}
+
+// bulkConn returns the connection a bulk channel names, waiting for it
+// until deadline: the dialer may send its proof before this side has
+// registered the connection it just authenticated (it writes the status
+// first), which a Unix socket, with no handshake of its own, makes likely.
+func (l *listener) bulkConn(id string, deadline time.Time) *conn {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		c, added := l.bulkWait[id], l.bulkAdded
+		l.mu.Unlock()
+		if c != nil {
+			return c
+		}
+		select {
+		case <-added:
+		case <-t.C:
+			return nil
+		case <-l.closed:
+			return nil
+		}
+	}
 }
 
 // truncate keeps at most n bytes of s.

@@ -82,7 +82,7 @@ func appendFloat64s(b []byte, f []float64) []byte {
 		return b
 	}
 	if littleEndian {
-		return append(b, unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 8*len(f))...)
+		return appendChunked(b, unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 8*len(f)))
 	}
 	for _, x := range f {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
@@ -95,7 +95,7 @@ func appendInt64s(b []byte, s []int64) []byte {
 		return b
 	}
 	if littleEndian {
-		return append(b, unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s))...)
+		return appendChunked(b, unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s)))
 	}
 	for _, x := range s {
 		b = binary.LittleEndian.AppendUint64(b, uint64(x))
@@ -211,7 +211,7 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 	case tag == tagInt64LE:
 		s := make([]int64, count)
 		if littleEndian && count > 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), n), p)
+			copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), n), p)
 		} else {
 			for k := range s {
 				s[k] = int64(binary.LittleEndian.Uint64(p[8*k:]))
@@ -221,7 +221,7 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 	case complexPairs:
 		c := make([]complex128, count/2)
 		if littleEndian && count > 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), n), p)
+			copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), n), p)
 		} else {
 			for k := range c {
 				c[k] = complex(math.Float64frombits(binary.LittleEndian.Uint64(p[16*k:])),
@@ -235,11 +235,20 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 	}
 	f := make([]float64, count)
 	if littleEndian && count > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), n), p)
+		copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), n), p)
 	} else {
 		for k := range f {
 			f[k] = math.Float64frombits(binary.LittleEndian.Uint64(p[8*k:]))
 		}
 	}
 	return numpy.NewFloat64(shape, f), nil
+}
+
+// copyChunked is copy a MiB at a time (see appendChunked).
+func copyChunked(dst, src []byte) {
+	for len(src) > copyChunk {
+		copy(dst, src[:copyChunk])
+		dst, src = dst[copyChunk:], src[copyChunk:]
+	}
+	copy(dst, src)
 }
