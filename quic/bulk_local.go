@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"syscall"
 	"time"
@@ -42,8 +43,12 @@ const (
 	localHost  = "local"
 )
 
-// errLocalUnsupported says this platform has no local bulk channel.
-var errLocalUnsupported = errors.New("no local bulk channel on this platform")
+var (
+	// errLocalUnsupported says this platform has no local bulk channel.
+	errLocalUnsupported = errors.New("no local bulk channel on this platform")
+	// errOtherUser is a local peer that runs as another user.
+	errOtherUser = errors.New("peer runs as another user")
+)
 
 // localAddr is the abstract socket name of the listener whose certificate
 // has fingerprint and whose UDP port is port.
@@ -97,7 +102,13 @@ func (l *listener) acceptLocal() {
 			if err := l.serveLocal(nc); err != nil {
 				nc.Close()
 				if l.cfg.Logger != nil {
-					l.cfg.Logger.Warn("quic: refused local bulk channel", "err", err)
+					// Another user's engines are a setup, not an attack:
+					// they use TCP.
+					level := slog.LevelWarn
+					if errors.Is(err, errOtherUser) {
+						level = slog.LevelInfo
+					}
+					l.cfg.Logger.Log(context.Background(), level, "quic: refused local bulk channel", "err", err)
 				}
 			}
 		}()

@@ -44,7 +44,7 @@ func samePeerUser(nc net.Conn) error {
 // checkPeerUID refuses a peer running as another user.
 func checkPeerUID(peer, self uint32) error {
 	if peer != self {
-		return fmt.Errorf("peer credentials: peer runs as uid %d, not %d", peer, self)
+		return fmt.Errorf("peer credentials: %w: uid %d, not %d", errOtherUser, peer, self)
 	}
 	return nil
 }
