@@ -3,6 +3,7 @@ package starlarklib
 import (
 	"encoding/hex"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,4 +171,41 @@ func FuzzDecodeArrays(f *testing.F) {
 			t.Fatalf("got %s, then %s", v, v2)
 		}
 	})
+}
+
+// Arrays of several MiB (copied a MiB at a time both ways) arrive element
+// for element.
+func TestLargeArraysExact(t *testing.T) {
+	const n = 3<<17 + 5 // 3 MiB and 40 bytes of float64
+	f := make([]float64, n)
+	i := make([]int64, n)
+	c := make([]complex128, n)
+	for k := range f {
+		f[k], i[k], c[k] = float64(k)*0.25, int64(k)*-7, complex(float64(k), -float64(k))
+	}
+	for _, a := range []*numpy.Array{numpy.NewFloat64([]int{n}, f), numpy.NewInt64([]int{n}, i), numpy.NewComplex128([]int{n}, c)} {
+		b, err := Encode(a, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := Decode(b, &DecodeOptions{Owned: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := v.(*numpy.Array)
+		switch a.DType() {
+		case numpy.Float64:
+			if !slices.Equal(got.Float64s(), f) {
+				t.Fatal("float64 array changed")
+			}
+		case numpy.Int64:
+			if !slices.Equal(got.Int64s(), i) {
+				t.Fatal("int64 array changed")
+			}
+		default:
+			if !slices.Equal(got.Complex128s(), c) {
+				t.Fatal("complex array changed")
+			}
+		}
+	}
 }

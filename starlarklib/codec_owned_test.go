@@ -58,3 +58,27 @@ func TestDecodeOwnedAliases(t *testing.T) {
 		})
 	}
 }
+
+// Strings of several MiB (encoded a MiB at a time) arrive byte for byte,
+// owned or not.
+func TestLargeStringsExact(t *testing.T) {
+	b := make([]byte, 3<<20+7)
+	for i := range b {
+		b[i] = byte(i * 7 % 251)
+	}
+	for _, v := range []starlark.Value{starlark.Bytes(b), starlark.NewList([]starlark.Value{starlark.Bytes(b), starlark.Bytes(b[:5])})} {
+		enc, err := Encode(v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, owned := range []bool{false, true} {
+			got, err := Decode(enc, &DecodeOptions{Owned: owned})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if eq, err := starlark.Equal(got, v); err != nil || !eq {
+				t.Fatalf("owned %v: the value changed", owned)
+			}
+		}
+	}
+}
