@@ -75,9 +75,8 @@ func TestKilledEngineFailsItsTask(t *testing.T) {
 	if d := time.Since(killed); d > 3*time.Second*clustertest.Scale() {
 		t.Errorf("death noticed after %v", d)
 	}
-	if slices.Contains(cl.Ids(), 1) {
-		t.Errorf("engine 1 still in ids %v", cl.Ids())
-	}
+	// The hub fails the task before it tells clients the engine left.
+	clustertest.Eventually(t, 5*time.Second, "engine 1 to leave the ids", func() bool { return !slices.Contains(cl.Ids(), 1) })
 }
 
 func TestPrintCaptureAndValues(t *testing.T) {
