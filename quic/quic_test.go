@@ -254,8 +254,12 @@ func TestWrongKey(t *testing.T) {
 			t.Errorf("echo: got %q, %v", b, err)
 		}
 	})
-	if !strings.Contains(logs.String(), "wrong cluster key") {
-		t.Errorf("log does not mention the refusal:\n%s", logs.String())
+	// The listener logs after it refused, which the dialer may see first.
+	for deadline := time.Now().Add(waitLimit); !strings.Contains(logs.String(), "wrong cluster key"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("log does not mention the refusal:\n%s", logs.String())
+		}
+		time.Sleep(time.Millisecond) // polling the log, bounded by deadline
 	}
 }
 
