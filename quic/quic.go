@@ -99,6 +99,9 @@ type Config struct {
 	// NoBulk keeps every frame on QUIC: the listener opens no TCP port and
 	// the dialer no bulk channel (see bulk.go).
 	NoBulk bool
+	// MaxValue bounds a streamed body (WriteStream, ReadStream); 0 means
+	// DefaultMaxValue. MaxFrame still bounds every frame and head.
+	MaxValue int64
 }
 
 // IsSlowConsumer reports whether err comes from a connection this side
