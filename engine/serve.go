@@ -42,6 +42,10 @@ type Config struct {
 	MaxStack  int64
 	MaxOutput int
 	MaxDepth  int
+	// MaxValue bounds a streamed value (a pushed value or a result of
+	// quic.StreamMin bytes or more, which travels in chunks); 0 means
+	// quic.DefaultMaxValue. The controller's limit, when lower, applies.
+	MaxValue int64
 	// MaxFrame bounds the frames the engine reads and writes; 0 means
 	// quic.DefaultMaxFrame. The controller's limit, when lower, applies
 	// too: a result over it is replaced by a ValueError naming its size.
@@ -81,10 +85,13 @@ type Engine struct {
 	running string
 	long    bool // the running task has run past StartedDelay
 	cancel  context.CancelCauseFunc
-	unsent  [][]byte // results produced while disconnected
+	unsent  []outFrame // results produced while disconnected
 	recent  recentResults
 	// maxFrame is the lower of our frame limit and the controller's.
 	maxFrame int
+	// maxValue is the lower of our streamed-value limit and the
+	// controller's.
+	maxValue int64
 	live     liveness
 	// joined is closed once the engine first registered (or gave up).
 	joined     chan struct{}
@@ -109,7 +116,7 @@ type liveness struct {
 // recentResults keeps the last result frames sent, to send again after a
 // reconnection: a controller that crashed may not have recorded them.
 type recentResults struct {
-	frames [][]byte
+	frames []outFrame
 	ids    []string
 	bytes  int
 }
@@ -119,21 +126,28 @@ const (
 	recentMaxBytes = 16 << 20
 )
 
-func (r *recentResults) add(id string, p []byte) {
-	r.frames = append(r.frames, p)
+func (r *recentResults) add(id string, f outFrame) {
+	r.frames = append(r.frames, f)
 	r.ids = append(r.ids, id)
-	r.bytes += len(p)
+	r.bytes += f.size()
 	for len(r.frames) > recentMax || r.bytes > recentMaxBytes {
-		r.bytes -= len(r.frames[0])
-		r.frames[0], r.ids[0] = nil, ""
+		r.bytes -= r.frames[0].size()
+		r.frames[0], r.ids[0] = outFrame{}, ""
 		r.frames, r.ids = r.frames[1:], r.ids[1:]
 	}
 }
 
+// outFrame is a message to the controller: p, then, when body is set,
+// a value streamed after it (quic.Conn.WriteStream).
+type outFrame struct{ p, body []byte }
+
+func (f outFrame) size() int { return len(f.p) + len(f.body) }
+
 type queued struct {
 	req      protocol.Request
 	body     []byte
-	received int64 // unix nanoseconds
+	pending  *pendingBody // a body still arriving in chunks
+	received int64        // unix nanoseconds
 }
 
 // New makes an engine; Serve runs it.
@@ -156,6 +170,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = quic.DefaultMaxFrame
+	}
+	if cfg.MaxValue <= 0 {
+		cfg.MaxValue = quic.DefaultMaxValue
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -263,7 +280,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	var err error
 	for _, addr := range e.cfg.Connection.Addresses {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout, MaxFrame: e.cfg.MaxFrame})
+		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout, MaxFrame: e.cfg.MaxFrame, MaxValue: e.cfg.MaxValue})
 		cancel()
 		if err == nil {
 			break
@@ -273,7 +290,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume,
-		Caps: e.cfg.Grant.Caps(), MaxFrame: e.cfg.MaxFrame, Process: processToken()}
+		Caps: e.cfg.Grant.Caps(), MaxFrame: e.cfg.MaxFrame, MaxValue: e.cfg.MaxValue, Process: processToken()}
 	if resume {
 		reg.Tasks, reg.Recent = e.held()
 	}
@@ -305,6 +322,10 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	e.maxFrame = e.cfg.MaxFrame
 	if r.MaxFrame > 0 && r.MaxFrame < e.maxFrame {
 		e.maxFrame = r.MaxFrame
+	}
+	e.maxValue = e.cfg.MaxValue
+	if r.MaxValue > 0 && r.MaxValue < e.maxValue {
+		e.maxValue = r.MaxValue
 	}
 	if r.DeadAfterMS > 0 {
 		e.live.gap = time.Duration(r.DeadAfterMS) * time.Millisecond / 4
@@ -347,33 +368,39 @@ func (e *Engine) setConn(c *quic.Conn, resume bool) {
 	if resume && c != nil {
 		// Every result is in recent, unless it was evicted while unsent.
 		inRecent := make(map[*byte]bool, len(e.recent.frames))
-		for _, p := range e.recent.frames {
-			inRecent[&p[0]] = true
+		for _, f := range e.recent.frames {
+			inRecent[&f.p[0]] = true
 		}
 		again = slices.Clone(e.recent.frames)
-		for _, p := range e.unsent {
-			if !inRecent[&p[0]] {
-				again = append(again, p)
+		for _, f := range e.unsent {
+			if !inRecent[&f.p[0]] {
+				again = append(again, f)
 			}
 		}
 	}
 	e.unsent = nil
 	e.mu.Unlock()
-	for _, p := range again {
-		e.write(p)
+	for _, f := range again {
+		e.writeOut(f)
 	}
 }
 
 // read handles the controller's messages.
 func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 	for {
-		p, err := c.ReadFrame()
+		p, stream, err := c.ReadStream()
 		if err != nil {
 			return err
 		}
 		e.live.heard.Store(time.Now().UnixNano())
 		t, hb, body, err := protocol.Split(p)
+		if err == nil && stream != nil && t != protocol.TRequest {
+			err = fmt.Errorf("unexpected streamed %s from controller", t)
+		}
 		if err != nil {
+			if stream != nil {
+				stream.Discard()
+			}
 			return err
 		}
 		switch t {
@@ -387,7 +414,14 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 		case protocol.TRequest:
 			var r protocol.Request
 			if err := protocol.UnmarshalHeader(hb, &r); err != nil {
+				if stream != nil {
+					stream.Discard()
+				}
 				return err
+			}
+			if stream != nil {
+				e.enqueueStreamed(r, stream)
+				continue
 			}
 			if r.Share != "" {
 				putShared(r.Share, body, r.ShareN)
@@ -418,13 +452,19 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 }
 
 func (e *Engine) enqueue(r protocol.Request, body []byte) {
+	e.enqueueItem(queued{req: r, body: body, received: time.Now().UnixNano()})
+}
+
+func (e *Engine) enqueueItem(q queued) {
+	r := q.req
 	e.mu.Lock()
 	if r.Prefetched && e.long {
 		e.mu.Unlock()
+		q.discard()
 		e.giveBack([]string{r.MsgID})
 		return
 	}
-	e.queue = append(e.queue, queued{r, body, time.Now().UnixNano()})
+	e.queue = append(e.queue, q)
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
@@ -468,6 +508,22 @@ func (e *Engine) work(ctx context.Context) {
 			stopTimer = t.Stop
 		}
 		body := q.body
+		if q.pending != nil {
+			var err error
+			if body, err = q.pending.wait(tctx); err != nil {
+				stopTimer()
+				cancel(nil)
+				e.mu.Lock()
+				e.running, e.cancel, e.long = "", nil, false
+				e.mu.Unlock()
+				e.reply(&q.req, protocol.Result{Status: protocol.StatusError, Received: q.received,
+					Started: time.Now().UnixNano(), Completed: time.Now().UnixNano(),
+					Error: &protocol.RemoteError{Name: "EngineError", Engine: e.ID(), Method: string(q.req.Kind),
+						Message: "the request's body did not arrive: " + err.Error()}}, nil)
+				continue
+			}
+			q.pending = nil
+		}
 		if key := q.req.SharedBody; key != "" {
 			var ok bool
 			if body, ok = takeShared(tctx, key); !ok {
@@ -601,6 +657,14 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 	}
 	var p []byte
 	limit := e.frameLimit()
+	if len(val) >= quic.StreamMin {
+		f := e.streamedReply(req, res, val)
+		e.mu.Lock()
+		e.recent.add(req.MsgID, f)
+		e.mu.Unlock()
+		e.writeOut(f)
+		return
+	}
 	if len(val) > limit { // do not copy a value that cannot be sent
 		p = tooLarge(req, res, len(val), limit)
 	} else {
@@ -613,9 +677,37 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 		}
 	}
 	e.mu.Lock()
-	e.recent.add(req.MsgID, p)
+	e.recent.add(req.MsgID, outFrame{p: p})
 	e.mu.Unlock()
 	e.write(p)
+}
+
+// streamedReply is the message of a result whose value is streamed (at
+// least quic.StreamMin bytes): its head and the value, or a ValueError
+// when the value is over the streamed-value limit.
+func (e *Engine) streamedReply(req *protocol.Request, res protocol.Result, val []byte) outFrame {
+	e.mu.Lock()
+	limit := e.maxValue
+	e.mu.Unlock()
+	if limit <= 0 {
+		limit = e.cfg.MaxValue
+	}
+	if int64(len(val)) > limit {
+		te := &protocol.TooLargeError{What: "the result", Size: int64(len(val)), Limit: limit}
+		if req.Kind == protocol.KindPull {
+			te.What = "the pulled value"
+		}
+		res.Status, res.HasValue = protocol.StatusError, false
+		res.Error = &protocol.RemoteError{Name: "ValueError", Message: te.Error(), Engine: res.Engine, Method: string(req.Kind)}
+		p, _ := protocol.Marshal(protocol.TResult, &res, nil)
+		return outFrame{p: p}
+	}
+	p, err := protocol.Marshal(protocol.TResult, &res, nil)
+	if err != nil || len(p) > e.frameLimit() {
+		res.Stdout, res.Stderr = "", ""
+		p, _ = protocol.Marshal(protocol.TResult, &res, nil)
+	}
+	return outFrame{p: p, body: val}
 }
 
 // frameLimit returns the largest frame the engine may send.
@@ -648,18 +740,28 @@ func tooLarge(req *protocol.Request, res protocol.Result, size, limit int) []byt
 
 // write sends a frame, keeping it for the next connection when there is
 // none.
-func (e *Engine) write(p []byte) {
+func (e *Engine) write(p []byte) { e.writeOut(outFrame{p: p}) }
+
+// writeOut sends a message, keeping it for the next connection when there
+// is none.
+func (e *Engine) writeOut(f outFrame) {
 	e.mu.Lock()
 	c := e.conn
 	if c == nil {
-		e.unsent = append(e.unsent, p)
+		e.unsent = append(e.unsent, f)
 		e.mu.Unlock()
 		return
 	}
 	e.mu.Unlock()
-	if err := c.WriteFrame(p); err != nil {
+	var err error
+	if f.body != nil {
+		err = c.WriteStream(f.p, quic.NewBody(f.body))
+	} else {
+		err = c.WriteFrame(f.p)
+	}
+	if err != nil {
 		e.mu.Lock()
-		e.unsent = append(e.unsent, p)
+		e.unsent = append(e.unsent, f)
 		e.mu.Unlock()
 	}
 }
@@ -676,6 +778,7 @@ func (e *Engine) cancelTasks(ids []string) {
 	for _, q := range e.queue {
 		if want[q.req.MsgID] {
 			aborted = append(aborted, q)
+			q.discard()
 			if q.req.SharedBody != "" {
 				releaseShared(q.req.SharedBody)
 			}
@@ -812,7 +915,10 @@ func (e *Engine) drop(ids []string) {
 	for _, q := range e.queue {
 		if !want[q.req.MsgID] {
 			kept = append(kept, q)
-		} else if q.req.SharedBody != "" {
+			continue
+		}
+		q.discard()
+		if q.req.SharedBody != "" {
 			releaseShared(q.req.SharedBody)
 		}
 	}

@@ -240,3 +240,31 @@ func (b *Body) Tee(n int) []*Body {
 	}()
 	return outs
 }
+
+// JoinBodies returns the body that is the concatenation of bs, read one
+// after the other.
+func JoinBodies(bs ...*Body) *Body {
+	var n int64
+	for _, b := range bs {
+		n += b.size
+	}
+	j := &Body{size: n, gone: make(chan struct{})}
+	i := 0
+	j.pull = func() ([]byte, error) {
+		for i < len(bs) {
+			c, err := bs[i].Next()
+			if err == io.EOF {
+				i++
+				continue
+			}
+			return c, err
+		}
+		return nil, io.EOF
+	}
+	j.release = func() {
+		for _, b := range bs[i:] {
+			b.Discard()
+		}
+	}
+	return j
+}

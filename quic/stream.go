@@ -52,6 +52,10 @@ const StreamMin = BulkMin
 // DefaultMaxValue is the default bound on a streamed body: 4 GiB.
 const DefaultMaxValue = 4 << 30
 
+// bulkCloseWait is how long a connection whose peer closed the bulk
+// channel waits for the QUIC connection's close before closing it.
+const bulkCloseWait = 2 * time.Second
+
 // maxChunk bounds a received chunk (the sender's are ChunkSize).
 const maxChunk = 4 * ChunkSize
 
@@ -267,6 +271,15 @@ func (c *conn) readChunks(b *bulk) {
 	var h [chunkPrefixLen]byte
 	for {
 		if _, err := io.ReadFull(b.br, h[:]); err != nil {
+			if err == io.EOF {
+				// The peer closed its end between chunks: it is closing
+				// the connection, whose reason QUIC brings.
+				select {
+				case <-c.qc.Context().Done():
+					return
+				case <-time.After(bulkCloseWait):
+				}
+			}
 			c.in.failAll(fmt.Errorf("bulk channel: %w", c.cause(unexpected(err))))
 			_ = c.close(codeBadFrame, "bulk channel failed")
 			return
