@@ -268,3 +268,24 @@ func JoinBodies(bs ...*Body) *Body {
 	}
 	return j
 }
+
+// BodyWriter produces the chunks of a body made by NewBodyPipe.
+type BodyWriter struct{ b *Body }
+
+// NewBodyPipe returns a body of size bytes whose chunks (of at most
+// ChunkSize bytes each) a producer writes with the returned BodyWriter,
+// from another goroutine than the body's consumer.
+func NewBodyPipe(size int64) (*Body, *BodyWriter) {
+	b := newPushed(size)
+	return b, &BodyWriter{b}
+}
+
+// Write hands a chunk to the consumer, waiting while chunks are queued;
+// it reports false once the consumer discarded the body.
+func (w *BodyWriter) Write(chunk []byte) bool { return w.b.put(chunk) }
+
+// Close says the last chunk was written.
+func (w *BodyWriter) Close() { w.b.end() }
+
+// Fail ends the body early with err.
+func (w *BodyWriter) Fail(err error) { w.b.fail(err) }

@@ -52,10 +52,6 @@ const StreamMin = BulkMin
 // DefaultMaxValue is the default bound on a streamed body: 4 GiB.
 const DefaultMaxValue = 4 << 30
 
-// bulkCloseWait is how long a connection whose peer closed the bulk
-// channel waits for the QUIC connection's close before closing it.
-const bulkCloseWait = 2 * time.Second
-
 // maxChunk bounds a received chunk (the sender's are ChunkSize).
 const maxChunk = 4 * ChunkSize
 
@@ -273,12 +269,12 @@ func (c *conn) readChunks(b *bulk) {
 		if _, err := io.ReadFull(b.br, h[:]); err != nil {
 			if err == io.EOF {
 				// The peer closed its end between chunks: it is closing
-				// the connection, whose reason QUIC brings.
-				select {
-				case <-c.qc.Context().Done():
-					return
-				case <-time.After(bulkCloseWait):
-				}
+				// the connection, whose reason QUIC brings, or its process
+				// died, which QUIC's idle timeout tells. (A peer that
+				// closed only this channel can send no more chunks: its
+				// own next write fails and closes the connection.)
+				<-c.qc.Context().Done()
+				return
 			}
 			c.in.failAll(fmt.Errorf("bulk channel: %w", c.cause(unexpected(err))))
 			_ = c.close(codeBadFrame, "bulk channel failed")
@@ -462,12 +458,25 @@ func (c *conn) sendChunk(id uint64, chunk []byte, bulk, abort bool) error {
 }
 
 // admitChunk waits for room for a QUIC chunk frame, whatever the queue
-// policy but slow-consumer mode; c.wmu is held.
+// policy; in slow-consumer mode for at most StreamStall, after which the
+// peer is disconnected as a slow consumer. c.wmu is held.
 func (c *conn) admitChunk(size int) error {
+	var deadline time.Time
 	if c.policy == queueClose {
-		return c.admit(size, false)
+		deadline = time.Now().Add(StreamStall)
+		t := time.AfterFunc(StreamStall, func() {
+			c.wmu.Lock()
+			c.wcond.Broadcast()
+			c.wmu.Unlock()
+		})
+		defer t.Stop()
 	}
 	for {
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			c.werr = fmt.Errorf("write frame: %w: a chunk waited %v for room", ErrSlowConsumer, StreamStall)
+			_ = c.close(codeSlowConsumer, c.werr.Error())
+			return c.werr
+		}
 		if c.werr != nil {
 			return c.werr
 		}
