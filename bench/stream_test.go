@@ -3,6 +3,9 @@ package bench
 import (
 	"bytes"
 	"context"
+
+	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/protocol"
 	"sort"
 	"sync"
 	"testing"
@@ -25,7 +28,12 @@ func BenchmarkValue1GB(b *testing.B) {
 	}
 	mbs := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
 
-	// Applies on engine 1 while the push to engine 0 moves.
+	// Applies on engine 1 while the push to engine 0 moves (from its
+	// submission to its result; the value is encoded before).
+	body, err := client.Encode(map[string]any{"blob": data})
+	if err != nil {
+		b.Fatal(err)
+	}
 	stop := make(chan struct{})
 	var lat []time.Duration
 	var wg sync.WaitGroup
@@ -47,13 +55,17 @@ func BenchmarkValue1GB(b *testing.B) {
 		}
 	}()
 	t0 := time.Now()
-	err := cl.View(0).Push(ctx, map[string]any{"blob": data})
+	ar, err := cl.View(0).Submit(protocol.Request{Kind: protocol.KindPush}, body)
+	if err == nil {
+		_, err = ar.Get(ctx)
+	}
 	push := time.Since(t0)
 	close(stop)
 	wg.Wait()
 	if err != nil {
 		b.Fatal(err)
 	}
+	body = nil
 
 	t0 = time.Now()
 	got, err := cl.View(0).Pull(ctx, "blob")
@@ -67,7 +79,11 @@ func BenchmarkValue1GB(b *testing.B) {
 	got = nil
 
 	t0 = time.Now()
-	res, err := cl.View(0).Apply(ctx, "lambda: blob")
+	ar, err = cl.View(0).ApplyAsync("lambda: blob")
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := ar.Get(ctx)
 	apply := time.Since(t0)
 	if err != nil {
 		b.Fatal(err)
@@ -75,16 +91,33 @@ func BenchmarkValue1GB(b *testing.B) {
 	if v, _ := res[0].([]byte); !bytes.Equal(v, data) {
 		b.Fatalf("apply result differs (%d bytes)", len(v))
 	}
+	res = nil
+
+	// The stored result, streamed back from its file by get_result (the
+	// task is no longer pending here: the client asks the controller).
+	t0 = time.Now()
+	tasks, err := cl.HubResults(ctx, []string{ar.Tasks[0].MsgID})
+	if err == nil {
+		res, err = (&client.AsyncResult{Tasks: tasks}).Get(ctx)
+	}
+	getResult := time.Since(t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if v, _ := res[0].([]byte); !bytes.Equal(v, data) {
+		b.Fatalf("get_result differs (%d bytes)", len(v))
+	}
 
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(mbs(push), "push-MB/s")
 	b.ReportMetric(mbs(pull), "pull-MB/s")
 	b.ReportMetric(mbs(apply), "apply-result-MB/s")
+	b.ReportMetric(mbs(getResult), "get-result-MB/s")
 	b.ReportMetric(peakRSS(pid), "controller-peak-MB")
 	if len(lat) > 0 {
 		b.ReportMetric(ms(median(lat)), "apply-during-push-median-ms")
 		b.ReportMetric(ms(lat[len(lat)*99/100]), "apply-during-push-p99-ms")
 		b.ReportMetric(ms(lat[len(lat)-1]), "apply-during-push-max-ms")
 	}
-	b.Logf("1 GB: push %v, pull %v, apply result %v; %d applies on engine 1 during the push", push, pull, apply, len(lat))
+	b.Logf("1 GB: push %v, pull %v, apply result %v, get_result %v; %d applies on engine 1 during the push", push, pull, apply, getResult, len(lat))
 }

@@ -43,7 +43,7 @@ func TestStreamedValues(t *testing.T) {
 	c := streamCluster(t, 2, clustertest.Options{})
 	cl := c.Client()
 	ctx := ctxT(t, 120*time.Second)
-	blob := randomValue(t, 24<<20)
+	blob := randomValue(t, 12<<20)
 	if err := cl.View(0).Push(ctx, map[string]any{"blob": blob}); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestStreamedValues(t *testing.T) {
 	if err != nil || !bytes.Equal(asBytes(got[0]), blob) {
 		t.Fatalf("pull from engine 0: %d bytes, %v", len(asBytes(got[0])), err)
 	}
-	blob2 := randomValue(t, 20<<20)
+	blob2 := randomValue(t, 10<<20)
 	if err := cl.View().Push(ctx, map[string]any{"blob2": blob2}); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func pushBody(t *testing.T, n int) []byte {
 func TestControlPassesAHeldPush(t *testing.T) {
 	c := streamCluster(t, 2, clustertest.Options{})
 	r := dialRaw(t, c)
-	body := pushBody(t, 32<<20)
+	body := pushBody(t, 12<<20)
 	src, w := quic.NewBodyPipe(int64(len(body)))
 	pushID := r.request(protocol.KindPush, 0, nil, src)
 	if !w.Write(body[:quic.ChunkSize]) {
@@ -338,5 +338,29 @@ func TestEngineDiesMidResult(t *testing.T) {
 	}
 	if got, err := cl.View(1).Apply(ctx, "lambda: engine.id"); err != nil || got[0] != int64(1) {
 		t.Fatalf("other engine: %v %v", got, err)
+	}
+}
+
+// A streamed value fanned out to the engines of one engine process
+// crosses to that process once (one engine carries it, its siblings take
+// it from the process's memory) and every engine gets it whole.
+func TestStreamedFanOutSharedProcess(t *testing.T) {
+	c := streamCluster(t, 3, clustertest.Options{PerProcess: 3})
+	cl := c.Client()
+	ctx := ctxT(t, 120*time.Second)
+	blob := randomValue(t, 12<<20)
+	if err := cl.View().Push(ctx, map[string]any{"blob": blob}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.View().Apply(ctx, "lambda: hash(blob)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != got[1] || got[1] != got[2] {
+		t.Fatalf("engines disagree on the pushed value: %v", got)
+	}
+	pulled, err := cl.View(2).Pull(ctx, "blob")
+	if err != nil || !bytes.Equal(asBytes(pulled[0]), blob) {
+		t.Fatalf("pull from a sibling engine: %d bytes, %v", len(asBytes(pulled[0])), err)
 	}
 }

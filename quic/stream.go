@@ -60,9 +60,6 @@ const maxChunk = 4 * ChunkSize
 // before the connection is closed as a slow consumer.
 var StreamStall = 10 * time.Second
 
-// testChunkHook, when set by a test, runs before each chunk is sent.
-var testChunkHook func(id uint64, n int)
-
 // inStreams are the bodies a connection is receiving.
 type inStreams struct {
 	mu   sync.Mutex
@@ -356,10 +353,11 @@ func (c *conn) readErr(err error) error {
 }
 
 // writeStream sends head and body as a streamed frame (or as one frame
-// when the body is small).
+// when the body is small and at hand: a small body that is still
+// arriving is streamed too, so the caller never waits for it).
 func (c *conn) writeStream(head []byte, body *Body) error {
 	size := body.Size()
-	if size < StreamMin {
+	if size < StreamMin && body.pull != nil {
 		b, err := body.Bytes()
 		if err != nil {
 			return fmt.Errorf("write frame: %w", err)
@@ -415,9 +413,6 @@ func (c *conn) sendBody(id uint64, body *Body, bulk bool) {
 		if err != nil {
 			c.sendChunk(id, nil, bulk, true) // the receiver's body fails
 			return
-		}
-		if testChunkHook != nil {
-			testChunkHook(id, len(chunk))
 		}
 		if err := c.sendChunk(id, chunk, bulk, false); err != nil {
 			body.Discard()
@@ -641,7 +636,7 @@ func (c *Conn) ReadStream() (head []byte, body *Body, err error) { return c.impl
 // (at most the frame limit) in order with the other frames, the body
 // (at most Config.MaxValue) in chunks as body delivers them, without
 // holding back the frames written after it. A body under StreamMin bytes
-// goes out as one ordinary frame. The connection consumes body (or
+// at hand goes out as one ordinary frame. The connection consumes body (or
 // discards it when the connection fails).
 func (c *Conn) WriteStream(head []byte, body *Body) error { return c.impl.writeStream(head, body) }
 
