@@ -123,7 +123,7 @@ func (d *decoder) text(n uint64) (string, error) {
 		d.off -= len(p)
 		return "", d.errorf("invalid UTF-8 in text string")
 	}
-	return string(p), nil
+	return stringLarge(p), nil
 }
 
 // textItem reads a whole text string item.
@@ -194,7 +194,7 @@ func (d *decoder) value(depth int) (starlark.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		return starlark.Bytes(p), nil // the one copy
+		return starlark.Bytes(stringLarge(p)), nil // the one copy
 	case majorText:
 		s, err := d.text(n)
 		if err != nil {

@@ -96,9 +96,7 @@ func (e *encoder) reserve(k int) {
 	if cap(e.buf)-len(e.buf) >= k {
 		return
 	}
-	nb := make([]byte, len(e.buf), 2*cap(e.buf)+k)
-	copy(nb, e.buf)
-	e.buf = nb
+	e.buf = appendLarge(make([]byte, 0, 2*cap(e.buf)+k), e.buf)
 }
 
 func (e *encoder) value(v starlark.Value, depth int) *encodeError {
@@ -125,11 +123,11 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 		}
 		e.reserve(9 + len(v))
 		e.buf = appendHead(e.buf, majorText, uint64(len(v)))
-		e.buf = append(e.buf, v...)
+		e.buf = appendLarge(e.buf, v)
 	case starlark.Bytes:
 		e.reserve(9 + len(v))
 		e.buf = appendHead(e.buf, majorBytes, uint64(len(v)))
-		e.buf = append(e.buf, v...)
+		e.buf = appendLarge(e.buf, v)
 	case *starlark.List:
 		n := v.Len()
 		e.reserveItems(n, v)
