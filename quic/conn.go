@@ -124,12 +124,14 @@ func (c *conn) readFrame() ([]byte, error) {
 		done <- result{b, err}
 	}()
 	for c.in.receiving(body) && !c.in.onBulk(body) {
-		p, b, err := c.readItem()
+		p, b, chunk, err := c.readOne(true)
 		if err != nil {
 			body.Discard()
 			return nil, err
 		}
-		c.stash = append(c.stash, item{p, b})
+		if !chunk {
+			c.stash = append(c.stash, item{p, b})
+		}
 	}
 	r := <-done
 	if r.err != nil {

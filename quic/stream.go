@@ -211,25 +211,32 @@ type decoder struct {
 // the peer's fault.
 func (d *decoder) next() (p []byte, body *Body, whole bool, err error) {
 	for {
-		b, err := readFrame(d.r, d.maxFrame, &d.hdr)
-		if err != errMarker {
-			return b, nil, false, err
-		}
-		switch binary.BigEndian.Uint32(d.hdr[:]) {
-		case markerChunk:
-			var h [chunkPrefixLen]byte
-			if _, err := io.ReadFull(d.r, h[:]); err != nil {
-				return nil, nil, false, unexpected(err)
-			}
-			if err := d.in.chunkIn(binary.BigEndian.Uint64(h[:]), binary.BigEndian.Uint32(h[8:]), d.r, false); err != nil {
-				return nil, nil, false, err
-			}
-		case markerHead:
-			return d.head()
-		default:
-			return nil, nil, false, errors.New("a bulk marker (an older peer)")
+		var chunk bool
+		if p, body, whole, chunk, err = d.item(); !chunk || err != nil {
+			return p, body, whole, err
 		}
 	}
+}
+
+// item reads one item: a frame, a stream head, or a chunk frame (chunk is
+// then set, and the chunk was handed to its body).
+func (d *decoder) item() (p []byte, body *Body, whole, chunk bool, err error) {
+	b, err := readFrame(d.r, d.maxFrame, &d.hdr)
+	if err != errMarker {
+		return b, nil, false, false, err
+	}
+	switch binary.BigEndian.Uint32(d.hdr[:]) {
+	case markerChunk:
+		var h [chunkPrefixLen]byte
+		if _, err := io.ReadFull(d.r, h[:]); err != nil {
+			return nil, nil, false, true, unexpected(err)
+		}
+		return nil, nil, false, true, d.in.chunkIn(binary.BigEndian.Uint64(h[:]), binary.BigEndian.Uint32(h[8:]), d.r, false)
+	case markerHead:
+		p, body, whole, err = d.head()
+		return p, body, whole, false, err
+	}
+	return nil, nil, false, false, errors.New("a bulk marker (an older peer)")
 }
 
 // head reads a stream head after its marker.
@@ -311,12 +318,28 @@ func (c *conn) readStream() ([]byte, *Body, error) {
 	return c.readItem()
 }
 
-// readItem reads the next item from the QUIC stream; errors are sticky.
+// readItem reads the next frame or stream from the QUIC stream; errors
+// are sticky.
 func (c *conn) readItem() ([]byte, *Body, error) {
+	p, body, _, err := c.readOne(false)
+	return p, body, err
+}
+
+// readOne reads the next frame or stream, or with chunks the next item
+// of any kind (chunk reports a chunk frame); errors are sticky.
+func (c *conn) readOne(chunks bool) (_ []byte, _ *Body, chunk bool, _ error) {
 	if c.rerr != nil {
-		return nil, nil, c.rerr
+		return nil, nil, false, c.rerr
 	}
-	p, body, whole, err := c.dec.next()
+	var p []byte
+	var body *Body
+	var whole bool
+	var err error
+	if chunks {
+		p, body, whole, chunk, err = c.dec.item()
+	} else {
+		p, body, whole, err = c.dec.next()
+	}
 	if err != nil && err != io.EOF {
 		defer func() { c.rerr = fmt.Errorf("read frame: %w", err) }()
 	}
@@ -324,19 +347,19 @@ func (c *conn) readItem() ([]byte, *Body, error) {
 	case err == nil && whole:
 		b, err := body.Bytes()
 		if err != nil {
-			return nil, nil, fmt.Errorf("read frame: %w", err)
+			return nil, nil, false, fmt.Errorf("read frame: %w", err)
 		}
-		return b, nil, nil
+		return b, nil, false, nil
 	case err == nil:
-		return p, body, nil
+		return p, body, chunk, nil
 	case errors.Is(err, io.ErrUnexpectedEOF), err == io.EOF, c.qc.Context().Err() != nil:
-		return nil, nil, c.readErr(err)
+		return nil, nil, false, c.readErr(err)
 	case errors.As(err, new(*frameTooLargeError)):
-		return nil, nil, c.readErr(err)
+		return nil, nil, false, c.readErr(err)
 	}
 	c.rerr = fmt.Errorf("read frame: %w", err)
 	c.badStream(err)
-	return nil, nil, c.rerr
+	return nil, nil, false, c.rerr
 }
 
 // readErr reports a failed readFrame.

@@ -329,3 +329,26 @@ func FuzzStreamDecoder(f *testing.F) {
 		}
 	})
 }
+
+// ReadFrame joins a streamed frame's head and body; without a bulk
+// channel it reads on for the chunks and keeps the frames it meets for
+// the next calls.
+func TestReadFrameJoinsStreams(t *testing.T) {
+	modes(t, func(t *testing.T, client, served *Conn) {
+		body := randomBytes(3*ChunkSize + 5)
+		within(t, "joined", func() {
+			if err := client.WriteStream([]byte("head:"), NewBody(body)); err != nil {
+				t.Error(err)
+				return
+			}
+			client.WriteFrame([]byte("next"))
+			got, err := served.ReadFrame()
+			if err != nil || !bytes.Equal(got, append([]byte("head:"), body...)) {
+				t.Errorf("joined frame: %d bytes, %v", len(got), err)
+			}
+			if p, err := served.ReadFrame(); err != nil || string(p) != "next" {
+				t.Errorf("next frame: %q %v", p, err)
+			}
+		})
+	})
+}
