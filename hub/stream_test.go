@@ -24,6 +24,11 @@ const streamFrame = 8 << 20
 // small frame limit.
 func streamCluster(t *testing.T, n int, o clustertest.Options) *clustertest.Cluster {
 	o.MaxFrame = streamFrame
+	if o.DeadAfter == 0 {
+		// Engines building or decoding large values answer late on a
+		// loaded machine.
+		o.DeadAfter = 2500 * time.Millisecond * clustertest.Scale()
+	}
 	o.EngineArgs = append(o.EngineArgs, "--max-frame", "8MiB")
 	return clustertest.Start(t, n, o)
 }
