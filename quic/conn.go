@@ -51,6 +51,7 @@ type conn struct {
 	spare    [][]byte  // owned buffers to reuse
 	scratch  []byte    // for tryInline
 	queued   int       // bytes queued or being written
+	chunkQ   int       // of which chunk frames (stream.go)
 	inflight int       // of which the writer is writing now
 	flushing bool      // the writer has work
 	werr     error     // sticky once a write failed
@@ -71,8 +72,9 @@ const (
 // segment is a piece of the write queue: a copy we own, or a caller's
 // large part.
 type segment struct {
-	b   []byte
-	own bool
+	b     []byte
+	own   bool
+	chunk int // bytes of chunk frames in b (stream.go)
 }
 
 // DefaultMaxQueued bounds the bytes waiting in a connection's queue before
@@ -290,7 +292,7 @@ func (c *conn) writeLoop() {
 			if c.werr == nil {
 				c.werr = fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
 			}
-			c.queue, c.queued, c.inflight = nil, 0, 0
+			c.queue, c.queued, c.inflight, c.chunkQ = nil, 0, 0, 0
 			c.wcond.Broadcast()
 			c.wmu.Unlock()
 			return
@@ -330,12 +332,15 @@ func (c *conn) flush() bool {
 		c.inflight = 0
 		if err != nil {
 			c.werr = c.writeErr(err)
-			c.queue, c.queued = nil, 0
+			c.queue, c.queued, c.chunkQ = nil, 0, 0
 			c.flushing = false
 			c.wcond.Broadcast()
 			return false
 		}
 		c.queued -= n
+		for _, s := range segs {
+			c.chunkQ -= s.chunk
+		}
 		c.wcond.Broadcast()
 	}
 	c.flushing = false

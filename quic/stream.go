@@ -471,13 +471,37 @@ func (c *conn) sendChunk(id uint64, chunk []byte, bulk, abort bool) error {
 	if err := c.admitChunk(len(h) + len(chunk)); err != nil {
 		return err
 	}
-	c.enqueue(h[:], [][]byte{chunk}, len(h)+len(chunk))
+	c.enqueueChunk(h[:], chunk)
 	return nil
 }
 
-// admitChunk waits for room for a QUIC chunk frame, whatever the queue
-// policy; in slow-consumer mode for at most StreamStall, after which the
-// peer is disconnected as a slow consumer. c.wmu is held.
+// enqueueChunk queues a chunk frame, counting it in chunkQ until it is
+// written; c.wmu is held.
+func (c *conn) enqueueChunk(prefix, data []byte) {
+	c.appendSmall(prefix)
+	c.queue[len(c.queue)-1].chunk += len(prefix)
+	if len(data) >= writeBufSize {
+		c.queue = append(c.queue, segment{b: data, chunk: len(data)}) // without a copy
+	} else {
+		c.appendSmall(data)
+		c.queue[len(c.queue)-1].chunk += len(data)
+	}
+	n := len(prefix) + len(data)
+	c.queued += n
+	c.chunkQ += n
+	c.kickWriter()
+}
+
+// maxChunksAhead bounds the chunk frames queued or being written on the
+// frame stream, over all the streams it carries: a frame queued behind
+// them waits for at most this many bytes of bodies (two chunks and their
+// prefixes), however large and however many the bodies in flight.
+const maxChunksAhead = 2 * (ChunkSize + frameHeaderLen + chunkPrefixLen)
+
+// admitChunk waits for room for a chunk frame on the frame stream: the
+// queue's bound, whatever its policy, and maxChunksAhead; in
+// slow-consumer mode for at most StreamStall, after which the peer is
+// disconnected as a slow consumer. c.wmu is held.
 func (c *conn) admitChunk(size int) error {
 	var deadline time.Time
 	if c.policy == queueClose {
@@ -501,7 +525,8 @@ func (c *conn) admitChunk(size int) error {
 		if c.qc.Context().Err() != nil {
 			return fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
 		}
-		if waiting := c.queued - c.inflight; waiting == 0 || waiting+size <= c.limit {
+		waiting := c.queued - c.inflight
+		if (waiting == 0 || waiting+size <= c.limit) && (c.chunkQ == 0 || c.chunkQ+size <= maxChunksAhead) {
 			return nil
 		}
 		c.wcond.Wait()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // modes runs f with and without the bulk channel.
@@ -351,4 +352,62 @@ func TestReadFrameJoinsStreams(t *testing.T) {
 			}
 		})
 	})
+}
+
+// On one frame stream (no bulk channel: the single-channel mode), a
+// frame written while bodies stream waits behind at most
+// maxChunksAhead bytes of chunk frames, however large and however many
+// the bodies: small frames arrive between the chunks.
+func TestSingleChannelBoundsChunksAhead(t *testing.T) {
+	cfg := Config{Key: testKey(t), NoBulk: true}
+	_, client, served := pair(t, cfg, cfg)
+	const size = 48 * ChunkSize
+	smallBeforeEnd := make(chan int, 1)
+	go func() {
+		var bodies []*Body
+		small := 0
+		for {
+			p, b, err := served.ReadStream()
+			if err != nil {
+				return
+			}
+			if b != nil {
+				bodies = append(bodies, b)
+				go b.Bytes()
+				continue
+			}
+			if string(p) == "small" {
+				small++
+				if served.impl.in.receiving(bodies[0]) && small == 10 {
+					smallBeforeEnd <- small
+				}
+			}
+		}
+	}()
+	for range 2 {
+		if err := client.WriteStream([]byte("h"), NewBody(make([]byte, size))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	worst := 0
+	within(t, "small frames during two bodies", func() {
+		for range 200 {
+			if err := client.WriteFrame([]byte("small")); err != nil {
+				t.Error(err)
+				return
+			}
+			client.impl.wmu.Lock()
+			worst = max(worst, client.impl.chunkQ)
+			client.impl.wmu.Unlock()
+			time.Sleep(time.Millisecond) // pacing the small frames, not synchronisation
+		}
+	})
+	if worst > maxChunksAhead {
+		t.Errorf("%d bytes of chunk frames queued, bound %d", worst, maxChunksAhead)
+	}
+	select {
+	case <-smallBeforeEnd:
+	case <-time.After(waitLimit):
+		t.Error("no small frames arrived while the first body was still arriving")
+	}
 }
