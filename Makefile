@@ -23,6 +23,7 @@ check:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./quic
+	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(FUZZTIME) ./quic
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./starlarklib
 	$(GO) test -run '^$$' -fuzz '^FuzzCodecsAgree$$' -fuzztime $(FUZZTIME) ./shell/clientlib
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeArrays$$' -fuzztime $(FUZZTIME) ./starlarklib

@@ -38,6 +38,11 @@ type Options struct {
 	// quic.DefaultMaxFrame. The controller's limit, when lower, applies
 	// too: a request over it fails at once with a *protocol.TooLargeError.
 	MaxFrame int
+	// MaxValue bounds a pushed value, a function's arguments or a result
+	// of quic.StreamMin bytes or more, which travel in chunks beside the
+	// other messages; 0 means quic.DefaultMaxValue. The controller's
+	// limit, when lower, applies too.
+	MaxValue int64
 }
 
 // IdleTimeout is how long the client waits without hearing from the
@@ -61,7 +66,8 @@ type Client struct {
 	qcfg      quic.Config
 
 	mu       sync.Mutex
-	maxFrame int // the lower of our limit and the controller's
+	maxFrame int   // the lower of our limit and the controller's
+	maxValue int64 // likewise for streamed values
 	conn     *quic.Conn
 	engines  map[int]protocol.EngineInfo
 	pending  map[string]*Task
@@ -108,7 +114,10 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	if err != nil {
 		return nil, err
 	}
-	qcfg := quic.Config{Key: key, IdleTimeout: IdleTimeout, MaxFrame: o.MaxFrame}
+	if o.MaxValue <= 0 {
+		o.MaxValue = quic.DefaultMaxValue
+	}
+	qcfg := quic.Config{Key: key, IdleTimeout: IdleTimeout, MaxFrame: o.MaxFrame, MaxValue: o.MaxValue}
 	qc, _, err := dialAny(ctx, info.Addresses, info.Fingerprint, qcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to controller: %w", err)
@@ -176,6 +185,10 @@ func (c *Client) hello(qc *quic.Conn) error {
 	c.maxFrame = c.qcfg.MaxFrame
 	if w.MaxFrame > 0 && w.MaxFrame < c.maxFrame {
 		c.maxFrame = w.MaxFrame
+	}
+	c.maxValue = c.qcfg.MaxValue
+	if w.MaxValue > 0 && w.MaxValue < c.maxValue {
+		c.maxValue = w.MaxValue
 	}
 	clear(c.engines)
 	for _, e := range w.Engines {
@@ -329,7 +342,12 @@ func (c *Client) send(req *protocol.Request, body []byte, tasks []*Task) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if n := len(p) + len(body); n > c.maxFrame-hubHeadroom {
+	stream := streams(req, body)
+	if n := len(p) + len(body); stream && int64(len(body)) > c.maxValue {
+		limit := c.maxValue
+		c.mu.Unlock()
+		return fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(len(body)), Limit: limit})
+	} else if !stream && n > c.maxFrame-hubHeadroom {
 		limit := c.maxFrame
 		c.mu.Unlock()
 		return fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(n), Limit: int64(limit)})
@@ -338,7 +356,11 @@ func (c *Client) send(req *protocol.Request, body []byte, tasks []*Task) error {
 		c.pending[t.MsgID] = t
 	}
 	c.mu.Unlock()
-	if err := c.writeMsg(p, body); err != nil {
+	write := c.writeMsg
+	if stream {
+		write = func(p, body []byte) error { return c.cur().WriteStream(p, quic.NewBody(body)) }
+	}
+	if err := write(p, body); err != nil {
 		c.mu.Lock()
 		for _, t := range tasks {
 			delete(c.pending, t.MsgID)
@@ -378,6 +400,14 @@ func (c *Client) SubmitFan(req protocol.Request, engines []int, body []byte) ([]
 		return nil, err
 	}
 	return tasks, nil
+}
+
+// streams reports whether a request's body travels as a streamed value
+// (in chunks, bounded by MaxValue): a large body of a direct or
+// fanned-out request. A load-balanced request's body stays one frame:
+// the controller may hold it and send it again.
+func streams(req *protocol.Request, body []byte) bool {
+	return len(body) >= quic.StreamMin && (req.Engine >= 0 || len(req.Fan) > 0)
 }
 
 // hubHeadroom is room left in a request frame for the fields the hub adds
@@ -523,11 +553,16 @@ func (c *Client) read() {
 
 func (c *Client) readConn(qc *quic.Conn) error {
 	for {
-		p, err := qc.ReadFrame()
+		p, body, err := qc.ReadStream()
 		if err != nil {
 			return err
 		}
-		if err := c.dispatch(p); err != nil {
+		if body != nil {
+			err = c.dispatchStream(p, body)
+		} else {
+			err = c.dispatch(p)
+		}
+		if err != nil {
 			qc.Close(uint64(protocol.CodeBadFrame), err.Error())
 			return err
 		}

@@ -18,7 +18,7 @@ import (
 func limitsCluster(t *testing.T) (*clustertest.Cluster, *client.Client, context.Context) {
 	t.Helper()
 	cl := clustertest.Start(t, 1, clustertest.Options{
-		MaxFrame: 1 << 20,
+		MaxFrame: 1 << 20, MaxValue: 1 << 20,
 		// Busy engines answer heartbeats late on a loaded machine.
 		DeadAfter: 2500 * time.Millisecond,
 		EngineArgs: []string{"--max-memory", "64MiB", "--max-stack", "32MiB",
@@ -263,7 +263,7 @@ func TestDefaultResultLimit(t *testing.T) {
 // naming the size and the limit, instead of the engine dropping its
 // connection on it, rejoining, being sent it again, forever.
 func TestEngineFrameBelowController(t *testing.T) {
-	cl := clustertest.Start(t, 1, clustertest.Options{EngineArgs: []string{"--max-frame", "1MiB"}})
+	cl := clustertest.Start(t, 1, clustertest.Options{EngineArgs: []string{"--max-frame", "1MiB", "--max-value", "1MiB"}})
 	c := cl.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*clustertest.Scale())
 	defer cancel()

@@ -42,6 +42,10 @@ type Config struct {
 	MaxStack  int64
 	MaxOutput int
 	MaxDepth  int
+	// MaxValue bounds a streamed value (a pushed value or a result of
+	// quic.StreamMin bytes or more, which travels in chunks); 0 means
+	// quic.DefaultMaxValue. The controller's limit, when lower, applies.
+	MaxValue int64
 	// MaxFrame bounds the frames the engine reads and writes; 0 means
 	// quic.DefaultMaxFrame. The controller's limit, when lower, applies
 	// too: a result over it is replaced by a ValueError naming its size.
@@ -81,10 +85,13 @@ type Engine struct {
 	running string
 	long    bool // the running task has run past StartedDelay
 	cancel  context.CancelCauseFunc
-	unsent  []frame // results produced while disconnected
+	unsent  []outFrame // results produced while disconnected
 	recent  recentResults
 	// maxFrame is the lower of our frame limit and the controller's.
 	maxFrame int
+	// maxValue is the lower of our streamed-value limit and the
+	// controller's.
+	maxValue int64
 	live     liveness
 	// joined is closed once the engine first registered (or gave up).
 	joined     chan struct{}
@@ -109,21 +116,9 @@ type liveness struct {
 // recentResults keeps the last result frames sent, to send again after a
 // reconnection: a controller that crashed may not have recorded them.
 type recentResults struct {
-	frames []frame
+	frames []outFrame
 	ids    []string
 	bytes  int
-}
-
-// frame is a frame to send, in parts: a result's header and its value
-// stay apart, so the value is never copied into the frame.
-type frame [][]byte
-
-func (f frame) size() int {
-	n := 0
-	for _, p := range f {
-		n += len(p)
-	}
-	return n
 }
 
 const (
@@ -131,21 +126,32 @@ const (
 	recentMaxBytes = 16 << 20
 )
 
-func (r *recentResults) add(id string, f frame) {
+func (r *recentResults) add(id string, f outFrame) {
 	r.frames = append(r.frames, f)
 	r.ids = append(r.ids, id)
 	r.bytes += f.size()
 	for len(r.frames) > recentMax || r.bytes > recentMaxBytes {
 		r.bytes -= r.frames[0].size()
-		r.frames[0], r.ids[0] = nil, ""
+		r.frames[0], r.ids[0] = outFrame{}, ""
 		r.frames, r.ids = r.frames[1:], r.ids[1:]
 	}
 }
 
+// outFrame is a message to the controller: p, then body, a value kept
+// apart so that it is never copied behind p; a streamed body follows p
+// in chunks (quic.Conn.WriteStream).
+type outFrame struct {
+	p, body []byte
+	stream  bool
+}
+
+func (f outFrame) size() int { return len(f.p) + len(f.body) }
+
 type queued struct {
 	req      protocol.Request
 	body     []byte
-	received int64 // unix nanoseconds
+	pending  *pendingBody // a body still arriving in chunks
+	received int64        // unix nanoseconds
 }
 
 // New makes an engine; Serve runs it.
@@ -168,6 +174,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = quic.DefaultMaxFrame
+	}
+	if cfg.MaxValue <= 0 {
+		cfg.MaxValue = quic.DefaultMaxValue
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -275,7 +284,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	var err error
 	for _, addr := range e.cfg.Connection.Addresses {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout, MaxFrame: e.cfg.MaxFrame})
+		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout, MaxFrame: e.cfg.MaxFrame, MaxValue: e.cfg.MaxValue})
 		cancel()
 		if err == nil {
 			break
@@ -285,7 +294,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	reg := protocol.Register{ID: e.ID(), Host: e.cfg.Host, PID: e.cfg.PID, Version: protocol.Version, Resume: resume,
-		Caps: e.cfg.Grant.Caps(), MaxFrame: e.cfg.MaxFrame, Process: processToken()}
+		Caps: e.cfg.Grant.Caps(), MaxFrame: e.cfg.MaxFrame, MaxValue: e.cfg.MaxValue, Process: processToken()}
 	if resume {
 		reg.Tasks, reg.Recent = e.held()
 	}
@@ -317,6 +326,10 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	e.maxFrame = e.cfg.MaxFrame
 	if r.MaxFrame > 0 && r.MaxFrame < e.maxFrame {
 		e.maxFrame = r.MaxFrame
+	}
+	e.maxValue = e.cfg.MaxValue
+	if r.MaxValue > 0 && r.MaxValue < e.maxValue {
+		e.maxValue = r.MaxValue
 	}
 	if r.DeadAfterMS > 0 {
 		e.live.gap = time.Duration(r.DeadAfterMS) * time.Millisecond / 4
@@ -360,11 +373,11 @@ func (e *Engine) setConn(c *quic.Conn, resume bool) {
 		// Every result is in recent, unless it was evicted while unsent.
 		inRecent := make(map[*byte]bool, len(e.recent.frames))
 		for _, f := range e.recent.frames {
-			inRecent[&f[0][0]] = true
+			inRecent[&f.p[0]] = true
 		}
 		again = slices.Clone(e.recent.frames)
 		for _, f := range e.unsent {
-			if !inRecent[&f[0][0]] {
+			if !inRecent[&f.p[0]] {
 				again = append(again, f)
 			}
 		}
@@ -372,20 +385,26 @@ func (e *Engine) setConn(c *quic.Conn, resume bool) {
 	e.unsent = nil
 	e.mu.Unlock()
 	for _, f := range again {
-		e.write(f...)
+		e.writeOut(f)
 	}
 }
 
 // read handles the controller's messages.
 func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 	for {
-		p, err := c.ReadFrame()
+		p, stream, err := c.ReadStream()
 		if err != nil {
 			return err
 		}
 		e.live.heard.Store(time.Now().UnixNano())
 		t, hb, body, err := protocol.Split(p)
+		if err == nil && stream != nil && t != protocol.TRequest {
+			err = fmt.Errorf("unexpected streamed %s from controller", t)
+		}
 		if err != nil {
+			if stream != nil {
+				stream.Discard()
+			}
 			return err
 		}
 		switch t {
@@ -399,7 +418,14 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 		case protocol.TRequest:
 			var r protocol.Request
 			if err := protocol.UnmarshalHeader(hb, &r); err != nil {
+				if stream != nil {
+					stream.Discard()
+				}
 				return err
+			}
+			if stream != nil {
+				e.enqueueStreamed(r, stream)
+				continue
 			}
 			if r.Share != "" {
 				putShared(r.Share, body, r.ShareN)
@@ -430,13 +456,19 @@ func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
 }
 
 func (e *Engine) enqueue(r protocol.Request, body []byte) {
+	e.enqueueItem(queued{req: r, body: body, received: time.Now().UnixNano()})
+}
+
+func (e *Engine) enqueueItem(q queued) {
+	r := q.req
 	e.mu.Lock()
 	if r.Prefetched && e.long {
 		e.mu.Unlock()
+		q.discard()
 		e.giveBack([]string{r.MsgID})
 		return
 	}
-	e.queue = append(e.queue, queued{r, body, time.Now().UnixNano()})
+	e.queue = append(e.queue, q)
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
@@ -480,6 +512,22 @@ func (e *Engine) work(ctx context.Context) {
 			stopTimer = t.Stop
 		}
 		body := q.body
+		if q.pending != nil {
+			var err error
+			if body, err = q.pending.wait(tctx); err != nil {
+				stopTimer()
+				cancel(nil)
+				e.mu.Lock()
+				e.running, e.cancel, e.long = "", nil, false
+				e.mu.Unlock()
+				e.reply(&q.req, protocol.Result{Status: protocol.StatusError, Received: q.received,
+					Started: time.Now().UnixNano(), Completed: time.Now().UnixNano(),
+					Error: &protocol.RemoteError{Name: "EngineError", Engine: e.ID(), Method: string(q.req.Kind),
+						Message: "the request's body did not arrive: " + err.Error()}}, nil)
+				continue
+			}
+			q.pending = nil
+		}
 		if key := q.req.SharedBody; key != "" {
 			var ok bool
 			if body, ok = takeShared(tctx, key); !ok {
@@ -611,27 +659,60 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 	if res.Error != nil && res.Error.Name == "TaskAborted" {
 		res.Status = protocol.StatusAborted
 	}
-	var f frame
 	limit := e.frameLimit()
-	if len(val) > limit {
-		f = frame{tooLarge(req, res, len(val), limit)}
+	if len(val) >= quic.StreamMin {
+		f := e.streamedReply(req, res, val)
+		e.mu.Lock()
+		e.recent.add(req.MsgID, f)
+		e.mu.Unlock()
+		e.writeOut(f)
+		return
+	}
+	var f outFrame
+	if len(val) > limit { // do not copy a value that cannot be sent
+		f = outFrame{p: tooLarge(req, res, len(val), limit)}
 	} else {
 		head, err := protocol.Marshal(protocol.TResult, &res, nil)
 		if err != nil {
 			return
 		}
-		f = frame{head}
-		if len(val) > 0 {
-			f = append(f, val) // sent as it is, not copied behind the header
-		}
+		f = outFrame{p: head, body: val} // the value is sent as it is, not copied behind the header
 		if n := f.size(); n > limit {
-			f = frame{tooLarge(req, res, n, limit)}
+			f = outFrame{p: tooLarge(req, res, n, limit)}
 		}
 	}
 	e.mu.Lock()
 	e.recent.add(req.MsgID, f)
 	e.mu.Unlock()
-	e.write(f...)
+	e.writeOut(f)
+}
+
+// streamedReply is the message of a result whose value is streamed (at
+// least quic.StreamMin bytes): its head and the value, or a ValueError
+// when the value is over the streamed-value limit.
+func (e *Engine) streamedReply(req *protocol.Request, res protocol.Result, val []byte) outFrame {
+	e.mu.Lock()
+	limit := e.maxValue
+	e.mu.Unlock()
+	if limit <= 0 {
+		limit = e.cfg.MaxValue
+	}
+	if int64(len(val)) > limit {
+		te := &protocol.TooLargeError{What: "the result", Size: int64(len(val)), Limit: limit}
+		if req.Kind == protocol.KindPull {
+			te.What = "the pulled value"
+		}
+		res.Status, res.HasValue = protocol.StatusError, false
+		res.Error = &protocol.RemoteError{Name: "ValueError", Message: te.Error(), Engine: res.Engine, Method: string(req.Kind)}
+		p, _ := protocol.Marshal(protocol.TResult, &res, nil)
+		return outFrame{p: p}
+	}
+	p, err := protocol.Marshal(protocol.TResult, &res, nil)
+	if err != nil || len(p) > e.frameLimit() {
+		res.Stdout, res.Stderr = "", ""
+		p, _ = protocol.Marshal(protocol.TResult, &res, nil)
+	}
+	return outFrame{p: p, body: val, stream: true}
 }
 
 // frameLimit returns the largest frame the engine may send.
@@ -662,20 +743,33 @@ func tooLarge(req *protocol.Request, res protocol.Result, size, limit int) []byt
 	return p
 }
 
-// write sends a frame made of parts, keeping it for the next connection
-// when there is none.
-func (e *Engine) write(parts ...[]byte) {
+// write sends a frame, keeping it for the next connection when there is
+// none.
+func (e *Engine) write(p []byte) { e.writeOut(outFrame{p: p}) }
+
+// writeOut sends a message, keeping it for the next connection when there
+// is none.
+func (e *Engine) writeOut(f outFrame) {
 	e.mu.Lock()
 	c := e.conn
 	if c == nil {
-		e.unsent = append(e.unsent, parts)
+		e.unsent = append(e.unsent, f)
 		e.mu.Unlock()
 		return
 	}
 	e.mu.Unlock()
-	if err := c.WriteFrame(parts...); err != nil {
+	var err error
+	switch {
+	case f.stream:
+		err = c.WriteStream(f.p, quic.NewBody(f.body))
+	case len(f.body) > 0:
+		err = c.WriteFrame(f.p, f.body)
+	default:
+		err = c.WriteFrame(f.p)
+	}
+	if err != nil {
 		e.mu.Lock()
-		e.unsent = append(e.unsent, parts)
+		e.unsent = append(e.unsent, f)
 		e.mu.Unlock()
 	}
 }
@@ -692,6 +786,7 @@ func (e *Engine) cancelTasks(ids []string) {
 	for _, q := range e.queue {
 		if want[q.req.MsgID] {
 			aborted = append(aborted, q)
+			q.discard()
 			if q.req.SharedBody != "" {
 				releaseShared(q.req.SharedBody)
 			}
@@ -828,7 +923,10 @@ func (e *Engine) drop(ids []string) {
 	for _, q := range e.queue {
 		if !want[q.req.MsgID] {
 			kept = append(kept, q)
-		} else if q.req.SharedBody != "" {
+			continue
+		}
+		q.discard()
+		if q.req.SharedBody != "" {
 			releaseShared(q.req.SharedBody)
 		}
 	}

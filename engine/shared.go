@@ -38,10 +38,11 @@ func processToken() string {
 }
 
 type sharedBody struct {
-	body  []byte
-	left  int           // engines still to take it
-	ready chan struct{} // closed when body is set
-	at    time.Time
+	body   []byte
+	failed bool          // the carrier's body did not arrive
+	left   int           // engines still to take it
+	ready  chan struct{} // closed when body is set
+	at     time.Time
 }
 
 var shared = struct {
@@ -75,6 +76,19 @@ func putShared(key string, body []byte, n int) {
 	}
 }
 
+// failShared tells the n sibling engines waiting under key that the body
+// did not arrive.
+func failShared(key string, n int) {
+	shared.Lock()
+	defer shared.Unlock()
+	s := sharedEntry(key)
+	s.failed, s.left = true, s.left+n
+	close(s.ready)
+	if s.left <= 0 {
+		delete(shared.m, key)
+	}
+}
+
 // takeShared waits for the body under key (at most SharedWait) and
 // counts this engine as served; ok is false if it did not come.
 func takeShared(ctx context.Context, key string) (body []byte, ok bool) {
@@ -91,7 +105,7 @@ func takeShared(ctx context.Context, key string) (body []byte, ok bool) {
 		return nil, false
 	}
 	releaseShared(key)
-	return s.body, true
+	return s.body, !s.failed
 }
 
 // releaseShared counts one sibling as served (or as no longer waiting:

@@ -40,7 +40,7 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 	if m.ClientID != "" {
 		h.delivered(id, m.Pending)
 	}
-	w := protocol.Welcome{ClientID: id, ClusterID: h.clusterID, Engines: h.engineInfos(), MaxFrame: h.cfg.MaxFrame}
+	w := protocol.Welcome{ClientID: id, ClusterID: h.clusterID, Engines: h.engineInfos(), MaxFrame: h.cfg.MaxFrame, MaxValue: h.cfg.MaxValue}
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
@@ -53,7 +53,15 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 		return
 	}
 	for {
-		p, err := c.ReadFrame()
+		p, body, err := c.ReadStream()
+		if err == nil && body != nil {
+			err = h.clientStream(cl, p, body)
+			if err != nil {
+				h.refuse(c, protocol.CodeBadFrame, fmt.Errorf("client %s: %w", id, err))
+				return
+			}
+			continue
+		}
 		if err != nil {
 			if quic.IsSlowConsumer(err) {
 				h.log.Warn("client disconnected: slow consumer", "client", id, "peer", c.RemoteAddr(),

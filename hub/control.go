@@ -28,6 +28,12 @@ type ShutdownArgs struct {
 func (h *Hub) control(cl *client, m *protocol.Control, body []byte) {
 	reply, err := h.op(cl, m.Op, body)
 	rep := protocol.ControlReply{ID: m.ID}
+	if sr, ok := reply.(*streamedReply); ok && err == nil {
+		if err = h.sendStreamed(cl, &rep, sr); err == nil {
+			return
+		}
+		reply = nil
+	}
 	var out []byte
 	if err == nil {
 		out, err = protocol.MarshalValue(reply)
@@ -69,7 +75,11 @@ func (h *Hub) op(cl *client, op string, body []byte) (any, error) {
 		if err := protocol.UnmarshalValue(body, &a); err != nil {
 			return nil, fmt.Errorf("get_result: %w", err)
 		}
-		return h.getResult(cl, a)
+		recs, err := h.getResult(cl, a)
+		if err != nil {
+			return nil, err
+		}
+		return h.resultReply(recs)
 	case "result_status":
 		var ids []string
 		if err := protocol.UnmarshalValue(body, &ids); err != nil {

@@ -53,7 +53,12 @@ func storedRequest(body []byte) []byte {
 	if len(body) <= MaxStoredRequest {
 		return body
 	}
-	b, _ := protocol.MarshalValue(cbor.Tag{Number: tagOmittedBody, Content: uint64(len(body))})
+	return omittedMarker(int64(len(body)))
+}
+
+// omittedMarker stands for a request body of n bytes that was not kept.
+func omittedMarker(n int64) []byte {
+	b, _ := protocol.MarshalValue(cbor.Tag{Number: tagOmittedBody, Content: uint64(n)})
 	return b
 }
 
@@ -81,7 +86,12 @@ func errOmitted(size int64) error {
 // recordSubmitted records a new task.
 func (h *Hub) recordSubmitted(t *task) {
 	h.stats.noteSubmitted(&t.req, t.body)
+	h.stats.bytesIn.Add(uint64(t.streamed))
 	hdr, _ := protocol.MarshalValue(&t.req)
+	stored := storedRequest(recordedBody(t))
+	if t.streamed > 0 && t.req.BodyOf == "" {
+		stored = omittedMarker(t.streamed)
+	}
 	kind := "direct"
 	if t.balanced {
 		kind = "balanced"
@@ -89,7 +99,7 @@ func (h *Hub) recordSubmitted(t *task) {
 	h.db.Submitted(&taskdb.Record{
 		MsgID: t.req.MsgID, ClientID: t.client, EngineID: t.req.Engine, ViewKind: kind,
 		Label: t.req.Label, Kind: string(t.req.Kind), Name: t.req.Name,
-		Submitted: unixTime(t.req.Submitted), Request: storedRequest(recordedBody(t)), RequestHeader: hdr,
+		Submitted: unixTime(t.req.Submitted), Request: stored, RequestHeader: hdr,
 	})
 }
 
@@ -151,7 +161,7 @@ func (h *Hub) getResult(cl *client, a protocol.GetResultArgs) ([]protocol.Result
 	if len(rest) == 0 {
 		return out, nil
 	}
-	recs, err := h.db.Get(context.Background(), rest)
+	recs, err := h.db.GetLazy(context.Background(), rest)
 	if err != nil {
 		return nil, fmt.Errorf("get_result: %w", err)
 	}

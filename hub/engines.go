@@ -25,6 +25,7 @@ type engine struct {
 	dead      bool
 	running   *task  // the last task the engine said started (Snapshot)
 	maxFrame  int    // the engine's frame limit (0: unknown)
+	maxValue  int64  // the engine's streamed-value limit (0: unknown)
 	process   string // Register.Process: engines of one process share it
 	memory    int64  // bytes, as the engine's last pong said (0: unknown)
 }
@@ -44,6 +45,7 @@ type task struct {
 	client   string
 	engine   int // -1 while unassigned
 	body     []byte
+	streamed int64 // the size of a body that passed in chunks (not kept)
 	balanced bool
 	deadline time.Time // zero: none
 	watchers []string  // other clients waiting for the result
@@ -83,12 +85,17 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 	h.log.Info("engine registered", "id", e.info.ID, "host", e.info.Host, "pid", e.info.PID)
 	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: true, Engine: e.info})
 	for {
-		p, err := c.ReadFrame()
+		p, body, err := c.ReadStream()
 		if err != nil {
 			h.log.Info("engine connection lost", "id", e.info.ID, "err", err)
 			return // the heartbeat decides whether it is dead
 		}
-		if err := h.engineFrame(e, c, p); err != nil {
+		if body != nil {
+			err = h.engineStream(e, p, body)
+		} else {
+			err = h.engineFrame(e, c, p)
+		}
+		if err != nil {
 			h.refuse(c, protocol.CodeBadFrame, fmt.Errorf("engine %d: %w", e.info.ID, err))
 			return
 		}
@@ -108,7 +115,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 	var drop []string
 	welcome := func(e *engine) error {
 		return send(c, protocol.TRegistered, &protocol.Registered{ID: e.info.ID, ClusterID: h.clusterID,
-			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond), Drop: drop, MaxFrame: h.cfg.MaxFrame,
+			HeartbeatMS: int(h.cfg.Heartbeat / time.Millisecond), Drop: drop, MaxFrame: h.cfg.MaxFrame, MaxValue: h.cfg.MaxValue,
 			DeadAfterMS: int(h.cfg.DeadAfter / time.Millisecond)}, nil)
 	}
 	id := r.ID
@@ -118,7 +125,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 				return nil, nil, fmt.Errorf("register: engine id %d: %w", id, errIDInUse)
 			}
 			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
-			old.conn, old.lastSeen, old.maxFrame = c, time.Now(), r.MaxFrame
+			old.conn, old.lastSeen, old.maxFrame, old.maxValue = c, time.Now(), r.MaxFrame, r.MaxValue
 			drop = h.stale(old, r.Tasks)
 			if err := welcome(old); err != nil {
 				return nil, nil, err
@@ -140,6 +147,7 @@ func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, err
 		lastSeen: time.Now(),
 		tasks:    map[string]*task{},
 		maxFrame: r.MaxFrame,
+		maxValue: r.MaxValue,
 	}
 	h.engines[id] = e
 	if r.Resume {

@@ -51,6 +51,9 @@ type Config struct {
 	DeadAfter time.Duration
 	// MaxFrame bounds frames; 0 means quic.DefaultMaxFrame.
 	MaxFrame int
+	// MaxValue bounds a streamed value (a body of quic.StreamMin bytes or
+	// more, which travels in chunks); 0 means quic.DefaultMaxValue.
+	MaxValue int64
 	// ClientQueue bounds the bytes waiting to be sent to one client
 	// (beyond the frames being written); a client that lets more pile up
 	// is disconnected as a slow consumer. 0 means DefaultClientQueue.
@@ -145,6 +148,9 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = quic.DefaultMaxFrame
 	}
+	if cfg.MaxValue <= 0 {
+		cfg.MaxValue = quic.DefaultMaxValue
+	}
 	if cfg.HelloTimeout <= 0 {
 		cfg.HelloTimeout = DefaultHelloTimeout
 	}
@@ -171,7 +177,7 @@ func New(cfg Config) (*Hub, error) {
 	// A PING after a third of DeadAfter of silence makes every live
 	// engine's transport answer, even when its stream is blocked (see
 	// heartbeats).
-	ln, err := quic.Listen(cfg.Addr, id, quic.Config{Key: key, MaxFrame: cfg.MaxFrame, Logger: cfg.Logger,
+	ln, err := quic.Listen(cfg.Addr, id, quic.Config{Key: key, MaxFrame: cfg.MaxFrame, MaxValue: cfg.MaxValue, Logger: cfg.Logger,
 		KeepAlive: max(cfg.Heartbeat, cfg.DeadAfter/3)})
 	if err != nil {
 		return nil, fmt.Errorf("start controller: %w", err)

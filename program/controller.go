@@ -34,7 +34,7 @@ type controllerFlags struct {
 	restore, daemonize, memoryDB          bool
 	supervised                            bool
 	grace                                 time.Duration
-	maxFrame                              size
+	maxFrame, maxValue                    size
 	dashboard                             string
 }
 
@@ -55,7 +55,9 @@ func (f *controllerFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.daemonize, "daemonize", false, "run in the background once listening")
 	fs.BoolVar(&f.memoryDB, "memory-db", false, "keep the task database in memory")
 	f.maxFrame = quic.DefaultMaxFrame
-	fs.Var(&f.maxFrame, "max-frame", "largest message `size` (a result, a pushed value, a reply); larger ones fail with an error naming the size")
+	f.maxValue = quic.DefaultMaxValue
+	fs.Var(&f.maxFrame, "max-frame", "largest single message `size` (a reply, a load-balanced request); larger ones fail with an error naming the size")
+	fs.Var(&f.maxValue, "max-value", "largest streamed value `size` (a pushed or pulled value, arguments, a result of 256KiB or more, which travel in chunks); larger ones fail with an error naming the size")
 	fs.BoolVar(&f.supervised, "x-supervised", false, "internal: started by `pxsh cluster start`, which records it")
 	fs.StringVar(&f.dashboard, "dashboard", "127.0.0.1:0", "web dashboard and /metrics `address` (host:port), or off")
 }
@@ -81,6 +83,7 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 		MemoryDB:     f.memoryDB,
 		RestoreGrace: f.grace,
 		MaxFrame:     int(f.maxFrame),
+		MaxValue:     int64(f.maxValue),
 	}
 	if f.hwm == 0 {
 		cfg.HWM = -1

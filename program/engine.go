@@ -39,7 +39,7 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	eof := fs.Bool("exit-on-stdin-eof", false, "exit when stdin closes (for ssh)")
 	steps := fs.Uint64("max-steps", 0, "per-task execution step `budget` (0: none)")
 	lim := engineLimits{memory: size(engine.DefaultMaxMemory()), stack: engine.DefaultMaxStack,
-		output: engine.DefaultMaxOutput, frame: quic.DefaultMaxFrame, depth: engine.DefaultMaxDepth}
+		output: engine.DefaultMaxOutput, frame: quic.DefaultMaxFrame, value: quic.DefaultMaxValue, depth: engine.DefaultMaxDepth}
 	lim.register(fs)
 	wait := fs.Duration("wait", 60*time.Second, "how long to wait for the connection file and controller")
 	verbose := fs.Bool("verbose", false, "log events to stderr")
@@ -154,15 +154,16 @@ func serveEngines(ctx context.Context, cfg engine.Config, n int, stderr io.Write
 
 // engineLimits are the per-engine limits set by flags (0 turns one off).
 type engineLimits struct {
-	memory, stack, output, frame size
-	depth                        int
+	memory, stack, output, frame, value size
+	depth                               int
 }
 
 func (l *engineLimits) register(fs *flag.FlagSet) {
 	fs.Var(&l.memory, "max-memory", "heap `size` over which a running task fails with MemoryError (0: none; half the RAM, at most 4GiB)")
 	fs.Var(&l.stack, "max-stack", "call-stack `size` over which a running task fails with RecursionError (0: none)")
 	fs.Var(&l.output, "max-output", "output `size` captured per task; the rest is cut with a marker (0: no limit)")
-	fs.Var(&l.frame, "max-frame", "largest message `size`; a larger result fails with ValueError")
+	fs.Var(&l.frame, "max-frame", "largest single message `size`; a larger result fails with ValueError")
+	fs.Var(&l.value, "max-value", "largest streamed value `size` (a pushed value, a result of 256KiB or more); a larger result fails with ValueError")
 	fs.IntVar(&l.depth, "max-depth", l.depth, "nesting `levels` of received values and json.decode input")
 }
 
@@ -177,7 +178,7 @@ func (l *engineLimits) apply(cfg *engine.Config) {
 	if l.output == 0 {
 		cfg.MaxOutput = -1
 	}
-	cfg.MaxFrame, cfg.MaxDepth = int(l.frame), l.depth
+	cfg.MaxFrame, cfg.MaxDepth, cfg.MaxValue = int(l.frame), l.depth, int64(l.value)
 	if l.memory > 0 {
 		debug.SetMemoryLimit(engine.RuntimeMemoryLimit(int64(l.memory)))
 	}

@@ -104,6 +104,9 @@ type Register struct {
 	// engines it runs (pxsh engine --count): the hub sends a fanned-out
 	// body once per process (Request.Share).
 	Process string `cbor:"10,keyasint,omitempty"`
+	// MaxValue is the engine's bound on a streamed value in bytes (0:
+	// unknown): the hub fails a request whose streamed body is larger.
+	MaxValue int64 `cbor:"11,keyasint,omitempty"`
 }
 
 // Registered answers Register.
@@ -130,6 +133,9 @@ type Registered struct {
 	// MaxFrame is the hub's frame limit in bytes (0: unknown): an engine
 	// sends no larger frame, so a result over it fails as a ValueError.
 	MaxFrame int `cbor:"8,keyasint,omitempty"`
+	// MaxValue is the hub's bound on a streamed value (a push, a result;
+	// 0: unknown): an engine sends no larger result.
+	MaxValue int64 `cbor:"9,keyasint,omitempty"`
 }
 
 // EngineInfo describes a registered engine.
@@ -161,6 +167,9 @@ type Welcome struct {
 	// MaxFrame is the hub's frame limit in bytes (0: unknown): a client
 	// sends no larger frame.
 	MaxFrame int `cbor:"5,keyasint,omitempty"`
+	// MaxValue is the hub's bound on a streamed value (0: unknown): a
+	// client sends no larger one.
+	MaxValue int64 `cbor:"6,keyasint,omitempty"`
 }
 
 // EngineEvent tells clients that an engine joined or left.

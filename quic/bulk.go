@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +18,10 @@ import (
 // TCP, to the listener's port number on TCP, that carries its large frames
 // (BulkMin bytes or more). One QUIC connection moves about 450 MB/s on
 // loopback, CPU-bound; TLS over TCP about 1,660 MB/s (see
-// docs/ARCHITECTURE.md). Order is kept by a marker: the sender writes a
-// bulkMarker length on the QUIC stream, then the frame on the TCP
-// connection; the reader, meeting the marker, reads the next frame from
-// TCP. Everything else stays on QUIC.
+// docs/ARCHITECTURE.md). It carries the chunks of streamed bodies
+// (stream.go), whose heads keep their order on the QUIC stream; a plain
+// frame of BulkMin bytes or more travels as a stream that the reader
+// assembles. Everything else stays on QUIC.
 //
 // The dialer opens it after the QUIC connection authenticated:
 //
@@ -39,9 +38,6 @@ const (
 	bulkLabel   = "pxsh-bulk-v1"
 	bulkIDLabel = "pxsh bulk id"
 	bulkALPN    = "pxsh-bulk/1"
-	// bulkMarker, as a frame length on the QUIC stream, says the frame is
-	// on the bulk channel.
-	bulkMarker = 0xFFFFFFFF
 )
 
 // BulkMin is the smallest frame sent on the bulk channel when there is
@@ -85,50 +81,11 @@ func (c *conn) attachBulk(nc net.Conn) {
 	c.wmu.Lock()
 	c.bulk = b
 	c.wmu.Unlock()
-	c.bulkOnce.Do(func() { c.bulkReady <- b })
+	c.bulkOnce.Do(func() {
+		go c.readChunks(b)
+		go c.bulkLoop(b)
+	})
 	context.AfterFunc(c.qc.Context(), func() { nc.Close() })
-}
-
-// readBulk reads the frame a marker announced from the bulk channel. The
-// peer proved the key, so the buffer is allocated at the announced size
-// (at most the limit) at once.
-func (c *conn) readBulk() ([]byte, error) {
-	if c.rbulk == nil && c.noBulk {
-		c.rerr = errors.New("read frame: a bulk marker on a connection without a bulk channel")
-		_ = c.close(codeBadFrame, "bulk marker without a bulk channel")
-		return nil, c.rerr
-	}
-	if c.rbulk == nil {
-		select {
-		case c.rbulk = <-c.bulkReady:
-		case <-c.qc.Context().Done():
-			return nil, fmt.Errorf("read frame: %w", c.cause(net.ErrClosed))
-		}
-	}
-	var hdr [frameHeaderLen]byte
-	if _, err := io.ReadFull(c.rbulk.br, hdr[:]); err != nil {
-		return nil, c.bulkFailed(err)
-	}
-	n := int(binary.BigEndian.Uint32(hdr[:]))
-	if n > c.maxFrame || n < 0 {
-		tooLarge := &frameTooLargeError{size: uint64(binary.BigEndian.Uint32(hdr[:])), limit: c.maxFrame}
-		c.rerr = fmt.Errorf("read frame: %w", tooLarge)
-		_ = c.close(codeTooLarge, tooLarge.Error())
-		return nil, c.rerr
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(c.rbulk.br, buf); err != nil {
-		return nil, c.bulkFailed(unexpected(err))
-	}
-	return buf, nil
-}
-
-// bulkFailed closes the connection after its bulk channel failed: a frame
-// may be half read.
-func (c *conn) bulkFailed(err error) error {
-	err = fmt.Errorf("read frame: bulk channel: %w", c.cause(err))
-	_ = c.close(codeBadFrame, "bulk channel failed")
-	return err
 }
 
 // BulkActive reports whether the connection has its bulk channel.

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -28,16 +27,18 @@ type conn struct {
 	maxFrame int
 
 	// Read side: used by one goroutine at a time.
-	br    *bufio.Reader
-	rhdr  [frameHeaderLen]byte
-	rerr  error // sticky once the connection was closed for a bad frame
-	rbulk *bulk // the bulk channel, once the reader met a marker
+	dec   decoder
+	stash []item // frames readFrame read ahead
+	rerr  error  // sticky once the connection was closed for a bad frame
 
-	// The bulk channel (bulk.go): bulkReady hands it to the reader once.
-	bulkReady chan *bulk
-	bulkOnce  sync.Once
-	quicExp   []byte // the QUIC session's exporter, which names it
-	noBulk    bool   // no bulk channel will attach: a marker is an error
+	// The bulk channel (bulk.go) and streamed frames (stream.go).
+	bulkOnce sync.Once
+	quicExp  []byte // the QUIC session's exporter, which names it
+	noBulk   bool   // no bulk channel will attach
+	maxValue int64  // bound of a streamed body
+	in       inStreams
+	outID    uint64    // the last stream id sent; under wmu
+	bq       bulkQueue // the bulk channel's writer's jobs
 
 	// Write side: callers queue frames and return; the connection's one
 	// writer goroutine writes the queue, so frames queued while it writes
@@ -50,6 +51,7 @@ type conn struct {
 	spare    [][]byte  // owned buffers to reuse
 	scratch  []byte    // for tryInline
 	queued   int       // bytes queued or being written
+	chunkQ   int       // of which chunk frames (stream.go)
 	inflight int       // of which the writer is writing now
 	flushing bool      // the writer has work
 	werr     error     // sticky once a write failed
@@ -68,11 +70,11 @@ const (
 )
 
 // segment is a piece of the write queue: a copy we own, or a caller's
-// large part; bulk segments go to the bulk channel.
+// large part.
 type segment struct {
-	b    []byte
-	own  bool
-	bulk bool
+	b     []byte
+	own   bool
+	chunk int // bytes of chunk frames in b (stream.go)
 }
 
 // DefaultMaxQueued bounds the bytes waiting in a connection's queue before
@@ -82,39 +84,62 @@ const DefaultMaxQueued = 32 << 20
 
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
 	c := &conn{
-		qc:        qc,
-		st:        st,
-		maxFrame:  cfg.MaxFrame,
-		br:        bufio.NewReaderSize(st, readBufSize),
-		kick:      make(chan struct{}, 1),
-		bulkReady: make(chan *bulk, 1),
-		limit:     DefaultMaxQueued,
+		qc:       qc,
+		st:       st,
+		maxFrame: cfg.MaxFrame,
+		kick:     make(chan struct{}, 1),
+		limit:    DefaultMaxQueued,
+		maxValue: cfg.MaxValue,
+	}
+	if c.maxValue <= 0 {
+		c.maxValue = DefaultMaxValue
 	}
 	c.wcond.L = &c.wmu
+	c.in.init()
+	c.dec = decoder{r: bufio.NewReaderSize(st, readBufSize), in: &c.in, maxFrame: c.maxFrame, maxValue: c.maxValue}
+	c.bq.cond.L = &c.bq.mu
+	context.AfterFunc(qc.Context(), func() {
+		err := fmt.Errorf("%w: connection closed: %w", ErrBodyAborted, c.cause(net.ErrClosed))
+		c.in.failAll(err)
+		c.bq.close(err)
+	})
 	go c.writeLoop()
 	return &Conn{impl: c}
 }
 
+// readFrame returns the next frame whole: a streamed frame's head and
+// body are joined. Without a bulk channel the body's chunks come on the
+// QUIC stream, so it reads on, keeping the frames it meets meanwhile for
+// the next calls.
 func (c *conn) readFrame() ([]byte, error) {
-	if c.rerr != nil {
-		return nil, c.rerr
+	head, body, err := c.readStream()
+	if err != nil || body == nil {
+		return head, err
 	}
-	b, err := readFrame(c.br, c.maxFrame, &c.rhdr)
-	if err == nil {
-		return b, nil
+	type result struct {
+		b   []byte
+		err error
 	}
-	if err == errBulkMarker {
-		return c.readBulk()
+	done := make(chan result, 1)
+	go func() {
+		b, err := body.Bytes()
+		done <- result{b, err}
+	}()
+	for c.in.receiving(body) && !c.in.onBulk(body) {
+		p, b, chunk, err := c.readOne(true)
+		if err != nil {
+			body.Discard()
+			return nil, err
+		}
+		if !chunk {
+			c.stash = append(c.stash, item{p, b})
+		}
 	}
-	if tooLarge, ok := errors.AsType[*frameTooLargeError](err); ok {
-		c.rerr = fmt.Errorf("read frame: %w", tooLarge)
-		_ = c.close(codeTooLarge, tooLarge.Error())
-		return nil, c.rerr
+	r := <-done
+	if r.err != nil {
+		return nil, fmt.Errorf("read frame: %w", r.err)
 	}
-	if err == io.EOF {
-		return nil, io.EOF
-	}
-	return nil, fmt.Errorf("read frame: %w", c.cause(err))
+	return append(head, r.b...), nil
 }
 
 // cause prefers the connection's close reason over the stream error it
@@ -146,14 +171,25 @@ func (c *conn) write(urgent bool, parts [][]byte) error {
 	}
 	var hdr [frameHeaderLen]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(n))
-	if c.tryInline(hdr[:], parts, size) {
-		return nil
-	}
 	if c.bulk != nil && n >= BulkMin {
-		c.queueBulk(hdr, parts, size)
+		// A large frame moves as a stream over the bulk channel that
+		// the reader assembles: the QUIC writer does not wait for it.
+		id := c.queueHead(flagWhole|flagBulk, nil, int64(n))
+		c.queued += n
+		c.bq.add(bulkJob{id: id, whole: NewBodyParts(parts)})
 		return nil
 	}
-	c.appendSmall(hdr[:])
+	c.enqueue(hdr[:], parts, size)
+	return nil
+}
+
+// enqueue queues a frame of size bytes made of prefix and parts, or sends
+// it at once when it is small and QUIC can take it; c.wmu is held.
+func (c *conn) enqueue(prefix []byte, parts [][]byte, size int) {
+	if c.tryInline(prefix, parts, size) {
+		return
+	}
+	c.appendSmall(prefix)
 	for _, p := range parts {
 		if len(p) >= writeBufSize {
 			c.queue = append(c.queue, segment{b: p}) // large parts go out without a copy
@@ -162,34 +198,6 @@ func (c *conn) write(urgent bool, parts [][]byte) error {
 		}
 	}
 	c.queued += size
-	c.kickWriter()
-	return nil
-}
-
-// queueBulk queues a frame for the bulk channel, and its marker on the
-// stream; c.wmu is held.
-func (c *conn) queueBulk(hdr [frameHeaderLen]byte, parts [][]byte, size int) {
-	var marker [frameHeaderLen]byte
-	binary.BigEndian.PutUint32(marker[:], bulkMarker)
-	c.appendSmall(marker[:])
-	// Small parts join the length in one copied segment (one TLS record);
-	// large ones go out without a copy.
-	head := append(make([]byte, 0, 256), hdr[:]...)
-	for _, p := range parts {
-		if len(p) < writeBufSize {
-			head = append(head, p...)
-			continue
-		}
-		if len(head) > 0 {
-			c.queue = append(c.queue, segment{b: head, bulk: true})
-			head = nil
-		}
-		c.queue = append(c.queue, segment{b: p, bulk: true})
-	}
-	if len(head) > 0 {
-		c.queue = append(c.queue, segment{b: head, bulk: true})
-	}
-	c.queued += size + frameHeaderLen
 	c.kickWriter()
 }
 
@@ -284,7 +292,7 @@ func (c *conn) writeLoop() {
 			if c.werr == nil {
 				c.werr = fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
 			}
-			c.queue, c.queued, c.inflight = nil, 0, 0
+			c.queue, c.queued, c.inflight, c.chunkQ = nil, 0, 0, 0
 			c.wcond.Broadcast()
 			c.wmu.Unlock()
 			return
@@ -311,12 +319,7 @@ func (c *conn) flush() bool {
 		c.wmu.Unlock()
 		var err error
 		for _, s := range segs {
-			if s.bulk {
-				_, err = c.bulk.nc.Write(s.b) // c.bulk, once set, never changes
-			} else {
-				_, err = c.st.Write(s.b)
-			}
-			if err != nil {
+			if _, err = c.st.Write(s.b); err != nil {
 				break
 			}
 		}
@@ -329,12 +332,15 @@ func (c *conn) flush() bool {
 		c.inflight = 0
 		if err != nil {
 			c.werr = c.writeErr(err)
-			c.queue, c.queued = nil, 0
+			c.queue, c.queued, c.chunkQ = nil, 0, 0
 			c.flushing = false
 			c.wcond.Broadcast()
 			return false
 		}
 		c.queued -= n
+		for _, s := range segs {
+			c.chunkQ -= s.chunk
+		}
 		c.wcond.Broadcast()
 	}
 	c.flushing = false

@@ -15,19 +15,27 @@ const frameHeaderLen = 4
 // before the reader's buffer grows past this.
 const readChunk = 1 << 20
 
-// errBulkMarker is readFrame's answer to a bulk marker: the frame is on
-// the bulk channel.
-var errBulkMarker = errors.New("frame on the bulk channel")
+// errMarker is readFrame's answer to a length prefix that is a marker
+// (stream.go): hdr holds it.
+var errMarker = errors.New("stream marker")
+
+// minMarker is the smallest length prefix that is a marker.
+const minMarker = markerChunk
 
 // frameTooLargeError reports a frame over the size limit. It unwraps to
 // ErrFrameTooLarge.
 type frameTooLargeError struct {
+	what  string // "frame" when empty
 	size  uint64
 	limit int
 }
 
 func (e *frameTooLargeError) Error() string {
-	return fmt.Sprintf("frame of %d bytes over the limit of %d", e.size, e.limit)
+	what := e.what
+	if what == "" {
+		what = "frame"
+	}
+	return fmt.Sprintf("%s of %d bytes over the limit of %d", what, e.size, e.limit)
 }
 
 func (e *frameTooLargeError) Unwrap() error { return ErrFrameTooLarge }
@@ -41,8 +49,8 @@ func readFrame(r io.Reader, limit int, hdr *[frameHeaderLen]byte) ([]byte, error
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
 	}
-	if binary.BigEndian.Uint32(hdr[:]) == bulkMarker {
-		return nil, errBulkMarker
+	if binary.BigEndian.Uint32(hdr[:]) >= minMarker {
+		return nil, errMarker
 	}
 	n := int(binary.BigEndian.Uint32(hdr[:]))
 	if n > limit || n < 0 {
@@ -85,7 +93,7 @@ func frameLen(parts [][]byte, limit int) (int, error) {
 	for _, p := range parts {
 		n += uint64(len(p))
 	}
-	if n > uint64(limit) || n >= bulkMarker {
+	if n > uint64(limit) || n >= minMarker {
 		return 0, &frameTooLargeError{size: n, limit: limit}
 	}
 	return int(n), nil

@@ -94,7 +94,7 @@ func FuzzReadFrame(f *testing.F) {
 			for range len(in)/frameHeaderLen + 1 {
 				b, err := readFrame(r, limit, &hdr)
 				if err != nil {
-					if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrFrameTooLarge) && err != errBulkMarker {
+					if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrFrameTooLarge) && err != errMarker {
 						t.Errorf("unexpected error %v", err)
 					}
 					return

@@ -103,6 +103,9 @@ type Config struct {
 	// the same host too, instead of the unencrypted Unix socket
 	// (bulk_local.go).
 	NoLocalBulk bool
+	// MaxValue bounds a streamed body (WriteStream, ReadStream); 0 means
+	// DefaultMaxValue. MaxFrame still bounds every frame and head.
+	MaxValue int64
 }
 
 // IsSlowConsumer reports whether err comes from a connection this side

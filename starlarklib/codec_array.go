@@ -82,7 +82,7 @@ func appendFloat64s(b []byte, f []float64) []byte {
 		return b
 	}
 	if littleEndian {
-		return appendChunked(b, unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 8*len(f)))
+		return appendLarge(b, unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 8*len(f)))
 	}
 	for _, x := range f {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
@@ -95,7 +95,7 @@ func appendInt64s(b []byte, s []int64) []byte {
 		return b
 	}
 	if littleEndian {
-		return appendChunked(b, unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s)))
+		return appendLarge(b, unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s)))
 	}
 	for _, x := range s {
 		b = binary.LittleEndian.AppendUint64(b, uint64(x))
@@ -242,13 +242,4 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		}
 	}
 	return numpy.NewFloat64(shape, f), nil
-}
-
-// copyChunked is copy a MiB at a time (see appendChunked).
-func copyChunked(dst, src []byte) {
-	for len(src) > copyChunk {
-		copy(dst, src[:copyChunk])
-		dst, src = dst[copyChunk:], src[copyChunk:]
-	}
-	copy(dst, src)
 }

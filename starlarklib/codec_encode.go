@@ -96,9 +96,7 @@ func (e *encoder) reserve(k int) {
 	if cap(e.buf)-len(e.buf) >= k {
 		return
 	}
-	nb := make([]byte, len(e.buf), 2*cap(e.buf)+k)
-	copy(nb, e.buf)
-	e.buf = nb
+	e.buf = appendLarge(make([]byte, 0, 2*cap(e.buf)+k), e.buf)
 }
 
 func (e *encoder) value(v starlark.Value, depth int) *encodeError {
@@ -125,11 +123,11 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 		}
 		e.reserve(9 + len(v))
 		e.buf = appendHead(e.buf, majorText, uint64(len(v)))
-		e.buf = appendChunked(e.buf, v)
+		e.buf = appendLarge(e.buf, v)
 	case starlark.Bytes:
 		e.reserve(9 + len(v))
 		e.buf = appendHead(e.buf, majorBytes, uint64(len(v)))
-		e.buf = appendChunked(e.buf, v)
+		e.buf = appendLarge(e.buf, v)
 	case *starlark.List:
 		n := v.Len()
 		e.reserveItems(n, v)
@@ -349,18 +347,3 @@ func (e *encoder) dict(d *starlark.Dict, depth int) *encodeError {
 
 // keySeg is the path segment of a dict entry.
 func keySeg(k starlark.Value) string { return "[" + k.String() + "]" }
-
-// copyChunk is the most appendChunked copies in one go.
-const copyChunk = 1 << 20
-
-// appendChunked appends s to b a MiB at a time. One copy of a 100 MB value
-// cannot be preempted, so the garbage collector, which must stop the
-// goroutine to scan its stack, spun on the other core until it ended
-// (more CPU than the copy itself in a 100 MB push).
-func appendChunked[T ~string | ~[]byte](b []byte, s T) []byte {
-	for len(s) > copyChunk {
-		b = append(b, s[:copyChunk]...)
-		s = s[copyChunk:]
-	}
-	return append(b, s...)
-}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,8 +62,7 @@ func (w *writer) externalize(r *Record) {
 		w.log.Warn("taskdb: result kept in the database", "msg_id", r.MsgID, "err", err)
 		return
 	}
-	marker, _ := protocol.MarshalValue(cbor.Tag{Number: tagBlob, Content: uint64(len(r.Result))})
-	r.Result = marker
+	r.Result = blobMarker(int64(len(r.Result)))
 }
 
 // isBlobMarker reports whether a stored result is a marker.
@@ -102,4 +102,83 @@ func (w *writer) collectBlobs(ctx context.Context) {
 			os.Remove(filepath.Join(w.blobDir, e.Name()))
 		}
 	}
+}
+
+// StoreLarge writes a large result of size bytes, produced chunk by
+// chunk by next (io.EOF after the last), into its file as it arrives, and
+// returns what to record as the result: the marker of the file. The file
+// appears under its name only once complete. An in-memory database keeps
+// the result itself.
+func (db *DB) StoreLarge(msgID string, size int64, next func() ([]byte, error)) ([]byte, error) {
+	if db.blobDir == "" || len(msgID) > 100 {
+		buf := make([]byte, 0, size)
+		for {
+			c, err := next()
+			if err == io.EOF {
+				return buf, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			buf = append(buf, c...)
+		}
+	}
+	name := filepath.Join(db.blobDir, hex.EncodeToString([]byte(msgID)))
+	f, err := os.CreateTemp(db.blobDir, ".partial-*")
+	if err != nil {
+		return nil, fmt.Errorf("store result of %s: %w", msgID, err)
+	}
+	defer os.Remove(f.Name()) // after the rename, a no-op
+	for {
+		c, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			_, err = f.Write(c)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("store result of %s: %w", msgID, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("store result of %s: %w", msgID, err)
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		return nil, fmt.Errorf("store result of %s: %w", msgID, err)
+	}
+	return blobMarker(size), nil
+}
+
+// blobMarker is the marker of a result of size bytes kept in a file.
+func blobMarker(size int64) []byte {
+	marker, _ := protocol.MarshalValue(cbor.Tag{Number: tagBlob, Content: uint64(size)})
+	return marker
+}
+
+// LargeSize reports the size of a result kept in a file, from what a
+// record holds (see GetLazy), or false for a result held in the record.
+func LargeSize(stored []byte) (int64, bool) {
+	if !isBlobMarker(stored) {
+		return 0, false
+	}
+	var tag cbor.Tag
+	if err := protocol.UnmarshalValue(stored, &tag); err != nil || tag.Number != tagBlob {
+		return 0, false
+	}
+	n, ok := tag.Content.(uint64)
+	return int64(n), ok
+}
+
+// OpenLarge opens the file of a result kept in a file.
+func (db *DB) OpenLarge(msgID string) (*os.File, error) {
+	if db.blobDir == "" {
+		return nil, fmt.Errorf("result of %s: no result files in memory", msgID)
+	}
+	f, err := os.Open(filepath.Join(db.blobDir, hex.EncodeToString([]byte(msgID))))
+	if err != nil {
+		return nil, fmt.Errorf("result of %s: %w", msgID, err)
+	}
+	return f, nil
 }

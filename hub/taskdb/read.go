@@ -65,6 +65,17 @@ func jsonStrings(ids []string) string {
 // order asked: the result has len(msgIDs) entries, nil for an unknown id.
 // It flushes first, so it sees every write queued before it.
 func (db *DB) Get(ctx context.Context, msgIDs []string) ([]*Record, error) {
+	return db.get(ctx, msgIDs, true)
+}
+
+// GetLazy is Get that leaves the results kept in files there: such a
+// record's Result is a marker (LargeSize gives its size, OpenLarge its
+// file).
+func (db *DB) GetLazy(ctx context.Context, msgIDs []string) ([]*Record, error) {
+	return db.get(ctx, msgIDs, false)
+}
+
+func (db *DB) get(ctx context.Context, msgIDs []string, blobs bool) ([]*Record, error) {
 	if err := db.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("get tasks: %w", err)
 	}
@@ -79,6 +90,10 @@ func (db *DB) Get(ctx context.Context, msgIDs []string) ([]*Record, error) {
 	}
 	byID := make(map[string]*Record, len(recs))
 	for _, r := range recs {
+		if !blobs {
+			byID[r.MsgID] = r
+			continue
+		}
 		if r.Result, err = db.readBlob(r.MsgID, r.Result); err != nil {
 			return nil, fmt.Errorf("get tasks: %w", err)
 		}

@@ -77,6 +77,8 @@ type Options struct {
 	EngineArgs []string
 	// MaxFrame bounds the controller's frames; 0: the default.
 	MaxFrame int
+	// MaxValue bounds the controller's streamed values; 0: the default.
+	MaxValue int64
 	// HWM and Scheme configure load balancing (see hub.Config).
 	HWM    int
 	Scheme string
@@ -118,7 +120,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 		o.DeadAfter = 600 * time.Millisecond
 	}
 	dir := t.TempDir()
-	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, HWM: o.HWM, Scheme: o.Scheme, Prefetch: o.Prefetch,
+	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, MaxValue: o.MaxValue, HWM: o.HWM, Scheme: o.Scheme, Prefetch: o.Prefetch,
 		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue})
 	if err != nil {
 		t.Fatal(err)
