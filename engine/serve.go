@@ -56,6 +56,11 @@ type Config struct {
 	Modules starlark.StringDict
 	// Logger receives the engine's events; nil means silent.
 	Logger *slog.Logger
+	// Process, when set, carries this engine on its process's shared
+	// connection, in slot Slot (unique in the process); nil: the engine
+	// has a connection of its own.
+	Process *Process
+	Slot    int
 }
 
 // IdleTimeout is how long an engine waits without hearing from the
@@ -75,7 +80,7 @@ type Engine struct {
 	key    []byte
 
 	mu      sync.Mutex
-	conn    *quic.Conn
+	conn    link
 	queue   []queued
 	wake    chan struct{}
 	running string
@@ -219,7 +224,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 }
 
 // join dials and registers, retrying with backoff.
-func (e *Engine) join(ctx context.Context, resume bool) (*quic.Conn, error) {
+func (e *Engine) join(ctx context.Context, resume bool) (link, error) {
 	deadline := time.Now().Add(e.cfg.Retry)
 	wait := 50 * time.Millisecond
 	for {
@@ -258,17 +263,8 @@ type refusedError struct {
 
 func (r *refusedError) Error() string { return "engine: registration refused: " + r.msg }
 
-func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) {
-	var c *quic.Conn
-	var err error
-	for _, addr := range e.cfg.Connection.Addresses {
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout, MaxFrame: e.cfg.MaxFrame})
-		cancel()
-		if err == nil {
-			break
-		}
-	}
+func (e *Engine) register(ctx context.Context, resume bool) (link, error) {
+	c, err := e.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -279,10 +275,12 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	}
 	p, _ := protocol.Marshal(protocol.TRegister, &reg, nil)
 	if err := c.WriteFrame(p); err != nil {
+		c.Close(uint64(protocol.CodeBadFrame), "register failed")
 		return nil, err
 	}
 	p, err = c.ReadFrame()
 	if err != nil {
+		c.Close(uint64(protocol.CodeBadFrame), "register failed")
 		return nil, fmt.Errorf("register: %w", err)
 	}
 	var r protocol.Registered
@@ -298,6 +296,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	if r.Error != "" {
+		c.Close(uint64(protocol.CodeShutdown), "registration refused")
 		return nil, &refusedError{r.Error, r.Busy}
 	}
 	e.mu.Lock()
@@ -321,6 +320,14 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	return c, nil
 }
 
+// dial opens the engine's connection, or attaches it to its process's.
+func (e *Engine) dial(ctx context.Context) (link, error) {
+	if e.cfg.Process != nil {
+		return e.cfg.Process.attach(ctx, e.cfg.Slot)
+	}
+	return dialController(ctx, e.cfg.Connection, e.key, e.cfg.MaxFrame)
+}
+
 // held lists the tasks the engine holds (running, then queued) and those
 // whose results it will send again.
 func (e *Engine) held() (tasks, recent []string) {
@@ -337,7 +344,7 @@ func (e *Engine) held() (tasks, recent []string) {
 
 // setConn makes c the connection to write to; on a reconnection it sends
 // the recent results again, then those produced while disconnected.
-func (e *Engine) setConn(c *quic.Conn, resume bool) {
+func (e *Engine) setConn(c link, resume bool) {
 	e.mu.Lock()
 	e.conn = c
 	if c != nil {
@@ -365,7 +372,7 @@ func (e *Engine) setConn(c *quic.Conn, resume bool) {
 }
 
 // read handles the controller's messages.
-func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
+func (e *Engine) read(ctx context.Context, c link) error {
 	for {
 		p, err := c.ReadFrame()
 		if err != nil {

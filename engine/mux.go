@@ -1,0 +1,298 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pxsh/pxsh/profile"
+	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
+)
+
+// link is an engine's way to the controller: its own connection, or its
+// slot on its process's shared one (Process).
+type link interface {
+	ReadFrame() ([]byte, error)
+	WriteFrame(parts ...[]byte) error
+	WriteUrgent(parts ...[]byte) error
+	PacketsReceived() uint64
+	Close(code uint64, reason string) error
+}
+
+// Process carries the engines of one process (pxsh engine --count N) on
+// one connection to the controller. Each engine keeps its own slot
+// (Config.Slot), id, namespace, queue and registration; every frame on
+// the connection names its engine's slot (protocol.MuxHeader). The
+// controller watches the connection, not each engine: the process is
+// alive or not. The connection is dialed when the first engine joins,
+// again after it is lost, and closed when no engine uses it.
+type Process struct {
+	conn     *profile.Connection
+	key      []byte
+	maxFrame int
+
+	mu   sync.Mutex
+	cur  *procConn
+	dial *dialing // in progress, or nil
+}
+
+type dialing struct {
+	done chan struct{}
+	err  error
+}
+
+// NewProcess returns the shared connection state of the engines of this
+// process; conn is the controller to join and maxFrame the engines'
+// frame limit (0: quic.DefaultMaxFrame).
+func NewProcess(conn *profile.Connection, maxFrame int) (*Process, error) {
+	key, err := conn.KeyBytes()
+	if err != nil {
+		return nil, fmt.Errorf("engine process: %w", err)
+	}
+	if maxFrame <= 0 {
+		maxFrame = quic.DefaultMaxFrame
+	}
+	return &Process{conn: conn, key: key, maxFrame: maxFrame}, nil
+}
+
+// attach returns slot's link on the shared connection, dialing it if
+// there is none (one dial at a time: engines joining together share it).
+func (p *Process) attach(ctx context.Context, slot int) (*slotLink, error) {
+	for {
+		p.mu.Lock()
+		if pc := p.cur; pc != nil {
+			p.mu.Unlock()
+			if l := pc.open(slot); l != nil {
+				return l, nil
+			}
+			p.mu.Lock()
+			if p.cur == pc {
+				p.cur = nil
+			}
+			p.mu.Unlock()
+			continue
+		}
+		if d := p.dial; d != nil {
+			p.mu.Unlock()
+			select {
+			case <-d.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if d.err != nil {
+				return nil, d.err
+			}
+			continue
+		}
+		d := &dialing{done: make(chan struct{})}
+		p.dial = d
+		p.mu.Unlock()
+		c, err := dialController(ctx, p.conn, p.key, p.maxFrame)
+		p.mu.Lock()
+		if err == nil {
+			p.cur = &procConn{c: c, slots: map[int]*slotLink{}}
+			go p.cur.read()
+		}
+		d.err, p.dial = err, nil
+		close(d.done)
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// dialController dials the controller's addresses in turn.
+func dialController(ctx context.Context, conn *profile.Connection, key []byte, maxFrame int) (*quic.Conn, error) {
+	err := errors.New("no controller address")
+	for _, addr := range conn.Addresses {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var c *quic.Conn
+		c, err = quic.Dial(dctx, addr, conn.Fingerprint, quic.Config{Key: key, IdleTimeout: IdleTimeout, MaxFrame: maxFrame})
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
+}
+
+// procConn is one shared connection and the slots attached to it.
+type procConn struct {
+	c     *quic.Conn
+	mu    sync.Mutex
+	slots map[int]*slotLink
+	dead  error // set when the connection failed
+}
+
+// open attaches slot, replacing a link it had; nil if the connection
+// failed.
+func (pc *procConn) open(slot int) *slotLink {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.dead != nil {
+		return nil
+	}
+	if old := pc.slots[slot]; old != nil {
+		old.fail(errors.New("engine slot reattached"))
+	}
+	l := &slotLink{pc: pc, slot: slot, pre: protocol.MuxHeader(slot)}
+	l.cond.L = &l.mu
+	pc.slots[slot] = l
+	return l
+}
+
+// read hands each frame to its slot's link until the connection fails,
+// which fails every link.
+func (pc *procConn) read() {
+	for {
+		p, err := pc.c.ReadFrame()
+		var slot int
+		var payload []byte
+		if err == nil {
+			if slot, payload, err = protocol.SplitMux(p); err != nil {
+				pc.c.Close(uint64(protocol.CodeBadFrame), err.Error())
+			}
+		}
+		pc.mu.Lock()
+		if err != nil {
+			pc.dead = err
+			links := pc.slots
+			pc.slots = nil
+			pc.mu.Unlock()
+			for _, l := range links {
+				l.fail(err)
+			}
+			return
+		}
+		l := pc.slots[slot]
+		pc.mu.Unlock()
+		if l != nil {
+			l.push(payload)
+		}
+	}
+}
+
+// detach removes l; the connection closes when no slot is left.
+func (pc *procConn) detach(l *slotLink, code uint64, reason string) {
+	pc.mu.Lock()
+	if pc.slots[l.slot] == l {
+		delete(pc.slots, l.slot)
+	}
+	last := len(pc.slots) == 0 && pc.dead == nil
+	if last {
+		pc.dead = errLinkClosed // attach dials anew
+	}
+	pc.mu.Unlock()
+	if last {
+		pc.c.Flush(100 * time.Millisecond) // the engines' goodbyes
+		pc.c.Close(code, reason)
+	}
+}
+
+// slotLink is one engine's view of its process's connection. Frames for
+// it wait in an unbounded queue, read by the engine's reader goroutine
+// (which never blocks for long: it queues tasks and answers pings).
+type slotLink struct {
+	pc   *procConn
+	slot int
+	pre  []byte
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	in     [][]byte
+	err    error
+	closed bool
+}
+
+func (l *slotLink) push(p []byte) {
+	l.mu.Lock()
+	if l.err == nil {
+		l.in = append(l.in, p)
+		l.cond.Signal()
+	}
+	l.mu.Unlock()
+}
+
+func (l *slotLink) fail(err error) {
+	l.mu.Lock()
+	if l.err == nil {
+		l.err = err
+		l.cond.Broadcast()
+	}
+	l.mu.Unlock()
+}
+
+// ReadFrame returns the next frame for this engine.
+func (l *slotLink) ReadFrame() ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.in) == 0 && l.err == nil {
+		l.cond.Wait()
+	}
+	if len(l.in) == 0 {
+		return nil, l.err
+	}
+	p := l.in[0]
+	l.in[0] = nil
+	l.in = l.in[1:]
+	return p, nil
+}
+
+func (l *slotLink) check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return fmt.Errorf("write frame: engine slot %d: %w", l.slot, errLinkClosed)
+	}
+	return nil
+}
+
+var errLinkClosed = errors.New("link closed")
+
+// WriteFrame sends a frame from this engine.
+func (l *slotLink) WriteFrame(parts ...[]byte) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	return l.pc.c.WriteFrame(append([][]byte{l.pre}, parts...)...)
+}
+
+// WriteUrgent sends a frame from this engine past the queue bound.
+func (l *slotLink) WriteUrgent(parts ...[]byte) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	return l.pc.c.WriteUrgent(append([][]byte{l.pre}, parts...)...)
+}
+
+// PacketsReceived counts the shared connection's packets: any packet
+// from the controller is news of it.
+func (l *slotLink) PacketsReceived() uint64 { return l.pc.c.PacketsReceived() }
+
+// Close detaches the engine. With CodeOK (the engine exits) it first
+// tells the controller, which then lets the engine go at once (an
+// engine's own connection says so by closing).
+func (l *slotLink) Close(code uint64, reason string) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	if l.err == nil {
+		l.err = fmt.Errorf("engine slot %d: %w", l.slot, errLinkClosed)
+		l.cond.Broadcast()
+	}
+	l.mu.Unlock()
+	if code == uint64(protocol.CodeOK) {
+		if bye, err := protocol.Marshal(protocol.TShutdown, &protocol.Shutdown{Reason: reason}, nil); err == nil {
+			l.pc.c.WriteFrame(l.pre, bye)
+		}
+	}
+	l.pc.detach(l, code, reason)
+	return nil
+}
