@@ -37,6 +37,12 @@ type Process struct {
 	mu   sync.Mutex
 	cur  *procConn
 	dial *dialing // in progress, or nil
+
+	// The engines' pause and silence checks (Engine.watchGaps), run by
+	// one ticker for the process.
+	wmu      sync.Mutex
+	watched  map[*Engine]bool
+	watching bool
 }
 
 type dialing struct {
@@ -101,6 +107,50 @@ func (p *Process) attach(ctx context.Context, slot int) (*slotLink, error) {
 		p.mu.Unlock()
 		if err != nil {
 			return nil, err
+		}
+	}
+}
+
+// watch runs e's liveness checks with those of the other engines of
+// the process, on one ticker, until ctx ends.
+func (p *Process) watch(ctx context.Context, e *Engine) {
+	period := e.tickPeriod()
+	p.wmu.Lock()
+	if p.watched == nil {
+		p.watched = map[*Engine]bool{}
+	}
+	p.watched[e] = true
+	start := !p.watching
+	p.watching = true
+	p.wmu.Unlock()
+	if start {
+		go p.ticker(period)
+	}
+	<-ctx.Done()
+	p.wmu.Lock()
+	delete(p.watched, e)
+	p.wmu.Unlock()
+}
+
+// ticker ticks the watched engines; it stops when none is left.
+func (p *Process) ticker(period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	var engines []*Engine
+	for range t.C {
+		p.wmu.Lock()
+		if len(p.watched) == 0 {
+			p.watching = false
+			p.wmu.Unlock()
+			return
+		}
+		engines = engines[:0]
+		for e := range p.watched {
+			engines = append(engines, e)
+		}
+		p.wmu.Unlock()
+		for _, e := range engines {
+			e.tick()
 		}
 	}
 }

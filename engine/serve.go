@@ -109,6 +109,7 @@ type liveness struct {
 	probeSeq uint64
 	heard    atomic.Int64 // unix nanoseconds of the last frame from the hub
 	ticked   time.Time    // watchGaps' last tick
+	packets  uint64       // the connection's packet count at that tick
 }
 
 // recentResults keeps the last result frames sent, to send again after a
@@ -719,33 +720,46 @@ const defaultGap = 500 * time.Millisecond
 
 // watchGaps notices pauses of the whole process (SIGSTOP, a frozen VM, a
 // starved machine) and silences of the hub (a partition, a lost
-// connection), through checkLive, every quarter of the gap.
+// connection), through checkLive, every quarter of the gap. The engines
+// of a Process share one ticker (Process.watch).
 func (e *Engine) watchGaps(ctx context.Context) {
-	e.mu.Lock()
-	period := e.live.gap / 4
-	e.live.ticked = time.Now()
-	e.mu.Unlock()
-	tick := time.NewTicker(period)
+	if p := e.cfg.Process; p != nil {
+		p.watch(ctx, e)
+		return
+	}
+	tick := time.NewTicker(e.tickPeriod())
 	defer tick.Stop()
-	var packets uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			e.mu.Lock()
-			if c := e.conn; c != nil {
-				// Any packet from the hub counts, keep-alives included:
-				// an idle hub sends no frames.
-				if n := c.PacketsReceived(); n != packets {
-					packets = n
-					e.live.heard.Store(time.Now().UnixNano())
-				}
-			}
-			e.checkLive(time.Now())
-			e.mu.Unlock()
+			e.tick()
 		}
 	}
+}
+
+// tickPeriod is watchGaps' period: a quarter of the gap.
+func (e *Engine) tickPeriod() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.live.ticked = time.Now()
+	return e.live.gap / 4
+}
+
+// tick is one tick of watchGaps.
+func (e *Engine) tick() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c := e.conn; c != nil {
+		// Any packet from the hub counts, keep-alives included: an idle
+		// hub sends no frames.
+		if n := c.PacketsReceived(); n != e.live.packets {
+			e.live.packets = n
+			e.live.heard.Store(time.Now().UnixNano())
+		}
+	}
+	e.checkLive(time.Now())
 }
 
 // checkLive makes the engine suspect, so that it confirms its
