@@ -385,8 +385,11 @@ func (h *Hub) heartbeats(ctx context.Context) {
 				if n != e.packets {
 					e.packets, e.lastSeen = n, now
 				}
+				// lastSeen is at or after the last packet (the tick that
+				// saw it), so quiet is a true silence, and a dead engine is
+				// declared within DeadAfter plus one heartbeat of it.
 				switch quiet := now.Sub(e.lastSeen); {
-				case quiet > h.cfg.DeadAfter:
+				case quiet >= h.cfg.DeadAfter:
 					dead = append(dead, e)
 				case quiet >= h.cfg.DeadAfter/3 || len(e.tasks) > 0:
 					live = append(live, e.conn)
