@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,5 +64,57 @@ func TestSharedConnectionEnginesApart(t *testing.T) {
 	}
 	if _, err := cl.View(1).Apply(ctx, "lambda: 1"); err == nil {
 		t.Error("apply on the engine shut down succeeded")
+	}
+}
+
+// TestStoppedDenseProcessRejoins: a process of 2 engines stopped past
+// DeadAfter is 2 deaths; resumed, its engines rejoin over a new shared
+// connection with their ids and namespaces, and run none of the tasks
+// whose clients were told they failed.
+func TestStoppedDenseProcessRejoins(t *testing.T) {
+	c := clustertest.Start(t, 0, clustertest.Options{})
+	cmd := c.StartEngine(0, "--count", "2", "--verbose")
+	cl := c.Client()
+	c.WaitEngines(cl, 2)
+	ctx := ctxT(t, 60*time.Second)
+	if err := cl.View().Execute(ctx, "count = engine.id * 10"); err != nil {
+		t.Fatal(err)
+	}
+	running, err := cl.View().ExecuteAsync("time.sleep(0.3)", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := cl.View().ExecuteAsync("count = count + 1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 10*time.Second, "the sleeps to start", func() bool {
+		_, a := running.Tasks[0].Started()
+		_, b := running.Tasks[1].Started()
+		return a && b
+	})
+	stop(t, cmd, syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	for _, ar := range []*client.AsyncResult{running, queued} {
+		_, err := ar.Get(ctx)
+		if remoteName(t, err) != "EngineError" {
+			t.Fatalf("task of the stopped process: %v, want EngineError", err)
+		}
+	}
+	clustertest.Eventually(t, 20*time.Second, "both engines to leave", func() bool { return len(cl.Ids()) == 0 })
+	stop(t, cmd, syscall.SIGCONT)
+	stopped = false
+	clustertest.Eventually(t, 20*time.Second, "both engines to rejoin", func() bool { return slices.Equal(cl.Ids(), []int{0, 1}) })
+	got, err := cl.View().Pull(ctx, "count")
+	if err != nil || !slices.Equal(got, []any{int64(0), int64(10)}) {
+		t.Fatalf("count = %v, %v; want [0 10] (no failed task may run)", got, err)
+	}
+	if n := cl.Strays(); n != 0 {
+		t.Errorf("%d results arrived for tasks already failed", n)
 	}
 }
