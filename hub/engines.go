@@ -367,6 +367,7 @@ func (h *Hub) heartbeats(ctx context.Context) {
 	tick := time.NewTicker(h.cfg.Heartbeat)
 	defer tick.Stop()
 	ping, _ := protocol.Marshal(protocol.TPing, &protocol.Ping{}, nil)
+	slack := h.cfg.Heartbeat / 10
 	for {
 		select {
 		case <-ctx.Done():
@@ -386,10 +387,11 @@ func (h *Hub) heartbeats(ctx context.Context) {
 					e.packets, e.lastSeen = n, now
 				}
 				// lastSeen is at or after the last packet (the tick that
-				// saw it), so quiet is a true silence, and a dead engine is
-				// declared within DeadAfter plus one heartbeat of it.
+				// saw it), so quiet is a true silence (give or take the
+				// ticker's jitter, which slack absorbs), and a dead engine
+				// is declared within DeadAfter plus one heartbeat of it.
 				switch quiet := now.Sub(e.lastSeen); {
-				case quiet >= h.cfg.DeadAfter:
+				case quiet+slack >= h.cfg.DeadAfter:
 					dead = append(dead, e)
 				case quiet >= h.cfg.DeadAfter/3 || len(e.tasks) > 0:
 					live = append(live, e.conn)
