@@ -74,7 +74,7 @@ type process struct {
 	c     *quic.Conn
 	mu    sync.Mutex
 	slots map[int]procSlot
-	live  int // links registered and not detached
+	live  int // links registered (or registering) and not detached
 }
 
 type procSlot struct {
@@ -86,10 +86,24 @@ func (p *process) newLink(slot int) *link {
 	return &link{c: p.c, pre: protocol.MuxHeader(slot), proc: p, slot: slot, gone: make(chan struct{})}
 }
 
-func (p *process) attach(l *link, e *engine) {
+// hold counts a link about to be registered, so that a detach meanwhile
+// does not close the connection; release undoes it for a refused one.
+func (p *process) hold() {
+	p.mu.Lock()
+	p.live++
+	p.mu.Unlock()
+}
+
+func (p *process) release() {
+	p.mu.Lock()
+	p.live--
+	p.mu.Unlock()
+}
+
+// bind routes slot's frames to a registered engine.
+func (p *process) bind(l *link, e *engine) {
 	p.mu.Lock()
 	p.slots[l.slot] = procSlot{l, e}
-	p.live++
 	p.mu.Unlock()
 }
 
@@ -177,13 +191,15 @@ func (h *Hub) processFrame(p *process, frame []byte) error {
 
 func (h *Hub) registerSlot(p *process, slot int, r *protocol.Register) {
 	l := p.newLink(slot)
+	p.hold()
 	e, out, err := h.register(l, r)
 	if err != nil {
+		p.release()
 		h.log.Warn("engine registration refused", "peer", p.c.RemoteAddr(), "slot", slot, "err", err)
 		send(l, protocol.TRegistered, &protocol.Registered{ClusterID: h.clusterID, Error: err.Error(), Busy: isIDInUse(err)}, nil)
 		return
 	}
-	p.attach(l, e)
+	p.bind(l, e)
 	out.flush()
 	h.log.Info("engine registered", "id", e.info.ID, "host", e.info.Host, "pid", e.info.PID, "slot", slot)
 	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: true, Engine: e.info})
