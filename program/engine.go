@@ -34,7 +34,7 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	file := fs.String("file", "", "connection `file` (default: the profile's)")
 	prof := fs.String("profile", "default", "profile `name`")
 	id := fs.Int("id", -1, "engine `id` to ask for (with --count N: the first of N)")
-	count := fs.Int("count", 1, "run `N` engines in this process, each with its own id, namespace, queue and connection")
+	count := fs.Int("count", 1, "run `N` engines in this process, each with its own id, namespace and queue, over one shared connection")
 	mpi := fs.Bool("mpi", false, "ask for the MPI rank as id (with --count N: rank×N onwards)")
 	eof := fs.Bool("exit-on-stdin-eof", false, "exit when stdin closes (for ssh)")
 	steps := fs.Uint64("max-steps", 0, "per-task execution step `budget` (0: none)")
