@@ -37,11 +37,10 @@ func TestDenseRestarts(t *testing.T) {
 	t.Cleanup(func() { c.stopAndCheck(before) })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second*clustertest.Scale())
 	defer cancel()
-	rc, err := client.Dial(ctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: 60 * time.Second})
+	rc, err := client.Dial(ctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
 	all := []int{0, 1, 2, 3, 4, 5}
 	if err := rc.WaitForEngines(ctx, len(all)); err != nil {
 		t.Fatal(err)
@@ -49,6 +48,28 @@ func TestDenseRestarts(t *testing.T) {
 	if err := rc.View().Execute(ctx, "mine = engine.id * 10"); err != nil {
 		t.Fatal(err)
 	}
+	rc.Close() // its connection dies with the controller
+
+	old := c.pids()[-1]
+	syscall.Kill(old, syscall.SIGKILL)
+	clustertest.Eventually(t, 60*time.Second, "the restarted controller to have the 6 engines back", func() bool {
+		if pid := c.pids()[-1]; pid == 0 || pid == old {
+			return false
+		}
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		cl, err := client.Dial(dctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: -1})
+		if err != nil {
+			return false
+		}
+		if !slices.Equal(cl.Ids(), all) {
+			cl.Close()
+			return false
+		}
+		rc = cl
+		return true
+	})
+	defer rc.Close()
 	check := func(ids []int) {
 		t.Helper()
 		got, err := rc.View(ids...).Apply(ctx, "lambda: (engine.id, mine)")
@@ -61,17 +82,6 @@ func TestDenseRestarts(t *testing.T) {
 			}
 		}
 	}
-
-	syscall.Kill(c.pids()[-1], syscall.SIGKILL)
-	clustertest.Eventually(t, 60*time.Second, "the restarted controller to have the 6 engines back", func() bool {
-		cl, err := client.Dial(ctx, profile.ConnectionPath(c.prof, false), client.Options{Reconnect: -1})
-		if err != nil {
-			return false
-		}
-		defer cl.Close()
-		return slices.Equal(cl.Ids(), all)
-	})
-	clustertest.Eventually(t, 60*time.Second, "the client to see the 6 engines", func() bool { return slices.Equal(rc.Ids(), all) })
 	check(all)
 
 	pids := c.enginePIDs()
