@@ -83,7 +83,10 @@ func scaleRun(b *testing.B, n, per int) {
 		b.Fatal(err)
 	}
 	ids := cl.Ids()
+	engines := enginePIDs(b, dir)
+	ctl0 := cpuTicks(b, conn.PID)
 	exec := median(timeN(b, 10, func() error { return cl.View().Execute(ctx, "a = 1") }))
+	execCPU := float64(cpuTicks(b, conn.PID)-ctl0) * 10 / 10 // ms per call (ticks are 10 ms)
 	apply := median(timeN(b, 10, func() error {
 		got, err := cl.View().Apply(ctx, "lambda: engine.id")
 		if err == nil && len(got) != len(ids) {
@@ -96,7 +99,9 @@ func scaleRun(b *testing.B, n, per int) {
 		}
 		return err
 	}))
+	eng0, idle0 := cpuTicks(b, engines...), time.Now()
 	cpu, rss := idleController(b, conn.PID, 10*time.Second)
+	engCPU := float64(cpuTicks(b, engines...)-eng0) / 100 / time.Since(idle0).Seconds() * 100 // percent of a core
 	blob := bytes.Repeat([]byte{7}, 2<<20)
 	// A failed push (an engine declared dead meanwhile) is reported, and
 	// the rest measured on the engines left.
@@ -114,9 +119,9 @@ func scaleRun(b *testing.B, n, per int) {
 	death := killOne(b, ctx, cl, dir, per, n)
 	fmt.Printf("scale: %d engines (%d processes × %d): registered in %v (cluster start --wait); execute(\"a = 1\") on all %v median; "+
 		"apply(lambda: engine.id) %v median; broadcast push 2 MB %v median; idle controller %.1f%% of a core, %d MiB RSS; "+
-		"a killed process of %d engines noticed in %v\n",
+		"a killed process of %d engines noticed in %v; controller CPU %.0f ms per execute on all, idle engine processes %.1f%% of a core; load %s\n",
 		n, (n+per-1)/per, per, registered.Round(time.Millisecond), exec.Round(100*time.Microsecond), apply.Round(100*time.Microsecond),
-		push.Round(time.Millisecond), cpu, rss>>20, per, death.Round(time.Millisecond))
+		push.Round(time.Millisecond), cpu, rss>>20, per, death.Round(time.Millisecond), execCPU, engCPU, loadAvg())
 	b.ReportMetric(registered.Seconds(), "register-s")
 	b.ReportMetric(ms(exec), "execute-ms")
 	b.ReportMetric(ms(apply), "apply-ms")
@@ -124,12 +129,15 @@ func scaleRun(b *testing.B, n, per int) {
 	b.ReportMetric(cpu, "idle-cpu-%")
 	b.ReportMetric(float64(rss>>20), "rss-MiB")
 	b.ReportMetric(ms(death), "death-ms")
+	b.ReportMetric(execCPU, "execute-ctl-cpu-ms")
+	b.ReportMetric(engCPU, "idle-engines-cpu-%")
 }
 
-// idleController measures the controller's CPU (percent of one core) over
-// d and its resident memory.
-func idleController(b *testing.B, pid int, d time.Duration) (float64, int64) {
-	ticks := func() int64 {
+// cpuTicks sums the user and system CPU time of processes, in clock
+// ticks (1/100 s).
+func cpuTicks(b *testing.B, pids ...int) int64 {
+	var n int64
+	for _, pid := range pids {
 		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			b.Fatal(err)
@@ -137,8 +145,64 @@ func idleController(b *testing.B, pid int, d time.Duration) (float64, int64) {
 		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
 		u, _ := strconv.ParseInt(f[11], 10, 64)
 		s, _ := strconv.ParseInt(f[12], 10, 64)
-		return u + s
+		n += u + s
 	}
+	return n
+}
+
+// loadAvg is the machine's load average (1, 5, 15 minutes).
+func loadAvg() string {
+	raw, _ := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(raw)); len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
+}
+
+// enginePIDs returns the pids of the cluster's engine processes.
+func enginePIDs(b *testing.B, dir string) []int {
+	st, err := readState(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pids []int
+	for _, r := range st.Records {
+		if r.Role == "engines" {
+			for _, p := range r.Procs {
+				pids = append(pids, p.PID)
+			}
+		}
+	}
+	return pids
+}
+
+type clusterState struct {
+	Records []struct {
+		Role    string `json:"role"`
+		FirstID int    `json:"first_id"`
+		N       int    `json:"n"`
+		Procs   []struct {
+			PID int `json:"pid"`
+		} `json:"procs"`
+	} `json:"records"`
+}
+
+func readState(dir string) (*clusterState, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, profile.ClusterStateFile))
+	if err != nil {
+		return nil, err
+	}
+	var st clusterState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", profile.ClusterStateFile, err)
+	}
+	return &st, nil
+}
+
+// idleController measures the controller's CPU (percent of one core) over
+// d and its resident memory.
+func idleController(b *testing.B, pid int, d time.Duration) (float64, int64) {
+	ticks := func() int64 { return cpuTicks(b, pid) }
 	time.Sleep(2 * time.Second) // let the last results settle
 	a, t0 := ticks(), time.Now()
 	time.Sleep(d)
@@ -158,21 +222,8 @@ func idleController(b *testing.B, pid int, d time.Duration) (float64, int64) {
 // second one) and returns how long until the client saw them leave;
 // the others must still answer, in order.
 func killOne(b *testing.B, ctx context.Context, cl *client.Client, dir string, per, n int) time.Duration {
-	raw, err := os.ReadFile(filepath.Join(dir, profile.ClusterStateFile))
+	st, err := readState(dir)
 	if err != nil {
-		b.Fatal(err)
-	}
-	var st struct {
-		Records []struct {
-			Role    string `json:"role"`
-			FirstID int    `json:"first_id"`
-			N       int    `json:"n"`
-			Procs   []struct {
-				PID int `json:"pid"`
-			} `json:"procs"`
-		} `json:"records"`
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
 		b.Fatal(err)
 	}
 	first := min(per, n-1)
@@ -183,7 +234,7 @@ func killOne(b *testing.B, ctx context.Context, cl *client.Client, dir string, p
 		}
 	}
 	if pid == 0 {
-		b.Fatalf("no engine process with first id %d in %s", first, raw)
+		b.Fatalf("no engine process with first id %d in %+v", first, st)
 	}
 	n = len(cl.Ids())
 	before := cl.Ids()

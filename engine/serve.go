@@ -60,6 +60,11 @@ type Config struct {
 	Modules starlark.StringDict
 	// Logger receives the engine's events; nil means silent.
 	Logger *slog.Logger
+	// Process, when set, carries this engine on its process's shared
+	// connection, in slot Slot (unique in the process); nil: the engine
+	// has a connection of its own.
+	Process *Process
+	Slot    int
 }
 
 // IdleTimeout is how long an engine waits without hearing from the
@@ -79,7 +84,7 @@ type Engine struct {
 	key    []byte
 
 	mu      sync.Mutex
-	conn    *quic.Conn
+	conn    link
 	queue   []queued
 	wake    chan struct{}
 	running string
@@ -111,6 +116,7 @@ type liveness struct {
 	probeSeq uint64
 	heard    atomic.Int64 // unix nanoseconds of the last frame from the hub
 	ticked   time.Time    // watchGaps' last tick
+	packets  uint64       // the connection's packet count at that tick
 }
 
 // recentResults keeps the last result frames sent, to send again after a
@@ -240,7 +246,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 }
 
 // join dials and registers, retrying with backoff.
-func (e *Engine) join(ctx context.Context, resume bool) (*quic.Conn, error) {
+func (e *Engine) join(ctx context.Context, resume bool) (link, error) {
 	deadline := time.Now().Add(e.cfg.Retry)
 	wait := 50 * time.Millisecond
 	for {
@@ -279,17 +285,8 @@ type refusedError struct {
 
 func (r *refusedError) Error() string { return "engine: registration refused: " + r.msg }
 
-func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) {
-	var c *quic.Conn
-	var err error
-	for _, addr := range e.cfg.Connection.Addresses {
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		c, err = quic.Dial(dctx, addr, e.cfg.Connection.Fingerprint, quic.Config{Key: e.key, IdleTimeout: IdleTimeout, MaxFrame: e.cfg.MaxFrame, MaxValue: e.cfg.MaxValue})
-		cancel()
-		if err == nil {
-			break
-		}
-	}
+func (e *Engine) register(ctx context.Context, resume bool) (link, error) {
+	c, err := e.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -300,10 +297,12 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	}
 	p, _ := protocol.Marshal(protocol.TRegister, &reg, nil)
 	if err := c.WriteFrame(p); err != nil {
+		c.Close(uint64(protocol.CodeBadFrame), "register failed")
 		return nil, err
 	}
 	p, err = c.ReadFrame()
 	if err != nil {
+		c.Close(uint64(protocol.CodeBadFrame), "register failed")
 		return nil, fmt.Errorf("register: %w", err)
 	}
 	var r protocol.Registered
@@ -319,6 +318,7 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 		return nil, err
 	}
 	if r.Error != "" {
+		c.Close(uint64(protocol.CodeShutdown), "registration refused")
 		return nil, &refusedError{r.Error, r.Busy}
 	}
 	e.mu.Lock()
@@ -346,6 +346,14 @@ func (e *Engine) register(ctx context.Context, resume bool) (*quic.Conn, error) 
 	return c, nil
 }
 
+// dial opens the engine's connection, or attaches it to its process's.
+func (e *Engine) dial(ctx context.Context) (link, error) {
+	if e.cfg.Process != nil {
+		return e.cfg.Process.attach(ctx, e.cfg.Slot)
+	}
+	return dialController(ctx, e.cfg.Connection, e.key, e.cfg.MaxFrame, e.cfg.MaxValue)
+}
+
 // held lists the tasks the engine holds (running, then queued) and those
 // whose results it will send again.
 func (e *Engine) held() (tasks, recent []string) {
@@ -362,7 +370,7 @@ func (e *Engine) held() (tasks, recent []string) {
 
 // setConn makes c the connection to write to; on a reconnection it sends
 // the recent results again, then those produced while disconnected.
-func (e *Engine) setConn(c *quic.Conn, resume bool) {
+func (e *Engine) setConn(c link, resume bool) {
 	e.mu.Lock()
 	e.conn = c
 	if c != nil {
@@ -390,7 +398,7 @@ func (e *Engine) setConn(c *quic.Conn, resume bool) {
 }
 
 // read handles the controller's messages.
-func (e *Engine) read(ctx context.Context, c *quic.Conn) error {
+func (e *Engine) read(ctx context.Context, c link) error {
 	for {
 		p, stream, err := c.ReadStream()
 		if err != nil {
@@ -823,33 +831,46 @@ const defaultGap = 500 * time.Millisecond
 
 // watchGaps notices pauses of the whole process (SIGSTOP, a frozen VM, a
 // starved machine) and silences of the hub (a partition, a lost
-// connection), through checkLive, every quarter of the gap.
+// connection), through checkLive, every quarter of the gap. The engines
+// of a Process share one ticker (Process.watch).
 func (e *Engine) watchGaps(ctx context.Context) {
-	e.mu.Lock()
-	period := e.live.gap / 4
-	e.live.ticked = time.Now()
-	e.mu.Unlock()
-	tick := time.NewTicker(period)
+	if p := e.cfg.Process; p != nil {
+		p.watch(ctx, e)
+		return
+	}
+	tick := time.NewTicker(e.tickPeriod())
 	defer tick.Stop()
-	var packets uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			e.mu.Lock()
-			if c := e.conn; c != nil {
-				// Any packet from the hub counts, keep-alives included:
-				// an idle hub sends no frames.
-				if n := c.PacketsReceived(); n != packets {
-					packets = n
-					e.live.heard.Store(time.Now().UnixNano())
-				}
-			}
-			e.checkLive(time.Now())
-			e.mu.Unlock()
+			e.tick()
 		}
 	}
+}
+
+// tickPeriod is watchGaps' period: a quarter of the gap.
+func (e *Engine) tickPeriod() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.live.ticked = time.Now()
+	return e.live.gap / 4
+}
+
+// tick is one tick of watchGaps.
+func (e *Engine) tick() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c := e.conn; c != nil {
+		// Any packet from the hub counts, keep-alives included: an idle
+		// hub sends no frames.
+		if n := c.PacketsReceived(); n != e.live.packets {
+			e.live.packets = n
+			e.live.heard.Store(time.Now().UnixNano())
+		}
+	}
+	e.checkLive(time.Now())
 }
 
 // checkLive makes the engine suspect, so that it confirms its

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
-	"github.com/pxsh/pxsh/quic"
 	"github.com/pxsh/pxsh/scheduler"
 )
 
@@ -15,13 +14,13 @@ import (
 type outbox []outMsg
 
 type outMsg struct {
-	conn   *quic.Conn
+	conn   frameWriter
 	parts  [][]byte
 	onErr  func(error) // a failed write, when it matters
 	refuse error       // not sent: onErr gets this
 }
 
-func (o *outbox) add(c *quic.Conn, parts ...[]byte) { *o = append(*o, outMsg{conn: c, parts: parts}) }
+func (o *outbox) add(c frameWriter, parts ...[]byte) { *o = append(*o, outMsg{conn: c, parts: parts}) }
 
 // addRequest queues a request frame for engine e: one that e's queue
 // refuses fails as if e had answered EngineBusy.

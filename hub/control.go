@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
@@ -212,9 +211,9 @@ func (h *Hub) shutdownEngines(a ShutdownArgs) {
 		}
 	}
 	h.mu.Unlock()
-	conns := make([]*quic.Conn, len(targets))
+	links := make([]*link, len(targets))
 	for i, e := range targets {
-		conns[i] = e.conn
+		links[i] = e.conn
 		send(e.conn, protocol.TShutdown, &protocol.Shutdown{Reason: "client asked"}, nil)
 	}
 	if a.Hub {
@@ -222,21 +221,8 @@ func (h *Hub) shutdownEngines(a ShutdownArgs) {
 			// Closing at once would discard the shutdown messages still
 			// queued: wait until the engines hang up (they close on
 			// reading it), for at most DeadAfter.
-			waitClosed(conns, h.cfg.DeadAfter)
+			waitGone(links, h.cfg.DeadAfter)
 			h.Shutdown()
 		}()
-	}
-}
-
-// waitClosed waits until every connection is closed, or d passes.
-func waitClosed(conns []*quic.Conn, d time.Duration) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for _, c := range conns {
-		select {
-		case <-c.Done():
-		case <-deadline.C:
-			return
-		}
 	}
 }

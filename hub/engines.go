@@ -16,7 +16,7 @@ var errIDInUse = errors.New("id is in use by a live engine")
 // engine is a registered engine. Fields are guarded by Hub.mu.
 type engine struct {
 	info      protocol.EngineInfo
-	conn      *quic.Conn
+	conn      *link
 	lastSeen  time.Time
 	packets   uint64           // the connection's packet count when last checked
 	tasks     map[string]*task // outstanding on this engine
@@ -75,9 +75,10 @@ func (h *Hub) deliver(t *task, frame []byte, out *outbox) {
 }
 
 func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Register) {
-	e, out, err := h.register(c, r)
+	l := ownLink(c)
+	e, out, err := h.register(l, r)
 	if err != nil {
-		send(c, protocol.TRegistered, &protocol.Registered{ClusterID: h.clusterID, Error: err.Error(), Busy: errors.Is(err, errIDInUse)}, nil)
+		send(c, protocol.TRegistered, &protocol.Registered{ClusterID: h.clusterID, Error: err.Error(), Busy: isIDInUse(err)}, nil)
 		h.refuse(c, protocol.CodeVersion, err)
 		return
 	}
@@ -93,7 +94,7 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 		if body != nil {
 			err = h.engineStream(e, p, body)
 		} else {
-			err = h.engineFrame(e, c, p)
+			err = h.engineFrame(e, l, p)
 		}
 		if err != nil {
 			h.refuse(c, protocol.CodeBadFrame, fmt.Errorf("engine %d: %w", e.info.ID, err))
@@ -102,16 +103,18 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 	}
 }
 
-// register admits an engine, giving it the id it asks for when free.
-// The Registered reply is sent under h.mu, so that no request reaches the
-// engine before it.
-func (h *Hub) register(c *quic.Conn, r *protocol.Register) (*engine, outbox, error) {
+func isIDInUse(err error) bool { return errors.Is(err, errIDInUse) }
+
+// register admits an engine reached on c, giving it the id it asks for
+// when free. The Registered reply is sent under h.mu, so that no request
+// reaches the engine before it.
+func (h *Hub) register(c *link, r *protocol.Register) (*engine, outbox, error) {
 	if r.Version != protocol.Version {
 		return nil, nil, fmt.Errorf("register: protocol version %d, want %d", r.Version, protocol.Version)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c.SetQueueBound(h.cfg.EngineQueue)
+	c.c.SetQueueBound(h.cfg.EngineQueue)
 	var drop []string
 	welcome := func(e *engine) error {
 		return send(c, protocol.TRegistered, &protocol.Registered{ID: e.info.ID, ClusterID: h.clusterID,
@@ -183,7 +186,7 @@ func (h *Hub) stale(e *engine, held []string) []string {
 	return drop
 }
 
-func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
+func (h *Hub) engineFrame(e *engine, c *link, p []byte) error {
 	t, hb, body, err := protocol.Split(p)
 	if err != nil {
 		return err
@@ -198,9 +201,7 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 			return err
 		}
 		if m.Memory > 0 {
-			h.mu.Lock()
-			e.memory = m.Memory
-			h.mu.Unlock()
+			h.setMemory(e, m.Memory)
 		}
 		return nil
 	case protocol.TProbe:
@@ -243,6 +244,24 @@ func (h *Hub) engineFrame(e *engine, c *quic.Conn, p []byte) error {
 		return nil
 	}
 	return fmt.Errorf("unexpected %s from engine", t)
+}
+
+// setMemory records an engine process's memory (a pong's) for each of
+// its engines.
+func (h *Hub) setMemory(e *engine, n int64) {
+	engines := []*engine{e}
+	if p := e.conn.proc; p != nil {
+		p.mu.Lock()
+		for _, s := range p.slots {
+			engines = append(engines, s.e)
+		}
+		p.mu.Unlock()
+	}
+	h.mu.Lock()
+	for _, e := range engines {
+		e.memory = n
+	}
+	h.mu.Unlock()
 }
 
 // engineResult routes a result frame, unchanged, to the client that asked.
@@ -356,28 +375,39 @@ func (h *Hub) heartbeats(ctx context.Context) {
 	tick := time.NewTicker(h.cfg.Heartbeat)
 	defer tick.Stop()
 	ping, _ := protocol.Marshal(protocol.TPing, &protocol.Ping{}, nil)
+	slack := h.cfg.Heartbeat / 10
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
 			var dead []*engine
-			var live []*quic.Conn
+			var live []*link
+			packets := map[*quic.Conn]uint64{} // engines of a process share one
 			h.mu.Lock()
 			for _, e := range h.engines {
-				if n := e.conn.PacketsReceived(); n != e.packets {
+				n, ok := packets[e.conn.c]
+				if !ok {
+					n = e.conn.c.PacketsReceived()
+					packets[e.conn.c] = n
+				}
+				if n != e.packets {
 					e.packets, e.lastSeen = n, now
 				}
+				// lastSeen is at or after the last packet (the tick that
+				// saw it), so quiet is a true silence (give or take the
+				// ticker's jitter, which slack absorbs), and a dead engine
+				// is declared within DeadAfter plus one heartbeat of it.
 				switch quiet := now.Sub(e.lastSeen); {
-				case quiet > h.cfg.DeadAfter:
+				case quiet+slack >= h.cfg.DeadAfter:
 					dead = append(dead, e)
 				case quiet >= h.cfg.DeadAfter/3 || len(e.tasks) > 0:
 					live = append(live, e.conn)
 				}
 			}
 			h.mu.Unlock()
-			for _, c := range live {
-				c.WriteUrgent(ping)
+			for _, l := range pingTargets(live) {
+				l.WriteUrgent(ping)
 			}
 			for _, e := range dead {
 				h.engineDied(e, "heartbeat")

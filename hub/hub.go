@@ -364,7 +364,7 @@ func (h *Hub) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range h.engines {
-		e.conn.Close(uint64(protocol.CodeShutdown), "controller shutting down")
+		e.conn.c.Close(uint64(protocol.CodeShutdown), "controller shutting down")
 	}
 	for _, c := range h.clients {
 		c.conn.Close(uint64(protocol.CodeShutdown), "controller shutting down")
@@ -395,6 +395,8 @@ func (h *Hub) serveConn(ctx context.Context, c *quic.Conn) {
 			return
 		}
 		h.serveEngine(ctx, c, &r)
+	case protocol.TMux:
+		h.serveProcess(ctx, c, p)
 	case protocol.THello:
 		var m protocol.Hello
 		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
@@ -417,7 +419,7 @@ func (h *Hub) refuse(c *quic.Conn, code protocol.Code, err error) {
 
 const refuseFlush = time.Second
 
-func send(c *quic.Conn, t protocol.Type, hdr any, body []byte) error {
+func send(c frameWriter, t protocol.Type, hdr any, body []byte) error {
 	p, err := protocol.Marshal(t, hdr, nil)
 	if err != nil {
 		return err

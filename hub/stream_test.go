@@ -369,3 +369,47 @@ func TestStreamedFanOutSharedProcess(t *testing.T) {
 		t.Fatalf("pull from a sibling engine: %d bytes, %v", len(asBytes(pulled[0])), err)
 	}
 }
+
+// The engines of a dense process share one connection (pxsh engine
+// --count 2): streamed values travel over it in both directions, each
+// under its engine's slot and in its engine's order — a push to one
+// engine and its pull, large apply results of both engines at once, and
+// a value fanned out to both.
+func TestStreamedValuesDenseProcess(t *testing.T) {
+	c := streamCluster(t, 2, clustertest.Options{PerProcess: 2})
+	cl := c.Client()
+	ctx := ctxT(t, 120*time.Second)
+	blob := randomValue(t, 12<<20)
+	if err := cl.View(1).Push(ctx, map[string]any{"blob": blob}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.View(1).Pull(ctx, "blob")
+	if err != nil || !bytes.Equal(asBytes(got[0]), blob) {
+		t.Fatalf("pull from engine 1: %d bytes, %v", len(asBytes(got[0])), err)
+	}
+	if _, err := cl.View(0).Apply(ctx, "lambda: len(blob)"); err == nil {
+		t.Error("engine 0 has the value pushed to engine 1")
+	}
+	small := randomValue(t, 2<<20)
+	if err := cl.View().Push(ctx, map[string]any{"small": small}); err != nil {
+		t.Fatal(err)
+	}
+	// Both engines stream a result of their own (4 and 6 MiB) at once.
+	ar := mustAR(t)(cl.View().ApplyAsync("lambda: small * (2 + engine.id)"))
+	vals, err := ar.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if want := bytes.Repeat(small, 2+i); !bytes.Equal(asBytes(v), want) {
+			t.Errorf("apply result of engine %d: %d bytes, want %d", i, len(asBytes(v)), len(want))
+		}
+	}
+	pulled, err := cl.View(0).Pull(ctx, "small")
+	if err != nil || !bytes.Equal(asBytes(pulled[0]), small) {
+		t.Fatalf("pull of the fanned-out value from engine 0: %d bytes, %v", len(asBytes(pulled[0])), err)
+	}
+	if n := cl.Strays(); n != 0 {
+		t.Errorf("%d stray results", n)
+	}
+}

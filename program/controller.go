@@ -106,8 +106,14 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var f controllerFlags
 	f.register(fs)
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` until the controller stops (for developers)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuprofile != "" && !f.daemonize {
+		if stop, err := startProfile(*cpuprofile); err == nil {
+			defer stop()
+		}
 	}
 	if err := profile.Ensure(f.dir()); err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)

@@ -34,7 +34,7 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	file := fs.String("file", "", "connection `file` (default: the profile's)")
 	prof := fs.String("profile", "default", "profile `name`")
 	id := fs.Int("id", -1, "engine `id` to ask for (with --count N: the first of N)")
-	count := fs.Int("count", 1, "run `N` engines in this process, each with its own id, namespace, queue and connection")
+	count := fs.Int("count", 1, "run `N` engines in this process, each with its own id, namespace and queue, over one shared connection")
 	mpi := fs.Bool("mpi", false, "ask for the MPI rank as id (with --count N: rank×N onwards)")
 	eof := fs.Bool("exit-on-stdin-eof", false, "exit when stdin closes (for ssh)")
 	steps := fs.Uint64("max-steps", 0, "per-task execution step `budget` (0: none)")
@@ -96,17 +96,26 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 }
 
 // serveEngines runs n engines in this process (ids cfg.ID onwards when
-// given) until each ends; the exit status is 1 if any failed. Each has its
-// own connection, so the controller watches, shuts down and declares
-// dead each one alone; the process's death is n engine deaths.
+// given) until each ends; the exit status is 1 if any failed. Two or more
+// share one connection to the controller (engine.Process): each has its
+// own id, namespace, queue and registration, the controller watches the
+// process as a whole, and the process's death is n engine deaths.
 func serveEngines(ctx context.Context, cfg engine.Config, n int, stderr io.Writer) int {
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	var mu sync.Mutex // serializes error lines
 	base := cfg
-	var prev <-chan struct{}
+	if n > 1 {
+		proc, err := engine.NewProcess(cfg.Connection, cfg.MaxFrame, cfg.MaxValue)
+		if err != nil {
+			fmt.Fprintln(stderr, "pxsh engine:", err)
+			return 1
+		}
+		base.Process = proc
+	}
 	for i := range n {
 		c := base
+		c.Slot = i
 		if base.ID >= 0 {
 			c.ID = base.ID + i
 		}
@@ -118,16 +127,6 @@ func serveEngines(ctx context.Context, cfg engine.Config, n int, stderr io.Write
 			fmt.Fprintln(stderr, "pxsh engine:", err)
 			return 1
 		}
-		if i > 0 {
-			// One registration at a time per process: the controller
-			// bounds handshakes pending per host.
-			select {
-			case <-prev:
-			case <-ctx.Done():
-			case <-time.After(2 * time.Second):
-			}
-		}
-		prev = e.Joined()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -39,17 +39,18 @@ const (
 	TPong                         // engine → hub: Ping (echoed)
 	TControl                      // client → hub: Control + body
 	TControlReply                 // hub → client: ControlReply + body
-	TShutdown                     // hub → engine: Shutdown
+	TShutdown                     // hub → engine: Shutdown; engine → hub on a shared connection: the engine leaves
 	TStarted                      // engine → hub → client: Started
 	TProbe                        // engine → hub: Ping (am I still registered?)
 	TProbeAck                     // hub → engine: Ping (echoed: yes)
 	TOutput                       // engine → hub → client: Output (+ body)
 	TReturn                       // engine → hub: Return (prefetched tasks handed back)
+	TMux                          // engine process ⇄ hub: [TMux][uvarint slot][payload] (SplitMux)
 	maxType
 )
 
 var typeNames = [...]string{"", "register", "registered", "hello", "welcome", "engine-event",
-	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack", "output", "return"}
+	"request", "result", "cancel", "ping", "pong", "control", "control-reply", "shutdown", "started", "probe", "probe-ack", "output", "return", "mux"}
 
 func (t Type) String() string {
 	if t > 0 && t < maxType {
@@ -343,6 +344,33 @@ type Return struct {
 // Shutdown asks an engine to exit.
 type Shutdown struct {
 	Reason string `cbor:"1,keyasint,omitempty"`
+}
+
+// MaxSlot bounds the slots of one shared connection (engines per
+// process).
+const MaxSlot = 1 << 20
+
+// MuxHeader returns the prefix of a frame sent for the engine in slot on
+// its process's shared connection: an engine process (pxsh engine
+// --count N) carries its N engines on one connection, and every frame
+// on it names the engine's slot (0..N-1, fixed for the process's life)
+// before the engine's own payload, so the peer routes it without
+// decoding the payload's header.
+func MuxHeader(slot int) []byte {
+	return binary.AppendUvarint([]byte{byte(TMux)}, uint64(slot))
+}
+
+// SplitMux splits a TMux frame payload into its slot and the engine's
+// payload, which aliases p.
+func SplitMux(p []byte) (slot int, payload []byte, err error) {
+	if len(p) < 2 || Type(p[0]) != TMux {
+		return 0, nil, fmt.Errorf("mux frame: %w", ErrShortFrame)
+	}
+	n, k := binary.Uvarint(p[1:])
+	if k <= 0 || n >= MaxSlot {
+		return 0, nil, errors.New("mux frame: bad slot")
+	}
+	return int(n), p[1+k:], nil
 }
 
 // Errors of the frame layout.
