@@ -7,26 +7,30 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 )
 
 // The bulk channel: every connection may add one TLS 1.3 connection over
-// TCP, to the listener's port number on TCP, that carries its large frames
-// (BulkMin bytes or more). One QUIC connection moves about 450 MB/s on
-// loopback, CPU-bound; TLS over TCP about 1,660 MB/s (see
-// docs/ARCHITECTURE.md). Order is kept by a marker: the sender writes a
-// bulkMarker length on the QUIC stream, then the frame on the TCP
-// connection; the reader, meeting the marker, reads the next frame from
-// TCP. Everything else stays on QUIC.
+// TCP, to the listener's port number on TCP. Once it is attached, each
+// side moves all its frames to it: one QUIC connection moves about 450
+// MB/s on loopback, CPU-bound, TLS over TCP about 1,660 MB/s, and a small
+// frame crosses TCP in a third of QUIC's time (quic-go hands each packet
+// through several goroutines and acknowledges in user space;
+// docs/PERFORMANCE.md). Order is kept by a marker: the sender writes a
+// bulkMarker length on the QUIC stream after its last frame there, then
+// every later frame on the TCP connection; the reader, meeting the
+// marker, reads only from TCP from then on. The QUIC connection stays:
+// it carries the close reason, and its packets (keep-alives) count as
+// hearing from the peer.
 //
 // The dialer opens it after the QUIC connection authenticated:
 //
-//	dialer   → listener  "pxsb" 1, then the 32-byte id of the QUIC connection
+//	dialer   → listener  "pxsb" 2, then the 32-byte id of the QUIC connection
 //	listener → dialer    32-byte random nonce
 //	dialer   → listener  HMAC-SHA256(key, "pxsh-bulk-v1" || nonce || TCP exporter || QUIC exporter)
 //	listener → dialer    status byte (0 ok, 1 refused)
@@ -35,18 +39,24 @@ import (
 // the QUIC connection's exporter, and the proof binds both sessions, so a
 // bulk channel joins only the connection whose key proof it repeats.
 const (
-	bulkHello   = "pxsb\x01"
+	bulkHello   = "pxsb\x02" // 2: every frame moves to the channel
 	bulkLabel   = "pxsh-bulk-v1"
 	bulkIDLabel = "pxsh bulk id"
 	bulkALPN    = "pxsh-bulk/1"
-	// bulkMarker, as a frame length on the QUIC stream, says the frame is
-	// on the bulk channel.
+	// bulkMarker, as a frame length on the QUIC stream, says that every
+	// later frame is on the bulk channel.
 	bulkMarker = 0xFFFFFFFF
 )
 
-// BulkMin is the smallest frame sent on the bulk channel when there is
-// one; smaller frames stay on QUIC, whose latency is lower.
+// BulkMin was the smallest frame sent on the bulk channel; since the
+// switch (every frame moves to the channel once it is attached) it only
+// names the size above which a frame is called large.
 const BulkMin = 256 << 10
+
+// bulkInlineMax is the largest frame a caller writes to the bulk channel
+// itself (when the socket's send queue is empty, such a write fits in the
+// socket's buffer at once).
+const bulkInlineMax = 8 << 10
 
 // bulkReadBuf is the bulk reader's buffer size.
 const bulkReadBuf = 256 << 10
@@ -72,6 +82,7 @@ func bulkMAC(key, nonce, tcpExp, quicExp []byte) []byte {
 type bulk struct {
 	tc *tls.Conn
 	br *bufio.Reader
+	sc syscall.RawConn // the socket, for sendIdle (nil: unknown)
 }
 
 // attachBulk makes b the connection's bulk channel: the writer may send
@@ -79,6 +90,9 @@ type bulk struct {
 // closes b when the connection closes, and the connection when b fails.
 func (c *conn) attachBulk(tc *tls.Conn) {
 	b := &bulk{tc: tc, br: bufio.NewReaderSize(tc, bulkReadBuf)}
+	if s, ok := tc.NetConn().(syscall.Conn); ok {
+		b.sc, _ = s.SyscallConn()
+	}
 	c.wmu.Lock()
 	c.bulk = b
 	c.wmu.Unlock()
@@ -86,46 +100,62 @@ func (c *conn) attachBulk(tc *tls.Conn) {
 	context.AfterFunc(c.qc.Context(), func() { tc.Close() })
 }
 
-// readBulk reads the frame a marker announced from the bulk channel. The
-// peer proved the key, so the buffer is allocated at the announced size
-// (at most the limit) at once.
-func (c *conn) readBulk() ([]byte, error) {
-	if c.rbulk == nil && c.noBulk {
+// switchToBulk follows the switch marker: the peer sends every later
+// frame on the bulk channel, so the reader reads only there from now on.
+func (c *conn) switchToBulk() ([]byte, error) {
+	if c.noBulk {
 		c.rerr = errors.New("read frame: a bulk marker on a connection without a bulk channel")
 		_ = c.close(codeBadFrame, "bulk marker without a bulk channel")
 		return nil, c.rerr
 	}
-	if c.rbulk == nil {
-		select {
-		case c.rbulk = <-c.bulkReady:
-		case <-c.qc.Context().Done():
-			return nil, fmt.Errorf("read frame: %w", c.cause(net.ErrClosed))
-		}
+	select {
+	case c.rbulk = <-c.bulkReady:
+	case <-c.qc.Context().Done():
+		return nil, fmt.Errorf("read frame: %w", c.cause(net.ErrClosed))
 	}
-	var hdr [frameHeaderLen]byte
-	if _, err := io.ReadFull(c.rbulk.br, hdr[:]); err != nil {
-		return nil, c.bulkFailed(err)
+	return c.readBulk()
+}
+
+// readBulk reads a frame from the bulk channel. The peer proved the key,
+// so a frame is allocated at its announced size (at most the limit).
+func (c *conn) readBulk() ([]byte, error) {
+	b, err := readFrame(c.rbulk.br, c.maxFrame, &c.rhdr)
+	switch {
+	case err == nil:
+		return b, nil
+	case err == errBulkMarker:
+		c.rerr = errors.New("read frame: a bulk marker on the bulk channel")
+		_ = c.close(codeBadFrame, "bulk marker on the bulk channel")
+		return nil, c.rerr
 	}
-	n := int(binary.BigEndian.Uint32(hdr[:]))
-	if n > c.maxFrame || n < 0 {
-		tooLarge := &frameTooLargeError{size: uint64(binary.BigEndian.Uint32(hdr[:])), limit: c.maxFrame}
+	if tooLarge, ok := errors.AsType[*frameTooLargeError](err); ok {
 		c.rerr = fmt.Errorf("read frame: %w", tooLarge)
 		_ = c.close(codeTooLarge, tooLarge.Error())
 		return nil, c.rerr
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(c.rbulk.br, buf); err != nil {
-		return nil, c.bulkFailed(unexpected(err))
-	}
-	return buf, nil
+	return nil, c.bulkFailed(err)
 }
 
-// bulkFailed closes the connection after its bulk channel failed: a frame
-// may be half read.
+// bulkCloseWait is how long a reader whose bulk channel ended waits for
+// the QUIC connection's close, which carries the reason: the peer closes
+// the channel when its connection closes, and the two may arrive in
+// either order.
+const bulkCloseWait = time.Second
+
+// bulkFailed reports the end of the bulk channel: the connection's close
+// reason when the connection closed, else a failure of the channel, after
+// which the connection is closed (a frame may be half read).
 func (c *conn) bulkFailed(err error) error {
-	err = fmt.Errorf("read frame: bulk channel: %w", c.cause(err))
-	_ = c.close(codeBadFrame, "bulk channel failed")
-	return err
+	t := time.NewTimer(bulkCloseWait)
+	defer t.Stop()
+	select {
+	case <-c.qc.Context().Done():
+		c.rerr = fmt.Errorf("read frame: %w", context.Cause(c.qc.Context()))
+	case <-t.C:
+		c.rerr = fmt.Errorf("read frame: bulk channel: %w", unexpected(err))
+		_ = c.close(codeBadFrame, "bulk channel failed")
+	}
+	return c.rerr
 }
 
 // BulkActive reports whether the connection has its bulk channel.

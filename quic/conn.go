@@ -31,7 +31,7 @@ type conn struct {
 	br    *bufio.Reader
 	rhdr  [frameHeaderLen]byte
 	rerr  error // sticky once the connection was closed for a bad frame
-	rbulk *bulk // the bulk channel, once the reader met a marker
+	rbulk *bulk // the bulk channel, once the reader met the switch marker
 
 	// The bulk channel (bulk.go): bulkReady hands it to the reader once.
 	bulkReady chan *bulk
@@ -54,6 +54,7 @@ type conn struct {
 	flushing bool      // the writer has work
 	werr     error     // sticky once a write failed
 	bulk     *bulk     // the bulk channel, when attached
+	switched bool      // the switch marker is queued: every frame goes on the bulk channel
 	limit    int       // bytes waiting beyond which the policy applies
 	policy   queuePolicy
 }
@@ -68,7 +69,8 @@ const (
 )
 
 // segment is a piece of the write queue: a copy we own, or a caller's
-// large part; bulk segments go to the bulk channel.
+// large part; bulk segments go to the bulk channel, the others to the
+// QUIC stream.
 type segment struct {
 	b    []byte
 	own  bool
@@ -99,12 +101,15 @@ func (c *conn) readFrame() ([]byte, error) {
 	if c.rerr != nil {
 		return nil, c.rerr
 	}
+	if c.rbulk != nil {
+		return c.readBulk()
+	}
 	b, err := readFrame(c.br, c.maxFrame, &c.rhdr)
 	if err == nil {
 		return b, nil
 	}
 	if err == errBulkMarker {
-		return c.readBulk()
+		return c.switchToBulk()
 	}
 	if tooLarge, ok := errors.AsType[*frameTooLargeError](err); ok {
 		c.rerr = fmt.Errorf("read frame: %w", tooLarge)
@@ -146,19 +151,18 @@ func (c *conn) write(urgent bool, parts [][]byte) error {
 	}
 	var hdr [frameHeaderLen]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	if c.bulk != nil {
+		return c.writeBulk(hdr[:], parts, size)
+	}
 	if c.tryInline(hdr[:], parts, size) {
 		return nil
 	}
-	if c.bulk != nil && n >= BulkMin {
-		c.queueBulk(hdr, parts, size)
-		return nil
-	}
-	c.appendSmall(hdr[:])
+	c.appendSmall(hdr[:], false)
 	for _, p := range parts {
 		if len(p) >= writeBufSize {
 			c.queue = append(c.queue, segment{b: p}) // large parts go out without a copy
 		} else {
-			c.appendSmall(p)
+			c.appendSmall(p, false)
 		}
 	}
 	c.queued += size
@@ -166,31 +170,31 @@ func (c *conn) write(urgent bool, parts [][]byte) error {
 	return nil
 }
 
-// queueBulk queues a frame for the bulk channel, and its marker on the
-// stream; c.wmu is held.
-func (c *conn) queueBulk(hdr [frameHeaderLen]byte, parts [][]byte, size int) {
-	var marker [frameHeaderLen]byte
-	binary.BigEndian.PutUint32(marker[:], bulkMarker)
-	c.appendSmall(marker[:])
-	// Small parts join the length in one copied segment (one TLS record);
-	// large ones go out without a copy.
-	head := append(make([]byte, 0, 256), hdr[:]...)
+// writeBulk sends a frame on the bulk channel: inline when that cannot
+// block, else through the writer. The first frame after the channel
+// attached is queued behind the switch marker, which tells the reader
+// that every later frame is on the bulk channel. c.wmu is held.
+func (c *conn) writeBulk(hdr []byte, parts [][]byte, size int) error {
+	if !c.switched {
+		var marker [frameHeaderLen]byte
+		binary.BigEndian.PutUint32(marker[:], bulkMarker)
+		c.appendSmall(marker[:], false)
+		c.queued += frameHeaderLen
+		c.switched = true
+	} else if done, err := c.tryInlineBulk(hdr, parts, size); done {
+		return err
+	}
+	c.appendSmall(hdr, true)
 	for _, p := range parts {
-		if len(p) < writeBufSize {
-			head = append(head, p...)
-			continue
+		if len(p) >= writeBufSize {
+			c.queue = append(c.queue, segment{b: p, bulk: true})
+		} else {
+			c.appendSmall(p, true)
 		}
-		if len(head) > 0 {
-			c.queue = append(c.queue, segment{b: head, bulk: true})
-			head = nil
-		}
-		c.queue = append(c.queue, segment{b: p, bulk: true})
 	}
-	if len(head) > 0 {
-		c.queue = append(c.queue, segment{b: head, bulk: true})
-	}
-	c.queued += size + frameHeaderLen
+	c.queued += size
 	c.kickWriter()
+	return nil
 }
 
 // kickWriter wakes the writer if it is idle; c.wmu is held.
@@ -220,6 +224,27 @@ func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
 	}
 	c.scratch = buf
 	return c.st.TryWriteAll(buf) == nil // quic-go copies buf
+}
+
+// tryInlineBulk writes a small frame to the bulk channel from the
+// caller's goroutine when nothing is queued or being written and the
+// socket's send queue is empty, so the write cannot block. It reports
+// whether it handled the frame, and the write's error. c.wmu is held.
+func (c *conn) tryInlineBulk(hdr []byte, parts [][]byte, size int) (bool, error) {
+	if c.flushing || len(c.queue) > 0 || size > bulkInlineMax || !c.bulk.sendIdle() {
+		return false, nil
+	}
+	buf := append(c.scratch[:0], hdr...)
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	c.scratch = buf
+	if _, err := c.bulk.tc.Write(buf); err != nil {
+		c.werr = c.writeErr(err)
+		c.wcond.Broadcast()
+		return true, c.werr
+	}
+	return true, nil
 }
 
 // admit applies the queue policy to a frame of size bytes; c.wmu is held.
@@ -257,9 +282,10 @@ func (c *conn) setQueueLimit(limit int, policy queuePolicy) {
 	c.wmu.Unlock()
 }
 
-// appendSmall copies b into the tail segment; c.wmu is held.
-func (c *conn) appendSmall(b []byte) {
-	if n := len(c.queue); n > 0 && c.queue[n-1].own {
+// appendSmall copies b into the tail segment, for the bulk channel or
+// the QUIC stream; c.wmu is held.
+func (c *conn) appendSmall(b []byte, bulk bool) {
+	if n := len(c.queue); n > 0 && c.queue[n-1].own && c.queue[n-1].bulk == bulk {
 		c.queue[n-1].b = append(c.queue[n-1].b, b...)
 		return
 	}
@@ -269,7 +295,7 @@ func (c *conn) appendSmall(b []byte) {
 	} else {
 		buf = make([]byte, 0, 512)
 	}
-	c.queue = append(c.queue, segment{b: append(buf, b...), own: true})
+	c.queue = append(c.queue, segment{b: append(buf, b...), own: true, bulk: bulk})
 }
 
 // writeLoop is the connection's writer: it writes queued segments until
