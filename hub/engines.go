@@ -258,9 +258,11 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 			h.deliver(t, frame, &out)
 		}
 	case t == nil && h.restoring:
-		// A result the crashed controller may not have recorded.
+		// A result the crashed controller may not have recorded; its
+		// client gets it only if it said it waits for it (engines send
+		// their recent results again, which the client may have).
 		h.recordResult(r, body)
-		if cl := h.clients[r.Client]; cl != nil {
+		if cl := h.clients[r.Client]; cl != nil && h.resumed[r.Client][r.MsgID] {
 			out.add(cl.conn, frame)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,11 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	}
 	if *cpuprofile != "" {
 		if stop, err := startProfile(*cpuprofile); err == nil {
+			defer stop()
+		}
+	}
+	if p := getenv("PXSH_TRACE"); p != "" {
+		if stop, err := startTrace(fmt.Sprintf("%s.engine.%d", p, os.Getpid())); err == nil {
 			defer stop()
 		}
 	}
@@ -276,4 +282,19 @@ func startProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// startTrace writes an execution trace (runtime/trace) to path until
+// stop; $PXSH_TRACE asks for one (for developers: goroutine wake-ups and
+// hand-offs on the message path, docs/PERFORMANCE.md).
+func startTrace(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
 }
