@@ -115,7 +115,7 @@ type Hub struct {
 	// resumed holds, while restoring, the tasks each resumed client said
 	// it waits for: the only results of unknown tasks worth sending it.
 	resumed map[string]map[string]bool
-	tick      chan struct{}
+	tick    chan struct{}
 	// stats are updated with atomics only (stats.go).
 	stats stats
 }
