@@ -133,6 +133,11 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer launcher.ForgetProcess(f.dir(), pid)
 	}
+	if p := os.Getenv("PXSH_TRACE"); p != "" {
+		if stop, err := startTrace(fmt.Sprintf("%s.controller.%d", p, os.Getpid())); err == nil {
+			defer stop()
+		}
+	}
 	h, err := hub.New(f.config(stderr))
 	if err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)
