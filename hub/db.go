@@ -80,8 +80,14 @@ func errOmitted(size int64) error {
 
 // recordSubmitted records a new task.
 func (h *Hub) recordSubmitted(t *task) {
-	h.stats.noteSubmitted(&t.req, t.body)
 	hdr, _ := protocol.MarshalValue(&t.req)
+	h.recordSubmittedHeader(t, hdr)
+}
+
+// recordSubmittedHeader records a new task whose request header, encoded,
+// is hdr (the forwarded frame's, when it is the same).
+func (h *Hub) recordSubmittedHeader(t *task, hdr []byte) {
+	h.stats.noteSubmitted(&t.req, t.body)
 	kind := "direct"
 	if t.balanced {
 		kind = "balanced"
