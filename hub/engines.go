@@ -299,8 +299,6 @@ func (h *Hub) engineRefused(e *engine, t *task, err error) {
 
 // engineStarted relays a started notice to the task's client.
 func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
-	h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
-	h.stats.dbWrites[1].Add(1)
 	h.mu.Lock()
 	var cl *client
 	t := h.tasks[m.MsgID]
@@ -318,6 +316,7 @@ func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 	h.mu.Unlock()
 	if record {
 		h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
+		h.stats.dbWrites[1].Add(1)
 	}
 	if cl != nil {
 		cl.conn.WriteFrame(frame)
