@@ -64,7 +64,7 @@ type Config struct {
 	// unlimited.
 	MaxAge time.Duration
 	// FlushInterval is the longest a write waits for its batch to be
-	// committed after the batch's first write; 0 means 2ms.
+	// committed after the batch's first write; 0 means 10ms.
 	FlushInterval time.Duration
 	// Logger receives write failures and culling reports; nil is silent.
 	Logger *slog.Logger
@@ -129,7 +129,7 @@ type DB struct {
 // its writer.
 func Open(cfg Config) (*DB, error) {
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 2 * time.Millisecond
+		cfg.FlushInterval = 10 * time.Millisecond
 	}
 	log := cfg.Logger
 	if log == nil {
