@@ -399,6 +399,9 @@ func (h *Hub) engineDied(e *engine, why string) {
 	}
 	e.tasks = nil
 	h.mu.Unlock()
+	// Clients learn that the engine left before its tasks' failures: one
+	// that sees an EngineError for it no longer lists it.
+	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: false, Engine: e.info})
 	out.flush()
 	h.log.Warn("engine died", "id", e.info.ID, "why", why, "tasks", len(fails))
 	e.conn.Close(uint64(protocol.CodeShutdown), "declared dead")
@@ -410,7 +413,6 @@ func (h *Hub) engineDied(e *engine, why string) {
 			Method:  string(t.req.Kind),
 		})
 	}
-	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: false, Engine: e.info})
 }
 
 // fail reports a task's failure to its client on the hub's behalf.
