@@ -54,10 +54,9 @@ const (
 const BulkMin = 256 << 10
 
 // bulkInlineMax is the largest frame a caller writes to the bulk channel
-// itself: when the socket's send queue is empty, a write of this size
-// fits in the socket's buffer at once (Linux never shrinks a TCP send
-// buffer below about 4.5 KiB), so it cannot block.
-const bulkInlineMax = 4 << 10
+// itself (when the socket's send queue is empty, such a write fits in the
+// socket's buffer at once).
+const bulkInlineMax = 8 << 10
 
 // bulkReadBuf is the bulk reader's buffer size.
 const bulkReadBuf = 256 << 10
