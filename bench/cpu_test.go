@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"testing"
 	"time"
 )
 
@@ -80,4 +82,39 @@ func procCPU(pid string) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * clockTick
+}
+
+// cpuMark is the CPU time used so far by this process (the controller
+// and the client of the benchmarks) and by its child processes (the
+// engines), read from /proc; ok is false where there is none.
+type cpuMark struct {
+	self, children time.Duration
+	ok             bool
+}
+
+func markCPU() cpuMark {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return cpuMark{}
+	}
+	m := cpuMark{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	for role, d := range cpuByRole() {
+		if role != "client" {
+			m.children += d
+			m.ok = true
+		}
+	}
+	return m
+}
+
+// reportCPU reports the CPU time per operation since m for the test
+// process and the engines: on a shared, loaded machine a steadier figure
+// than wall-clock time.
+func reportCPU(b *testing.B, m cpuMark, ops int) {
+	now := markCPU()
+	if !m.ok || !now.ok || ops == 0 {
+		return
+	}
+	b.ReportMetric(us((now.self-m.self)/time.Duration(ops)), "hub+client-cpu-µs/op")
+	b.ReportMetric(us((now.children-m.children)/time.Duration(ops)), "engine-cpu-µs/op")
 }

@@ -22,7 +22,11 @@ func BenchmarkApplySyncBreakdown(b *testing.B) {
 	v := cl.View(0)
 	const n = 3000
 	var in, queue, run, back, total []time.Duration
+	var m cpuMark
 	for i := range n + n/10 {
+		if i == n/10 {
+			m = markCPU()
+		}
 		t0 := time.Now()
 		ar, err := v.ApplyAsync("lambda: None")
 		if err != nil {
@@ -42,6 +46,7 @@ func BenchmarkApplySyncBreakdown(b *testing.B) {
 		back = append(back, time.Duration(t1.UnixNano()-r.Completed))
 		total = append(total, t1.Sub(t0))
 	}
+	reportCPU(b, m, n)
 	med := func(ds []time.Duration) float64 { s := slices.Clone(ds); slices.Sort(s); return us(s[len(s)/2]) }
 	b.ReportMetric(med(total), "total-µs")
 	b.ReportMetric(med(in), "in-µs")

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -240,25 +241,34 @@ func (in *Interp) stream(thread *starlark.Thread, req *protocol.Request, out *ou
 	if every <= 0 {
 		every = DefaultOutputInterval
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if s := out.unsent(); s != "" {
-					o := head
-					o.Stdout = s
-					send(o, nil)
-				}
-			}
+	// A timer, not a goroutine per task: a short task ends before it
+	// fires and costs no hand-off. Flushes run under mu, so none runs
+	// after the returned stop.
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	flush := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { close(stop); <-done }
+		if s := out.unsent(); s != "" {
+			o := head
+			o.Stdout = s
+			send(o, nil)
+		}
+		t.Reset(every)
+	}
+	mu.Lock()
+	t = time.AfterFunc(every, flush)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // publishData implements publish_data(dict): the task's client sees the

@@ -163,6 +163,10 @@ func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh sha
 		wire = &w
 	}
 	hdr, herr := protocol.Marshal(protocol.TRequest, wire, nil)
+	var recHdr []byte // the recorded header: the wire's, unless it differs
+	if herr == nil && wire == r && t.req.BodyOf == "" {
+		_, recHdr, _, _ = protocol.Split(hdr)
+	}
 	var tooLarge error
 	h.mu.Lock()
 	e := h.engines[r.Engine]
@@ -171,7 +175,11 @@ func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh sha
 		e.tasks[r.MsgID] = t
 		tooLarge = e.fits("the "+string(r.Kind)+" request", len(hdr)+len(body)) // a shared body too: the engine decodes it whole
 	}
-	h.recordSubmitted(t)
+	if recHdr != nil {
+		h.recordSubmittedHeader(t, recHdr)
+	} else {
+		h.recordSubmitted(t)
+	}
 	h.mu.Unlock()
 	if e == nil {
 		h.fail(t, r.Engine, &protocol.RemoteError{

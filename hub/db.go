@@ -85,9 +85,15 @@ func errOmitted(size int64) error {
 
 // recordSubmitted records a new task.
 func (h *Hub) recordSubmitted(t *task) {
+	hdr, _ := protocol.MarshalValue(&t.req)
+	h.recordSubmittedHeader(t, hdr)
+}
+
+// recordSubmittedHeader records a new task whose request header, encoded,
+// is hdr (the forwarded frame's, when it is the same).
+func (h *Hub) recordSubmittedHeader(t *task, hdr []byte) {
 	h.stats.noteSubmitted(&t.req, t.body)
 	h.stats.bytesIn.Add(uint64(t.streamed))
-	hdr, _ := protocol.MarshalValue(&t.req)
 	stored := storedRequest(recordedBody(t))
 	if t.streamed > 0 && t.req.BodyOf == "" {
 		stored = omittedMarker(t.streamed)

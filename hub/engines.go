@@ -285,9 +285,11 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 			h.deliver(t, frame, &out)
 		}
 	case t == nil && h.restoring:
-		// A result the crashed controller may not have recorded.
+		// A result the crashed controller may not have recorded; its
+		// client gets it only if it said it waits for it (engines send
+		// their recent results again, which the client may have).
 		h.recordResult(r, body)
-		if cl := h.clients[r.Client]; cl != nil {
+		if cl := h.clients[r.Client]; cl != nil && h.resumed[r.Client][r.MsgID] {
 			out.add(cl.conn, frame)
 		}
 	}
@@ -324,8 +326,6 @@ func (h *Hub) engineRefused(e *engine, t *task, err error) {
 
 // engineStarted relays a started notice to the task's client.
 func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
-	h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
-	h.stats.dbWrites[1].Add(1)
 	h.mu.Lock()
 	var cl *client
 	t := h.tasks[m.MsgID]
@@ -343,6 +343,7 @@ func (h *Hub) engineStarted(m *protocol.Started, frame []byte) {
 	h.mu.Unlock()
 	if record {
 		h.db.Started(m.MsgID, m.Engine, unixTime(m.At))
+		h.stats.dbWrites[1].Add(1)
 	}
 	if cl != nil {
 		cl.conn.WriteFrame(frame)
@@ -436,6 +437,9 @@ func (h *Hub) engineDied(e *engine, why string) {
 	}
 	e.tasks = nil
 	h.mu.Unlock()
+	// Clients learn that the engine left before its tasks' failures: one
+	// that sees an EngineError for it no longer lists it.
+	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: false, Engine: e.info})
 	out.flush()
 	h.log.Warn("engine died", "id", e.info.ID, "why", why, "tasks", len(fails))
 	e.conn.Close(uint64(protocol.CodeShutdown), "declared dead")
@@ -447,7 +451,6 @@ func (h *Hub) engineDied(e *engine, why string) {
 			Method:  string(t.req.Kind),
 		})
 	}
-	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: false, Engine: e.info})
 }
 
 // fail reports a task's failure to its client on the hub's behalf.

@@ -115,7 +115,10 @@ type Hub struct {
 	lastID  int
 	// restoring is set while restored tasks wait for their engines.
 	restoring bool
-	tick      chan struct{}
+	// resumed holds, while restoring, the tasks each resumed client said
+	// it waits for: the only results of unknown tasks worth sending it.
+	resumed map[string]map[string]bool
+	tick    chan struct{}
 	// stats are updated with atomics only (stats.go).
 	stats stats
 }

@@ -122,6 +122,10 @@ func (h *Hub) delivered(clientID string, pending []string) {
 	for _, id := range pending {
 		waiting[id] = true
 	}
+	if h.resumed == nil {
+		h.resumed = map[string]map[string]bool{}
+	}
+	h.resumed[clientID] = waiting
 	n := 0
 	for id, t := range h.tasks {
 		if !t.restored || t.claimed || t.client != clientID || waiting[id] {
@@ -152,7 +156,7 @@ func (h *Hub) settle() {
 	var out outbox
 	var lost []*task
 	h.mu.Lock()
-	h.restoring = false
+	h.restoring, h.resumed = false, nil
 	for id, t := range h.tasks {
 		if !t.restored || t.claimed {
 			continue

@@ -219,8 +219,9 @@ func (h *Hub) streamResult(e *engine, r *protocol.Result, head []byte, body *qui
 			deliver(t)
 		}
 	case t == nil && h.restoring:
+		// As engineResult: its client gets it only if it waits for it.
 		record = true
-		if cl := h.clients[r.Client]; cl != nil {
+		if cl := h.clients[r.Client]; cl != nil && h.resumed[r.Client][r.MsgID] {
 			to = append(to, cl.conn)
 		}
 	}

@@ -107,13 +107,12 @@ func controllerMain(ctx context.Context, args []string, stderr io.Writer) int {
 	var f controllerFlags
 	f.register(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` until the controller stops (for developers)")
+	traceFile := fs.String("trace", "", "write an execution trace to `file` until the controller stops (for developers)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *cpuprofile != "" && !f.daemonize {
-		if stop, err := startProfile(*cpuprofile); err == nil {
-			defer stop()
-		}
+	if !f.daemonize { // the daemon, run with the same flags, writes them
+		defer startDiagnostics(*cpuprofile, *traceFile)()
 	}
 	if err := profile.Ensure(f.dir()); err != nil {
 		fmt.Fprintln(stderr, "pxsh controller:", err)

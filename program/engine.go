@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	wait := fs.Duration("wait", 60*time.Second, "how long to wait for the connection file and controller")
 	verbose := fs.Bool("verbose", false, "log events to stderr")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` (for developers)")
+	traceFile := fs.String("trace", "", "write an execution trace to `file` (for developers)")
 	allow := fs.String("allow", "", "host `capabilities` tasks get: sh, env, fs=ROOT:ROOT (comma-separated; default none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -62,11 +64,7 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		// wake-ups per message.
 		runtime.GOMAXPROCS(1)
 	}
-	if *cpuprofile != "" {
-		if stop, err := startProfile(*cpuprofile); err == nil {
-			defer stop()
-		}
-	}
+	defer startDiagnostics(*cpuprofile, *traceFile)()
 	if *file == "" {
 		*file = profile.ConnectionPath(profile.Dir(profile.Root(getenv), *prof), true)
 	}
@@ -276,4 +274,41 @@ func startProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// startDiagnostics starts the developers' diagnostics a command's flags
+// ask for (--cpuprofile, --trace; "" for none) and returns what stops
+// them. A file that cannot be created is skipped.
+func startDiagnostics(cpuprofile, tracePath string) (stop func()) {
+	var stops []func()
+	if cpuprofile != "" {
+		if s, err := startProfile(cpuprofile); err == nil {
+			stops = append(stops, s)
+		}
+	}
+	if tracePath != "" {
+		if s, err := startTrace(tracePath); err == nil {
+			stops = append(stops, s)
+		}
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}
+
+// startTrace writes an execution trace (runtime/trace) to path until
+// stop (for developers: goroutine wake-ups and hand-offs on the message
+// path, docs/PERFORMANCE.md).
+func startTrace(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
 }

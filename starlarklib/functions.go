@@ -187,6 +187,34 @@ func checkName(kind, name string) error {
 // (or "def __pxsh_wrap(...): return (<lambda>)" on the lambda's line),
 // padded so that the function's lines are those of f.File.
 func (ns *Namespace) wrapper(f *protocol.Function) (*starlark.Program, error) {
+	// The wrapper depends only on these fields: a function shipped again
+	// (every call of a loop) skips parsing and rewriting its source.
+	in := inputKey(f)
+	if prog, ok := ns.progs[in]; ok {
+		return prog, nil
+	}
+	prog, err := ns.buildWrapper(f)
+	if err == nil {
+		ns.progs[in] = prog
+	}
+	return prog, err
+}
+
+// inputKey is the cache key of the wrapper of f, from what builds it.
+func inputKey(f *protocol.Function) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "in\x00%s\x00%s\x00%d\x00%d\x00%s", f.File, f.Name, f.Line, len(f.Source), f.Source)
+	for _, bs := range [][]protocol.Binding{f.Free, f.Defaults} {
+		h.Write([]byte{0})
+		for _, b := range bs {
+			fmt.Fprintf(h, "%s\x00", b.Name)
+		}
+	}
+	return string(h.Sum(nil))
+}
+
+// buildWrapper parses f's source and compiles its wrapper (see wrapper).
+func (ns *Namespace) buildWrapper(f *protocol.Function) (*starlark.Program, error) {
 	var params []string
 	for _, b := range f.Free {
 		if err := checkName("free variable", b.Name); err != nil {

@@ -64,7 +64,7 @@ type Config struct {
 	// unlimited.
 	MaxAge time.Duration
 	// FlushInterval is the longest a write waits for its batch to be
-	// committed after the batch's first write; 0 means 2ms.
+	// committed after the batch's first write; 0 means 10ms.
 	FlushInterval time.Duration
 	// Logger receives write failures and culling reports; nil is silent.
 	Logger *slog.Logger
@@ -115,6 +115,7 @@ type DB struct {
 	log     *slog.Logger
 	cfg     Config
 	ops     chan op
+	urgent  chan struct{} // a call waits: the writer commits without its batching sleep
 	done    chan struct{} // closed when the writer has exited
 	mu      sync.RWMutex  // guards closed against sends on ops
 	closed  bool
@@ -128,7 +129,7 @@ type DB struct {
 // its writer.
 func Open(cfg Config) (*DB, error) {
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 2 * time.Millisecond
+		cfg.FlushInterval = 10 * time.Millisecond
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -199,7 +200,7 @@ func Open(cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		sql: sdb, wconn: wconn, log: log, cfg: cfg, blobDir: blobDirOf(cfg.Path, memory || cfg.noBlobs),
-		ops: make(chan op, queueSize), done: make(chan struct{}),
+		ops: make(chan op, queueSize), urgent: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	// The writer runs inside Raw for its whole life, holding the write
 	// connection and using the driver directly.
@@ -385,6 +386,10 @@ func (db *DB) call(ctx context.Context, o op) error {
 	case <-ctx.Done():
 		db.mu.RUnlock()
 		return ctx.Err()
+	}
+	select { // cut the writer's batching sleep short
+	case db.urgent <- struct{}{}:
+	default:
 	}
 	select {
 	case err := <-o.reply:

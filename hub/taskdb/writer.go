@@ -164,14 +164,20 @@ func (w *writer) closeStmts() {
 	}
 }
 
-// collect gathers a batch starting with first, for at most FlushInterval,
-// and reports whether the queue was closed.
+// collect gathers a batch starting with first and reports whether the
+// queue was closed. It sleeps for FlushInterval, unless a call is waiting,
+// then takes what was queued meanwhile: writers queue without waking it,
+// so a batch costs one wake-up, not one per write.
 func (w *writer) collect(first op, timer *time.Timer) (closing bool) {
 	if !w.add(first) {
 		return false
 	}
 	timer.Reset(w.cfg.FlushInterval)
 	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-w.db.urgent:
+	}
 	for len(w.batch) < maxBatch {
 		select {
 		case o, ok := <-w.db.ops:
@@ -181,7 +187,7 @@ func (w *writer) collect(first op, timer *time.Timer) (closing bool) {
 			if !w.add(o) {
 				return false
 			}
-		case <-timer.C:
+		default:
 			return false
 		}
 	}

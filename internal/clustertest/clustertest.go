@@ -162,6 +162,9 @@ func (c *Cluster) StartEngine(id int, extra ...string) *exec.Cmd {
 	if p := os.Getenv("PXSH_ENGINE_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", fmt.Sprintf("%s.%d", p, id))
 	}
+	if p := os.Getenv("PXSH_ENGINE_TRACE"); p != "" {
+		args = append(args, "--trace", fmt.Sprintf("%s.%d", p, id))
+	}
 	cmd := exec.Command(Binary(c.t), args...)
 	log := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
