@@ -327,6 +327,9 @@ func (e *Engine) register(ctx context.Context, resume bool) (link, error) {
 	if r.MaxFrame > 0 && r.MaxFrame < e.maxFrame {
 		e.maxFrame = r.MaxFrame
 	}
+	if e.cfg.Process != nil {
+		e.maxFrame -= len(protocol.MuxHeader(e.cfg.Slot)) // every frame carries it
+	}
 	e.maxValue = e.cfg.MaxValue
 	if r.MaxValue > 0 && r.MaxValue < e.maxValue {
 		e.maxValue = r.MaxValue

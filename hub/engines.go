@@ -128,7 +128,7 @@ func (h *Hub) register(c *link, r *protocol.Register) (*engine, outbox, error) {
 				return nil, nil, fmt.Errorf("register: engine id %d: %w", id, errIDInUse)
 			}
 			old.conn.Close(uint64(protocol.CodeReplaced), "engine reconnected")
-			old.conn, old.lastSeen, old.maxFrame, old.maxValue = c, time.Now(), r.MaxFrame, r.MaxValue
+			old.conn, old.lastSeen, old.maxFrame, old.maxValue = c, time.Now(), c.frameRoom(r.MaxFrame), r.MaxValue
 			drop = h.stale(old, r.Tasks)
 			if err := welcome(old); err != nil {
 				return nil, nil, err
@@ -149,7 +149,7 @@ func (h *Hub) register(c *link, r *protocol.Register) (*engine, outbox, error) {
 		conn:     c,
 		lastSeen: time.Now(),
 		tasks:    map[string]*task{},
-		maxFrame: r.MaxFrame,
+		maxFrame: c.frameRoom(r.MaxFrame),
 		maxValue: r.MaxValue,
 	}
 	h.engines[id] = e

@@ -31,6 +31,16 @@ type link struct {
 
 func ownLink(c *quic.Conn) *link { return &link{c: c} }
 
+// frameRoom is how much of an engine's frame limit n (0: unknown) is
+// left for the engine's own frame: on a shared connection the slot's
+// prefix takes the rest.
+func (l *link) frameRoom(n int) int {
+	if n <= len(l.pre) {
+		return n
+	}
+	return n - len(l.pre)
+}
+
 // WriteFrame queues a frame for the engine.
 func (l *link) WriteFrame(parts ...[]byte) error {
 	if l.pre == nil {
