@@ -35,11 +35,11 @@ type conn struct {
 	framesReady chan *bulk // hands the frame channel to the reader
 	rswitched   bool       // the reader met the switch marker
 	quicExp     []byte     // the QUIC session's exporter, which names them
-	noBulk   bool   // no bulk channel will attach
-	maxValue int64  // bound of a streamed body
-	in       inStreams
-	outID    uint64    // the last stream id sent; under wmu
-	bq       bulkQueue // the bulk channel's writer's jobs
+	noBulk      bool       // no bulk channel will attach
+	maxValue    int64      // bound of a streamed body
+	in          inStreams
+	outID       uint64    // the last stream id sent; under wmu
+	bq          bulkQueue // the bulk channel's writer's jobs
 
 	// Write side: callers queue frames and return; the connection's one
 	// writer goroutine writes the queue, so frames queued while it writes
@@ -88,13 +88,13 @@ const DefaultMaxQueued = 32 << 20
 
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
 	c := &conn{
-		qc:       qc,
-		st:       st,
-		maxFrame: cfg.MaxFrame,
+		qc:          qc,
+		st:          st,
+		maxFrame:    cfg.MaxFrame,
 		kick:        make(chan struct{}, 1),
 		framesReady: make(chan *bulk, 1),
 		limit:       DefaultMaxQueued,
-		maxValue: cfg.MaxValue,
+		maxValue:    cfg.MaxValue,
 	}
 	if c.maxValue <= 0 {
 		c.maxValue = DefaultMaxValue
