@@ -213,7 +213,7 @@ func (c *conn) enqueue(prefix []byte, parts [][]byte, size int) {
 	c.appendSmall(prefix)
 	for _, p := range parts {
 		if len(p) >= writeBufSize {
-			c.queue = append(c.queue, segment{b: p, frames: c.switched}) // large parts go out without a copy
+			c.push(segment{b: p}) // large parts go out without a copy
 		} else {
 			c.appendSmall(p)
 		}
@@ -310,7 +310,14 @@ func (c *conn) appendSmall(b []byte) {
 	} else {
 		buf = make([]byte, 0, 512)
 	}
-	c.queue = append(c.queue, segment{b: append(buf, b...), own: true, frames: c.switched})
+	c.push(segment{b: append(buf, b...), own: true})
+}
+
+// push appends s to the queue, for the frame channel once the switch
+// marker is queued; c.wmu is held.
+func (c *conn) push(s segment) {
+	s.frames = c.switched
+	c.queue = append(c.queue, s)
 }
 
 // writeLoop is the connection's writer: it writes queued segments until

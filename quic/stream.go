@@ -545,7 +545,7 @@ func (c *conn) enqueueChunk(prefix, data []byte) {
 	c.appendSmall(prefix)
 	c.queue[len(c.queue)-1].chunk += len(prefix)
 	if len(data) >= writeBufSize {
-		c.queue = append(c.queue, segment{b: data, chunk: len(data)}) // without a copy
+		c.push(segment{b: data, chunk: len(data)}) // without a copy
 	} else {
 		c.appendSmall(data)
 		c.queue[len(c.queue)-1].chunk += len(data)

@@ -2,6 +2,7 @@ package quic
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -172,5 +173,63 @@ func BenchmarkRoundTripChannels(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A body that started on QUIC, chunk frames between the frames, goes on
+// whole when the frame channel attaches in its middle and the writer
+// switches: its later chunk frames follow on the channel, with the frames
+// written after the switch.
+func TestSwitchInTheMiddleOfABody(t *testing.T) {
+	key := testKey(t)
+	srv := startServer(t, Config{Key: key})
+	client := srv.dial(t, Config{Key: key, NoBulk: true})
+	served := srv.accept(t)
+	big := make([]byte, 8<<20)
+	for i := range big {
+		big[i] = byte(i / 4093)
+	}
+	if err := served.WriteStream([]byte("head"), NewBody(big)); err != nil {
+		t.Fatal(err)
+	}
+	var body *Body
+	within(t, "head", func() {
+		head, b, err := client.ReadStream()
+		if err != nil || string(head) != "head" || b == nil {
+			t.Fatalf("head %q, body %v, %v", head, b != nil, err)
+		}
+		body = b
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := dialBulkLocal(ctx, client.impl, chanFrames, srv.addr(), srv.id.Fingerprint, key); err != nil {
+		t.Fatal(err)
+	}
+	waitFrames(t, served)
+	if err := served.WriteFrame([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "the body, then the frame", func() {
+		got := make(chan error, 1)
+		go func() {
+			b, err := body.Bytes()
+			if err == nil && !bytes.Equal(b, big) {
+				err = fmt.Errorf("%d bytes differ from the %d sent", len(b), len(big))
+			}
+			got <- err
+		}()
+		// The reader hands the chunk frames to the body on its way; the
+		// frame may pass the body's later chunks.
+		p, err := client.ReadFrame()
+		if err != nil || string(p) != "after" {
+			t.Errorf("frame written after the switch: %q, %v", p, err)
+		}
+		go client.ReadFrame() // reads the rest of the chunks, then waits for the end
+		if err := <-got; err != nil {
+			t.Errorf("body: %v", err)
+		}
+	})
+	if !served.impl.switched || !client.impl.rswitched {
+		t.Error("no switch")
 	}
 }
