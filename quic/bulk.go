@@ -11,38 +11,66 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 )
 
-// The bulk channel: every connection may add one TLS 1.3 connection over
-// TCP, to the listener's port number on TCP, that carries its large frames
-// (BulkMin bytes or more). One QUIC connection moves about 450 MB/s on
-// loopback, CPU-bound; TLS over TCP about 1,660 MB/s (see
-// docs/ARCHITECTURE.md). It carries the chunks of streamed bodies
-// (stream.go), whose heads keep their order on the QUIC stream; a plain
-// frame of BulkMin bytes or more travels as a stream that the reader
-// assembles. Everything else stays on QUIC.
+// Side channels: every connection may add two stream connections beside
+// its QUIC connection, to the listener's port number on TCP (TLS 1.3), or
+// for a peer on the same host a Unix socket (bulk_local.go):
 //
-// The dialer opens it after the QUIC connection authenticated:
+//   - the frame channel (chanFrames) carries every frame once it is
+//     attached: the writer puts a switch marker on the QUIC stream after
+//     its last frame there and writes all later frames on the channel;
+//     the reader, meeting the marker, reads only the channel from then
+//     on. A small frame crosses TCP or a Unix socket in a third of
+//     QUIC's time (quic-go hands each packet through several goroutines
+//     and acknowledges in user space; docs/PERFORMANCE.md). The QUIC
+//     connection stays: its handshake names both channels, its close
+//     reason ends them, and its keep-alives are the liveness signal.
+//   - the bulk channel (chanBulk) carries the chunks of streamed bodies
+//     (stream.go), whose heads keep their order among the frames; a
+//     plain frame of BulkMin bytes or more travels as a stream that the
+//     reader assembles. One QUIC connection moves about 450 MB/s on
+//     loopback, CPU-bound; TLS over TCP about 1,660 MB/s (see
+//     docs/ARCHITECTURE.md). Because bodies have a channel of their own,
+//     a frame never waits behind a body's bytes.
 //
-//	dialer   → listener  "pxsb" 1, then the 32-byte id of the QUIC connection
+// Either channel may be missing (no TCP port, a refusal): frames then
+// stay on QUIC, and chunks travel between them on the frame stream.
+//
+// The dialer opens each after the QUIC connection authenticated:
+//
+//	dialer   → listener  "pxsb" 2, the 32-byte id of the QUIC connection, the channel's kind byte
 //	listener → dialer    32-byte random nonce
-//	dialer   → listener  HMAC-SHA256(key, "pxsh-bulk-v1" || nonce || TCP exporter || QUIC exporter)
+//	dialer   → listener  HMAC-SHA256(key, "pxsh-bulk-v1" || nonce || TCP exporter || QUIC exporter || kind)
 //	listener → dialer    status byte (0 ok, 1 refused)
 //
 // The TLS session pins the same certificate as QUIC; the id is a hash of
 // the QUIC connection's exporter, and the proof binds both sessions, so a
-// bulk channel joins only the connection whose key proof it repeats.
+// channel joins only the connection whose key proof it repeats, once per
+// kind.
 const (
-	bulkHello   = "pxsb\x01"
+	bulkHello   = "pxsb\x02"
 	bulkLabel   = "pxsh-bulk-v1"
 	bulkIDLabel = "pxsh bulk id"
 	bulkALPN    = "pxsh-bulk/1"
 )
 
-// BulkMin is the smallest frame sent on the bulk channel when there is
-// one; smaller frames stay on QUIC, whose latency is lower.
+// The kinds of side channel.
+const (
+	chanBulk   byte = 0 // chunks of streamed bodies
+	chanFrames byte = 1 // every frame, after the switch
+)
+
+// BulkMin is the smallest frame sent as a stream on the bulk channel when
+// there is one.
 const BulkMin = 256 << 10
+
+// inlineChanMax is the largest frame a caller writes to the frame channel
+// itself (when the socket's send queue is empty, such a write fits in the
+// socket's buffer at once).
+const inlineChanMax = 8 << 10
 
 // bulkReadBuf is the bulk reader's buffer size.
 const bulkReadBuf = 256 << 10
@@ -55,37 +83,63 @@ func bulkIDOf(quicExporter []byte) []byte {
 	return h.Sum(nil)
 }
 
-func bulkMAC(key, nonce, tcpExp, quicExp []byte) []byte {
+func bulkMAC(key, nonce, tcpExp, quicExp []byte, kind byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(bulkLabel))
 	m.Write(nonce)
 	m.Write(tcpExp)
 	m.Write(quicExp)
+	m.Write([]byte{kind})
 	return m.Sum(nil)
 }
 
-// bulk is a connection's bulk channel: TLS over TCP, or for a peer on
-// the same host a Unix socket (bulk_local.go).
+// bulk is one of a connection's side channels: TLS over TCP, or for a
+// peer on the same host a Unix socket (bulk_local.go).
 type bulk struct {
 	nc    net.Conn
 	br    *bufio.Reader
-	local bool // the Unix socket
+	local bool            // the Unix socket
+	sc    syscall.RawConn // the socket, for sendIdle (nil: unknown)
 }
 
-// attachBulk makes b the connection's bulk channel: the writer may send
-// large frames on it from now on, and the reader finds them there. It
-// closes b when the connection closes, and the connection when b fails.
-func (c *conn) attachBulk(nc net.Conn) {
+func newBulk(nc net.Conn) *bulk {
 	_, local := nc.(*net.UnixConn)
 	b := &bulk{nc: nc, br: bufio.NewReaderSize(nc, bulkReadBuf), local: local}
+	raw := nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if s, ok := raw.(syscall.Conn); ok {
+		b.sc, _ = s.SyscallConn()
+	}
+	return b
+}
+
+// attach makes nc the connection's side channel of the given kind. It
+// closes nc when the connection closes; the connection closes when a
+// channel fails. It reports false when the connection has that kind of
+// channel already.
+func (c *conn) attach(kind byte, nc net.Conn) bool {
+	b := newBulk(nc)
 	c.wmu.Lock()
-	c.bulk = b
+	switch {
+	case kind == chanBulk && c.bulk == nil:
+		c.bulk = b
+	case kind == chanFrames && c.frames == nil:
+		c.frames = b
+	default:
+		c.wmu.Unlock()
+		return false
+	}
 	c.wmu.Unlock()
-	c.bulkOnce.Do(func() {
+	if kind == chanBulk {
 		go c.readChunks(b)
 		go c.bulkLoop(b)
-	})
+	} else {
+		c.framesReady <- b // buffered: attached once
+	}
 	context.AfterFunc(c.qc.Context(), func() { nc.Close() })
+	return true
 }
 
 // BulkActive reports whether the connection has its bulk channel.
@@ -95,9 +149,10 @@ func (c *Conn) BulkActive() bool {
 	return c.impl.bulk != nil
 }
 
-// dialBulk opens the bulk channel of c to addr's TCP port and attaches it;
-// a failure leaves c on QUIC alone (and is returned for the log).
-func dialBulk(ctx context.Context, c *conn, addr string, tlsConf *tls.Config, key []byte) error {
+// dialBulk opens the side channel of c of the given kind to addr's TCP
+// port and attaches it; a failure leaves c without it (and is returned
+// for the log).
+func dialBulk(ctx context.Context, c *conn, kind byte, addr string, tlsConf *tls.Config, key []byte) error {
 	quicExp, err := exporterOf(c.qc)
 	if err != nil {
 		return err
@@ -114,7 +169,7 @@ func dialBulk(ctx context.Context, c *conn, addr string, tlsConf *tls.Config, ke
 		tc.SetDeadline(dl)
 	}
 	fail := func(err error) error { tc.Close(); return err }
-	if _, err := tc.Write(append([]byte(bulkHello), bulkIDOf(quicExp)...)); err != nil {
+	if _, err := tc.Write(append(append([]byte(bulkHello), bulkIDOf(quicExp)...), kind)); err != nil {
 		return fail(err)
 	}
 	nonce := make([]byte, nonceLen)
@@ -126,7 +181,7 @@ func dialBulk(ctx context.Context, c *conn, addr string, tlsConf *tls.Config, ke
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := tc.Write(bulkMAC(key, nonce, tcpExp, quicExp)); err != nil {
+	if _, err := tc.Write(bulkMAC(key, nonce, tcpExp, quicExp, kind)); err != nil {
 		return fail(err)
 	}
 	var status [1]byte
@@ -137,7 +192,7 @@ func dialBulk(ctx context.Context, c *conn, addr string, tlsConf *tls.Config, ke
 		return fail(fmt.Errorf("%w: bulk channel refused", ErrAuth))
 	}
 	tc.SetDeadline(time.Time{})
-	c.attachBulk(tc)
+	c.attach(kind, tc)
 	return nil
 }
 
@@ -150,12 +205,13 @@ func (l *listener) serveBulk(nc net.Conn) error {
 	if err := tc.Handshake(); err != nil {
 		return fmt.Errorf("bulk handshake: %w", err)
 	}
-	hello := make([]byte, len(bulkHello)+sha256.Size)
+	hello := make([]byte, len(bulkHello)+sha256.Size+1)
 	if _, err := io.ReadFull(tc, hello); err != nil {
 		return fmt.Errorf("read bulk hello: %w", err)
 	}
-	if string(hello[:len(bulkHello)]) != bulkHello {
-		return errors.New("read bulk hello: bad hello")
+	id, kind, err := parseHello(hello, bulkHello)
+	if err != nil {
+		return err
 	}
 	nonce := make([]byte, nonceLen)
 	if _, err := rand.Read(nonce); err != nil {
@@ -173,20 +229,39 @@ func (l *listener) serveBulk(nc net.Conn) error {
 	if err != nil {
 		return err
 	}
-	c := l.bulkConn(string(hello[len(bulkHello):]), deadline)
-	if c == nil || !hmac.Equal(got, bulkMAC(l.cfg.Key, nonce, tcpExp, c.quicExp)) {
+	c := l.bulkConn(id, deadline)
+	if c == nil || !hmac.Equal(got, bulkMAC(l.cfg.Key, nonce, tcpExp, c.quicExp, kind)) {
 		tc.Write([]byte{statusRefuse})
 		return errWrongKey
 	}
-	l.mu.Lock()
-	delete(l.bulkWait, string(hello[len(bulkHello):]))
-	l.mu.Unlock()
-	tc.SetDeadline(time.Time{})
-	if _, err := tc.Write([]byte{statusOK}); err != nil {
+	return acceptChannel(c, kind, tc)
+}
+
+// parseHello checks a side channel's hello and returns the id of the
+// connection it names and its kind.
+func parseHello(hello []byte, want string) (id string, kind byte, err error) {
+	if string(hello[:len(want)]) != want {
+		return "", 0, errors.New("read bulk hello: bad hello")
+	}
+	kind = hello[len(hello)-1]
+	if kind != chanBulk && kind != chanFrames {
+		return "", 0, fmt.Errorf("read bulk hello: unknown channel kind %d", kind)
+	}
+	return string(hello[len(want) : len(hello)-1]), kind, nil
+}
+
+// acceptChannel attaches an authenticated side channel to c and tells the
+// dialer; a second channel of one kind is refused.
+func acceptChannel(c *conn, kind byte, nc net.Conn) error {
+	nc.SetDeadline(time.Time{})
+	// Attach before the status: the dialer may write on the channel as
+	// soon as it reads it.
+	if !c.attach(kind, nc) {
+		nc.Write([]byte{statusRefuse})
+		return errors.New("a second side channel of one kind")
+	}
+	if _, err := nc.Write([]byte{statusOK}); err != nil {
 		return fmt.Errorf("write status: %w", err)
 	}
-	// The dialer may send bulk frames as soon as it reads the status; our
-	// reader, meeting their markers first, waits for this attachment.
-	c.attachBulk(tc)
 	return nil
 }

@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// The local bulk channel: for a peer on the same host the bulk channel is
-// a Unix stream socket without TLS, so a large frame costs no encryption,
+// The local side channels: for a peer on the same host the side channels
+// (bulk.go) are Unix stream sockets without TLS, so a frame costs no encryption,
 // no decryption and no 16 KiB records on either side (crypto on loopback
 // is paid twice per hop). The listener binds an abstract socket whose
 // name both sides derive from the certificate's fingerprint and the port
@@ -29,15 +29,15 @@ import (
 // it nothing new; any other user is refused before a byte is read. The
 // dialer then proves the key, bound to its QUIC session as on TCP:
 //
-//	dialer   → listener  "pxsu" 1, then the 32-byte id of the QUIC connection
+//	dialer   → listener  "pxsu" 2, the 32-byte id of the QUIC connection, the channel's kind byte
 //	listener → dialer    32-byte random nonce
-//	dialer   → listener  HMAC-SHA256(key, "pxsh-bulk-local-v1" || nonce || QUIC exporter)
+//	dialer   → listener  HMAC-SHA256(key, "pxsh-bulk-local-v1" || nonce || QUIC exporter || kind)
 //	listener → dialer    status byte (0 ok, 1 refused)
 //
 // The listener's pre-authentication limits apply (all local peers count
 // as one host).
 const (
-	localHello = "pxsu\x01"
+	localHello = "pxsu\x02"
 	localLabel = "pxsh-bulk-local-v1"
 	localName  = "pxsh bulk local"
 	localHost  = "local"
@@ -57,11 +57,12 @@ func localAddr(fingerprint, port string) string {
 	return "@pxsh-bulk-" + hex.EncodeToString(h[:16])
 }
 
-func localMAC(key, nonce, quicExp []byte) []byte {
+func localMAC(key, nonce, quicExp []byte, kind byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(localLabel))
 	m.Write(nonce)
 	m.Write(quicExp)
+	m.Write([]byte{kind})
 	return m.Sum(nil)
 }
 
@@ -123,14 +124,14 @@ func (l *listener) serveLocal(nc net.Conn) error {
 	}
 	deadline := time.Now().Add(l.cfg.HandshakeTimeout)
 	nc.SetDeadline(deadline)
-	hello := make([]byte, len(localHello)+sha256.Size)
+	hello := make([]byte, len(localHello)+sha256.Size+1)
 	if _, err := io.ReadFull(nc, hello); err != nil {
 		return fmt.Errorf("read local bulk hello: %w", err)
 	}
-	if string(hello[:len(localHello)]) != localHello {
-		return errors.New("read local bulk hello: bad hello")
+	id, kind, err := parseHello(hello, localHello)
+	if err != nil {
+		return err
 	}
-	id := string(hello[len(localHello):])
 	nonce := make([]byte, nonceLen)
 	if _, err := rand.Read(nonce); err != nil {
 		return err
@@ -143,28 +144,17 @@ func (l *listener) serveLocal(nc net.Conn) error {
 		return fmt.Errorf("read proof: %w", err)
 	}
 	c := l.bulkConn(id, deadline)
-	l.mu.Lock()
-	if c != nil && hmac.Equal(got, localMAC(l.cfg.Key, nonce, c.quicExp)) {
-		delete(l.bulkWait, id)
-	} else {
-		c = nil
-	}
-	l.mu.Unlock()
-	if c == nil {
+	if c == nil || !hmac.Equal(got, localMAC(l.cfg.Key, nonce, c.quicExp, kind)) {
 		nc.Write([]byte{statusRefuse})
 		return errWrongKey
 	}
-	nc.SetDeadline(time.Time{})
-	if _, err := nc.Write([]byte{statusOK}); err != nil {
-		return fmt.Errorf("write status: %w", err)
-	}
-	c.attachBulk(nc)
-	return nil
+	return acceptChannel(c, kind, nc)
 }
 
-// dialBulkLocal opens the local bulk channel of c, whose listener is at
-// addr with the given certificate fingerprint, and attaches it.
-func dialBulkLocal(ctx context.Context, c *conn, addr, fingerprint string, key []byte) error {
+// dialBulkLocal opens the local side channel of c of the given kind,
+// whose listener is at addr with the given certificate fingerprint, and
+// attaches it.
+func dialBulkLocal(ctx context.Context, c *conn, kind byte, addr, fingerprint string, key []byte) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
@@ -177,30 +167,30 @@ func dialBulkLocal(ctx context.Context, c *conn, addr, fingerprint string, key [
 	if err != nil {
 		return err
 	}
-	if err := handshakeLocal(ctx, nc, quicExp, key); err != nil {
+	if err := handshakeLocal(ctx, nc, quicExp, key, kind); err != nil {
 		nc.Close()
 		return err
 	}
-	c.attachBulk(nc)
+	c.attach(kind, nc)
 	return nil
 }
 
 // handshakeLocal checks the listener's user and proves the key on nc.
-func handshakeLocal(ctx context.Context, nc net.Conn, quicExp, key []byte) error {
+func handshakeLocal(ctx context.Context, nc net.Conn, quicExp, key []byte, kind byte) error {
 	if err := samePeerUser(nc); err != nil {
 		return err
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
-	if _, err := nc.Write(append([]byte(localHello), bulkIDOf(quicExp)...)); err != nil {
+	if _, err := nc.Write(append(append([]byte(localHello), bulkIDOf(quicExp)...), kind)); err != nil {
 		return err
 	}
 	nonce := make([]byte, nonceLen)
 	if _, err := io.ReadFull(nc, nonce); err != nil {
 		return fmt.Errorf("read nonce: %w", err)
 	}
-	if _, err := nc.Write(localMAC(key, nonce, quicExp)); err != nil {
+	if _, err := nc.Write(localMAC(key, nonce, quicExp, kind)); err != nil {
 		return err
 	}
 	var status [1]byte

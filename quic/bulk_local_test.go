@@ -60,7 +60,7 @@ func TestBulkLocalFallsBackToTCP(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	err := dialBulkLocal(ctx, client.impl, srv.addr(), srv.id.Fingerprint, key)
+	err := dialBulkLocal(ctx, client.impl, chanBulk, srv.addr(), srv.id.Fingerprint, key)
 	if !localAbsent(err) {
 		t.Fatalf("dial a missing local socket: %v, want it reported absent", err)
 	}
@@ -82,11 +82,11 @@ func TestBulkLocalRefusesBadProofs(t *testing.T) {
 	expB, _ := exporterOf(b.impl.qc)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	if err := dialBulkLocal(ctx, b.impl, srv.addr(), srv.id.Fingerprint, testKey(t)); !errors.Is(err, ErrAuth) {
+	if err := dialBulkLocal(ctx, b.impl, chanBulk, srv.addr(), srv.id.Fingerprint, testKey(t)); !errors.Is(err, ErrAuth) {
 		t.Fatalf("wrong key: %v, want ErrAuth", err)
 	}
 	// B's name with A's proof: the key is right, the session is not.
-	if status := rawLocalHandshake(t, srv, bulkIDOf(expB), func(nonce []byte) []byte { return localMAC(key, nonce, expA) }); status != statusRefuse {
+	if status := rawLocalHandshake(t, srv, bulkIDOf(expB), func(nonce []byte) []byte { return localMAC(key, nonce, expA, chanBulk) }); status != statusRefuse {
 		t.Fatalf("proof of another connection: status %d, want refused", status)
 	}
 	for _, c := range []*Conn{a, servedA, b, servedB} {
@@ -94,7 +94,7 @@ func TestBulkLocalRefusesBadProofs(t *testing.T) {
 			t.Fatal("a bulk channel attached after a bad proof")
 		}
 	}
-	if err := dialBulkLocal(ctx, b.impl, srv.addr(), srv.id.Fingerprint, key); err != nil {
+	if err := dialBulkLocal(ctx, b.impl, chanBulk, srv.addr(), srv.id.Fingerprint, key); err != nil {
 		t.Fatalf("right proof: %v", err)
 	}
 	waitBulk(t, b, servedB)
@@ -113,7 +113,7 @@ func rawLocalHandshake(t *testing.T, srv *server, id []byte, proof func(nonce []
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	if _, err := nc.Write(append([]byte(localHello), id...)); err != nil {
+	if _, err := nc.Write(append(append([]byte(localHello), id...), chanBulk)); err != nil {
 		t.Fatal(err)
 	}
 	nonce := make([]byte, nonceLen)

@@ -60,7 +60,7 @@ func TestBulkLocalRefusesOtherUser(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		err = handshakeLocal(ctx, nc, make([]byte, 32), key)
+		err = handshakeLocal(ctx, nc, make([]byte, 32), key, chanBulk)
 		if err == nil || !strings.Contains(err.Error(), "peer credentials") {
 			t.Fatalf("dialer accepted a listener of another user: %v", err)
 		}

@@ -128,7 +128,7 @@ func TestBulkWrongKey(t *testing.T) {
 	served := srv.accept(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	err := dialBulk(ctx, client.impl, srv.addr(), pinnedTLS(srv.id.Fingerprint), testKey(t))
+	err := dialBulk(ctx, client.impl, chanBulk, srv.addr(), pinnedTLS(srv.id.Fingerprint), testKey(t))
 	if err == nil {
 		t.Fatal("bulk channel with the wrong key accepted")
 	}
@@ -143,7 +143,7 @@ func TestBulkWrongKey(t *testing.T) {
 	if err != nil || string(got) != "still here" {
 		t.Fatalf("echo: %q, %v", got, err)
 	}
-	if err := dialBulk(ctx, client.impl, srv.addr(), pinnedTLS(srv.id.Fingerprint), cfg.Key); err != nil {
+	if err := dialBulk(ctx, client.impl, chanBulk, srv.addr(), pinnedTLS(srv.id.Fingerprint), cfg.Key); err != nil {
 		t.Fatalf("bulk channel with the right key: %v", err)
 	}
 	waitBulk(t, client, served)

@@ -31,14 +31,15 @@ type conn struct {
 	stash []item // frames readFrame read ahead
 	rerr  error  // sticky once the connection was closed for a bad frame
 
-	// The bulk channel (bulk.go) and streamed frames (stream.go).
-	bulkOnce sync.Once
-	quicExp  []byte // the QUIC session's exporter, which names it
-	noBulk   bool   // no bulk channel will attach
-	maxValue int64  // bound of a streamed body
-	in       inStreams
-	outID    uint64    // the last stream id sent; under wmu
-	bq       bulkQueue // the bulk channel's writer's jobs
+	// The side channels (bulk.go) and streamed frames (stream.go).
+	framesReady chan *bulk // hands the frame channel to the reader
+	rswitched   bool       // the reader met the switch marker
+	quicExp     []byte     // the QUIC session's exporter, which names them
+	noBulk      bool       // no bulk channel will attach
+	maxValue    int64      // bound of a streamed body
+	in          inStreams
+	outID       uint64    // the last stream id sent; under wmu
+	bq          bulkQueue // the bulk channel's writer's jobs
 
 	// Write side: callers queue frames and return; the connection's one
 	// writer goroutine writes the queue, so frames queued while it writes
@@ -56,6 +57,8 @@ type conn struct {
 	flushing bool      // the writer has work
 	werr     error     // sticky once a write failed
 	bulk     *bulk     // the bulk channel, when attached
+	frames   *bulk     // the frame channel, when attached
+	switched bool      // the switch marker is queued: later frames go on frames
 	limit    int       // bytes waiting beyond which the policy applies
 	policy   queuePolicy
 }
@@ -70,11 +73,12 @@ const (
 )
 
 // segment is a piece of the write queue: a copy we own, or a caller's
-// large part.
+// large part, for the QUIC stream or the frame channel.
 type segment struct {
-	b     []byte
-	own   bool
-	chunk int // bytes of chunk frames in b (stream.go)
+	b      []byte
+	own    bool
+	frames bool // for the frame channel
+	chunk  int  // bytes of chunk frames in b (stream.go)
 }
 
 // DefaultMaxQueued bounds the bytes waiting in a connection's queue before
@@ -84,12 +88,13 @@ const DefaultMaxQueued = 32 << 20
 
 func newConn(qc *quicgo.Conn, st *quicgo.Stream, cfg *Config) *Conn {
 	c := &conn{
-		qc:       qc,
-		st:       st,
-		maxFrame: cfg.MaxFrame,
-		kick:     make(chan struct{}, 1),
-		limit:    DefaultMaxQueued,
-		maxValue: cfg.MaxValue,
+		qc:          qc,
+		st:          st,
+		maxFrame:    cfg.MaxFrame,
+		kick:        make(chan struct{}, 1),
+		framesReady: make(chan *bulk, 1),
+		limit:       DefaultMaxQueued,
+		maxValue:    cfg.MaxValue,
 	}
 	if c.maxValue <= 0 {
 		c.maxValue = DefaultMaxValue
@@ -171,6 +176,7 @@ func (c *conn) write(urgent bool, parts [][]byte) error {
 	}
 	var hdr [frameHeaderLen]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	c.switchFrames()
 	if c.bulk != nil && n >= BulkMin {
 		// A large frame moves as a stream over the bulk channel that
 		// the reader assembles: the QUIC writer does not wait for it.
@@ -183,8 +189,23 @@ func (c *conn) write(urgent bool, parts [][]byte) error {
 	return nil
 }
 
+// switchFrames queues the switch marker once the frame channel is
+// attached: frames queued after it go on the channel. c.wmu is held.
+func (c *conn) switchFrames() {
+	if c.frames == nil || c.switched {
+		return
+	}
+	var marker [frameHeaderLen]byte
+	binary.BigEndian.PutUint32(marker[:], markerSwitch)
+	c.appendSmall(marker[:])
+	c.queued += frameHeaderLen
+	c.switched = true
+	c.kickWriter()
+}
+
 // enqueue queues a frame of size bytes made of prefix and parts, or sends
-// it at once when it is small and QUIC can take it; c.wmu is held.
+// it at once when it is small and can be written without waiting; c.wmu
+// is held.
 func (c *conn) enqueue(prefix []byte, parts [][]byte, size int) {
 	if c.tryInline(prefix, parts, size) {
 		return
@@ -192,7 +213,7 @@ func (c *conn) enqueue(prefix []byte, parts [][]byte, size int) {
 	c.appendSmall(prefix)
 	for _, p := range parts {
 		if len(p) >= writeBufSize {
-			c.queue = append(c.queue, segment{b: p}) // large parts go out without a copy
+			c.push(segment{b: p}) // large parts go out without a copy
 		} else {
 			c.appendSmall(p)
 		}
@@ -216,10 +237,14 @@ const inlineMax = 16 << 10
 
 // tryInline sends a small frame from the caller's goroutine if it can be
 // done without waiting: nothing queued or being written (so order holds)
-// and QUIC flow control has room. It saves a hand-off per message for
-// lone requests. c.wmu is held.
+// and QUIC flow control has room, or on the frame channel the socket's
+// send queue is empty. It saves a hand-off per message for lone
+// requests. c.wmu is held.
 func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
 	if c.flushing || len(c.queue) > 0 || size > inlineMax {
+		return false
+	}
+	if c.switched && (size > inlineChanMax || !c.frames.sendIdle()) {
 		return false
 	}
 	buf := append(c.scratch[:0], hdr...)
@@ -227,7 +252,14 @@ func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
 		buf = append(buf, p...)
 	}
 	c.scratch = buf
-	return c.st.TryWriteAll(buf) == nil // quic-go copies buf
+	if !c.switched {
+		return c.st.TryWriteAll(buf) == nil // quic-go copies buf
+	}
+	if _, err := c.frames.nc.Write(buf); err != nil {
+		c.werr = c.writeErr(err)
+		c.wcond.Broadcast()
+	}
+	return true
 }
 
 // admit applies the queue policy to a frame of size bytes; c.wmu is held.
@@ -265,9 +297,10 @@ func (c *conn) setQueueLimit(limit int, policy queuePolicy) {
 	c.wmu.Unlock()
 }
 
-// appendSmall copies b into the tail segment; c.wmu is held.
+// appendSmall copies b into the tail segment (for the frame channel once
+// the switch marker is queued); c.wmu is held.
 func (c *conn) appendSmall(b []byte) {
-	if n := len(c.queue); n > 0 && c.queue[n-1].own {
+	if n := len(c.queue); n > 0 && c.queue[n-1].own && c.queue[n-1].frames == c.switched {
 		c.queue[n-1].b = append(c.queue[n-1].b, b...)
 		return
 	}
@@ -277,7 +310,14 @@ func (c *conn) appendSmall(b []byte) {
 	} else {
 		buf = make([]byte, 0, 512)
 	}
-	c.queue = append(c.queue, segment{b: append(buf, b...), own: true})
+	c.push(segment{b: append(buf, b...), own: true})
+}
+
+// push appends s to the queue, for the frame channel once the switch
+// marker is queued; c.wmu is held.
+func (c *conn) push(s segment) {
+	s.frames = c.switched
+	c.queue = append(c.queue, s)
 }
 
 // writeLoop is the connection's writer: it writes queued segments until
@@ -319,7 +359,12 @@ func (c *conn) flush() bool {
 		c.wmu.Unlock()
 		var err error
 		for _, s := range segs {
-			if _, err = c.st.Write(s.b); err != nil {
+			if s.frames {
+				_, err = c.frames.nc.Write(s.b) // c.frames, once set, never changes
+			} else {
+				_, err = c.st.Write(s.b)
+			}
+			if err != nil {
 				break
 			}
 		}

@@ -81,21 +81,33 @@ func Dial(ctx context.Context, addr, fingerprint string, cfg Config) (*Conn, err
 		go func() {
 			ctx, cancel := context.WithTimeout(qc.Context(), cfg.HandshakeTimeout)
 			defer cancel()
-			if !cfg.NoLocalBulk {
-				err := dialBulkLocal(ctx, c.impl, addr, want, cfg.Key)
-				if err == nil {
-					return
-				}
-				if !localAbsent(err) && cfg.Logger != nil {
-					cfg.Logger.Info("quic: no local bulk channel: trying TCP", "addr", addr, "err", err)
-				}
+			kinds := []byte{chanFrames, chanBulk}
+			if cfg.FramesOnQUIC {
+				kinds = kinds[1:]
 			}
-			if err := dialBulk(ctx, c.impl, addr, tlsConf, cfg.Key); err != nil && cfg.Logger != nil {
-				cfg.Logger.Info("quic: no bulk channel: large frames stay on QUIC", "addr", addr, "err", err)
+			for _, kind := range kinds {
+				if err := dialChannel(ctx, c.impl, kind, addr, want, tlsConf, &cfg); err != nil && cfg.Logger != nil {
+					cfg.Logger.Info("quic: no side channel: its traffic stays on QUIC", "addr", addr, "kind", kind, "err", err)
+				}
 			}
 		}()
 	}
 	return c, nil
+}
+
+// dialChannel opens a side channel of c: the local one when the listener
+// is on this host, else TLS over TCP.
+func dialChannel(ctx context.Context, c *conn, kind byte, addr, fingerprint string, tlsConf *tls.Config, cfg *Config) error {
+	if !cfg.NoLocalBulk {
+		err := dialBulkLocal(ctx, c, kind, addr, fingerprint, cfg.Key)
+		if err == nil {
+			return nil
+		}
+		if !localAbsent(err) && cfg.Logger != nil {
+			cfg.Logger.Info("quic: no local side channel: trying TCP", "addr", addr, "err", err)
+		}
+	}
+	return dialBulk(ctx, c, kind, addr, tlsConf, cfg.Key)
 }
 
 // dialRetry dials until the listener takes the connection or ctx ends: a

@@ -19,8 +19,11 @@ const readChunk = 1 << 20
 // (stream.go): hdr holds it.
 var errMarker = errors.New("stream marker")
 
+// errSwitch is the decoder's answer to the switch marker.
+var errSwitch = errors.New("switch marker")
+
 // minMarker is the smallest length prefix that is a marker.
-const minMarker = markerChunk
+const minMarker = markerSwitch
 
 // frameTooLargeError reports a frame over the size limit. It unwraps to
 // ErrFrameTooLarge.

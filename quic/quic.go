@@ -99,6 +99,10 @@ type Config struct {
 	// NoBulk keeps every frame on QUIC: the listener opens no TCP port and
 	// the dialer no bulk channel (see bulk.go).
 	NoBulk bool
+	// FramesOnQUIC keeps frames on the QUIC stream instead of moving
+	// them to a frame channel (bulk.go); the bulk channel still carries
+	// large bodies. Only the dialer's setting counts.
+	FramesOnQUIC bool
 	// NoLocalBulk keeps the bulk channel on TLS over TCP for a peer on
 	// the same host too, instead of the unencrypted Unix socket
 	// (bulk_local.go).

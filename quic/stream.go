@@ -1,12 +1,14 @@
 package quic
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,8 +32,11 @@ import (
 // on one channel; chunks of different streams may interleave. A bulk
 // chunk may arrive before its head, and then waits for it.
 const (
-	markerChunk = 0xFFFFFFFD
-	markerHead  = 0xFFFFFFFE
+	// markerSwitch says that every later item is on the frame channel
+	// (bulk.go).
+	markerSwitch = 0xFFFFFFFC
+	markerChunk  = 0xFFFFFFFD
+	markerHead   = 0xFFFFFFFE
 	// abortLen, as a chunk's length, aborts its stream.
 	abortLen = 0xFFFFFFFF
 	// flagWhole marks a stream that is one ordinary frame (WriteFrame of
@@ -235,6 +240,8 @@ func (d *decoder) item() (p []byte, body *Body, whole, chunk bool, err error) {
 	case markerHead:
 		p, body, whole, err = d.head()
 		return p, body, whole, false, err
+	case markerSwitch:
+		return nil, nil, false, false, errSwitch
 	}
 	return nil, nil, false, false, errors.New("a bulk marker (an older peer)")
 }
@@ -335,10 +342,18 @@ func (c *conn) readOne(chunks bool) (_ []byte, _ *Body, chunk bool, _ error) {
 	var body *Body
 	var whole bool
 	var err error
-	if chunks {
-		p, body, whole, chunk, err = c.dec.item()
-	} else {
-		p, body, whole, err = c.dec.next()
+	for {
+		if chunks {
+			p, body, whole, chunk, err = c.dec.item()
+		} else {
+			p, body, whole, err = c.dec.next()
+		}
+		if err != errSwitch {
+			break
+		}
+		if err = c.switchReader(); err != nil {
+			break
+		}
 	}
 	if err != nil && err != io.EOF {
 		defer func() { c.rerr = fmt.Errorf("read frame: %w", err) }()
@@ -352,6 +367,8 @@ func (c *conn) readOne(chunks bool) (_ []byte, _ *Body, chunk bool, _ error) {
 		return b, nil, false, nil
 	case err == nil:
 		return p, body, chunk, nil
+	case c.rswitched && channelEnded(err):
+		return nil, nil, false, c.framesEnded(err)
 	case errors.Is(err, io.ErrUnexpectedEOF), err == io.EOF, c.qc.Context().Err() != nil:
 		return nil, nil, false, c.readErr(err)
 	case errors.As(err, new(*frameTooLargeError)):
@@ -360,6 +377,53 @@ func (c *conn) readOne(chunks bool) (_ []byte, _ *Body, chunk bool, _ error) {
 	c.rerr = fmt.Errorf("read frame: %w", err)
 	c.badStream(err)
 	return nil, nil, false, c.rerr
+}
+
+// switchReader follows the switch marker: the peer writes every later
+// item on the frame channel, which the reader reads from now on.
+func (c *conn) switchReader() error {
+	if c.rswitched {
+		return errors.New("a second switch marker")
+	}
+	c.rswitched = true
+	select {
+	case b := <-c.framesReady:
+		c.dec.r = b.br
+		return nil
+	case <-c.qc.Context().Done():
+		return io.ErrUnexpectedEOF
+	}
+}
+
+// channelEnded reports whether err ends a side channel's bytes (rather
+// than reporting what they were).
+func channelEnded(err error) bool {
+	var ne net.Error
+	return err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.As(err, &ne)
+}
+
+// closeWait is how long a reader whose frame channel ended waits for the
+// QUIC connection's close, which carries the reason: the peer closes its
+// channels when its connection closes, and the two ends may arrive in
+// either order.
+const closeWait = time.Second
+
+// framesEnded reports the end of the frame channel: the connection's
+// close reason when the connection closed, else a failure of the channel,
+// after which the connection is closed (a frame may be half read).
+func (c *conn) framesEnded(err error) error {
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-c.qc.Context().Done():
+		c.rerr = fmt.Errorf("read frame: %w", context.Cause(c.qc.Context()))
+	case <-t.C:
+		c.rerr = fmt.Errorf("read frame: frame channel: %w", unexpected(err))
+		c.in.failAll(c.rerr)
+		_ = c.close(codeBadFrame, "frame channel failed")
+	}
+	return c.rerr
 }
 
 // readErr reports a failed readFrame.
@@ -481,7 +545,7 @@ func (c *conn) enqueueChunk(prefix, data []byte) {
 	c.appendSmall(prefix)
 	c.queue[len(c.queue)-1].chunk += len(prefix)
 	if len(data) >= writeBufSize {
-		c.queue = append(c.queue, segment{b: data, chunk: len(data)}) // without a copy
+		c.push(segment{b: data, chunk: len(data)}) // without a copy
 	} else {
 		c.appendSmall(data)
 		c.queue[len(c.queue)-1].chunk += len(data)
