@@ -280,10 +280,15 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 		delete(h.tasks, r.MsgID)
 		delete(e.tasks, r.MsgID)
 		e.completed++
-		if !t.balanced || h.balancedResult(t, e, r, &out) {
+		// The result leaves before what it sets off (dependents
+		// dispatched, retries), so that no dependent's result overtakes
+		// it on its way to the client.
+		var next outbox
+		if !t.balanced || h.balancedResult(t, e, r, &next) {
 			h.recordResult(r, body)
 			h.deliver(t, frame, &out)
 		}
+		out = append(out, next...)
 	case t == nil && h.restoring:
 		// A result the crashed controller may not have recorded; its
 		// client gets it only if it said it waits for it (engines send

@@ -226,7 +226,9 @@ func (h *Hub) streamResult(e *engine, r *protocol.Result, head []byte, body *qui
 		}
 	}
 	h.mu.Unlock()
-	out.flush()
+	// Messages for other tasks (dependents dispatched, retries) leave
+	// after this result's head: a dependent's result cannot overtake it.
+	defer out.flush()
 	n := len(to)
 	if record {
 		n++
