@@ -522,46 +522,23 @@ func (e *Engine) work(ctx context.Context) {
 			})
 			stopTimer = t.Stop
 		}
-		body := q.body
-		if q.pending != nil {
-			var err error
-			if body, err = q.pending.wait(tctx); err != nil {
-				stopTimer()
-				cancel(nil)
-				e.mu.Lock()
-				e.running, e.cancel, e.long = "", nil, false
-				e.mu.Unlock()
-				e.reply(&q.req, protocol.Result{Status: protocol.StatusError, Received: q.received,
-					Started: time.Now().UnixNano(), Completed: time.Now().UnixNano(),
-					Error: &protocol.RemoteError{Name: "EngineError", Engine: e.ID(), Method: string(q.req.Kind),
-						Message: "the request's body did not arrive: " + err.Error()}}, nil)
-				continue
-			}
-			q.pending = nil
-		}
-		if key := q.req.SharedBody; key != "" {
-			var ok bool
-			if body, ok = takeShared(tctx, key); !ok {
-				stopTimer()
-				cancel(nil)
-				e.mu.Lock()
-				e.running, e.cancel, e.long = "", nil, false
-				e.mu.Unlock()
-				e.reply(&q.req, protocol.Result{Status: protocol.StatusError, Received: q.received,
-					Started: time.Now().UnixNano(), Completed: time.Now().UnixNano(),
-					Error: &protocol.RemoteError{Name: "EngineError", Engine: e.ID(), Method: string(q.req.Kind),
-						Message: "the request's body, sent once to this engine process, did not arrive"}}, nil)
-				continue
-			}
+		body, lost := e.taskBody(tctx, &q)
+		if lost != "" {
+			stopTimer()
+			cancel(nil)
+			e.idle()
+			e.reply(&q.req, protocol.Result{Status: protocol.StatusError, Received: q.received,
+				Started: time.Now().UnixNano(), Completed: time.Now().UnixNano(),
+				Error: &protocol.RemoteError{Name: "EngineError", Engine: e.ID(), Method: string(q.req.Kind),
+					Message: lost}}, nil)
+			continue
 		}
 		started := e.announce(q.req.MsgID)
 		res, val := e.interp.Run(tctx, &q.req, body)
 		started.Stop()
 		stopTimer()
 		cancel(nil)
-		e.mu.Lock()
-		e.running, e.cancel, e.long = "", nil, false
-		e.mu.Unlock()
+		e.idle()
 		res.Received = q.received
 		e.reply(&q.req, res, val)
 		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
@@ -571,6 +548,34 @@ func (e *Engine) work(ctx context.Context) {
 		// block between tasks: let the reader and the transport run.
 		runtime.Gosched()
 	}
+}
+
+// taskBody returns q's body once it is there: a streamed body that is
+// still arriving, or one sent once to this engine process. When it cannot
+// arrive, lost says why.
+func (e *Engine) taskBody(ctx context.Context, q *queued) (body []byte, lost string) {
+	body = q.body
+	if q.pending != nil {
+		var err error
+		if body, err = q.pending.wait(ctx); err != nil {
+			return nil, "the request's body did not arrive: " + err.Error()
+		}
+		q.pending = nil
+	}
+	if key := q.req.SharedBody; key != "" {
+		var ok bool
+		if body, ok = takeShared(ctx, key); !ok {
+			return nil, "the request's body, sent once to this engine process, did not arrive"
+		}
+	}
+	return body, ""
+}
+
+// idle records that the worker runs no task.
+func (e *Engine) idle() {
+	e.mu.Lock()
+	e.running, e.cancel, e.long = "", nil, false
+	e.mu.Unlock()
 }
 
 // abortExecutes aborts the queued execute requests of a client, as

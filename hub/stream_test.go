@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -282,19 +283,9 @@ func TestClientLostMidUpload(t *testing.T) {
 		return err == nil && len(st.Pending) == 1
 	})
 	r.conn.Close(0, "gone")
-	var err error
-	clustertest.Eventually(t, 30*time.Second, "the push recorded as failed", func() bool {
-		var tasks []*client.Task
-		if tasks, err = cl.HubResults(ctx, []string{id}); err != nil {
-			return false
-		}
-		_, err = taskValue(ctx, tasks[0])
-		var re *client.RemoteError
-		return errors.As(err, &re) && re.Name != "KeyError"
-	})
-	var re *client.RemoteError
-	if !errors.As(err, &re) || re.Name != "EngineError" || !strings.Contains(re.Message, "did not arrive") {
-		t.Fatalf("push of a lost client: %v", err)
+	re := recordedFailure(t, ctx, cl, id)
+	if re == nil || re.Name != "EngineError" || !strings.Contains(re.Message, "did not arrive") {
+		t.Fatalf("push of a lost client: %v", re)
 	}
 	if got, err := cl.View(0).Apply(ctx, "lambda: engine.id"); err != nil || got[0] != int64(0) {
 		t.Fatalf("engine after the lost upload: %v %v", got, err)
@@ -327,19 +318,9 @@ func TestEngineDiesMidResult(t *testing.T) {
 	}
 	cl := c.Client()
 	ctx := ctxT(t, 60*time.Second)
-	var err error
-	clustertest.Eventually(t, 30*time.Second, "the task recorded as failed", func() bool {
-		var tasks []*client.Task
-		if tasks, err = cl.HubResults(ctx, []string{id}); err != nil {
-			return false
-		}
-		_, err = taskValue(ctx, tasks[0])
-		var re *client.RemoteError
-		return errors.As(err, &re) && re.Name != "KeyError"
-	})
-	var re *client.RemoteError
-	if !errors.As(err, &re) || re.Name != "EngineError" {
-		t.Fatalf("record of the task: %v", err)
+	re := recordedFailure(t, ctx, cl, id)
+	if re == nil || re.Name != "EngineError" {
+		t.Fatalf("record of the task: %v", re)
 	}
 	if got, err := cl.View(1).Apply(ctx, "lambda: engine.id"); err != nil || got[0] != int64(1) {
 		t.Fatalf("other engine: %v %v", got, err)
@@ -412,4 +393,21 @@ func TestStreamedValuesDenseProcess(t *testing.T) {
 	if n := cl.Strays(); n != 0 {
 		t.Errorf("%d stray results", n)
 	}
+}
+
+// recordedFailure waits until the task database has task id's outcome
+// and returns its error (nil when it did not fail).
+func recordedFailure(t *testing.T, ctx context.Context, cl *client.Client, id string) *client.RemoteError {
+	t.Helper()
+	var re *client.RemoteError
+	clustertest.Eventually(t, 30*time.Second, "task "+id+" recorded", func() bool {
+		tasks, err := cl.HubResults(ctx, []string{id})
+		if err != nil {
+			return false
+		}
+		_, err = taskValue(ctx, tasks[0])
+		re = nil
+		return err == nil || errors.As(err, &re) && re.Name != "KeyError"
+	})
+	return re
 }

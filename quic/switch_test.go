@@ -76,6 +76,20 @@ func TestFramesMoveToChannel(t *testing.T) {
 	}
 }
 
+// echoOnce sends a frame through an echoing peer and reads it back.
+func echoOnce(t *testing.T, client *Conn) {
+	t.Helper()
+	within(t, "echo", func() {
+		if err := client.WriteFrame([]byte("x")); err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := client.ReadFrame(); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
 // FramesOnQUIC keeps frames on QUIC while large bodies still take the
 // bulk channel.
 func TestFramesOnQUIC(t *testing.T) {
@@ -106,14 +120,7 @@ func TestCloseReasonAfterSwitch(t *testing.T) {
 	_, client, served := pair(t, cfg, cfg)
 	waitFrames(t, client, served)
 	go echo(served)
-	within(t, "echo", func() {
-		if err := client.WriteFrame([]byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := client.ReadFrame(); err != nil {
-			t.Fatal(err)
-		}
-	})
+	echoOnce(t, client)
 	served.Close(7, "the peer is done")
 	within(t, "read after close", func() {
 		_, err := client.ReadFrame()
@@ -130,14 +137,7 @@ func TestFramesChannelLost(t *testing.T) {
 	_, client, served := pair(t, cfg, cfg)
 	waitFrames(t, client, served)
 	go echo(served)
-	within(t, "echo", func() {
-		if err := client.WriteFrame([]byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := client.ReadFrame(); err != nil {
-			t.Fatal(err)
-		}
-	})
+	echoOnce(t, client)
 	client.impl.frames.nc.Close()
 	waitDone(t, served)
 	waitDone(t, client)
