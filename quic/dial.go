@@ -57,23 +57,13 @@ func Dial(ctx context.Context, addr, fingerprint string, cfg Config) (*Conn, err
 			return nil
 		},
 	}
-	qc, err := dialRetry(ctx, addr, tlsConf, cfg.quicConfig(-1))
+	qc, st, err := dialRetry(ctx, addr, tlsConf, cfg.quicConfig(-1), cfg.Key)
 	if err != nil {
 		mu.Lock()
 		defer mu.Unlock()
 		if got != "" {
 			return nil, fmt.Errorf("dial %s: %w: expected %s, got %s", addr, ErrFingerprint, want, got)
 		}
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = qc.CloseWithError(codeAuth, "dial cancelled") })
-	st, err := clientAuth(ctx, qc, cfg.Key)
-	if !stop() && err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		code := quicgo.ApplicationErrorCode(codeAuth)
-		_ = qc.CloseWithError(code, "authentication failed")
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	c := newConn(qc, st, &cfg)
@@ -110,22 +100,42 @@ func dialChannel(ctx context.Context, c *conn, kind byte, addr, fingerprint stri
 	return dialBulk(ctx, c, kind, addr, tlsConf, cfg.Key)
 }
 
-// dialRetry dials until the listener takes the connection or ctx ends: a
-// listener whose accept queue is full (a handshake flood) refuses with
-// CONNECTION_REFUSED, which is worth trying again shortly.
-func dialRetry(ctx context.Context, addr string, tlsConf *tls.Config, qcfg *quicgo.Config) (*quicgo.Conn, error) {
+// dialRetry dials and authenticates until the listener takes the
+// connection or ctx ends: a listener whose accept queue is full (a
+// handshake flood) refuses with CONNECTION_REFUSED, during the handshake
+// or right after it, which is worth trying again shortly.
+func dialRetry(ctx context.Context, addr string, tlsConf *tls.Config, qcfg *quicgo.Config, key []byte) (*quicgo.Conn, *quicgo.Stream, error) {
 	wait := 10 * time.Millisecond
 	for {
 		qc, err := quicgo.DialAddr(ctx, addr, tlsConf, qcfg)
+		if err == nil {
+			var st *quicgo.Stream
+			if st, err = authenticate(ctx, qc, key); err == nil {
+				return qc, st, nil
+			}
+		}
 		var te *quicgo.TransportError
-		if err == nil || !errors.As(err, &te) || te.ErrorCode != quicgo.ConnectionRefused || !te.Remote {
-			return qc, err
+		if !errors.As(err, &te) || te.ErrorCode != quicgo.ConnectionRefused || !te.Remote {
+			return nil, nil, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, nil, err
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 200*time.Millisecond)
 	}
+}
+
+// authenticate proves key on qc, within ctx; qc is closed when it fails.
+func authenticate(ctx context.Context, qc *quicgo.Conn, key []byte) (*quicgo.Stream, error) {
+	stop := context.AfterFunc(ctx, func() { _ = qc.CloseWithError(codeAuth, "dial cancelled") })
+	st, err := clientAuth(ctx, qc, key)
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		_ = qc.CloseWithError(quicgo.ApplicationErrorCode(codeAuth), "authentication failed")
+	}
+	return st, err
 }
