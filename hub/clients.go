@@ -182,10 +182,7 @@ func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh sha
 	}
 	h.mu.Unlock()
 	if e == nil {
-		h.fail(t, r.Engine, &protocol.RemoteError{
-			Name: "EngineError", Message: fmt.Sprintf("Engine %d is not registered", r.Engine),
-			Engine: r.Engine, Method: string(r.Kind),
-		})
+		h.failUnregistered(t)
 		return
 	}
 	if tooLarge != nil {
@@ -294,4 +291,13 @@ func (h *Hub) broadcast(t protocol.Type, hdr any) {
 	for _, c := range conns {
 		c.WriteFrame(p)
 	}
+}
+
+// failUnregistered fails a direct task whose engine is not registered.
+func (h *Hub) failUnregistered(t *task) {
+	id := t.engine
+	h.fail(t, id, &protocol.RemoteError{
+		Name: "EngineError", Message: fmt.Sprintf("Engine %d is not registered", id),
+		Engine: id, Method: string(t.req.Kind),
+	})
 }

@@ -150,10 +150,7 @@ func (h *Hub) streamTask(cl *client, r *protocol.Request, size int64, sh share) 
 	h.recordSubmitted(t)
 	h.mu.Unlock()
 	if e == nil {
-		h.fail(t, r.Engine, &protocol.RemoteError{
-			Name: "EngineError", Message: fmt.Sprintf("Engine %d is not registered", r.Engine),
-			Engine: r.Engine, Method: string(r.Kind),
-		})
+		h.failUnregistered(t)
 		return c, false
 	}
 	if herr != nil {
