@@ -418,6 +418,16 @@ func Split(p []byte) (t Type, header, body []byte, err error) {
 // UnmarshalHeader decodes a header into h (a pointer to one of the header
 // structs), with the strict header limits.
 func UnmarshalHeader(b []byte, h any) error {
+	switch h := h.(type) {
+	case *Request:
+		if fastRequest(b, h) {
+			return nil
+		}
+	case *Result:
+		if fastResult(b, h) {
+			return nil
+		}
+	}
 	if err := headerDec.Unmarshal(b, h); err != nil {
 		return fmt.Errorf("decode header: %w", err)
 	}
