@@ -27,6 +27,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./starlarklib
 	$(GO) test -run '^$$' -fuzz '^FuzzCodecsAgree$$' -fuzztime $(FUZZTIME) ./shell/clientlib
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeArrays$$' -fuzztime $(FUZZTIME) ./starlarklib
+	$(GO) test -run '^$$' -fuzz '^FuzzHeaderFast$$' -fuzztime $(FUZZTIME) ./protocol
+	$(GO) test -run '^$$' -fuzz '^FuzzHeaderEncode$$' -fuzztime $(FUZZTIME) ./protocol
 
 bench: build
 	PXSH_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -skip '^BenchmarkScale$$' -benchtime 1x -timeout 20m ./bench

@@ -382,6 +382,9 @@ var (
 // Append appends a frame payload of type t with header h (CBOR-encoded) and
 // body to dst and returns it.
 func Append(dst []byte, t Type, h any, body []byte) ([]byte, error) {
+	if out, ok := appendFlat(dst, t, h); ok {
+		return append(out, body...), nil
+	}
 	hb, err := headerEnc.Marshal(h)
 	if err != nil {
 		return dst, fmt.Errorf("encode %s header: %w", t, err)
@@ -394,7 +397,7 @@ func Append(dst []byte, t Type, h any, body []byte) ([]byte, error) {
 
 // Marshal returns a frame payload; see Append.
 func Marshal(t Type, h any, body []byte) ([]byte, error) {
-	return Append(make([]byte, 0, 64+len(body)), t, h, body)
+	return Append(make([]byte, 0, 160+len(body)), t, h, body)
 }
 
 // Split splits a frame payload into its type, header bytes and body. The
@@ -418,6 +421,16 @@ func Split(p []byte) (t Type, header, body []byte, err error) {
 // UnmarshalHeader decodes a header into h (a pointer to one of the header
 // structs), with the strict header limits.
 func UnmarshalHeader(b []byte, h any) error {
+	switch h := h.(type) {
+	case *Request:
+		if fastRequest(b, h) {
+			return nil
+		}
+	case *Result:
+		if fastResult(b, h) {
+			return nil
+		}
+	}
 	if err := headerDec.Unmarshal(b, h); err != nil {
 		return fmt.Errorf("decode header: %w", err)
 	}

@@ -1,0 +1,159 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"math"
+	"unicode/utf8"
+)
+
+// The fast encoder writes flat Request and Result headers by hand, byte
+// for byte as the generic encoder does (fields in declaration order,
+// omitempty fields left out when zero, shortest integer heads); a header
+// with nested fields, a NaN or infinite timeout or invalid UTF-8 goes to
+// the generic encoder.
+
+// flatWriter appends a header map's fields.
+type flatWriter struct {
+	b  []byte
+	n  int // fields written
+	ok bool
+}
+
+func appendHead(b []byte, major byte, arg uint64) []byte {
+	m := major << 5
+	switch {
+	case arg < 24:
+		return append(b, m|byte(arg))
+	case arg <= math.MaxUint8:
+		return append(b, m|24, byte(arg))
+	case arg <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(arg))
+	case arg <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(arg))
+	}
+	return binary.BigEndian.AppendUint64(append(b, m|27), arg)
+}
+
+func (w *flatWriter) key(k int) {
+	w.b = appendHead(w.b, 0, uint64(k))
+	w.n++
+}
+
+func (w *flatWriter) int(k int, v int64, omitEmpty bool) {
+	if omitEmpty && v == 0 {
+		return
+	}
+	w.key(k)
+	if v >= 0 {
+		w.b = appendHead(w.b, 0, uint64(v))
+	} else {
+		w.b = appendHead(w.b, 1, uint64(-1-v))
+	}
+}
+
+func (w *flatWriter) text(k int, s string, omitEmpty bool) {
+	if omitEmpty && s == "" {
+		return
+	}
+	if !utf8.ValidString(s) {
+		w.ok = false
+		return
+	}
+	w.key(k)
+	w.b = append(appendHead(w.b, 3, uint64(len(s))), s...)
+}
+
+func (w *flatWriter) bool(k int, v bool) { // always omitempty
+	if !v {
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, 0xf5)
+}
+
+func (w *flatWriter) float(k int, v float64) { // always omitempty
+	if v == 0 {
+		return
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		w.ok = false
+		return
+	}
+	w.key(k)
+	w.b = binary.BigEndian.AppendUint64(append(w.b, 0xfb), math.Float64bits(v))
+}
+
+// request writes r's fields; it reports false when r is not flat.
+func (w *flatWriter) request(r *Request) bool {
+	if r.Targets != nil || r.After != nil || r.Follow != nil || r.Fan != nil {
+		return false
+	}
+	w.text(1, r.MsgID, false)
+	w.text(2, r.Client, true)
+	w.text(3, string(r.Kind), false)
+	w.int(4, int64(r.Engine), false)
+	w.bool(5, r.Silent)
+	w.float(6, r.Timeout)
+	w.int(7, r.Submitted, true)
+	w.text(8, r.Label, true)
+	w.int(10, int64(r.Retries), true)
+	w.int(11, int64(r.Priority), true)
+	w.bool(14, r.DepAny)
+	w.bool(15, r.DepSuccess)
+	w.bool(16, r.DepFailure)
+	w.text(17, r.Name, true)
+	w.bool(19, r.Prefetched)
+	w.text(20, r.Share, true)
+	w.int(21, int64(r.ShareN), true)
+	w.text(22, r.SharedBody, true)
+	w.text(23, r.BodyOf, true)
+	return w.ok
+}
+
+// result writes r's fields; it reports false when r has an Error.
+func (w *flatWriter) result(r *Result) bool {
+	if r.Error != nil {
+		return false
+	}
+	w.text(1, r.MsgID, false)
+	w.int(2, int64(r.Engine), false)
+	w.text(3, string(r.Status), false)
+	w.int(4, r.Submitted, true)
+	w.int(5, r.Started, true)
+	w.int(6, r.Completed, true)
+	w.text(7, r.Stdout, true)
+	w.text(8, r.Stderr, true)
+	w.int(10, int64(r.ExecCount), true)
+	w.text(11, string(r.Kind), true)
+	w.bool(12, r.HasValue)
+	w.text(13, r.Client, true)
+	w.text(14, r.Label, true)
+	w.int(15, r.Received, true)
+	return w.ok
+}
+
+// appendFlat appends a frame of type t with h's encoding as its header
+// when h is a flat Request or Result of fewer than 128 bytes (one byte of
+// length, one of map head: at most 23 fields); ok is false otherwise and
+// dst is then unchanged.
+func appendFlat(dst []byte, t Type, h any) (_ []byte, ok bool) {
+	start := len(dst)
+	w := flatWriter{b: append(dst, byte(t), 0, 0), ok: true}
+	switch h := h.(type) {
+	case *Request:
+		ok = w.request(h)
+	case Request:
+		ok = w.request(&h)
+	case *Result:
+		ok = w.result(h)
+	case Result:
+		ok = w.result(&h)
+	}
+	n := len(w.b) - start - 2
+	if !ok || n >= 128 || w.n > 23 {
+		return dst, false
+	}
+	w.b[start+1] = byte(n)
+	w.b[start+2] = 5<<5 | byte(w.n)
+	return w.b, true
+}
