@@ -189,6 +189,7 @@ func TestPxshMPI(t *testing.T) {
 
 func TestPxshSlurm(t *testing.T) {
 	need(t, "sbatch", "squeue", "srun")
+	logSlurmOnFailure(t)
 	e := newPxsh(t)
 	// single node: loopback is right, and is refused without --local-only
 	out, err := e.pxsh(60*time.Second, "cluster", "start", "-n", "4", "--engines", "slurm", "--ip", "127.0.0.1")
@@ -203,12 +204,27 @@ func TestPxshSlurm(t *testing.T) {
 	})
 }
 
+// logSlurmOnFailure logs Slurm's view of its jobs and nodes when t fails:
+// a batch job that never starts leaves an empty engine log.
+func logSlurmOnFailure(t *testing.T) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, cmd := range [][]string{{"squeue", "-a", "-l"}, {"sinfo", "-N", "-l"}} {
+			out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
+			t.Logf("%s: %v\n%s", strings.Join(cmd, " "), err, out)
+		}
+	})
+}
+
 func TestPxshPBS(t *testing.T) {
 	pbs := os.Getenv("PXSH_PBS_DIR")
 	if pbs == "" {
 		pbs = "/opt/slurm-pbs/bin"
 	}
 	need(t, pbs+"/qsub", "mpiexec.openmpi")
+	logSlurmOnFailure(t)
 	e := newPxsh(t)
 	e.writeConfig(`
 _pbs = "` + pbs + `"
