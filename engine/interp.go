@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -241,34 +240,14 @@ func (in *Interp) stream(thread *starlark.Thread, req *protocol.Request, out *ou
 	if every <= 0 {
 		every = DefaultOutputInterval
 	}
-	// A timer, not a goroutine per task: a short task ends before it
-	// fires and costs no hand-off. Flushes run under mu, so none runs
-	// after the returned stop.
-	var mu sync.Mutex
-	stopped := false
-	var t *time.Timer
-	flush := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
-		}
+	return repeat(every, func() bool {
 		if s := out.unsent(); s != "" {
 			o := head
 			o.Stdout = s
 			send(o, nil)
 		}
-		t.Reset(every)
-	}
-	mu.Lock()
-	t = time.AfterFunc(every, flush)
-	mu.Unlock()
-	return func() {
-		mu.Lock()
-		stopped = true
-		t.Stop()
-		mu.Unlock()
-	}
+		return true
+	})
 }
 
 // publishData implements publish_data(dict): the task's client sees the

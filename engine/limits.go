@@ -82,23 +82,32 @@ func watch(maxHeap, maxStack int64, cancel context.CancelCauseFunc) (stop func()
 	for i, name := range watchMetrics {
 		samples[i].Name = name
 	}
+	return repeat(watchInterval, func() bool {
+		if err := overLimit(samples, maxHeap, maxStack); err != nil {
+			cancel(err)
+			return false
+		}
+		return true
+	})
+}
+
+// repeat calls tick every d until tick returns false or stop is called.
+// Ticks run under a lock that stop takes too, so none runs after stop
+// returns (a task that ended is never blamed or written for afterwards).
+// A timer, not a goroutine: a short task ends before it fires and costs
+// no hand-off.
+func repeat(d time.Duration, tick func() bool) (stop func()) {
 	var mu sync.Mutex
 	stopped := false
 	var t *time.Timer
-	check := func() {
-		err := overLimit(samples, maxHeap, maxStack)
+	mu.Lock()
+	t = time.AfterFunc(d, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		switch {
-		case stopped: // the task ended meanwhile: never blame it afterwards
-		case err != nil:
-			cancel(err)
-		default:
-			t.Reset(watchInterval)
+		if !stopped && tick() {
+			t.Reset(d)
 		}
-	}
-	mu.Lock()
-	t = time.AfterFunc(watchInterval, check)
+	})
 	mu.Unlock()
 	return func() {
 		mu.Lock()
