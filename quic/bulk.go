@@ -254,14 +254,29 @@ func parseHello(hello []byte, want string) (id string, kind byte, err error) {
 // dialer; a second channel of one kind is refused.
 func acceptChannel(c *conn, kind byte, nc net.Conn) error {
 	nc.SetDeadline(time.Time{})
-	// Attach before the status: the dialer may write on the channel as
-	// soon as it reads it.
-	if !c.attach(kind, nc) {
+	if c.hasChannel(kind) {
 		nc.Write([]byte{statusRefuse})
 		return errors.New("a second side channel of one kind")
 	}
+	// The status goes first: once attached, our writer may send frames on
+	// the channel, and a frame ahead of the status byte would shift the
+	// dialer's reading by one byte. What the dialer sends meanwhile waits
+	// in the socket for our reader.
 	if _, err := nc.Write([]byte{statusOK}); err != nil {
 		return fmt.Errorf("write status: %w", err)
 	}
+	if !c.attach(kind, nc) {
+		return errors.New("a second side channel of one kind")
+	}
 	return nil
+}
+
+// hasChannel reports whether c has its side channel of the given kind.
+func (c *conn) hasChannel(kind byte) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if kind == chanBulk {
+		return c.bulk != nil
+	}
+	return c.frames != nil
 }
