@@ -245,17 +245,12 @@ func (d *decoder) value(depth int) (starlark.Value, error) {
 // values decodes n consecutive values.
 func (d *decoder) values(n int, depth int) ([]starlark.Value, error) {
 	elems := make([]starlark.Value, n)
-	var floats []starlark.Float // backing store of the float elements
-	for i := range elems {
-		if d.off+9 <= len(d.b) && d.b[d.off] == cborFloat64 && depth <= d.maxDepth {
-			if floats == nil {
-				floats = make([]starlark.Float, n-i)
+	var slab []starlark.Float
+	for i := 0; i < n; i++ {
+		if depth <= d.maxDepth {
+			if i, slab = d.scalars(elems, i, slab); i == n {
+				break
 			}
-			f := &floats[len(floats)-(n-i)]
-			*f = starlark.Float(math.Float64frombits(binary.BigEndian.Uint64(d.b[d.off+1:])))
-			d.off += 9
-			elems[i] = floatValue(f)
-			continue
 		}
 		v, err := d.value(depth)
 		if err != nil {
@@ -264,6 +259,67 @@ func (d *decoder) values(n int, depth int) ([]starlark.Value, error) {
 		elems[i] = v
 	}
 	return elems, nil
+}
+
+// floatSlab is how many decoded floats share one allocation: 512 bytes,
+// the largest objects the garbage collector marks by span rather than
+// one pointer at a time, and little memory kept alive by a kept float.
+const floatSlab = 64
+
+// scalars decodes the run of float64s and ints of at most 64 bits that
+// starts at elems[i], and returns where the run ends and what is left of
+// the float slab. A float is not boxed on its own: its value points
+// into slab (floatValue).
+func (d *decoder) scalars(elems []starlark.Value, i int, slab []starlark.Float) (int, []starlark.Float) {
+	b, off := d.b, d.off
+	for ; i < len(elems) && off < len(b); i++ {
+		start, ib := off, b[off]
+		if ib == cborFloat64 {
+			if len(b)-off < 9 {
+				break
+			}
+			if len(slab) == 0 {
+				slab = make([]starlark.Float, min(len(elems)-i, floatSlab))
+			}
+			f := &slab[0]
+			slab = slab[1:]
+			*f = starlark.Float(math.Float64frombits(binary.BigEndian.Uint64(b[off+1:])))
+			elems[i] = floatValue(f)
+			off += 9
+			continue
+		}
+		m, ai := ib&0xe0, ib&0x1f
+		if (m != majorUint && m != majorNeg) || ai > 27 {
+			break
+		}
+		var x uint64
+		switch {
+		case ai < 24:
+			x, off = uint64(ai), off+1
+		case len(b)-off <= 1<<(ai-24):
+			d.off = start
+			return i, slab // short input: value reports it
+		case ai == 24:
+			x, off = uint64(b[off+1]), off+2
+		case ai == 25:
+			x, off = uint64(binary.BigEndian.Uint16(b[off+1:])), off+3
+		case ai == 26:
+			x, off = uint64(binary.BigEndian.Uint32(b[off+1:])), off+5
+		default:
+			x, off = binary.BigEndian.Uint64(b[off+1:]), off+9
+		}
+		switch {
+		case m == majorUint:
+			elems[i] = starlark.MakeUint64(x)
+		case x <= math.MaxInt64:
+			elems[i] = starlark.MakeInt64(-1 - int64(x))
+		default: // below the int64 range: value makes the big int
+			d.off = start
+			return i, slab
+		}
+	}
+	d.off = off
+	return i, slab
 }
 
 func (d *decoder) simple(ai byte, arg uint64, start int) (starlark.Value, error) {

@@ -266,3 +266,16 @@ func BenchmarkFloats1MEncode(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkFloats1MDecode(b *testing.B) {
+	buf, err := Encode(floatList(1_000_000), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(buf, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

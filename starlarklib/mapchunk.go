@@ -48,8 +48,16 @@ func mapChunk(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if l, ok := seqs[0].(starlark.Sequence); ok {
 		out = make([]starlark.Value, 0, l.Len())
 	}
+	// A Starlark function copies its arguments into its frame and never
+	// keeps the tuple (a *args parameter gets a new tuple), so one tuple
+	// serves every call; other callables (a builtin may keep its
+	// arguments) get a tuple each.
+	_, reuse := f.(*starlark.Function)
+	a := make(starlark.Tuple, len(iters))
 	for {
-		a := make(starlark.Tuple, len(iters)) // f may keep its arguments (*args)
+		if !reuse {
+			a = make(starlark.Tuple, len(iters))
+		}
 		for i, it := range iters {
 			if !it.Next(&a[i]) {
 				return starlark.NewList(out), nil

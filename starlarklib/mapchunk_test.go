@@ -55,6 +55,28 @@ def boom(x):
 	}
 }
 
+// Each call gets its own arguments: a builtin that keeps its argument
+// tuple and a function that keeps *args see every element, not the last.
+func TestMapChunkKeptArguments(t *testing.T) {
+	thread := &starlark.Thread{Name: "test"}
+	keep := starlark.NewBuiltin("keep", func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+		return args, nil
+	})
+	g, err := starlark.ExecFile(thread, "<test>", "def star(*a):\n    return a\nxs = [1, 2.5, 'c']", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []starlark.Value{keep, g["star"]} {
+		got, err := starlark.Call(thread, mapChunkBuiltin, starlark.Tuple{f, g["xs"], g["xs"]}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := got.String(); s != `[(1, 1), (2.5, 2.5), ("c", "c")]` {
+			t.Errorf("%s: got %s", f, s)
+		}
+	}
+}
+
 // Only the exact map chunk function is replaced.
 func TestIsMapChunk(t *testing.T) {
 	f := protocol.Function{Name: "pxsh_map", Source: mapChunkSource, File: "<pxsh map>", Line: 1, Col: 1}
@@ -64,5 +86,20 @@ func TestIsMapChunk(t *testing.T) {
 	f.Source += "\n"
 	if IsMapChunk(&f) {
 		t.Fatal("another source recognised")
+	}
+}
+
+func BenchmarkMapChunk50k(b *testing.B) {
+	thread := &starlark.Thread{Name: "bench"}
+	g, err := starlark.ExecFile(thread, "<bench>", "sq = lambda x: x * x\nxs = list(range(50000))", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := starlark.Tuple{g["sq"], g["xs"]}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := starlark.Call(thread, mapChunkBuiltin, args, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
