@@ -206,8 +206,9 @@ func (a *AsyncResult) Abort(c *Client) error {
 type Decoder[V any] interface {
 	// Value decodes finished task i's value (it did not fail).
 	Value(i int) (V, error)
-	// Items returns the elements of a list (or, with tuples, a tuple).
-	Items(v V, tuples bool) ([]V, bool)
+	// AppendItems appends the elements of a list (or, with tuples, a
+	// tuple) to dst; false if v is not one.
+	AppendItems(dst []V, v V, tuples bool) ([]V, bool)
 	// Error makes the value that stands for a failure.
 	Error(e *RemoteError) V
 }
@@ -224,17 +225,22 @@ func Collect[V any](a *AsyncResult, dec Decoder[V], exceptions bool) ([]V, error
 	}
 	out := make([]V, 0, a.Len())
 	for i := range a.Tasks {
-		vals, err := CollectTask(a, i, dec)
-		if err != nil {
+		var err error
+		if out, err = appendTask(out, a, i, dec); err != nil {
 			return nil, err
 		}
-		out = append(out, vals...)
 	}
 	return out, nil
 }
 
 // CollectTask returns the results finished task i contributes.
 func CollectTask[V any](a *AsyncResult, i int, dec Decoder[V]) ([]V, error) {
+	return appendTask(nil, a, i, dec)
+}
+
+// appendTask appends the results finished task i contributes to out (a
+// chunk's elements straight from its list: no copy between).
+func appendTask[V any](out []V, a *AsyncResult, i int, dec Decoder[V]) ([]V, error) {
 	t := a.Tasks[i]
 	if e := t.result.Error; e != nil {
 		n := 1
@@ -242,9 +248,8 @@ func CollectTask[V any](a *AsyncResult, i int, dec Decoder[V]) ([]V, error) {
 			n = a.Chunks[i]
 		}
 		ev := dec.Error(&RemoteError{*e})
-		out := make([]V, n)
-		for j := range out {
-			out[j] = ev
+		for range n {
+			out = append(out, ev)
 		}
 		return out, nil
 	}
@@ -254,17 +259,17 @@ func CollectTask[V any](a *AsyncResult, i int, dec Decoder[V]) ([]V, error) {
 	}
 	switch a.Combine {
 	case CombineChunks:
-		items, ok := dec.Items(v, false)
+		items, ok := dec.AppendItems(out, v, false)
 		if !ok {
 			return nil, fmt.Errorf("map: engine %d returned %v, want a list", t.Engine, v)
 		}
 		return items, nil
 	case CombineGather:
-		if items, ok := dec.Items(v, true); ok {
+		if items, ok := dec.AppendItems(out, v, true); ok {
 			return items, nil
 		}
 	}
-	return []V{v}, nil
+	return append(out, v), nil
 }
 
 // goDecoder decodes task values to Go values.
@@ -275,14 +280,16 @@ func (d goDecoder) Value(i int) (any, error) {
 	return Decode(body)
 }
 
-func (d goDecoder) Items(v any, tuples bool) ([]any, bool) {
+func (d goDecoder) AppendItems(dst []any, v any, tuples bool) ([]any, bool) {
 	switch x := v.(type) {
 	case []any:
-		return x, true
+		return append(dst, x...), true
 	case Tuple:
-		return x, tuples
+		if tuples {
+			return append(dst, x...), true
+		}
 	}
-	return nil, false
+	return dst, false
 }
 
 func (d goDecoder) Error(e *RemoteError) any { return e }

@@ -133,6 +133,11 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 		e.reserveItems(n, v)
 		e.buf = appendHead(e.buf, majorArray, uint64(n))
 		return e.items(v, n, depth)
+	case listRange:
+		n := v.Len()
+		e.reserveItems(n, v)
+		e.buf = appendHead(e.buf, majorArray, uint64(n))
+		return e.items(v, n, depth)
 	case starlark.Tuple:
 		e.reserveItems(len(v), v)
 		e.buf = appendHead(e.buf, majorTag, protocol.TagTuple)

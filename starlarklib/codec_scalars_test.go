@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"go.starlark.net/starlark"
@@ -194,5 +195,33 @@ func TestScalarFloatsIndependent(t *testing.T) {
 		if f, _ := starlark.AsFloat(l2.Index(i)); f != float64(i)+0.25 {
 			t.Fatalf("l2[%d] = %v", i, l2.Index(i))
 		}
+	}
+}
+
+// A ListRange encodes as the list of its elements.
+func TestListRangeEncodes(t *testing.T) {
+	l := eval(t, "[1, 2.5, 'a', [3, 4.0], None, 1 << 70, (5,), -7]").(*starlark.List)
+	for lo := 0; lo <= l.Len(); lo++ {
+		for hi := lo; hi <= l.Len(); hi++ {
+			elems := make([]starlark.Value, 0, hi-lo)
+			for i := lo; i < hi; i++ {
+				elems = append(elems, l.Index(i))
+			}
+			want, err := Encode(starlark.NewList(elems), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Encode(ListRange(l, lo, hi), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("[%d:%d]: %x, want %x", lo, hi, got, want)
+			}
+		}
+	}
+	bad := starlark.NewList([]starlark.Value{starlark.None, starlark.NewBuiltin("b", nil)})
+	if _, err := Encode(ListRange(bad, 0, 2), nil); err == nil || !strings.Contains(err.Error(), "value[1]") {
+		t.Fatalf("unsendable element: %v", err)
 	}
 }

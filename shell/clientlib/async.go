@@ -224,18 +224,20 @@ func (d starlarkDecoder) Value(i int) (starlark.Value, error) {
 	return v, err
 }
 
-func (d starlarkDecoder) Items(v starlark.Value, tuples bool) ([]starlark.Value, bool) {
+func (d starlarkDecoder) AppendItems(dst []starlark.Value, v starlark.Value, tuples bool) ([]starlark.Value, bool) {
 	switch x := v.(type) {
 	case *starlark.List:
-		out := make([]starlark.Value, x.Len())
-		for j := range out {
-			out[j] = x.Index(j)
+		dst = slices.Grow(dst, x.Len())
+		for j := range x.Len() {
+			dst = append(dst, x.Index(j))
 		}
-		return out, true
+		return dst, true
 	case starlark.Tuple:
-		return x, tuples
+		if tuples {
+			return append(dst, x...), true
+		}
 	}
-	return nil, false
+	return dst, false
 }
 
 func (d starlarkDecoder) Error(e *client.RemoteError) starlark.Value {

@@ -180,6 +180,9 @@ func viewScatter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	case *numpy.Array:
 		// Arrays are split along their first axis into arrays.
 		n, part = x.Len(), func(lo, hi int) starlark.Value { return x.Slice(lo, hi, 1) }
+	case *starlark.List:
+		// Each chunk is encoded straight from the list, not copied first.
+		n, part = x.Len(), func(lo, hi int) starlark.Value { return starlarklib.ListRange(x, lo, hi) }
 	default:
 		vals, err := seqValues(seq, "scatter")
 		if err != nil {
