@@ -245,10 +245,10 @@ func (d *decoder) value(depth int) (starlark.Value, error) {
 // values decodes n consecutive values.
 func (d *decoder) values(n int, depth int) ([]starlark.Value, error) {
 	elems := make([]starlark.Value, n)
-	var slab []starlark.Float
+	var s slabs
 	for i := 0; i < n; i++ {
 		if depth <= d.maxDepth {
-			if i, slab = d.scalars(elems, i, slab); i == n {
+			if i = d.scalars(elems, i, &s); i == n {
 				break
 			}
 		}
@@ -266,11 +266,17 @@ func (d *decoder) values(n int, depth int) ([]starlark.Value, error) {
 // one pointer at a time, and little memory kept alive by a kept float.
 const floatSlab = 64
 
+// slabs are the shared allocations of a list's decoded floats and ints.
+type slabs struct {
+	floats []starlark.Float
+	ints   intSlab
+}
+
 // scalars decodes the run of float64s and ints of at most 64 bits that
-// starts at elems[i], and returns where the run ends and what is left of
-// the float slab. A float is not boxed on its own: its value points
-// into slab (floatValue).
-func (d *decoder) scalars(elems []starlark.Value, i int, slab []starlark.Float) (int, []starlark.Float) {
+// starts at elems[i], and returns where the run ends. A float is not
+// boxed on its own: its value points into a slab (floatValue); nor is
+// an int beyond the int32 range (intSlab).
+func (d *decoder) scalars(elems []starlark.Value, i int, s *slabs) int {
 	b, off := d.b, d.off
 	for ; i < len(elems) && off < len(b); i++ {
 		start, ib := off, b[off]
@@ -278,11 +284,11 @@ func (d *decoder) scalars(elems []starlark.Value, i int, slab []starlark.Float) 
 			if len(b)-off < 9 {
 				break
 			}
-			if len(slab) == 0 {
-				slab = make([]starlark.Float, min(len(elems)-i, floatSlab))
+			if len(s.floats) == 0 {
+				s.floats = make([]starlark.Float, min(len(elems)-i, floatSlab))
 			}
-			f := &slab[0]
-			slab = slab[1:]
+			f := &s.floats[0]
+			s.floats = s.floats[1:]
 			*f = starlark.Float(math.Float64frombits(binary.BigEndian.Uint64(b[off+1:])))
 			elems[i] = floatValue(f)
 			off += 9
@@ -298,7 +304,7 @@ func (d *decoder) scalars(elems []starlark.Value, i int, slab []starlark.Float) 
 			x, off = uint64(ai), off+1
 		case len(b)-off <= 1<<(ai-24):
 			d.off = start
-			return i, slab // short input: value reports it
+			return i // short input: value reports it
 		case ai == 24:
 			x, off = uint64(b[off+1]), off+2
 		case ai == 25:
@@ -308,18 +314,15 @@ func (d *decoder) scalars(elems []starlark.Value, i int, slab []starlark.Float) 
 		default:
 			x, off = binary.BigEndian.Uint64(b[off+1:]), off+9
 		}
-		switch {
-		case m == majorUint:
-			elems[i] = starlark.MakeUint64(x)
-		case x <= math.MaxInt64:
-			elems[i] = starlark.MakeInt64(-1 - int64(x))
-		default: // below the int64 range: value makes the big int
+		v, ok := s.ints.int(m == majorNeg, x, len(elems)-i)
+		if !ok { // -2^64: value makes the big int
 			d.off = start
-			return i, slab
+			return i
 		}
+		elems[i] = v
 	}
 	d.off = off
-	return i, slab
+	return i
 }
 
 func (d *decoder) simple(ai byte, arg uint64, start int) (starlark.Value, error) {

@@ -279,3 +279,21 @@ func BenchmarkFloats1MDecode(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkInts50kDecode(b *testing.B) {
+	elems := make([]starlark.Value, 50000)
+	for i := range elems {
+		x := int64(50000 + i)
+		elems[i] = starlark.MakeInt64(x * x)
+	}
+	buf, err := Encode(starlark.NewList(elems), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(buf, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -225,3 +225,48 @@ func TestListRangeEncodes(t *testing.T) {
 		t.Fatalf("unsendable element: %v", err)
 	}
 }
+
+// Ints beyond the int32 range decoded from slabs behave as Starlark's
+// own: equal, same hash (dict keys), arithmetic leaves them unchanged.
+func TestSlabInts(t *testing.T) {
+	if runtime.GOARCH == "amd64" && runtime.GOOS == "linux" && !slabInts {
+		t.Fatal("Starlark's int representation check failed on linux/amd64")
+	}
+	src := "[1 << 40, -(1 << 40), (1 << 63) - 1, -(1 << 63), (1 << 64) - 1, -(1 << 64) + 1, 2147483648, -2147483649]"
+	want := eval(t, src).(*starlark.List)
+	b, err := Encode(want, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Decode(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.(*starlark.List)
+	d := starlark.NewDict(want.Len())
+	for i := range want.Len() {
+		d.SetKey(want.Index(i), starlark.MakeInt(i))
+	}
+	thread := &starlark.Thread{Name: "test"}
+	for i := range got.Len() {
+		x, w := got.Index(i), want.Index(i)
+		if !same(x, w) || x.String() != w.String() {
+			t.Fatalf("element %d: %v, want %v", i, x, w)
+		}
+		if k, found, _ := d.Get(x); !found || k != starlark.MakeInt(i) {
+			t.Fatalf("element %d: not found as a dict key", i)
+		}
+		env := starlark.StringDict{"x": x}
+		r, err := starlark.Eval(thread, "x", "(x + 1, -x, x * x, x // 3, x - x, str(x))", env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rw, _ := starlark.Eval(thread, "w", "(x + 1, -x, x * x, x // 3, x - x, str(x))", starlark.StringDict{"x": w})
+		if !same(r, rw) || r.String() != rw.String() {
+			t.Fatalf("element %d: %v, want %v", i, r, rw)
+		}
+		if !same(x, w) {
+			t.Fatalf("element %d changed by arithmetic: %v", i, x)
+		}
+	}
+}
