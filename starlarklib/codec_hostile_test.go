@@ -297,3 +297,23 @@ func BenchmarkInts50kDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFloats1MLive is an engine's side of a push and a pull of a
+// million floats: decode the pushed value and keep it (the previous one
+// becomes garbage), then encode it; the live list is what each garbage
+// collection marks.
+func BenchmarkFloats1MLive(b *testing.B) {
+	body, err := Encode(floatList(1_000_000), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var live starlark.Value
+	for b.Loop() {
+		if live, err = Decode(append([]byte(nil), body...), nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Encode(live, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
