@@ -209,6 +209,7 @@ func (ar *AsyncResult) value(thread *starlark.Thread, d float64, exceptions bool
 
 // results returns the flat list of results of a finished AsyncResult.
 func (ar *AsyncResult) results(thread *starlark.Thread, exceptions bool) ([]starlark.Value, error) {
+	ar.decodeParallel()
 	return client.Collect[starlark.Value](ar.res, starlarkDecoder{ar, thread}, exceptions)
 }
 
