@@ -328,6 +328,7 @@ func (h *Hub) Serve(ctx context.Context) error {
 	h.mu.Unlock()
 	defer close(h.done)
 	defer cancel()
+	defer holdProcs()()
 	go h.heartbeats(ctx)
 	go h.deadlines(ctx)
 	if h.restoring {
