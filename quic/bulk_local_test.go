@@ -9,6 +9,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 )
 
@@ -155,5 +157,64 @@ func TestBulkLocalRightAfterAuth(t *testing.T) {
 			t.Fatalf("dial %d: the bulk channel is TCP", i)
 		}
 		client.Close(0, "next")
+	}
+}
+
+// socketPair returns the two ends of a connected Unix stream socket.
+func socketPair(t *testing.T) (a, b net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]net.Conn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	return conns[0], conns[1]
+}
+
+// A frame the listener's side sends the instant its frame channel is
+// attached reaches the dialer after the status byte, never ahead of it
+// (which shifted the dialer's reading by one byte: a client hung in
+// hello). The frame is written and flushed from inside attach, so the
+// test does not depend on timing.
+func TestFramesChannelStatusFirst(t *testing.T) {
+	cfg := Config{Key: testKey(t)}
+	_, _, served := pair(t, cfg, Config{Key: cfg.Key, NoBulk: true})
+	listenerEnd, dialerEnd := socketPair(t)
+	frame := []byte("the first frame on the channel")
+	werr := make(chan error, 1)
+	served.impl.attached = func(kind byte) {
+		err := served.WriteFrame(frame)
+		if err == nil {
+			err = served.impl.flushWait(waitLimit)
+		}
+		werr <- err
+	}
+	within(t, "accept the channel", func() {
+		if err := acceptChannel(served.impl, chanFrames, listenerEnd); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte{statusOK, 0, 0, 0, byte(len(frame))}, frame...)
+	got := make([]byte, len(want))
+	within(t, "read status and frame", func() {
+		if _, err := io.ReadFull(dialerEnd, got); err != nil {
+			t.Error(err)
+		}
+	})
+	if !bytes.Equal(got, want) {
+		t.Fatalf("dialer read %q, want %q", got, want)
 	}
 }

@@ -38,8 +38,9 @@ type conn struct {
 	noBulk      bool       // no bulk channel will attach
 	maxValue    int64      // bound of a streamed body
 	in          inStreams
-	outID       uint64    // the last stream id sent; under wmu
-	bq          bulkQueue // the bulk channel's writer's jobs
+	outID       uint64          // the last stream id sent; under wmu
+	bq          bulkQueue       // the bulk channel's writer's jobs
+	attached    func(kind byte) // tests: runs when a side channel was attached
 
 	// Write side: callers queue frames and return; the connection's one
 	// writer goroutine writes the queue, so frames queued while it writes
