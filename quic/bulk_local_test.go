@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -217,4 +218,44 @@ func TestFramesChannelStatusFirst(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("dialer read %q, want %q", got, want)
 	}
+}
+
+// Small frames written while the peer does not read fill the local frame
+// channel's socket: a write the socket takes only in part leaves its rest
+// to the writer, and the peer still reads every frame whole and in order.
+func TestFramesPartialInlineWrite(t *testing.T) {
+	cfg := Config{Key: testKey(t)}
+	_, client, served := pair(t, cfg, cfg)
+	waitFrames(t, client, served)
+	const n = 1500 // about 6 MB: many times a socket's buffer
+	frame := func(i int) []byte {
+		m := make([]byte, 4+i*2749%(inlineChanMax-16))
+		binary.BigEndian.PutUint32(m, uint32(i))
+		for j := 4; j < len(m); j++ {
+			m[j] = byte(i + j)
+		}
+		return m
+	}
+	werr := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := client.WriteFrame(frame(i)); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	within(t, "read every frame in order", func() {
+		for i := range n {
+			got, err := served.ReadFrame()
+			if err != nil || !bytes.Equal(got, frame(i)) {
+				t.Errorf("frame %d: got %d bytes (want %d), %v", i, len(got), len(frame(i)), err)
+				return
+			}
+		}
+		if err := <-werr; err != nil {
+			t.Error(err)
+		}
+	})
 }
