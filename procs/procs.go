@@ -7,48 +7,79 @@
 // spinning thread that competes with the other processes for the cores
 // (docs/PERFORMANCE.md, latency). A busy process needs every core. So
 // while a holder runs, a governor keeps the process at GOMAXPROCS=1 until
-// it uses nearly a whole core, then gives it all of them, and goes back to
-// one after a calm second. An explicit GOMAXPROCS in the environment turns
-// the governor off.
+// it nearly uses a whole core or its goroutines queue for the P, then
+// gives it all of them (see state for the way back). An explicit
+// GOMAXPROCS in the environment turns the governor off.
 package procs
 
 import (
 	"context"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"time"
 )
 
 const (
-	tickEvery = 100 * time.Millisecond
-	raiseAt   = 0.9 // cores used in one tick at one P: it needs more
-	lowerAt   = 0.8 // cores used in every tick of a calm spell: one P will do
-	calmTicks = 10  // ticks of a calm spell
+	tickEvery  = 100 * time.Millisecond
+	raiseAt    = 0.9 // cores used in a tick at one P: it needs more
+	queueAt    = 1.0 // goroutines waiting for the P, on average over a tick: likewise
+	idleBelow  = 0.5 // cores used in each tick of a calm spell: one P will do
+	calmTicks  = 10  // ticks of a calm spell
+	probeFirst = 20  // ticks wide before trying one P again
+	probeMax   = 320 // the longest wait between tries
 )
 
-// state decides the processor count from the CPU the process used.
+// state decides the processor count from what the process did in each
+// tick. At one P, a process that nearly uses a core, or whose goroutines
+// queue for the P (several connections busy at once, or a goroutine
+// blocked in a system call holding it), goes wide at once. Wide, it goes
+// back to one P after a calm spell, or to try one P again after a while:
+// a try that the next tick shows queueing doubles the wait before the
+// next one.
 type state struct {
-	wide bool // all processors, not one
-	calm int  // ticks in a row under lowerAt while wide
+	wide    bool
+	calm    int  // ticks in a row under idleBelow while wide
+	ticks   int  // ticks since going wide
+	wait    int  // ticks wide before the next try of one P
+	probing bool // one P is being tried
 }
 
-// step takes the cores used over the last tick and reports whether the
-// process should now run wide, and whether that is a change.
-func (s *state) step(cores float64) (wide, changed bool) {
-	switch {
-	case !s.wide && cores >= raiseAt:
-		s.wide, s.calm = true, 0
-		return true, true
-	case s.wide && cores < lowerAt:
-		if s.calm++; s.calm >= calmTicks {
-			s.wide, s.calm = false, 0
-			return false, true
+// step takes the cores used and the goroutines waiting for a P (on
+// average) over the last tick, and reports whether the process should
+// now run wide, and whether that is a change.
+func (s *state) step(cores, queued float64) (wide, changed bool) {
+	if !s.wide {
+		busy := cores >= raiseAt || queued >= queueAt
+		switch {
+		case busy && s.probing:
+			s.wait = min(2*s.wait, probeMax)
+		case busy:
+			s.wait = probeFirst
 		}
-	case s.wide:
+		s.probing = false
+		if !busy {
+			return false, false
+		}
+		s.wide, s.calm, s.ticks = true, 0, 0
+		return true, true
+	}
+	s.ticks++
+	if cores < idleBelow {
+		s.calm++
+	} else {
 		s.calm = 0
 	}
-	return s.wide, false
+	switch {
+	case s.calm >= calmTicks:
+		s.wide = false
+		return false, true
+	case s.ticks >= s.wait:
+		s.wide, s.probing = false, true
+		return false, true
+	}
+	return true, false
 }
 
 // gov is the process's one governor, shared by its holders.
@@ -95,6 +126,8 @@ func govern(ctx context.Context, wide int, done chan struct{}) {
 	t := time.NewTicker(tickEvery)
 	defer t.Stop()
 	var s state
+	var w waits
+	w.sample()
 	last, lastAt := cpuTime(), time.Now()
 	for {
 		select {
@@ -103,14 +136,47 @@ func govern(ctx context.Context, wide int, done chan struct{}) {
 		case <-t.C:
 		}
 		used, now := cpuTime(), time.Now()
-		cores := float64(used-last) / float64(now.Sub(lastAt))
+		d := float64(now.Sub(lastAt))
+		cores := float64(used-last) / d
+		queued := w.sample() / d
 		last, lastAt = used, now
-		if w, changed := s.step(cores); changed {
+		if goWide, changed := s.step(cores, queued); changed {
 			n := 1
-			if w {
+			if goWide {
 				n = wide
 			}
 			runtime.GOMAXPROCS(n)
 		}
 	}
 }
+
+// waits reads the time goroutines spent runnable, waiting for a P.
+type waits struct {
+	s    []metrics.Sample
+	last []uint64
+}
+
+// sample returns the nanoseconds goroutines waited since the last call,
+// estimated from the runtime's sampled histogram.
+func (w *waits) sample() float64 {
+	if w.s == nil {
+		w.s = []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	}
+	metrics.Read(w.s)
+	if w.s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0
+	}
+	h := w.s[0].Value.Float64Histogram()
+	var total float64
+	for i, c := range h.Counts {
+		if i < len(w.last) && c > w.last[i] && h.Buckets[i] > 0 {
+			total += float64(c-w.last[i]) * h.Buckets[i]
+		}
+	}
+	w.last = append(w.last[:0], h.Counts...)
+	return total * trackingPeriod * 1e9
+}
+
+// trackingPeriod is how many scheduling events the runtime's latency
+// histogram counts one of.
+const trackingPeriod = 8

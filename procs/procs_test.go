@@ -6,30 +6,43 @@ import (
 	"testing"
 )
 
-// The governor goes wide at once when one P is nearly used up, and back
-// to one P only after a whole calm spell.
-func TestProcsStep(t *testing.T) {
+// The governor goes wide at once when one P is nearly used up or its
+// goroutines queue for it; wide, it tries one P again after a while (a
+// try that queues doubles the wait) and goes back to one P after a calm
+// spell.
+func TestStep(t *testing.T) {
 	type tick struct {
-		cores         float64
+		cores, queued float64
 		wide, changed bool
 	}
-	ticks := []tick{
-		{0.2, false, false},
-		{0.89, false, false},
-		{0.95, true, true}, // one P nearly used up: every core
-		{1.6, true, false},
-		{0.5, true, false},  // a calm spell starts
-		{0.85, true, false}, // and is broken
+	repeat := func(n int, tk tick) []tick {
+		ts := make([]tick, n)
+		for i := range ts {
+			ts[i] = tk
+		}
+		return ts
 	}
-	for range calmTicks - 1 {
-		ticks = append(ticks, tick{0.3, true, false})
-	}
-	ticks = append(ticks, tick{0.3, false, true}) // a whole calm spell: one P
+	var ticks []tick
+	add := func(ts ...tick) { ticks = append(ticks, ts...) }
+	add(tick{0.2, 0, false, false}, tick{0.89, 0.9, false, false})
+	add(tick{0.95, 0, true, true}) // one P nearly used up: every core
+	add(repeat(probeFirst-1, tick{0.7, 3, true, false})...)
+	add(tick{0.7, 3, false, true}) // time to try one P
+	add(tick{0.6, 2, true, true})  // goroutines queue: wide again
+	add(repeat(2*probeFirst-1, tick{0.7, 0, true, false})...)
+	add(tick{0.7, 0, false, true})    // the next try comes twice as late
+	add(tick{0.6, 0.1, false, false}) // and holds: one P
+	add(tick{0.3, 1.5, true, true})   // queueing: wide, the first wait again
+	add(repeat(calmTicks-1, tick{0.3, 0, true, false})...)
+	add(tick{0.3, 0, false, true}) // a whole calm spell: one P
+	add(tick{1.2, 0, true, true})
+	add(repeat(probeFirst-1, tick{0.7, 0, true, false})...)
+	add(tick{0.7, 0, false, true}) // the wait started over at probeFirst
 	var s state
 	for i, tk := range ticks {
-		wide, changed := s.step(tk.cores)
+		wide, changed := s.step(tk.cores, tk.queued)
 		if wide != tk.wide || changed != tk.changed {
-			t.Fatalf("tick %d (%.2f cores): wide %v changed %v, want %v %v", i, tk.cores, wide, changed, tk.wide, tk.changed)
+			t.Fatalf("tick %d (%.2f cores, %.1f queued): wide %v changed %v, want %v %v", i, tk.cores, tk.queued, wide, changed, tk.wide, tk.changed)
 		}
 	}
 }
