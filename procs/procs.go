@@ -22,13 +22,13 @@ import (
 )
 
 const (
-	tickEvery  = 100 * time.Millisecond
-	raiseAt    = 0.9 // cores used in a tick at one P: it needs more
-	queueAt    = 1.0 // goroutines waiting for the P, on average over a tick: likewise
-	idleBelow  = 0.5 // cores used in each tick of a calm spell: one P will do
-	calmTicks  = 10  // ticks of a calm spell
-	probeFirst = 20  // ticks wide before trying one P again
-	probeMax   = 320 // the longest wait between tries
+	tickEvery  = 25 * time.Millisecond
+	raiseAt    = 0.9  // cores used in a tick at one P: it needs more
+	queueAt    = 1.0  // goroutines waiting for the P, on average over a tick: likewise
+	idleBelow  = 0.5  // cores used in each tick of a calm spell: one P will do
+	calmTicks  = 40   // ticks of a calm spell (1 s)
+	probeFirst = 10   // ticks wide before trying one P again (250 ms)
+	probeMax   = 1280 // the longest wait between tries (32 s)
 )
 
 // state decides the processor count from what the process did in each

@@ -6,22 +6,35 @@ import (
 	"testing"
 )
 
+// tick is what the governor saw in one tick and what it should decide.
+type tick struct {
+	cores, queued float64
+	wide, changed bool
+}
+
+func repeat(n int, tk tick) []tick {
+	ts := make([]tick, n)
+	for i := range ts {
+		ts[i] = tk
+	}
+	return ts
+}
+
+// runTicks steps s through ticks and checks each decision.
+func runTicks(t *testing.T, s *state, ticks []tick) {
+	t.Helper()
+	for i, tk := range ticks {
+		wide, changed := s.step(tk.cores, tk.queued)
+		if wide != tk.wide || changed != tk.changed {
+			t.Fatalf("tick %d (%.2f cores, %.1f queued): wide %v changed %v, want %v %v", i, tk.cores, tk.queued, wide, changed, tk.wide, tk.changed)
+		}
+	}
+}
+
 // The governor goes wide at once when one P is nearly used up or its
 // goroutines queue for it; wide, it tries one P again after a while (a
-// try that queues doubles the wait) and goes back to one P after a calm
-// spell.
-func TestStep(t *testing.T) {
-	type tick struct {
-		cores, queued float64
-		wide, changed bool
-	}
-	repeat := func(n int, tk tick) []tick {
-		ts := make([]tick, n)
-		for i := range ts {
-			ts[i] = tk
-		}
-		return ts
-	}
+// try that queues doubles the wait).
+func TestStepTries(t *testing.T) {
 	var ticks []tick
 	add := func(ts ...tick) { ticks = append(ticks, ts...) }
 	add(tick{0.2, 0, false, false}, tick{0.89, 0.9, false, false})
@@ -33,18 +46,21 @@ func TestStep(t *testing.T) {
 	add(tick{0.7, 0, false, true})    // the next try comes twice as late
 	add(tick{0.6, 0.1, false, false}) // and holds: one P
 	add(tick{0.3, 1.5, true, true})   // queueing: wide, the first wait again
-	add(repeat(calmTicks-1, tick{0.3, 0, true, false})...)
-	add(tick{0.3, 0, false, true}) // a whole calm spell: one P
-	add(tick{1.2, 0, true, true})
 	add(repeat(probeFirst-1, tick{0.7, 0, true, false})...)
-	add(tick{0.7, 0, false, true}) // the wait started over at probeFirst
-	var s state
-	for i, tk := range ticks {
-		wide, changed := s.step(tk.cores, tk.queued)
-		if wide != tk.wide || changed != tk.changed {
-			t.Fatalf("tick %d (%.2f cores, %.1f queued): wide %v changed %v, want %v %v", i, tk.cores, tk.queued, wide, changed, tk.wide, tk.changed)
-		}
-	}
+	add(tick{0.7, 0, false, true})
+	runTicks(t, &state{}, ticks)
+}
+
+// Tries that keep queueing wait at most probeMax; a calm spell goes back
+// to one P before the next try is due.
+func TestStepCalm(t *testing.T) {
+	s := state{wait: probeMax, probing: true}
+	ticks := []tick{{0.5, 2, true, true}} // the try queued: the wait stays at probeMax
+	ticks = append(ticks, repeat(probeMax-1, tick{0.7, 0, true, false})...)
+	ticks = append(ticks, tick{0.7, 0, false, true}, tick{0.7, 2, true, true})
+	ticks = append(ticks, repeat(calmTicks-1, tick{0.3, 0, true, false})...)
+	ticks = append(ticks, tick{0.3, 0, false, true}) // a whole calm spell: one P
+	runTicks(t, &s, ticks)
 }
 
 // Holders share one governor: the process runs on one P while any holds
