@@ -35,9 +35,9 @@ const (
 // tick. At one P, a process that nearly uses a core, or whose goroutines
 // queue for the P (several connections busy at once, or a goroutine
 // blocked in a system call holding it), goes wide at once. Wide, it goes
-// back to one P after a calm spell, or to try one P again after a while:
-// a try that the next tick shows queueing doubles the wait before the
-// next one.
+// back to one P after a calm spell, or to try one P again after a while
+// in a tick that used less than a core: a try that the next tick shows
+// queueing doubles the wait before the next one.
 type state struct {
 	wide    bool
 	calm    int  // ticks in a row under idleBelow while wide
@@ -75,7 +75,7 @@ func (s *state) step(cores, queued float64) (wide, changed bool) {
 	case s.calm >= calmTicks:
 		s.wide = false
 		return false, true
-	case s.ticks >= s.wait:
+	case s.ticks >= s.wait && cores < raiseAt:
 		s.wide, s.probing = false, true
 		return false, true
 	}

@@ -40,6 +40,7 @@ func TestStepTries(t *testing.T) {
 	add(tick{0.2, 0, false, false}, tick{0.89, 0.9, false, false})
 	add(tick{0.95, 0, true, true}) // one P nearly used up: every core
 	add(repeat(probeFirst-1, tick{0.7, 3, true, false})...)
+	add(tick{1.3, 3, true, false}) // a try is due, but this tick used a whole core
 	add(tick{0.7, 3, false, true}) // time to try one P
 	add(tick{0.6, 2, true, true})  // goroutines queue: wide again
 	add(repeat(2*probeFirst-1, tick{0.7, 0, true, false})...)
