@@ -19,6 +19,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/procs"
 	"github.com/pxsh/pxsh/shell/clientlib"
 	"github.com/pxsh/pxsh/starlarklib"
 )
@@ -72,6 +73,7 @@ func BenchmarkCompare(b *testing.B) {
 		b.Skip("make bench-compare runs it (PXSH_BENCH_COMPARE=1)")
 	}
 	cl, pid := processCluster(b, 4)
+	b.Cleanup(procs.Hold()) // this process is the client: governed as pxsh run is
 	ns, thread := starlarkOn(b, cl)
 	blob := make([]byte, 10<<20)
 	for i := range blob {

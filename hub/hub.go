@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/hub/taskdb"
+	"github.com/pxsh/pxsh/procs"
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
@@ -328,6 +329,7 @@ func (h *Hub) Serve(ctx context.Context) error {
 	h.mu.Unlock()
 	defer close(h.done)
 	defer cancel()
+	defer procs.Hold()()
 	go h.heartbeats(ctx)
 	go h.deadlines(ctx)
 	if h.restoring {

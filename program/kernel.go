@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/kernel"
+	"github.com/pxsh/pxsh/procs"
 	"github.com/pxsh/pxsh/shell"
 	"github.com/pxsh/pxsh/starlarklib/hostlib"
 )
@@ -23,6 +24,7 @@ func kernelMain(ctx context.Context, args []string, stdout, stderr io.Writer, o 
 	if len(args) > 0 && args[0] == "install" {
 		return kernelInstall(args[1:], stdout, stderr)
 	}
+	defer procs.Hold()() // a client process, as the shell's
 	fs := flag.NewFlagSet("pxsh kernel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	connFile := fs.String("f", "", "Jupyter connection `file` (Jupyter passes it)")

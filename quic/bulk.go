@@ -139,6 +139,9 @@ func (c *conn) attach(kind byte, nc net.Conn) bool {
 		c.framesReady <- b // buffered: attached once
 	}
 	context.AfterFunc(c.qc.Context(), func() { nc.Close() })
+	if c.attached != nil {
+		c.attached(kind)
+	}
 	return true
 }
 

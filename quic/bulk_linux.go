@@ -19,3 +19,27 @@ func (b *bulk) sendIdle() bool {
 	})
 	return err == nil && errno == 0 && n == 0
 }
+
+// tryWrite writes as much of p as a local channel's socket takes now,
+// without waiting; ok is false when the channel is not a plain local
+// socket (the caller then asks sendIdle). One write, instead of asking
+// the send queue and then writing.
+func (b *bulk) tryWrite(p []byte) (n int, err error, ok bool) {
+	if !b.local || b.sc == nil {
+		return 0, nil, false
+	}
+	var errno error
+	if err := b.sc.Write(func(fd uintptr) bool {
+		n, errno = syscall.Write(int(fd), p)
+		return true // never wait: what is left goes to the writer
+	}); err != nil {
+		return 0, err, true
+	}
+	if n < 0 {
+		n = 0
+	}
+	if errno == syscall.EAGAIN || errno == syscall.EINTR {
+		errno = nil
+	}
+	return n, errno, true
+}

@@ -6,9 +6,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 )
 
@@ -156,4 +159,103 @@ func TestBulkLocalRightAfterAuth(t *testing.T) {
 		}
 		client.Close(0, "next")
 	}
+}
+
+// socketPair returns the two ends of a connected Unix stream socket.
+func socketPair(t *testing.T) (a, b net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make([]net.Conn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	return conns[0], conns[1]
+}
+
+// A frame the listener's side sends the instant its frame channel is
+// attached reaches the dialer after the status byte, never ahead of it
+// (which shifted the dialer's reading by one byte: a client hung in
+// hello). The frame is written and flushed from inside attach, so the
+// test does not depend on timing.
+func TestFramesChannelStatusFirst(t *testing.T) {
+	cfg := Config{Key: testKey(t)}
+	_, _, served := pair(t, cfg, Config{Key: cfg.Key, NoBulk: true})
+	listenerEnd, dialerEnd := socketPair(t)
+	frame := []byte("the first frame on the channel")
+	werr := make(chan error, 1)
+	served.impl.attached = func(kind byte) {
+		err := served.WriteFrame(frame)
+		if err == nil {
+			err = served.impl.flushWait(waitLimit)
+		}
+		werr <- err
+	}
+	within(t, "accept the channel", func() {
+		if err := acceptChannel(served.impl, chanFrames, listenerEnd); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte{statusOK, 0, 0, 0, byte(len(frame))}, frame...)
+	got := make([]byte, len(want))
+	within(t, "read status and frame", func() {
+		if _, err := io.ReadFull(dialerEnd, got); err != nil {
+			t.Error(err)
+		}
+	})
+	if !bytes.Equal(got, want) {
+		t.Fatalf("dialer read %q, want %q", got, want)
+	}
+}
+
+// Small frames written while the peer does not read fill the local frame
+// channel's socket: a write the socket takes only in part leaves its rest
+// to the writer, and the peer still reads every frame whole and in order.
+func TestFramesPartialInlineWrite(t *testing.T) {
+	cfg := Config{Key: testKey(t)}
+	_, client, served := pair(t, cfg, cfg)
+	waitFrames(t, client, served)
+	const n = 1500 // about 6 MB: many times a socket's buffer
+	frame := func(i int) []byte {
+		m := make([]byte, 4+i*2749%(inlineChanMax-16))
+		binary.BigEndian.PutUint32(m, uint32(i))
+		for j := 4; j < len(m); j++ {
+			m[j] = byte(i + j)
+		}
+		return m
+	}
+	werr := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := client.WriteFrame(frame(i)); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	within(t, "read every frame in order", func() {
+		for i := range n {
+			got, err := served.ReadFrame()
+			if err != nil || !bytes.Equal(got, frame(i)) {
+				t.Errorf("frame %d: got %d bytes (want %d), %v", i, len(got), len(frame(i)), err)
+				return
+			}
+		}
+		if err := <-werr; err != nil {
+			t.Error(err)
+		}
+	})
 }

@@ -38,8 +38,9 @@ type conn struct {
 	noBulk      bool       // no bulk channel will attach
 	maxValue    int64      // bound of a streamed body
 	in          inStreams
-	outID       uint64    // the last stream id sent; under wmu
-	bq          bulkQueue // the bulk channel's writer's jobs
+	outID       uint64          // the last stream id sent; under wmu
+	bq          bulkQueue       // the bulk channel's writer's jobs
+	attached    func(kind byte) // tests: runs when a side channel was attached
 
 	// Write side: callers queue frames and return; the connection's one
 	// writer goroutine writes the queue, so frames queued while it writes
@@ -237,14 +238,15 @@ const inlineMax = 16 << 10
 
 // tryInline sends a small frame from the caller's goroutine if it can be
 // done without waiting: nothing queued or being written (so order holds)
-// and QUIC flow control has room, or on the frame channel the socket's
-// send queue is empty. It saves a hand-off per message for lone
-// requests. c.wmu is held.
+// and QUIC flow control has room; on a local frame channel one
+// non-blocking write, its rest (if any) queued for the writer; on a TCP
+// frame channel when the socket's send queue is empty. It saves a
+// hand-off per message for lone requests. c.wmu is held.
 func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
 	if c.flushing || len(c.queue) > 0 || size > inlineMax {
 		return false
 	}
-	if c.switched && (size > inlineChanMax || !c.frames.sendIdle()) {
+	if c.switched && size > inlineChanMax {
 		return false
 	}
 	buf := append(c.scratch[:0], hdr...)
@@ -254,6 +256,20 @@ func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
 	c.scratch = buf
 	if !c.switched {
 		return c.st.TryWriteAll(buf) == nil // quic-go copies buf
+	}
+	if n, err, ok := c.frames.tryWrite(buf); ok {
+		if err != nil {
+			c.werr = c.writeErr(err)
+			c.wcond.Broadcast()
+		} else if n < len(buf) {
+			c.appendSmall(buf[n:]) // the writer sends the rest
+			c.queued += len(buf) - n
+			c.kickWriter()
+		}
+		return true
+	}
+	if !c.frames.sendIdle() {
+		return false
 	}
 	if _, err := c.frames.nc.Write(buf); err != nil {
 		c.werr = c.writeErr(err)
