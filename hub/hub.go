@@ -92,6 +92,11 @@ type Config struct {
 	RestoreGrace time.Duration
 	// Logger receives the hub's events; nil means silent.
 	Logger *slog.Logger
+	// GovernProcs lets Serve govern the process's processor count
+	// (package procs: one P while it passes small messages, every core
+	// when busy). The pxsh binary sets it; a program that embeds the hub
+	// decides for its own process. An explicit GOMAXPROCS turns it off.
+	GovernProcs bool
 }
 
 // Hub is a running controller. It is safe for concurrent use.
@@ -329,7 +334,9 @@ func (h *Hub) Serve(ctx context.Context) error {
 	h.mu.Unlock()
 	defer close(h.done)
 	defer cancel()
-	defer procs.Hold()()
+	if h.cfg.GovernProcs {
+		defer procs.Hold()()
+	}
 	go h.heartbeats(ctx)
 	go h.deadlines(ctx)
 	if h.restoring {

@@ -84,6 +84,7 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 		RestoreGrace: f.grace,
 		MaxFrame:     int(f.maxFrame),
 		MaxValue:     int64(f.maxValue),
+		GovernProcs:  true,
 	}
 	if f.hwm == 0 {
 		cfg.HWM = -1

@@ -38,7 +38,7 @@ func StartPrivate(ctx context.Context, p shell.Private) (connFile string, stop f
 		return "", nil, fmt.Errorf("private cluster: %w", err)
 	}
 	// the task database stays in memory: nothing outlives the cluster
-	h, err := hub.New(hub.Config{ProfileDir: dir, MemoryDB: true})
+	h, err := hub.New(hub.Config{ProfileDir: dir, MemoryDB: true, GovernProcs: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err

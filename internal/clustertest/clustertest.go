@@ -121,7 +121,8 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 	}
 	dir := t.TempDir()
 	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, MaxValue: o.MaxValue, HWM: o.HWM, Scheme: o.Scheme, Prefetch: o.Prefetch,
-		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue})
+		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue,
+		GovernProcs: true}) // as the pxsh binary's controller
 	if err != nil {
 		t.Fatal(err)
 	}
