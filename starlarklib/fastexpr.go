@@ -1,6 +1,7 @@
 package starlarklib
 
 import (
+	"math"
 	"math/big"
 	"sync"
 
@@ -25,7 +26,54 @@ type fastExpr struct {
 }
 
 // A fastNode evaluates a compiled expression on the call's arguments.
-type fastNode func(args starlark.Tuple) (starlark.Value, error)
+type fastNode func(e *fastEnv, args starlark.Tuple) (starlark.Value, error)
+
+// fastEnv is what a map chunk's fast calls share: the slabs that ints
+// beyond int32 made by +, - and * come from (as decoded ints do: see
+// intSlab), instead of two allocations each.
+type fastEnv struct{ ints intSlab }
+
+// intResult is x op y for ints within int64 when the result is too,
+// made from the slabs; ok is false otherwise (starlark.Binary then
+// computes it). Starlark's own result has the same value and
+// representation.
+func (e *fastEnv) intResult(op syntax.Token, x, y starlark.Value) (_ starlark.Value, ok bool) {
+	xi, ok1 := x.(starlark.Int)
+	yi, ok2 := y.(starlark.Int)
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	a, ok1 := xi.Int64()
+	b, ok2 := yi.Int64()
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	var z int64
+	switch op {
+	case syntax.PLUS:
+		z = a + b
+		if (a^z)&(b^z) < 0 {
+			return nil, false
+		}
+	case syntax.MINUS:
+		z = a - b
+		if (a^b)&(a^z) < 0 {
+			return nil, false
+		}
+	default: // STAR
+		z = a * b
+		if a != 0 && (z/a != b || (a == -1 && b == math.MinInt64)) {
+			return nil, false
+		}
+	}
+	if z >= math.MinInt32 && z <= math.MaxInt32 || !slabInts {
+		return starlark.MakeInt64(z), true
+	}
+	if z < 0 {
+		return e.ints.make(true, uint64(-z), intSlabLen), true
+	}
+	return e.ints.make(false, uint64(z), intSlabLen), true
+}
 
 // compileFast returns the fastExpr of f, or nil when f has free
 // variables or defaults, or its body is anything else (names other than
@@ -84,7 +132,7 @@ func fastCompile(e syntax.Expr, params map[string]int) (eval fastNode, n int, ok
 		if !ok {
 			return nil, 0, false
 		}
-		return func(a starlark.Tuple) (starlark.Value, error) { return a[i], nil }, 1, true
+		return func(_ *fastEnv, a starlark.Tuple) (starlark.Value, error) { return a[i], nil }, 1, true
 	case *syntax.Literal:
 		var v starlark.Value
 		switch x := e.Value.(type) {
@@ -103,7 +151,7 @@ func fastCompile(e syntax.Expr, params map[string]int) (eval fastNode, n int, ok
 		default:
 			return nil, 0, false
 		}
-		return func(starlark.Tuple) (starlark.Value, error) { return v, nil }, 1, true
+		return func(*fastEnv, starlark.Tuple) (starlark.Value, error) { return v, nil }, 1, true
 	case *syntax.ParenExpr:
 		return fastCompile(e.X, params)
 	case *syntax.UnaryExpr:
@@ -117,15 +165,15 @@ func fastCompile(e syntax.Expr, params map[string]int) (eval fastNode, n int, ok
 		if !ok1 || !ok2 || !ok3 {
 			return nil, 0, false
 		}
-		return func(a starlark.Tuple) (starlark.Value, error) {
-			cv, err := c(a)
+		return func(e *fastEnv, a starlark.Tuple) (starlark.Value, error) {
+			cv, err := c(e, a)
 			if err != nil {
 				return nil, err
 			}
 			if cv.Truth() {
-				return t(a)
+				return t(e, a)
 			}
-			return f(a)
+			return f(e, a)
 		}, n1 + n2 + n3 + 2, true
 	}
 	return nil, 0, false
@@ -141,16 +189,16 @@ func fastUnary(e *syntax.UnaryExpr, params map[string]int) (fastNode, int, bool)
 	}
 	switch op := e.Op; op {
 	case syntax.NOT:
-		return func(a starlark.Tuple) (starlark.Value, error) {
-			v, err := x(a)
+		return func(e *fastEnv, a starlark.Tuple) (starlark.Value, error) {
+			v, err := x(e, a)
 			if err != nil {
 				return nil, err
 			}
 			return !v.Truth(), nil
 		}, n + 1, true
 	case syntax.MINUS, syntax.PLUS, syntax.TILDE:
-		return func(a starlark.Tuple) (starlark.Value, error) {
-			v, err := x(a)
+		return func(e *fastEnv, a starlark.Tuple) (starlark.Value, error) {
+			v, err := x(e, a)
 			if err != nil {
 				return nil, err
 			}
@@ -169,26 +217,37 @@ func fastBinary(e *syntax.BinaryExpr, params map[string]int) (fastNode, int, boo
 	n := n1 + n2 + 1
 	switch op := e.Op; op {
 	case syntax.AND, syntax.OR:
-		return func(a starlark.Tuple) (starlark.Value, error) {
-			xv, err := x(a)
+		return func(e *fastEnv, a starlark.Tuple) (starlark.Value, error) {
+			xv, err := x(e, a)
 			if err != nil || xv.Truth() != (op == syntax.AND) {
 				return xv, err // and: a false x; or: a true x
 			}
-			return y(a)
+			return y(e, a)
 		}, n + 1, true
 	case syntax.EQL, syntax.NEQ, syntax.LT, syntax.GT, syntax.LE, syntax.GE:
-		return func(a starlark.Tuple) (starlark.Value, error) {
-			xv, yv, err := both(x, y, a)
+		return func(e *fastEnv, a starlark.Tuple) (starlark.Value, error) {
+			xv, yv, err := both(e, x, y, a)
 			if err != nil {
 				return nil, err
 			}
 			ok, err := starlark.Compare(op, xv, yv)
 			return starlark.Bool(ok), err
 		}, n, true
-	case syntax.PLUS, syntax.MINUS, syntax.STAR, syntax.SLASH, syntax.SLASHSLASH, syntax.PERCENT,
+	case syntax.PLUS, syntax.MINUS, syntax.STAR:
+		return func(e *fastEnv, a starlark.Tuple) (starlark.Value, error) {
+			xv, yv, err := both(e, x, y, a)
+			if err != nil {
+				return nil, err
+			}
+			if z, ok := e.intResult(op, xv, yv); ok {
+				return z, nil
+			}
+			return starlark.Binary(op, xv, yv)
+		}, n, true
+	case syntax.SLASH, syntax.SLASHSLASH, syntax.PERCENT,
 		syntax.AMP, syntax.PIPE, syntax.CIRCUMFLEX, syntax.LTLT, syntax.GTGT, syntax.IN, syntax.NOT_IN:
-		return func(a starlark.Tuple) (starlark.Value, error) {
-			xv, yv, err := both(x, y, a)
+		return func(e *fastEnv, a starlark.Tuple) (starlark.Value, error) {
+			xv, yv, err := both(e, x, y, a)
 			if err != nil {
 				return nil, err
 			}
@@ -199,12 +258,12 @@ func fastBinary(e *syntax.BinaryExpr, params map[string]int) (fastNode, int, boo
 }
 
 // both evaluates x then y.
-func both(x, y fastNode, a starlark.Tuple) (starlark.Value, starlark.Value, error) {
-	xv, err := x(a)
+func both(e *fastEnv, x, y fastNode, a starlark.Tuple) (starlark.Value, starlark.Value, error) {
+	xv, err := x(e, a)
 	if err != nil {
 		return nil, nil, err
 	}
-	yv, err := y(a)
+	yv, err := y(e, a)
 	return xv, yv, err
 }
 

@@ -30,7 +30,9 @@ func TestFastExprMatchesCall(t *testing.T) {
 	ns := NewNamespace(Modules())
 	thread := &starlark.Thread{Name: "test"}
 	inputs := eval(t, `[0, 1, -7, 2147483647, 1 << 70, -(1 << 70), 2.5, -0.0, float("nan"), "ab", b"xy",
-		True, False, None, [1, 2], (3,), {"a": 1}, "", 3]`).(*starlark.List)
+		True, False, None, [1, 2], (3,), {"a": 1}, "", 3,
+		46340, 46341, -46341, 2147483647, 2147483648, -2147483648, -2147483649, 3037000499, 3037000500,
+		(1 << 62), (1 << 63) - 1, -(1 << 63), 1 << 63, -(1 << 63) - 1]`).(*starlark.List)
 	for _, src := range []string{
 		"lambda x: x*x", "lambda x: x + 1", "lambda x: -x", "lambda x: +x", "lambda x: ~x",
 		"lambda x: not x", "lambda x: x / 2", "lambda x: x // 0", "lambda x: x % 3", "lambda x: 7 % x",
@@ -38,7 +40,8 @@ func TestFastExprMatchesCall(t *testing.T) {
 		"lambda x: x < 3", "lambda x: x >= 2.5", "lambda x: 1 in x", "lambda x: 'a' not in x",
 		"lambda x: x and 5", "lambda x: x or 'no'", "lambda x: 'big' if x > 10 else 'small'", "lambda x: (x * 3) - 1",
 		"lambda x: x * 'ab'", "lambda x: x + b'z'", "lambda x: 1.5 * x", "lambda x: 1 << 80",
-		"def f(x):\n    return x * x + 1",
+		"def f(x):\n    return x * x + 1", "lambda x: x + x", "lambda x: x - 1", "lambda x: 1 - x",
+		"lambda x: -x * x", "lambda x: x * -1", "lambda x: x * 3037000500", "lambda x: x * x - x * x",
 	} {
 		fn := buildFn(t, ns, thread, src)
 		fast := fastOf(fn)
@@ -48,7 +51,7 @@ func TestFastExprMatchesCall(t *testing.T) {
 		for i := range inputs.Len() {
 			args := starlark.Tuple{inputs.Index(i)}
 			want, werr := starlark.Call(thread, fn, args, nil)
-			got, gerr := fast.eval(args)
+			got, gerr := fast.eval(new(fastEnv), args)
 			if (werr == nil) != (gerr == nil) {
 				t.Fatalf("%s(%s): call %v, %v; fast %v, %v", src, args[0], want, werr, got, gerr)
 			}
@@ -58,7 +61,7 @@ func TestFastExprMatchesCall(t *testing.T) {
 		}
 	}
 	two := buildFn(t, ns, thread, "lambda x, y: x * 10 + y")
-	got, err := fastOf(two).eval(starlark.Tuple{starlark.MakeInt(4), starlark.MakeInt(2)})
+	got, err := fastOf(two).eval(new(fastEnv), starlark.Tuple{starlark.MakeInt(4), starlark.MakeInt(2)})
 	if err != nil || got.String() != "42" {
 		t.Fatalf("two parameters: %v, %v", got, err)
 	}
@@ -123,5 +126,27 @@ func TestMapChunkFastLimits(t *testing.T) {
 	out, err := starlark.Call(thread, mapChunkBuiltin, starlark.Tuple{sq, eval(t, "range(50000, 50100)")}, nil)
 	if err != nil || out.(*starlark.List).Index(99).String() != "2509909801" {
 		t.Fatalf("results: %v", err)
+	}
+}
+
+// BenchmarkMapChunkFast50k is BenchmarkMapChunk50k with lambda x: x*x
+// built as an engine builds a received function (so with its fast form),
+// over the second chunk of range(100000), whose squares are beyond int32.
+func BenchmarkMapChunkFast50k(b *testing.B) {
+	ns := NewNamespace(Modules())
+	thread := &starlark.Thread{Name: "bench"}
+	sq, err := ns.BuildFunction(thread, &protocol.Function{Name: "lambda", Source: "lambda x: x * x", File: "<bench>", Line: 1, Col: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	xs, err := starlark.Eval(thread, "<bench>", "range(50000, 100000)", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := starlark.Call(thread, mapChunkBuiltin, starlark.Tuple{sq, xs}, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

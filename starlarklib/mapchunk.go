@@ -60,6 +60,7 @@ func mapChunk(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		}
 	}
 	a := make(starlark.Tuple, len(iters))
+	env := new(fastEnv)
 	for k := 0; ; k++ {
 		if !reuse {
 			a = make(starlark.Tuple, len(iters))
@@ -69,7 +70,7 @@ func mapChunk(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 				return starlark.NewList(out), nil
 			}
 		}
-		v, err := callOne(thread, f, fast, a, k)
+		v, err := callOne(thread, f, fast, env, a, k)
 		if err != nil {
 			return nil, err
 		}
@@ -86,10 +87,10 @@ const fastCheckEvery = 64
 // when it has one, except every fastCheckEvery-th element and when the
 // fast form fails (the Starlark call then gives the error with its
 // traceback; the expression is pure, so evaluating it again is safe).
-func callOne(thread *starlark.Thread, f starlark.Value, fast *fastExpr, a starlark.Tuple, k int) (starlark.Value, error) {
+func callOne(thread *starlark.Thread, f starlark.Value, fast *fastExpr, env *fastEnv, a starlark.Tuple, k int) (starlark.Value, error) {
 	if fast != nil && k%fastCheckEvery != 0 {
 		thread.Steps += fast.steps
-		if v, err := fast.eval(a); err == nil {
+		if v, err := fast.eval(env, a); err == nil {
 			return v, nil
 		}
 	}
