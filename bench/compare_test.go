@@ -20,6 +20,7 @@ import (
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/procs"
+	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/shell/clientlib"
 	"github.com/pxsh/pxsh/starlarklib"
 )
@@ -279,8 +280,14 @@ func mapCodecSplit(b *testing.B) {
 			return nil
 		}
 	}
+	// The client sends a range's chunks as ranges.
+	r, err := starlark.Eval(&starlark.Thread{}, "<bench>", "range(100000)", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	encT := timeN(b, 20, each(func(c int) (err error) {
-		bodies[c], err = starlarklib.EncodeCall(starlark.None, starlark.Tuple{starlark.None, chunks[c]}, nil, nil)
+		chunk, _ := starlarklib.RangeSlice(r, c*50000, (c+1)*50000)
+		bodies[c], err = starlarklib.EncodeCall(starlark.None, starlark.Tuple{starlark.None, chunk}, nil, nil)
 		return err
 	}))
 	engDecT := timeN(b, 20, each(func(c int) error { _, _, _, err := starlarklib.DecodeCall(bodies[c], nil); return err }))
@@ -294,14 +301,14 @@ func mapCodecSplit(b *testing.B) {
 }
 
 // mapChunkMs is the median ms of the map chunk function over chunk with
-// lambda x: x*x, built as an engine builds it.
+// lambda x: x*x, both built as an engine builds received functions.
 func mapChunkMs(b *testing.B, chunk *starlark.List) float64 {
 	ns := starlarklib.NewNamespace(starlarklib.Modules())
 	thread := &starlark.Thread{Name: "map"}
-	if _, err := ns.Exec(thread, "<bench>", "sq = lambda x: x*x", false); err != nil {
+	sq, err := ns.BuildFunction(thread, &protocol.Function{Name: "lambda", Source: "lambda x: x*x", File: "<bench>", Line: 1, Col: 1})
+	if err != nil {
 		b.Fatal(err)
 	}
-	sq, _ := ns.Get("sq")
 	f := client.MapChunkFunction()
 	fn, err := ns.BuildFunction(thread, &f)
 	if err != nil {

@@ -62,6 +62,24 @@ func BenchmarkMapSync100k(b *testing.B) {
 	b.ReportMetric(ms(median(ds)), "median-ms")
 }
 
+// BenchmarkMapSyncRange100k is make bench-compare's map_sync row with more
+// runs: dv2.map_sync(lambda x: x*x, range(100000)) on 2 engine processes
+// and a controller process with its on-disk database, one warm-up then
+// the median of 300. testdata/ipp_map.py is ipyparallel's side.
+func BenchmarkMapSyncRange100k(b *testing.B) {
+	cl, _ := processCluster(b, 2)
+	ns, thread := starlarkOn(b, cl)
+	code := "back = dv2.map_sync(lambda x: x*x, range(100000))"
+	run := func() error { _, err := ns.Exec(thread, "<bench>", code, false); return err }
+	if err := run(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(ms(median(timeN(b, 300, run))), "median-ms")
+	if v, _ := ns.Get("back"); v.(*starlark.List).Index(99999).String() != "9999800001" {
+		b.Fatal("wrong result")
+	}
+}
+
 // BenchmarkScatterGather1M times scatter then gather of 1,000,000 floats
 // over 4 engines, from Starlark.
 func BenchmarkScatterGather1M(b *testing.B) {

@@ -452,6 +452,8 @@ func tagFromWire(t cbor.Tag) (any, error) {
 		return Struct(s), err
 	case protocol.TagOrderedMap:
 		return dictFromWire(t.Content)
+	case protocol.TagRange:
+		return rangeFromWire(t.Content)
 	case protocol.TagReference:
 		s, ok := t.Content.(string)
 		if !ok {
@@ -466,6 +468,60 @@ func tagFromWire(t cbor.Tag) (any, error) {
 		return ev, regoValue(t.Content, &ev.RemoteError)
 	}
 	return nil, fmt.Errorf("decode value: unknown tag %d", t.Number)
+}
+
+// maxRangeList bounds the list a received range expands to (the default
+// protocol.Limits.MaxElements).
+const maxRangeList = 1 << 26
+
+// rangeFromWire expands a range, [start, stop, step], to the list of its
+// ints.
+func rangeFromWire(content any) ([]any, error) {
+	a, ok := content.([]any)
+	if !ok || len(a) != 3 {
+		return nil, fmt.Errorf("decode value: range content is not [start, stop, step]")
+	}
+	var b [3]int64
+	for i, x := range a {
+		switch v := x.(type) {
+		case uint64:
+			if v > math.MaxInt64 {
+				return nil, fmt.Errorf("decode value: range bound %d out of range", v)
+			}
+			b[i] = int64(v)
+		case int64:
+			b[i] = v
+		default:
+			return nil, fmt.Errorf("decode value: range bound is %T, want int", x)
+		}
+	}
+	start, stop, step := b[0], b[1], b[2]
+	if step == 0 {
+		return nil, fmt.Errorf("decode value: range step is zero")
+	}
+	// The count in unsigned arithmetic: stop - start may overflow int64.
+	var n uint64
+	if step > 0 && stop > start {
+		d, s := uint64(stop)-uint64(start), uint64(step)
+		n = d / s
+		if d%s != 0 {
+			n++
+		}
+	} else if step < 0 && stop < start {
+		d, s := uint64(start)-uint64(stop), -uint64(step)
+		n = d / s
+		if d%s != 0 {
+			n++
+		}
+	}
+	if n > maxRangeList {
+		return nil, fmt.Errorf("decode value: range of %d elements, limit %d", n, maxRangeList)
+	}
+	out := make([]any, n)
+	for i := range out {
+		out[i] = start + int64(i)*step
+	}
+	return out, nil
 }
 
 func dictFromWire(content any) (Dict, error) {

@@ -25,6 +25,10 @@ const (
 	// tag 40 arrays of tag 64 (bool as uint8), 79 (int64 LE) or 86
 	// (float64 LE) typed arrays.
 	TagComplexArray = 40308
+	// TagRange is a range of ints, [start, stop, step]: a map chunk of a
+	// range, sent as its bounds rather than its elements. Starlark
+	// receivers get a range; Go receivers the list of its ints.
+	TagRange = 40309
 )
 
 // Binding is a name and its encoded value.

@@ -495,6 +495,8 @@ func (d *decoder) tagged(tag uint64, start int, depth int) (starlark.Value, erro
 			kwargs = append(kwargs, starlark.Tuple{starlark.String(name), v})
 		}
 		return starlarkstruct.FromKeywords(starlarkstruct.Default, kwargs), nil
+	case protocol.TagRange:
+		return d.rangeValue(depth)
 	case protocol.TagReference:
 		expr, err := d.textItem("reference")
 		if err != nil {

@@ -133,6 +133,8 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 		e.reserveItems(n, v)
 		e.buf = appendHead(e.buf, majorArray, uint64(n))
 		return e.items(v, n, depth)
+	case wireRange:
+		e.rangeBounds(v)
 	case listRange:
 		n := v.Len()
 		e.reserveItems(n, v)

@@ -166,7 +166,27 @@ func (ns *Namespace) BuildFunction(thread *starlark.Thread, f *protocol.Function
 	if err != nil {
 		return nil, fmt.Errorf("build function %s: %w", f.Name, FixError(err))
 	}
+	if fn, ok := v.(*starlark.Function); ok {
+		if x := ns.fastFor(f); x != nil {
+			rememberFast(fn, x)
+		}
+	}
 	return v, nil
+}
+
+// fastFor returns the fast form of f (compileFast), compiled once per
+// name and source.
+func (ns *Namespace) fastFor(f *protocol.Function) *fastExpr {
+	if len(f.Free) > 0 || len(f.Defaults) > 0 {
+		return nil
+	}
+	key := f.Name + "\x00" + f.Source
+	x, ok := ns.fast[key]
+	if !ok {
+		x = compileFast(f)
+		ns.fast[key] = x
+	}
+	return x
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

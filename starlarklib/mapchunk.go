@@ -52,9 +52,16 @@ func mapChunk(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	// keeps the tuple (a *args parameter gets a new tuple), so one tuple
 	// serves every call; other callables (a builtin may keep its
 	// arguments) get a tuple each.
-	_, reuse := f.(*starlark.Function)
+	fn, reuse := f.(*starlark.Function)
+	var fast *fastExpr
+	if reuse {
+		if fast = fastOf(fn); fast != nil && fast.nparams != len(iters) {
+			fast = nil
+		}
+	}
 	a := make(starlark.Tuple, len(iters))
-	for {
+	env := new(fastEnv)
+	for k := 0; ; k++ {
 		if !reuse {
 			a = make(starlark.Tuple, len(iters))
 		}
@@ -63,10 +70,29 @@ func mapChunk(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 				return starlark.NewList(out), nil
 			}
 		}
-		v, err := starlark.Call(thread, f, a, nil)
+		v, err := callOne(thread, f, fast, env, a, k)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
 	}
+}
+
+// fastCheckEvery is how often a map chunk with a fast function calls it
+// through Starlark anyway: that call checks the thread's cancellation
+// and step limit (the fast calls add their steps to thread.Steps).
+const fastCheckEvery = 64
+
+// callOne calls f on a, the chunk's k-th element: through its fast form
+// when it has one, except every fastCheckEvery-th element and when the
+// fast form fails (the Starlark call then gives the error with its
+// traceback; the expression is pure, so evaluating it again is safe).
+func callOne(thread *starlark.Thread, f starlark.Value, fast *fastExpr, env *fastEnv, a starlark.Tuple, k int) (starlark.Value, error) {
+	if fast != nil && k%fastCheckEvery != 0 {
+		thread.Steps += fast.steps
+		if v, err := fast.eval(env, a); err == nil {
+			return v, nil
+		}
+	}
+	return starlark.Call(thread, f, a, nil)
 }

@@ -33,6 +33,7 @@ type Namespace struct {
 	std      starlark.StringDict // standard modules for load
 	sources  map[string][]*chunkSource
 	progs    map[string]*starlark.Program // compiled function wrappers
+	fast     map[string]*fastExpr         // by name and source; nil: not fast
 	modSrc   map[string]string
 	modCache map[string]*moduleEntry
 	native   map[string]starlark.StringDict // modules given by Go code
@@ -67,6 +68,7 @@ func NewNamespace(builtins starlark.StringDict) *Namespace {
 		std:       Modules(),
 		sources:   map[string][]*chunkSource{},
 		progs:     map[string]*starlark.Program{},
+		fast:      map[string]*fastExpr{},
 		modSrc:    map[string]string{},
 		modCache:  map[string]*moduleEntry{},
 		native:    map[string]starlark.StringDict{},

@@ -48,13 +48,47 @@ func encodeWrappedCall(fn []byte, args starlark.Tuple, o *starlarklib.EncodeOpti
 // left, a function and at least one sequence) and returns the sequences
 // and the shortest length.
 func mapArgs(name string, args starlark.Tuple, kw []starlark.Tuple) ([][]starlark.Value, int, error) {
-	if len(kw) > 0 {
-		return nil, 0, &namedError{"TypeError", fmt.Sprintf("%s: unexpected keyword argument %s", name, kw[0][0])}
-	}
-	if len(args) < 2 {
-		return nil, 0, &namedError{"TypeError", name + ": want a function and at least one sequence"}
+	if err := checkMapArgs(name, args, kw); err != nil {
+		return nil, 0, err
 	}
 	return seqsOf(name, args[1:])
+}
+
+// checkMapArgs checks that no keyword argument is left and that args are
+// a function and at least one sequence.
+func checkMapArgs(name string, args starlark.Tuple, kw []starlark.Tuple) error {
+	if len(kw) > 0 {
+		return &namedError{"TypeError", fmt.Sprintf("%s: unexpected keyword argument %s", name, kw[0][0])}
+	}
+	if len(args) < 2 {
+		return &namedError{"TypeError", name + ": want a function and at least one sequence"}
+	}
+	return nil
+}
+
+// directSeqs is seqsOf for a direct map, except that a range is not
+// listed: its entry is nil, and mapSubmit sends each chunk of it as a
+// range (its bounds, as ipyparallel sends a range's slice), not as the
+// list of its ints.
+func directSeqs(name string, args starlark.Tuple) ([][]starlark.Value, int, error) {
+	seqs := make([][]starlark.Value, len(args))
+	n := -1
+	for i, a := range args {
+		l := 0
+		if _, ok := starlarklib.RangeSlice(a, 0, 0); ok {
+			l = a.(starlark.Sequence).Len()
+		} else {
+			var err error
+			if seqs[i], err = seqValues(a, name); err != nil {
+				return nil, 0, err
+			}
+			l = len(seqs[i])
+		}
+		if n < 0 || l < n {
+			n = l
+		}
+	}
+	return seqs, n, nil
 }
 
 // seqsOf lists the elements of each sequence and the shortest length.
@@ -95,11 +129,14 @@ func viewMap(fixed, block bool) builtinFunc {
 		if err != nil {
 			return nil, err
 		}
-		seqs, n, err := mapArgs(b.Name(), args, kw)
+		if err := checkMapArgs(b.Name(), args, kw); err != nil {
+			return nil, err
+		}
+		seqs, n, err := directSeqs(b.Name(), args[1:])
 		if err != nil {
 			return nil, err
 		}
-		ar, err := v.rc.mapSubmit(args[0], seqs, n, o.targets, o.label)
+		ar, err := v.rc.mapSubmit(args[0], args[1:], seqs, n, o.targets, o.label)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
@@ -113,8 +150,9 @@ func viewMap(fixed, block bool) builtinFunc {
 }
 
 // mapSubmit sends f and one contiguous chunk of the first n elements of
-// seqs to each target (none to a target whose chunk is empty).
-func (rc *Client) mapSubmit(f starlark.Value, seqs [][]starlark.Value, n int, targets []int, label string) (*AsyncResult, error) {
+// seqs to each target (none to a target whose chunk is empty). A nil
+// entry of seqs is the range srcs[i], sent chunk by chunk as ranges.
+func (rc *Client) mapSubmit(f starlark.Value, srcs starlark.Tuple, seqs [][]starlark.Value, n int, targets []int, label string) (*AsyncResult, error) {
 	req := protocol.Request{Kind: protocol.KindApply, Name: funcName(f), Label: label}
 	if len(targets) == 0 {
 		return nil, errNoEngines
@@ -129,7 +167,12 @@ func (rc *Client) mapSubmit(f starlark.Value, seqs [][]starlark.Value, n int, ta
 		}
 		args := make(starlark.Tuple, 0, 1+len(seqs))
 		args = append(args, f)
-		for _, s := range seqs {
+		for k, s := range seqs {
+			if s == nil {
+				r, _ := starlarklib.RangeSlice(srcs[k], lo, hi)
+				args = append(args, r)
+				continue
+			}
 			args = append(args, starlark.NewList(s[lo:hi:hi]))
 		}
 		body, err := encodeWrappedCall(mapChunkWire, args, eo)

@@ -176,11 +176,11 @@ func (rf *RemoteFunction) mapBuiltin(thread *starlark.Thread, b *starlark.Builti
 	if len(args) == 0 {
 		return nil, &namedError{"TypeError", "map: want at least one sequence"}
 	}
-	seqs, n, err := seqsOf("map", args)
+	seqs, n, err := directSeqs("map", args)
 	if err != nil {
 		return nil, err
 	}
-	ar, err := rf.view.rc.mapSubmit(rf.fn, seqs, n, rf.view.Targets(), rf.view.label)
+	ar, err := rf.view.rc.mapSubmit(rf.fn, args, seqs, n, rf.view.Targets(), rf.view.label)
 	if err != nil {
 		return nil, fmt.Errorf("%s.map: %w", rf.fn.Name(), err)
 	}

@@ -1,0 +1,68 @@
+package starlarklib
+
+import (
+	"testing"
+
+	"go.starlark.net/starlark"
+)
+
+// TestRangeSliceRoundTrip checks that every chunk of a range, sent with
+// RangeSlice, decodes to a range of the same elements.
+func TestRangeSliceRoundTrip(t *testing.T) {
+	for _, src := range []string{"range(0)", "range(7)", "range(3, 50, 4)", "range(50, 3, -4)",
+		"range(-5, 5)", "range(2147483600, 2147483647, 10)", "range(-2147483648, -2147483600, 7)", "range(9223372036854775800, 9223372036854775807, 3)"} {
+		v, err := starlark.Eval(&starlark.Thread{}, "<test>", src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := v.(starlark.Indexable)
+		n := r.Len()
+		for lo := 0; lo <= n; lo++ {
+			for hi := lo; hi <= n && hi <= lo+12; hi++ {
+				w, ok := RangeSlice(v, lo, hi)
+				if !ok {
+					t.Fatalf("%s: not a range", src)
+				}
+				b, err := Encode(w, nil)
+				if err != nil {
+					t.Fatalf("%s[%d:%d]: %v", src, lo, hi, err)
+				}
+				got, err := Decode(b, nil)
+				if err != nil {
+					t.Fatalf("%s[%d:%d]: %v", src, lo, hi, err)
+				}
+				if got.Type() != "range" {
+					t.Fatalf("%s[%d:%d]: decoded a %s", src, lo, hi, got.Type())
+				}
+				g := got.(starlark.Indexable)
+				if g.Len() != hi-lo {
+					t.Fatalf("%s[%d:%d]: %s has %d elements", src, lo, hi, got, g.Len())
+				}
+				for i := range hi - lo {
+					if eq, _ := starlark.Equal(g.Index(i), r.Index(lo+i)); !eq {
+						t.Fatalf("%s[%d:%d]: element %d is %s, want %s", src, lo, hi, i, g.Index(i), r.Index(lo+i))
+					}
+				}
+			}
+		}
+	}
+	if _, ok := RangeSlice(starlark.NewList(nil), 0, 0); ok {
+		t.Fatal("a list taken for a range")
+	}
+}
+
+// TestRangeDecodeBad checks that a malformed range is refused with an
+// error, not a panic.
+func TestRangeDecodeBad(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"two bounds":   {0xd9, 0x9d, 0x75, 0x82, 0x01, 0x02},
+		"zero step":    {0xd9, 0x9d, 0x75, 0x83, 0x01, 0x02, 0x00},
+		"text bound":   {0xd9, 0x9d, 0x75, 0x83, 0x61, 'a', 0x02, 0x01},
+		"beyond int64": {0xd9, 0x9d, 0x75, 0x83, 0x00, 0xc2, 0x49, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x01},
+		"not an array": {0xd9, 0x9d, 0x75, 0x01},
+	} {
+		if v, err := Decode(b, nil); err == nil {
+			t.Errorf("%s: decoded %v", name, v)
+		}
+	}
+}
