@@ -1,0 +1,281 @@
+package quic
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+)
+
+// Sealed memfds (Linux). On the local bulk channel (a Unix socket) a
+// streamed body of FDMin bytes or more travels as a sealed memfd instead
+// of chunks: the sender writes the body into a memfd once, seals it
+// (F_SEAL_WRITE, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL) and sends the
+// file descriptor (SCM_RIGHTS) in a bulk item
+//
+//	[8 id][4 fdLen]   with the descriptor as ancillary data
+//
+// whose head carries flagFD. A hop that forwards the body to another
+// local peer sends the same descriptor on (a fan-out to n engines is n
+// descriptor sends, no byte copied); the receiver checks that it is a
+// memfd with all four seals and exactly the announced size, and reads it
+// (pread) into its own buffer. A peer on TCP gets the body in chunks
+// read from the memfd. Anything else on the channel (a descriptor that is
+// not sealed, of the wrong size, missing, or on TCP) is a malformed item:
+// the connection closes with code 1 and its bodies in flight fail.
+//
+// Bound: a connection's reader holds at most maxFDBodies received memfds
+// whose bodies are not consumed yet (it stops reading its bulk channel
+// until one is, as it does for chunks), and at most maxFDQueue
+// descriptors received ahead of their items.
+const (
+	// fdLen, as a bulk item's length, says a descriptor comes with it.
+	fdLen = 0xFFFFFFFB
+	// flagFD says the stream's body comes as a memfd on the bulk channel.
+	flagFD = 4
+	// maxFDBodies bounds the memfds a connection holds for bodies not
+	// consumed yet.
+	maxFDBodies = 16
+	// maxFDQueue bounds the descriptors received ahead of their items.
+	maxFDQueue = 4
+)
+
+// FDMin is the smallest streamed body sent as a memfd to a local peer.
+var FDMin int64 = StreamMin
+
+// sharedFD is the memfd of a body, shared by its branches (Tee) and the
+// connections that forward it; the last reference closes it.
+type sharedFD struct {
+	mu      sync.Mutex
+	ready   chan struct{} // closed once f or err is set
+	f       *os.File
+	err     error
+	refs    int
+	onClose func() // frees the receiving connection's slot
+}
+
+func newSharedFD() *sharedFD { return &sharedFD{ready: make(chan struct{}), refs: 1} }
+
+// set gives the memfd that arrived; onClose runs once it is closed.
+func (s *sharedFD) set(f *os.File, onClose func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil || s.err != nil || s.refs == 0 {
+		f.Close()
+		onClose()
+		return
+	}
+	s.f, s.onClose = f, onClose
+	close(s.ready)
+}
+
+// fail says the memfd will not come.
+func (s *sharedFD) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil || s.err != nil {
+		return
+	}
+	s.err = err
+	close(s.ready)
+}
+
+// wait returns the memfd once it arrived.
+func (s *sharedFD) wait() (*os.File, error) {
+	<-s.ready
+	return s.f, s.err
+}
+
+func (s *sharedFD) ref(n int) {
+	s.mu.Lock()
+	s.refs += n
+	s.mu.Unlock()
+}
+
+// unref drops a reference; the last one closes the memfd.
+func (s *sharedFD) unref() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	if s.refs > 0 || s.f == nil {
+		return
+	}
+	s.f.Close()
+	s.f = nil
+	s.err = errors.New("memfd released")
+	if s.onClose != nil {
+		s.onClose()
+	}
+}
+
+// newFDBody returns a body that will come as a memfd.
+func newFDBody(size int64, s *sharedFD) *Body {
+	return &Body{size: size, mfd: s, gone: make(chan struct{})}
+}
+
+// releaseFD drops the body's reference to its memfd, once.
+func (b *Body) releaseFD() {
+	b.fdOnce.Do(b.mfd.unref)
+}
+
+// fdFile waits for the body's memfd.
+func (b *Body) fdFile() (*os.File, error) {
+	f, err := b.mfd.wait()
+	if err != nil {
+		b.releaseFD()
+		if !errors.Is(err, ErrBodyAborted) {
+			err = fmt.Errorf("%w: %w", ErrBodyAborted, err)
+		}
+	}
+	return f, err
+}
+
+// nextFD returns the next chunk of a memfd body, read from it.
+func (b *Body) nextFD() ([]byte, error) {
+	f, err := b.fdFile()
+	if err != nil {
+		return nil, err
+	}
+	if b.read == b.size {
+		b.releaseFD()
+		return nil, io.EOF
+	}
+	c := make([]byte, min(int64(ChunkSize), b.size-b.read))
+	if _, err := f.ReadAt(c, b.read); err != nil {
+		b.releaseFD()
+		return nil, fmt.Errorf("%w: read memfd: %w", ErrBodyAborted, unexpected(err))
+	}
+	b.read += int64(len(c))
+	return c, nil
+}
+
+// bytesFD reads the rest of a memfd body into one buffer.
+func (b *Body) bytesFD() ([]byte, error) {
+	f, err := b.fdFile()
+	if err != nil {
+		return nil, err
+	}
+	defer b.releaseFD()
+	buf := make([]byte, b.size-b.read)
+	if _, err := f.ReadAt(buf, b.read); err != nil {
+		return nil, fmt.Errorf("%w: read memfd: %w", ErrBodyAborted, unexpected(err))
+	}
+	b.read = b.size
+	return buf, nil
+}
+
+// teeFD returns n bodies sharing b's memfd.
+func (b *Body) teeFD(n int) []*Body {
+	b.mfd.ref(n)
+	outs := make([]*Body, n)
+	for i := range outs {
+		outs[i] = newFDBody(b.size, b.mfd)
+	}
+	b.releaseFD()
+	return outs
+}
+
+// WriteTo writes the rest of the body to w. A memfd body is copied in
+// the kernel when w is a file (sendfile), without passing through this
+// process.
+func (b *Body) WriteTo(w io.Writer) (int64, error) {
+	if b.mfd != nil {
+		f, err := b.fdFile()
+		if err != nil {
+			return 0, err
+		}
+		defer b.releaseFD()
+		n, err := copyFile(w, f, b.read, b.size-b.read)
+		b.read += n
+		if err != nil {
+			return n, fmt.Errorf("%w: copy memfd: %w", ErrBodyAborted, err)
+		}
+		return n, nil
+	}
+	var n int64
+	for {
+		c, err := b.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		m, err := w.Write(c)
+		n += int64(m)
+		if err != nil {
+			b.Discard()
+			return n, err
+		}
+	}
+}
+
+// copyFileGeneric copies n bytes of src from off to w through a buffer.
+func copyFileGeneric(w io.Writer, src *os.File, off, n int64) (int64, error) {
+	return io.CopyBuffer(w, io.NewSectionReader(src, off, n), make([]byte, ChunkSize))
+}
+
+// ownMemfd returns a new sealed memfd holding the bytes of b, a body in
+// memory (NewBody, NewBodyParts) not read yet; ok is false for another
+// body or when memfds are not available.
+func ownMemfd(b *Body) (f *os.File, ok bool) {
+	if b.parts == nil || b.read != 0 || b.size < FDMin {
+		return nil, false
+	}
+	f, err := newMemfd(b.parts, b.size)
+	return f, err == nil
+}
+
+// fdIn takes the memfd of stream id, whose item the bulk reader met:
+// the descriptor that came with it, checked, goes to the stream's body.
+// It waits while maxFDBodies memfd bodies received are not consumed.
+func (c *conn) fdIn(b *bulk, id uint64) error {
+	if b.fds == nil {
+		return errors.New("a memfd item on a channel that cannot carry one")
+	}
+	s, _, err := c.in.account(id, fdLen, true)
+	if err != nil {
+		return err
+	}
+	f := b.fds.take()
+	if err := fdCheck(f, id, s.body.size); err != nil {
+		s.body.mfd.fail(err)
+		return err
+	}
+	select {
+	case b.slots <- struct{}{}:
+	case <-c.qc.Context().Done():
+		f.Close()
+		err := c.cause(net.ErrClosed)
+		s.body.mfd.fail(err)
+		return err
+	}
+	s.body.mfd.set(f, func() { <-b.slots })
+	return nil
+}
+
+// fdCheck checks the descriptor f that came for stream id, of size bytes;
+// it closes a bad one.
+func fdCheck(f *os.File, id uint64, size int64) error {
+	if f == nil {
+		return fmt.Errorf("stream %d: a memfd item without its descriptor", id)
+	}
+	if err := checkMemfd(f, size); err != nil {
+		f.Close()
+		return fmt.Errorf("stream %d: %w", id, err)
+	}
+	return nil
+}
+
+// fdRefused reports a memfd head on a connection whose bulk channel
+// cannot carry memfds.
+func (c *conn) fdRefused() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.bulk != nil && c.bulk.fds == nil || c.bulk == nil && c.noBulk {
+		return errors.New("a memfd stream on a channel that cannot carry one")
+	}
+	return nil
+}
