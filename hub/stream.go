@@ -250,7 +250,7 @@ func (h *Hub) streamResult(e *engine, r *protocol.Result, head []byte, body *qui
 // the task database as it arrives, then records the result. A value
 // that does not arrive whole is recorded as the task's error.
 func (h *Hub) recordStreamedResult(r protocol.Result, body *quic.Body) {
-	marker, err := h.db.StoreLarge(r.MsgID, body.Size(), body.Next)
+	marker, err := h.db.StoreLargeFrom(r.MsgID, body.Size(), body)
 	if err != nil {
 		body.Discard()
 		h.log.Warn("large result not stored", "msg_id", r.MsgID, "size", body.Size(), "err", err)

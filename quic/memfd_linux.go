@@ -113,6 +113,7 @@ func newFDReader(nc net.Conn) *fdReader {
 
 func (r *fdReader) Read(p []byte) (int, error) {
 	n, oobn, flags, _, err := r.uc.ReadMsgUnix(p, r.oob)
+	n = max(n, 0)
 	if oobn > 0 {
 		if ferr := r.keep(r.oob[:oobn]); ferr != nil {
 			return n, ferr
