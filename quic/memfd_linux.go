@@ -114,6 +114,9 @@ func newFDReader(nc net.Conn) *fdReader {
 func (r *fdReader) Read(p []byte) (int, error) {
 	n, oobn, flags, _, err := r.uc.ReadMsgUnix(p, r.oob)
 	n = max(n, 0)
+	if n == 0 && err == nil && len(p) > 0 || errors.Is(err, io.EOF) {
+		err = io.EOF // as Read reports the end of the stream: unwrapped
+	}
 	if oobn > 0 {
 		if ferr := r.keep(r.oob[:oobn]); ferr != nil {
 			return n, ferr
