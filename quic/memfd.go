@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // Sealed memfds (Linux). On the local bulk channel (a Unix socket) a
@@ -41,6 +42,13 @@ const (
 	// maxFDQueue bounds the descriptors received ahead of their items.
 	maxFDQueue = 4
 )
+
+// Counts of the bodies this process sent and received as memfds.
+var fdSent, fdReceived atomic.Uint64
+
+// MemfdCounts reports how many streamed bodies this process sent and
+// received as memfds (for tests and diagnostics).
+func MemfdCounts() (sent, received uint64) { return fdSent.Load(), fdReceived.Load() }
 
 // FDMin is the smallest streamed body sent as a memfd to a local peer.
 var FDMin int64 = StreamMin
@@ -253,6 +261,7 @@ func (c *conn) fdIn(b *bulk, id uint64) error {
 		return err
 	}
 	s.body.mfd.set(f, func() { <-b.slots })
+	fdReceived.Add(1)
 	return nil
 }
 

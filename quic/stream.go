@@ -537,7 +537,9 @@ func (c *conn) sendFD(id uint64, body *Body, own *os.File) {
 	}
 	done := make(chan error, 1)
 	c.bq.add(bulkJob{id: id, fd: f, done: done})
-	<-done
+	if <-done == nil {
+		fdSent.Add(1)
+	}
 	if own != nil {
 		own.Close()
 	}
