@@ -102,8 +102,9 @@ type bulk struct {
 	sc    syscall.RawConn // the socket, for sendIdle (nil: unknown)
 	// For the local bulk channel (memfd.go): the descriptors received,
 	// and a slot per memfd body held.
-	fds   *fdReader
-	slots chan struct{}
+	fds    *fdReader
+	slots  chan struct{}
+	window *fdWindow // the memfds sent, not acknowledged yet
 }
 
 func newBulk(nc net.Conn) *bulk {
@@ -129,6 +130,7 @@ func (c *conn) attach(kind byte, nc net.Conn) bool {
 		if b.fds = newFDReader(nc); b.fds != nil {
 			b.br = bufio.NewReaderSize(b.fds, bulkReadBuf)
 			b.slots = make(chan struct{}, maxFDBodies)
+			b.window = newFDWindow()
 		}
 	}
 	c.wmu.Lock()

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Sealed memfds (Linux). On the local bulk channel (a Unix socket) a
@@ -27,13 +30,29 @@ import (
 // not sealed, of the wrong size, missing, or on TCP) is a malformed item:
 // the connection closes with code 1 and its bodies in flight fail.
 //
-// Bound: a connection's reader holds at most maxFDBodies received memfds
-// whose bodies are not consumed yet (it stops reading its bulk channel
-// until one is, as it does for chunks), and at most maxFDQueue
-// descriptors received ahead of their items.
+// The receiver acknowledges each memfd once its body is consumed (all
+// its references dropped: read, forwarded and sent on, recorded):
+//
+//	[8 id][4 ackLen]
+//
+// on the bulk channel in the other direction. Bound: a sender has at most
+// maxFDBodies memfds not acknowledged per connection, of at most
+// maxFDBytes together (or one memfd of any size); a sender waits for an
+// acknowledgement beyond that, and a peer in slow-consumer mode that does
+// not acknowledge within StreamStall is disconnected. So a stalled
+// receiver pins at most that much memory through one connection, and the
+// hop holds at most one descriptor per body it forwards. A receiver
+// holds at most maxFDBodies memfds not consumed (beyond that it stops
+// reading its bulk channel), and at most maxFDQueue descriptors received
+// ahead of their items.
 const (
 	// fdLen, as a bulk item's length, says a descriptor comes with it.
 	fdLen = 0xFFFFFFFB
+	// ackLen, as a bulk item's length, acknowledges memfd id.
+	ackLen = 0xFFFFFFFA
+	// maxFDBytes bounds the bytes of the memfds a sender has not had
+	// acknowledged on one connection (beyond one memfd).
+	maxFDBytes = 256 << 20
 	// flagFD says the stream's body comes as a memfd on the bulk channel.
 	flagFD = 4
 	// maxFDBodies bounds the memfds a connection holds for bodies not
@@ -50,8 +69,21 @@ var fdSent, fdReceived atomic.Uint64
 // received as memfds (for tests and diagnostics).
 func MemfdCounts() (sent, received uint64) { return fdSent.Load(), fdReceived.Load() }
 
-// FDMin is the smallest streamed body sent as a memfd to a local peer.
-var FDMin int64 = StreamMin
+// FDMin is the smallest streamed body sent as a memfd to a local peer:
+// StreamMin, or PXSH_MEMFD_MIN (bytes; "off" sends every body in chunks,
+// for comparisons).
+var FDMin = fdMinFromEnv()
+
+func fdMinFromEnv() int64 {
+	v := os.Getenv("PXSH_MEMFD_MIN")
+	if v == "off" {
+		return math.MaxInt64
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		return max(n, StreamMin)
+	}
+	return StreamMin
+}
 
 // sharedFD is the memfd of a body, shared by its branches (Tee) and the
 // connections that forward it; the last reference closes it.
@@ -260,7 +292,10 @@ func (c *conn) fdIn(b *bulk, id uint64) error {
 		s.body.mfd.fail(err)
 		return err
 	}
-	s.body.mfd.set(f, func() { <-b.slots })
+	s.body.mfd.set(f, func() {
+		<-b.slots
+		c.bq.add(bulkJob{id: id, ack: true})
+	})
 	fdReceived.Add(1)
 	return nil
 }
@@ -287,4 +322,114 @@ func (c *conn) fdRefused() error {
 		return errors.New("a memfd stream on a channel that cannot carry one")
 	}
 	return nil
+}
+
+// fdWindow is a sender's memfds not acknowledged yet on one connection.
+type fdWindow struct {
+	mu      sync.Mutex
+	out     map[uint64]int64 // stream id → size
+	bytes   int64
+	waiting int           // senders waiting for room
+	changed chan struct{} // closed, and replaced, by each acknowledgement
+}
+
+func newFDWindow() *fdWindow {
+	return &fdWindow{out: map[uint64]int64{}, changed: make(chan struct{})}
+}
+
+// admit counts memfd id of size bytes as sent when the window has room;
+// otherwise it returns a channel closed at the next acknowledgement and
+// how many senders wait (this one included: the caller says when it
+// stops waiting with unwait).
+func (w *fdWindow) admit(id uint64, size int64, waited bool) (wait <-chan struct{}, waiting int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.out) > 0 && (len(w.out) >= maxFDBodies || w.bytes+size > maxFDBytes) {
+		if !waited {
+			w.waiting++
+		}
+		return w.changed, w.waiting
+	}
+	if waited {
+		w.waiting--
+	}
+	w.out[id] = size
+	w.bytes += size
+	return nil, 0
+}
+
+// unwait says a sender stopped waiting without being admitted.
+func (w *fdWindow) unwait() {
+	w.mu.Lock()
+	w.waiting--
+	w.mu.Unlock()
+}
+
+// pending is the number of memfds not acknowledged.
+func (w *fdWindow) pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.out)
+}
+
+// ack takes the acknowledgement of memfd id.
+func (w *fdWindow) ack(id uint64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	size, ok := w.out[id]
+	if !ok {
+		return fmt.Errorf("an acknowledgement of memfd %d, which was not sent", id)
+	}
+	delete(w.out, id)
+	w.bytes -= size
+	close(w.changed)
+	w.changed = make(chan struct{})
+	return nil
+}
+
+// fdAdmit waits for room in the bulk channel's window for memfd id. A
+// peer in slow-consumer mode is disconnected as a slow consumer when a
+// memfd waits StreamStall, or when more than maxFDBodies wait: the hop
+// forwarding memfds to it holds at most that many for it.
+func (c *conn) fdAdmit(b *bulk, id uint64, size int64) error {
+	var stall <-chan time.Time
+	c.wmu.Lock()
+	slow := c.policy == queueClose
+	c.wmu.Unlock()
+	for waited := false; ; waited = true {
+		wait, waiting := b.window.admit(id, size, waited)
+		if wait == nil {
+			return nil
+		}
+		if slow && waiting > maxFDBodies {
+			b.window.unwait()
+			return c.slowFD(fmt.Sprintf("%d memfds waited for the peer to take %d earlier ones", waiting, maxFDBodies))
+		}
+		if slow && stall == nil {
+			t := time.NewTimer(StreamStall)
+			defer t.Stop()
+			stall = t.C
+		}
+		select {
+		case <-wait:
+		case <-stall:
+			b.window.unwait()
+			return c.slowFD(fmt.Sprintf("a memfd waited %v for the peer to take earlier ones", StreamStall))
+		case <-c.qc.Context().Done():
+			b.window.unwait()
+			return fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
+		}
+	}
+}
+
+// slowFD closes the connection of a peer that does not take its memfds.
+func (c *conn) slowFD(why string) error {
+	err := fmt.Errorf("write frame: %w: %s", ErrSlowConsumer, why)
+	c.wmu.Lock()
+	if c.werr == nil {
+		c.werr = err
+	}
+	c.wmu.Unlock()
+	_ = c.close(codeSlowConsumer, err.Error())
+	return err
 }

@@ -5,6 +5,7 @@ package quic
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -193,6 +194,48 @@ func TestMemfdBoundsHeldBodies(t *testing.T) {
 	waitSlotsFree(t, served)
 }
 
+// A sender has at most maxFDBodies memfds unacknowledged on a
+// connection: a peer in slow-consumer mode that takes none is
+// disconnected after StreamStall, and the sender then holds none.
+func TestMemfdWindowStalledPeer(t *testing.T) {
+	defer func(d time.Duration) { StreamStall = d }(StreamStall)
+	StreamStall = 300 * time.Millisecond
+	_, _, served := localPair(t) // the client never reads
+	served.SetSlowConsumer(DefaultMaxQueued)
+	data := randomBytes(int(FDMin))
+	within(t, "a stalled peer", func() {
+		for range maxFDBodies + 1 {
+			if err := served.WriteStream([]byte("h"), NewBody(data)); err != nil {
+				break
+			}
+		}
+		waitDone(t, served)
+	})
+	if err := served.Err(); !IsSlowConsumer(err) {
+		t.Errorf("closed with %v, want a slow-consumer close", err)
+	}
+	b := served.impl.bulk
+	deadline := time.Now().Add(waitLimit)
+	for b.window.pending() > maxFDBodies && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // polling a count, bounded by deadline
+	}
+	if n := b.window.pending(); n != maxFDBodies {
+		t.Errorf("%d memfds unacknowledged, want %d", n, maxFDBodies)
+	}
+}
+
+// An acknowledgement of a memfd that was not sent closes the connection.
+func TestMemfdBadAck(t *testing.T) {
+	_, client, served := localPair(t)
+	h := chunkPrefix(9, 0, false)
+	binary.BigEndian.PutUint32(h[frameHeaderLen+8:], ackLen)
+	client.impl.bulk.nc.Write(h[frameHeaderLen:])
+	within(t, "refusal", func() { drain(served) })
+	if r := closeReason(served); !strings.Contains(r, "not sent") {
+		t.Errorf("closed with %q", r)
+	}
+}
+
 // rawMemfd is a memfd holding n bytes, sealed with seals.
 func rawMemfd(t *testing.T, n int, seals int) *os.File {
 	t.Helper()
@@ -310,5 +353,44 @@ func TestMemfdHostile(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkLocalBody sends bodies of several sizes over the local
+// channel and reads them whole at the other end, as memfds and in chunks
+// (FDMin raised), to choose FDMin.
+func BenchmarkLocalBody(b *testing.B) {
+	for _, n := range []int{256 << 10, 512 << 10, 1 << 20, 4 << 20, 10 << 20} {
+		for _, mode := range []string{"memfd", "chunks"} {
+			b.Run(fmt.Sprintf("%dKiB/%s", n>>10, mode), func(b *testing.B) {
+				if mode == "chunks" {
+					defer func(m int64) { FDMin = m }(FDMin)
+					FDMin = 1 << 62
+				}
+				cfg := Config{Key: testKey(b)}
+				srv := startServer(b, cfg)
+				client := srv.dial(b, cfg)
+				served := srv.accept(b)
+				deadline := time.Now().Add(waitLimit)
+				for !client.BulkActive() || !served.BulkActive() {
+					if time.Now().After(deadline) {
+						b.Fatal("no bulk channel")
+					}
+					time.Sleep(time.Millisecond) // polling a flag, bounded by deadline
+				}
+				data := randomBytes(n)
+				b.SetBytes(int64(n))
+				for b.Loop() {
+					client.WriteStream([]byte("h"), NewBody(data))
+					_, body, err := served.ReadStream()
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := body.Bytes(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -310,9 +310,12 @@ func (c *conn) readChunks(b *bulk) {
 		}
 		id, n := binary.BigEndian.Uint64(h[:]), binary.BigEndian.Uint32(h[8:])
 		var err error
-		if n == fdLen {
+		switch {
+		case n == fdLen:
 			err = c.fdIn(b, id)
-		} else {
+		case n == ackLen && b.window != nil:
+			err = b.window.ack(id)
+		default:
 			err = c.in.chunkIn(id, n, b.br, true)
 		}
 		if err != nil {
@@ -535,6 +538,16 @@ func (c *conn) sendFD(id uint64, body *Body, own *os.File) {
 			return
 		}
 	}
+	c.wmu.Lock()
+	b := c.bulk
+	c.wmu.Unlock()
+	if err := c.fdAdmit(b, id, body.size); err != nil {
+		if own != nil {
+			own.Close()
+		}
+		body.Discard()
+		return
+	}
 	done := make(chan error, 1)
 	c.bq.add(bulkJob{id: id, fd: f, done: done})
 	if <-done == nil {
@@ -676,6 +689,7 @@ type bulkJob struct {
 	id    uint64
 	chunk []byte
 	fd    *os.File // a memfd body's descriptor
+	ack   bool     // acknowledge memfd id
 	abort bool
 	whole *Body      // a whole frame's stream; its bytes count in queued
 	done  chan error // for a chunk: its outcome
@@ -742,6 +756,10 @@ func (c *conn) bulkLoop(b *bulk) {
 		var err error
 		if j.whole != nil {
 			err = c.bulkWhole(b, j)
+		} else if j.ack {
+			h := chunkPrefix(j.id, 0, false)
+			binary.BigEndian.PutUint32(h[frameHeaderLen+8:], ackLen)
+			err = c.bulkWrite(b, h[frameHeaderLen:], nil)
 		} else if j.fd != nil {
 			h := chunkPrefix(j.id, 0, false)
 			binary.BigEndian.PutUint32(h[frameHeaderLen+8:], fdLen)
