@@ -22,6 +22,11 @@ import (
 func TestMemfdValues(t *testing.T) {
 	c := clustertest.Start(t, 2, clustertest.Options{})
 	cl := c.Client()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(c.Logs())
+		}
+	})
 	ctx := ctxT(t, 120*time.Second)
 	for _, n := range []int{200 << 10, 300 << 10, 3 << 20} {
 		sent0, recv0 := quic.MemfdCounts()

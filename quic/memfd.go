@@ -155,6 +155,10 @@ func newFDBody(size int64, s *sharedFD) *Body {
 	return &Body{size: size, mfd: s, gone: make(chan struct{})}
 }
 
+// Memfd reports whether the body comes as a memfd (it is then read from
+// it, or passed on as it is, at no cost to the sender).
+func (b *Body) Memfd() bool { return b.mfd != nil }
+
 // releaseFD drops the body's reference to its memfd, once.
 func (b *Body) releaseFD() {
 	b.fdOnce.Do(b.mfd.unref)
