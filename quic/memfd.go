@@ -203,6 +203,7 @@ func (b *Body) bytesFD() ([]byte, error) {
 	}
 	defer b.releaseFD()
 	buf := make([]byte, b.size-b.read)
+	prefault(buf)
 	if _, err := f.ReadAt(buf, b.read); err != nil {
 		return nil, fmt.Errorf("%w: read memfd: %w", ErrBodyAborted, unexpected(err))
 	}
