@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -203,12 +204,30 @@ func (b *Body) bytesFD() ([]byte, error) {
 	}
 	defer b.releaseFD()
 	buf := make([]byte, b.size-b.read)
-	prefault(buf)
-	if _, err := f.ReadAt(buf, b.read); err != nil {
+	if err := readPieces(f, buf, b.read); err != nil {
 		return nil, fmt.Errorf("%w: read memfd: %w", ErrBodyAborted, unexpected(err))
 	}
 	b.read = b.size
 	return buf, nil
+}
+
+// readPiece is how much of a memfd is read at once: a process with one
+// P (an engine) runs its other goroutines between pieces, and the
+// kernel holds the process's memory-map lock (prefault) only that long.
+const readPiece = 8 << 20
+
+// readPieces fills buf from f at off, a piece at a time.
+func readPieces(f *os.File, buf []byte, off int64) error {
+	for len(buf) > 0 {
+		p := buf[:min(len(buf), readPiece)]
+		prefault(p)
+		if _, err := f.ReadAt(p, off); err != nil {
+			return err
+		}
+		buf, off = buf[len(p):], off+int64(len(p))
+		runtime.Gosched()
+	}
+	return nil
 }
 
 // teeFD returns n bodies sharing b's memfd.

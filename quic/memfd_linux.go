@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -27,10 +28,14 @@ func newMemfd(parts [][]byte, size int64) (*os.File, error) {
 	fail := func(err error) (*os.File, error) { f.Close(); return nil, fmt.Errorf("memfd: %w", err) }
 	var off int64
 	for _, p := range parts {
-		if _, err := f.WriteAt(p, off); err != nil {
-			return fail(err)
+		for len(p) > 0 { // in pieces, as readPieces
+			n := min(len(p), readPiece)
+			if _, err := f.WriteAt(p[:n], off); err != nil {
+				return fail(err)
+			}
+			p, off = p[n:], off+int64(n)
+			runtime.Gosched()
 		}
-		off += int64(len(p))
 	}
 	if off != size {
 		return fail(fmt.Errorf("wrote %d bytes of %d", off, size))
