@@ -5,6 +5,7 @@ package quic
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -196,15 +197,14 @@ func TestMemfdBoundsHeldBodies(t *testing.T) {
 
 // A sender has at most maxFDBodies memfds unacknowledged on a
 // connection: a peer in slow-consumer mode that takes none is
-// disconnected after StreamStall, and the sender then holds none.
+// disconnected once more than maxFDBodies more wait (or one waits
+// StreamStall), and the sender then holds none.
 func TestMemfdWindowStalledPeer(t *testing.T) {
-	defer func(d time.Duration) { StreamStall = d }(StreamStall)
-	StreamStall = 300 * time.Millisecond
 	_, _, served := localPair(t) // the client never reads
 	served.SetSlowConsumer(DefaultMaxQueued)
 	data := randomBytes(int(FDMin))
 	within(t, "a stalled peer", func() {
-		for range maxFDBodies + 1 {
+		for range 2*maxFDBodies + 1 {
 			if err := served.WriteStream([]byte("h"), NewBody(data)); err != nil {
 				break
 			}
@@ -234,6 +234,24 @@ func TestMemfdBadAck(t *testing.T) {
 	if r := closeReason(served); !strings.Contains(r, "not sent") {
 		t.Errorf("closed with %q", r)
 	}
+}
+
+// A memfd head whose descriptor never comes (its sender's connection
+// closed first) fails its body with ErrBodyAborted.
+func TestMemfdSenderGone(t *testing.T) {
+	_, client, served := localPair(t)
+	client.impl.st.Write(fdHead(1, 1000))
+	within(t, "the lost memfd", func() {
+		_, body, err := served.ReadStream()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		client.Close(codeOK, "gone")
+		if _, err := body.Bytes(); !errors.Is(err, ErrBodyAborted) {
+			t.Errorf("body: %v, want ErrBodyAborted", err)
+		}
+	})
 }
 
 // rawMemfd is a memfd holding n bytes, sealed with seals.
