@@ -4,6 +4,9 @@ package hub_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -71,5 +74,38 @@ func TestMemfdValues(t *testing.T) {
 				t.Errorf("%d bytes: get_result %d: %d bytes, %v", n, i, len(asBytes(v)), err)
 			}
 		}
+	}
+}
+
+// BenchmarkMemfdThreshold times push+pull of values around quic.FDMin
+// to two engine processes through the controller, as memfds and in
+// chunks (PXSH_MEMFD_MIN=off for the engines), to choose quic.FDMin:
+// go test -run '^$' -bench MemfdThreshold -benchtime 30x ./hub.
+func BenchmarkMemfdThreshold(b *testing.B) {
+	for _, mode := range []string{"memfd", "chunks"} {
+		b.Run(mode, func(b *testing.B) {
+			if mode == "chunks" {
+				defer func(m int64) { quic.FDMin = m }(quic.FDMin)
+				quic.FDMin = math.MaxInt64
+				b.Setenv("PXSH_MEMFD_MIN", "off")
+			}
+			c := clustertest.Start(b, 2, clustertest.Options{})
+			cl := c.Client()
+			for _, n := range []int{256 << 10, 512 << 10, 1 << 20, 4 << 20} {
+				b.Run(fmt.Sprintf("%dKiB", n>>10), func(b *testing.B) {
+					blob := make([]byte, n)
+					ctx := context.Background()
+					b.SetBytes(int64(n))
+					for b.Loop() {
+						if err := cl.View().Push(ctx, map[string]any{"blob": blob}); err != nil {
+							b.Fatal(err)
+						}
+						if _, err := cl.View().Pull(ctx, "blob"); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
 	}
 }
