@@ -412,3 +412,26 @@ func BenchmarkLocalBody(b *testing.B) {
 		}
 	}
 }
+
+// TestReadMemfdRanges: a memfd's bytes read through its mapping, from
+// any offset (page-aligned or not) and across pieces, are its bytes.
+func TestReadMemfdRanges(t *testing.T) {
+	want := make([]byte, 2*readPiece+12345)
+	for i := range want {
+		want[i] = byte(i*31 + i>>13)
+	}
+	f, err := newMemfd([][]byte{want[:100], want[100:]}, int64(len(want)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, off := range []int{0, 1, 4095, 4096, 5000, readPiece - 3, len(want) - 1} {
+		got := make([]byte, len(want)-off)
+		if err := readPieces(f, got, int64(off)); err != nil {
+			t.Fatalf("offset %d: %v", off, err)
+		}
+		if !bytes.Equal(got, want[off:]) {
+			t.Fatalf("offset %d: bytes differ", off)
+		}
+	}
+}
