@@ -103,7 +103,11 @@ func BenchmarkCompare(b *testing.B) {
 			}
 		}
 		cpu0, n := cpuByRole(), 0
-		ds := timeN(b, m.runs, func() error { n++; _, err := ns.Exec(thread, "<bench>", m.code, false); return err })
+		runs := m.runs
+		if n, err := strconv.Atoi(os.Getenv("PXSH_BENCH_RUNS")); err == nil && n > 0 {
+			runs = n // more samples for a profile or an A/B
+		}
+		ds := timeN(b, runs, func() error { n++; _, err := ns.Exec(thread, "<bench>", m.code, false); return err })
 		cpu1 := cpuByRole()
 		for _, d := range cpu1 {
 			cpu[m.name] += ms(d / time.Duration(n))

@@ -7,6 +7,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -316,6 +317,11 @@ func (c *Client) NewMsgID() string {
 // Submit sends a request; req.MsgID is filled when empty. The returned
 // Task completes when the result arrives.
 func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
+	return c.submitParts(req, [][]byte{body})
+}
+
+// submitParts is Submit of a body given as parts (sendParts).
+func (c *Client) submitParts(req protocol.Request, parts [][]byte) (*Task, error) {
 	if req.MsgID == "" {
 		req.MsgID = c.NewMsgID()
 	}
@@ -323,30 +329,36 @@ func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
 	req.Submitted = now.UnixNano()
 	t := &Task{MsgID: req.MsgID, Engine: req.Engine, Kind: req.Kind, Label: req.Label, Name: req.Name,
 		Submitted: now, done: make(chan struct{})}
-	if err := c.send(&req, body, []*Task{t}); err != nil {
+	if err := c.sendParts(&req, parts, []*Task{t}); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// send writes a request frame and makes its tasks pending: it fails at
-// once, sending nothing, on a closed client or a frame over the limit, and
-// forgets the tasks again if the write fails.
-func (c *Client) send(req *protocol.Request, body []byte, tasks []*Task) error {
+// sendParts writes a request frame, its body given as parts (their
+// concatenation; a streamed body is written from them without joining
+// them), and makes its tasks pending: it fails at once, sending nothing,
+// on a closed client or a frame over the limit, and forgets the tasks
+// again if the write fails.
+func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task) error {
 	p, err := protocol.Marshal(protocol.TRequest, req, nil)
 	if err != nil {
 		return err
+	}
+	size := 0
+	for _, b := range parts {
+		size += len(b)
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	stream := streams(req, body)
-	if n := len(p) + len(body); stream && int64(len(body)) > c.maxValue {
+	stream := streams(req, size)
+	if n := len(p) + size; stream && int64(size) > c.maxValue {
 		limit := c.maxValue
 		c.mu.Unlock()
-		return fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(len(body)), Limit: limit})
+		return fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(size), Limit: limit})
 	} else if !stream && n > c.maxFrame-hubHeadroom {
 		limit := c.maxFrame
 		c.mu.Unlock()
@@ -356,11 +368,16 @@ func (c *Client) send(req *protocol.Request, body []byte, tasks []*Task) error {
 		c.pending[t.MsgID] = t
 	}
 	c.mu.Unlock()
-	write := c.writeMsg
-	if stream {
-		write = func(p, body []byte) error { return c.cur().WriteStream(p, quic.NewBody(body)) }
+	var write func() error
+	switch {
+	case stream:
+		write = func() error { return c.cur().WriteStream(p, quic.NewBodyParts(parts)) }
+	case len(parts) == 1:
+		write = func() error { return c.writeMsg(p, parts[0]) }
+	default:
+		write = func() error { return c.writeMsg(p, bytes.Join(parts, nil)) }
 	}
-	if err := write(p, body); err != nil {
+	if err := write(); err != nil {
 		c.mu.Lock()
 		for _, t := range tasks {
 			delete(c.pending, t.MsgID)
@@ -377,9 +394,18 @@ func (c *Client) send(req *protocol.Request, body []byte, tasks []*Task) error {
 // so the body crosses the client's link once. req.MsgID and req.Engine
 // are ignored. One engine is an ordinary Submit.
 func (c *Client) SubmitFan(req protocol.Request, engines []int, body []byte) ([]*Task, error) {
+	return c.SubmitFanParts(req, engines, [][]byte{body})
+}
+
+// SubmitFanParts is SubmitFan of a body given as parts, whose
+// concatenation is the body (starlarklib.EncodeParts): a streamed body
+// is written from the parts without joining them, so a large value's
+// part may point at the value itself. The parts must not change
+// afterwards (they are read as the body is written).
+func (c *Client) SubmitFanParts(req protocol.Request, engines []int, parts [][]byte) ([]*Task, error) {
 	if len(engines) == 1 {
 		req.MsgID, req.Engine = "", engines[0]
-		t, err := c.Submit(req, body)
+		t, err := c.submitParts(req, parts)
 		if err != nil {
 			return nil, err
 		}
@@ -396,7 +422,7 @@ func (c *Client) SubmitFan(req protocol.Request, engines []int, body []byte) ([]
 		tasks[i] = &Task{MsgID: id, Engine: e, Kind: req.Kind, Label: req.Label, Name: req.Name,
 			Submitted: now, done: make(chan struct{})}
 	}
-	if err := c.send(&req, body, tasks); err != nil {
+	if err := c.sendParts(&req, parts, tasks); err != nil {
 		return nil, err
 	}
 	return tasks, nil
@@ -406,8 +432,8 @@ func (c *Client) SubmitFan(req protocol.Request, engines []int, body []byte) ([]
 // (in chunks, bounded by MaxValue): a large body of a direct or
 // fanned-out request. A load-balanced request's body stays one frame:
 // the controller may hold it and send it again.
-func streams(req *protocol.Request, body []byte) bool {
-	return len(body) >= quic.StreamMin && (req.Engine >= 0 || len(req.Fan) > 0)
+func streams(req *protocol.Request, size int) bool {
+	return size >= quic.StreamMin && (req.Engine >= 0 || len(req.Fan) > 0)
 }
 
 // hubHeadroom is room left in a request frame for the fields the hub adds

@@ -56,12 +56,7 @@ func (c *Client) SubmitEach(req protocol.Request, bodies [][]byte, targets []int
 		return ar, ErrNoEngines
 	}
 	if len(bodies) == 1 {
-		tasks, err := c.SubmitFan(req, targets, bodies[0])
-		if err != nil {
-			return ar, err
-		}
-		ar.Tasks = tasks
-		return ar, nil
+		return c.SubmitParts(req, [][]byte{bodies[0]}, targets, single)
 	}
 	for i, id := range targets {
 		r := req
@@ -72,6 +67,21 @@ func (c *Client) SubmitEach(req protocol.Request, bodies [][]byte, targets []int
 		}
 		ar.Tasks = append(ar.Tasks, t)
 	}
+	return ar, nil
+}
+
+// SubmitParts sends one request to every target with one body, given as
+// parts (SubmitFanParts).
+func (c *Client) SubmitParts(req protocol.Request, parts [][]byte, targets []int, single bool) (*AsyncResult, error) {
+	ar := NewAsyncResult(req, make([]*Task, 0, len(targets)), single)
+	if len(targets) == 0 {
+		return ar, ErrNoEngines
+	}
+	tasks, err := c.SubmitFanParts(req, targets, parts)
+	if err != nil {
+		return ar, err
+	}
+	ar.Tasks = tasks
 	return ar, nil
 }
 

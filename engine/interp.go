@@ -8,6 +8,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -138,6 +139,20 @@ func (in *Interp) ExecCount() int { return in.count }
 // Run takes body over: large strings in the decoded values may point into
 // it, so the caller must not modify it afterwards.
 func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (protocol.Result, []byte) {
+	res, parts := in.RunParts(ctx, req, body)
+	switch len(parts) {
+	case 0:
+		return res, nil
+	case 1:
+		return res, parts[0]
+	}
+	return res, bytes.Join(parts, nil)
+}
+
+// RunParts is Run with the value as parts whose concatenation is its
+// encoding (starlarklib.EncodeParts): a large string or bytes value is a
+// part that points at it, not a copy.
+func (in *Interp) RunParts(ctx context.Context, req *protocol.Request, body []byte) (protocol.Result, [][]byte) {
 	res := protocol.Result{
 		MsgID:     req.MsgID,
 		Engine:    in.cfg.ID,
@@ -167,7 +182,7 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 		}
 	}
 
-	var val []byte
+	var val [][]byte
 	var hasValue bool
 	var err error
 	if ctx.Err() == nil {
@@ -275,7 +290,7 @@ func publishData(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 var ErrUnknownKind = errors.New("unknown request kind")
 
 // dispatch runs a task of any kind.
-func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body []byte) ([]byte, bool, error) {
+func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body []byte) ([][]byte, bool, error) {
 	dopts := in.ns.DecodeOptions(thread)
 	dopts.Owned = true // body is the request frame's, read for this task alone
 	eopts := in.ns.EncodeOptions()
@@ -290,7 +305,7 @@ func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body 
 		if err != nil || v == nil || v == starlark.None {
 			return nil, false, err
 		}
-		b, err := starlarklib.Encode(v, eopts)
+		b, err := starlarklib.EncodeParts(v, eopts)
 		if err != nil {
 			return nil, false, fmt.Errorf("execute: encode result: %w", err)
 		}
@@ -306,7 +321,7 @@ func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body 
 		if err != nil {
 			return nil, false, err
 		}
-		b, err := starlarklib.Encode(v, eopts)
+		b, err := starlarklib.EncodeParts(v, eopts)
 		if err != nil {
 			return nil, false, fmt.Errorf("apply: encode result: %w", err)
 		}
@@ -358,7 +373,7 @@ func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body 
 		default:
 			return nil, false, fmt.Errorf("pull: got %T, want a name or a list of names", x)
 		}
-		b, err := starlarklib.Encode(v, eopts)
+		b, err := starlarklib.EncodeParts(v, eopts)
 		if err != nil {
 			return nil, false, fmt.Errorf("pull: encode: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.starlark.net/starlark"
 
@@ -232,5 +233,38 @@ func TestInterpCatch(t *testing.T) {
 	mustOK(t, res)
 	if v.String() != `[False, "ZeroDivisionError", 3, 2]` {
 		t.Errorf("catch on the engine: %v", v)
+	}
+}
+
+// TestRunPartsLargeValue: a pulled or returned large bytes value is a
+// part of the result that points at the engine's value, not a copy, and
+// the parts join to the value's encoding (Run joins them).
+func TestRunPartsLargeValue(t *testing.T) {
+	in := newInterp(0)
+	ctx := context.Background()
+	big := strings.Repeat("xy", starlarklib.PartMin)
+	d := starlark.NewDict(1)
+	d.SetKey(starlark.String("big"), starlark.Bytes(big))
+	push, err := starlarklib.Encode(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := run(t, in, ctx, protocol.KindPush, false, push); res.Status != protocol.StatusOK {
+		t.Fatalf("push: %+v", res.Error)
+	}
+	held, _ := in.ns.Get("big")
+	for _, kind := range []protocol.Kind{protocol.KindPull, protocol.KindExecute} {
+		body := cborBody(t, "big")
+		res, parts := in.RunParts(ctx, &protocol.Request{MsgID: "m", Kind: kind}, body)
+		if res.Status != protocol.StatusOK || len(parts) != 2 {
+			t.Fatalf("%s: status %s, %d parts, want 2", kind, res.Status, len(parts))
+		}
+		if unsafe.SliceData(parts[1]) != unsafe.StringData(string(held.(starlark.Bytes))) {
+			t.Errorf("%s: the value's part is a copy", kind)
+		}
+		_, joined := run(t, in, ctx, kind, false, body)
+		if joined != starlark.Bytes(big) {
+			t.Errorf("%s: Run's value differs", kind)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -149,9 +150,18 @@ func (r *recentResults) add(id string, f outFrame) {
 type outFrame struct {
 	p, body []byte
 	stream  bool
+	parts   [][]byte // a streamed body given as parts (their concatenation)
 }
 
-func (f outFrame) size() int { return len(f.p) + len(f.body) }
+func (f outFrame) size() int { return len(f.p) + len(f.body) + partsLen(f.parts) }
+
+func partsLen(parts [][]byte) int {
+	n := 0
+	for _, b := range parts {
+		n += len(b)
+	}
+	return n
+}
 
 type queued struct {
 	req      protocol.Request
@@ -534,13 +544,13 @@ func (e *Engine) work(ctx context.Context) {
 			continue
 		}
 		started := e.announce(q.req.MsgID)
-		res, val := e.interp.Run(tctx, &q.req, body)
+		res, val := e.interp.RunParts(tctx, &q.req, body)
 		started.Stop()
 		stopTimer()
 		cancel(nil)
 		e.idle()
 		res.Received = q.received
-		e.reply(&q.req, res, val)
+		e.replyParts(&q.req, res, val)
 		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
 			e.abortExecutes(q.req.Client)
 		}
@@ -670,19 +680,34 @@ func (e *Engine) giveBack(ids []string) {
 }
 
 func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
+	e.replyParts(req, res, [][]byte{val})
+}
+
+// replyParts is reply of a value given as parts (Interp.RunParts): a
+// streamed value is written from them, a framed one joined.
+func (e *Engine) replyParts(req *protocol.Request, res protocol.Result, parts [][]byte) {
 	res.MsgID, res.Engine, res.Kind = req.MsgID, e.ID(), req.Kind
 	res.Submitted, res.Client, res.Label = req.Submitted, req.Client, req.Label
 	if res.Error != nil && res.Error.Name == "TaskAborted" {
 		res.Status = protocol.StatusAborted
 	}
 	limit := e.frameLimit()
-	if len(val) >= quic.StreamMin {
-		f := e.streamedReply(req, res, val)
+	size := partsLen(parts)
+	if size >= quic.StreamMin {
+		f := e.streamedReply(req, res, parts, size)
 		e.mu.Lock()
 		e.recent.add(req.MsgID, f)
 		e.mu.Unlock()
 		e.writeOut(f)
 		return
+	}
+	var val []byte // none for an error
+	switch len(parts) {
+	case 0:
+	case 1:
+		val = parts[0]
+	default:
+		val = bytes.Join(parts, nil)
 	}
 	var f outFrame
 	if len(val) > limit { // do not copy a value that cannot be sent
@@ -706,15 +731,15 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 // streamedReply is the message of a result whose value is streamed (at
 // least quic.StreamMin bytes): its head and the value, or a ValueError
 // when the value is over the streamed-value limit.
-func (e *Engine) streamedReply(req *protocol.Request, res protocol.Result, val []byte) outFrame {
+func (e *Engine) streamedReply(req *protocol.Request, res protocol.Result, parts [][]byte, size int) outFrame {
 	e.mu.Lock()
 	limit := e.maxValue
 	e.mu.Unlock()
 	if limit <= 0 {
 		limit = e.cfg.MaxValue
 	}
-	if int64(len(val)) > limit {
-		te := &protocol.TooLargeError{What: "the result", Size: int64(len(val)), Limit: limit}
+	if int64(size) > limit {
+		te := &protocol.TooLargeError{What: "the result", Size: int64(size), Limit: limit}
 		if req.Kind == protocol.KindPull {
 			te.What = "the pulled value"
 		}
@@ -728,7 +753,7 @@ func (e *Engine) streamedReply(req *protocol.Request, res protocol.Result, val [
 		res.Stdout, res.Stderr = "", ""
 		p, _ = protocol.Marshal(protocol.TResult, &res, nil)
 	}
-	return outFrame{p: p, body: val, stream: true}
+	return outFrame{p: p, parts: parts, stream: true}
 }
 
 // frameLimit returns the largest frame the engine may send.
@@ -777,7 +802,7 @@ func (e *Engine) writeOut(f outFrame) {
 	var err error
 	switch {
 	case f.stream:
-		err = c.WriteStream(f.p, quic.NewBody(f.body))
+		err = c.WriteStream(f.p, quic.NewBodyParts(f.parts))
 	case len(f.body) > 0:
 		err = c.WriteFrame(f.p, f.body)
 	default:

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,18 @@ type ShutdownArgs struct {
 
 // control answers a client's query.
 func (h *Hub) control(cl *client, m *protocol.Control, body []byte) {
+	if waits := h.recordingOf(m.Op, body); len(waits) > 0 {
+		// A get_result of results still being recorded answers once they
+		// are, beside the client's reader.
+		body = bytes.Clone(body)
+		go func() {
+			for _, ch := range waits {
+				<-ch
+			}
+			h.control(cl, m, body)
+		}()
+		return
+	}
 	reply, err := h.op(cl, m.Op, body)
 	rep := protocol.ControlReply{ID: m.ID}
 	if sr, ok := reply.(*streamedReply); ok && err == nil {

@@ -148,6 +148,27 @@ func resultOf(rec *taskdb.Record) protocol.Result {
 	}
 }
 
+// recordingOf returns, for a get_result, the channels of the results it
+// asks for that are being recorded (recordStreamedResult).
+func (h *Hub) recordingOf(op string, body []byte) []chan struct{} {
+	if op != "get_result" {
+		return nil
+	}
+	var a protocol.GetResultArgs
+	if protocol.UnmarshalValue(body, &a) != nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var waits []chan struct{}
+	for _, id := range a.MsgIDs {
+		if ch := h.recording[id]; ch != nil {
+			waits = append(waits, ch)
+		}
+	}
+	return waits
+}
+
 func (h *Hub) getResult(cl *client, a protocol.GetResultArgs) ([]protocol.ResultRecord, error) {
 	out := make([]protocol.ResultRecord, len(a.MsgIDs))
 	var rest []string
@@ -186,7 +207,7 @@ func (h *Hub) resultStatus(ids []string) (*protocol.ResultStatus, error) {
 	var rest []string
 	h.mu.Lock()
 	for _, id := range ids {
-		if h.tasks[id] != nil {
+		if h.tasks[id] != nil || h.recording[id] != nil {
 			st.Pending = append(st.Pending, id)
 		} else {
 			rest = append(rest, id)

@@ -114,11 +114,14 @@ type Hub struct {
 	engines map[int]*engine
 	clients map[string]*client
 	tasks   map[string]*task
-	nextID  int
-	used    map[int]bool
-	sched   *scheduler.Scheduler
-	db      *taskdb.DB
-	lastID  int
+	// recording holds the streamed results forwarded and not recorded
+	// yet (stream.go): closed once recorded.
+	recording map[string]chan struct{}
+	nextID    int
+	used      map[int]bool
+	sched     *scheduler.Scheduler
+	db        *taskdb.DB
+	lastID    int
 	// restoring is set while restored tasks wait for their engines.
 	restoring bool
 	// resumed holds, while restoring, the tasks each resumed client said
@@ -211,7 +214,8 @@ func New(cfg Config) (*Hub, error) {
 	h := &Hub{
 		cfg: cfg, log: log, ln: ln, ready: make(chan struct{}), done: make(chan struct{}),
 		engines: map[int]*engine{}, clients: map[string]*client{}, tasks: map[string]*task{},
-		used: map[int]bool{}, tick: make(chan struct{}, 1),
+		recording: map[string]chan struct{}{},
+		used:      map[int]bool{}, tick: make(chan struct{}, 1),
 		sched: scheduler.New(scheduler.Config{Policy: pol, HWM: hwm, Prefetch: prefetch, Rand: mrand.IntN}), // randomly seeded
 	}
 	if h.db, err = openDB(cfg); err != nil {

@@ -430,3 +430,73 @@ func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
 	}
 	t.Logf("%d ran, %d refused with EngineBusy", ok, busy)
 }
+
+// TestOlderProtocolVersionRefused: a client or engine of another protocol
+// version (before memfd bodies: 1) is refused at hello or registration
+// with an error naming both versions, not disconnected later by a body it
+// cannot read.
+func TestOlderProtocolVersionRefused(t *testing.T) {
+	c := clustertest.Start(t, 0, clustertest.Options{})
+	old := protocol.Version - 1
+	want := fmt.Sprintf("protocol version %d, want %d", old, protocol.Version)
+	cases := []struct {
+		name, file string
+		typ, reply protocol.Type
+		hdr        any
+	}{
+		{"client", c.ClientFile, protocol.THello, protocol.TWelcome, &protocol.Hello{Version: old}},
+		{"engine", c.EngineFile, protocol.TRegister, protocol.TRegistered, &protocol.Register{ID: 0, Host: "h", PID: 1, Version: old}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := profile.Read(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, _ := conn.KeyBytes()
+			qc, err := quic.Dial(ctxT(t, 10*time.Second), conn.Addresses[0], conn.Fingerprint, quic.Config{Key: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer qc.Close(0, "")
+			first, _ := protocol.Marshal(tc.typ, tc.hdr, nil)
+			if err := qc.WriteFrame(first); err != nil {
+				t.Fatal(err)
+			}
+			// The refusal's frame, or the close that follows it, says why.
+			msg := refusal(qc, tc.reply)
+			if !strings.Contains(msg, want) {
+				t.Fatalf("refusal %q, want it to say %q", msg, want)
+			}
+			select {
+			case <-qc.Done():
+			case <-time.After(10 * time.Second * clustertest.Scale()):
+				t.Fatal("the controller kept the connection of another version open")
+			}
+			if !strings.Contains(qc.Err().Error(), "version mismatch") {
+				t.Errorf("close reason %v, want the version mismatch", qc.Err())
+			}
+		})
+	}
+}
+
+// refusal reads a Welcome or Registered refusal from qc: its error, or
+// the connection's error when it closed first.
+func refusal(qc *quic.Conn, reply protocol.Type) string {
+	p, err := qc.ReadFrame()
+	if err != nil {
+		return err.Error()
+	}
+	typ, hdr, _, err := protocol.Split(p)
+	if err != nil || typ != reply {
+		return fmt.Sprintf("answer %v (%v), want %v", typ, err, reply)
+	}
+	if reply == protocol.TWelcome {
+		var w protocol.Welcome
+		err = protocol.UnmarshalHeader(hdr, &w)
+		return fmt.Sprint(w.Error, err)
+	}
+	var r protocol.Registered
+	err = protocol.UnmarshalHeader(hdr, &r)
+	return fmt.Sprint(r.Error, err)
+}

@@ -222,6 +222,13 @@ func (h *Hub) streamResult(e *engine, r *protocol.Result, head []byte, body *qui
 			to = append(to, cl.conn)
 		}
 	}
+	var recorded chan struct{}
+	if record {
+		// Until it is recorded, get_result waits for it (the value's
+		// copy into its file may end after the client has it).
+		recorded = make(chan struct{})
+		h.recording[r.MsgID] = recorded
+	}
 	h.mu.Unlock()
 	// Messages for other tasks (dependents dispatched, retries) leave
 	// after this result's head: a dependent's result cannot overtake it.
@@ -242,15 +249,25 @@ func (h *Hub) streamResult(e *engine, r *protocol.Result, head []byte, body *qui
 		c.WriteStream(head, branches[i]) // a failed write discards its branch
 	}
 	if record {
-		go h.recordStreamedResult(*r, branches[n-1])
+		go h.recordStreamedResult(*r, branches[n-1], recorded)
 	}
 }
 
 // recordStreamedResult writes a streamed result's value into its file in
 // the task database as it arrives, then records the result. A value
 // that does not arrive whole is recorded as the task's error.
-func (h *Hub) recordStreamedResult(r protocol.Result, body *quic.Body) {
-	marker, err := h.db.StoreLarge(r.MsgID, body.Size(), body.Next)
+func (h *Hub) recordStreamedResult(r protocol.Result, body *quic.Body, recorded chan struct{}) {
+	defer func() {
+		h.mu.Lock()
+		if h.recording[r.MsgID] == recorded {
+			delete(h.recording, r.MsgID)
+		}
+		h.mu.Unlock()
+		close(recorded)
+	}()
+	// A memfd value is copied into its file by sendfile; the client has
+	// it already.
+	marker, err := h.db.StoreLargeFrom(r.MsgID, body.Size(), body)
 	if err != nil {
 		body.Discard()
 		h.log.Warn("large result not stored", "msg_id", r.MsgID, "size", body.Size(), "err", err)

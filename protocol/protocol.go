@@ -18,8 +18,10 @@ import (
 )
 
 // Version is the protocol version written in connection files and checked at
-// registration.
-const Version = 1
+// registration (engines) and hello (clients); peers of another version are
+// refused with CodeVersion. 2: streamed bodies may come as memfds on the
+// local bulk channel, which a version-1 peer cannot read.
+const Version = 2
 
 // Type is the kind of a message.
 type Type uint8

@@ -37,6 +37,11 @@ type Body struct {
 	read   int64 // bytes returned by Next
 	// release, when set, runs on Discard (a file body closes its file).
 	release func()
+	// parts is the memory a body made by NewBodyParts is over.
+	parts [][]byte
+	// mfd, when set, is the sealed memfd that carries the body (memfd.go).
+	mfd    *sharedFD
+	fdOnce sync.Once
 }
 
 // NewBody returns a body over b: its chunks are slices of b (no copy).
@@ -52,7 +57,7 @@ func NewBodyParts(parts [][]byte) *Body {
 		n += int64(len(p))
 	}
 	i, off := 0, 0
-	return &Body{size: n, gone: make(chan struct{}), pull: func() ([]byte, error) {
+	return &Body{size: n, parts: parts, gone: make(chan struct{}), pull: func() ([]byte, error) {
 		for i < len(parts) && off == len(parts[i]) {
 			i, off = i+1, 0
 		}
@@ -106,6 +111,9 @@ func (b *Body) Size() int64 { return b.size }
 // that ended the body early (wrapping ErrBodyAborted). The chunk is the
 // caller's; it must not be changed if the body was teed.
 func (b *Body) Next() ([]byte, error) {
+	if b.mfd != nil {
+		return b.nextFD()
+	}
 	var c []byte
 	var err error
 	if b.pull != nil {
@@ -135,6 +143,9 @@ func (b *Body) Next() ([]byte, error) {
 
 // Bytes reads the rest of the body into one buffer of its size.
 func (b *Body) Bytes() ([]byte, error) {
+	if b.mfd != nil {
+		return b.bytesFD()
+	}
 	if b.pull != nil && b.read == 0 {
 		// A body over one slice of memory is that slice.
 		c, err := b.Next()
@@ -168,6 +179,9 @@ func (b *Body) collect(buf []byte) ([]byte, error) {
 
 // Discard tells the producer that nobody reads the rest of the body.
 func (b *Body) Discard() {
+	if b.mfd != nil {
+		b.releaseFD()
+	}
 	b.gonce.Do(func() { close(b.gone) })
 	if b.release != nil {
 		b.release()
@@ -193,6 +207,10 @@ func (b *Body) end() { close(b.ch) }
 
 // fail ends the body with an error wrapping ErrBodyAborted.
 func (b *Body) fail(err error) {
+	if b.mfd != nil {
+		b.mfd.fail(err)
+		return
+	}
 	b.fonce.Do(func() {
 		if !errors.Is(err, ErrBodyAborted) {
 			err = fmt.Errorf("%w: %w", ErrBodyAborted, err)
@@ -207,6 +225,9 @@ func (b *Body) fail(err error) {
 // that was not discarded, so the slowest branch sets the pace and b's
 // producer waits for it. b is discarded once every branch is.
 func (b *Body) Tee(n int) []*Body {
+	if b.mfd != nil {
+		return b.teeFD(n)
+	}
 	outs := make([]*Body, n)
 	for i := range outs {
 		outs[i] = newPushed(b.size)

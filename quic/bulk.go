@@ -100,6 +100,11 @@ type bulk struct {
 	br    *bufio.Reader
 	local bool            // the Unix socket
 	sc    syscall.RawConn // the socket, for sendIdle (nil: unknown)
+	// For the local bulk channel (memfd.go): the descriptors received,
+	// and a slot per memfd body held.
+	fds    *fdReader
+	slots  chan struct{}
+	window *fdWindow // the memfds sent, not acknowledged yet
 }
 
 func newBulk(nc net.Conn) *bulk {
@@ -121,6 +126,13 @@ func newBulk(nc net.Conn) *bulk {
 // channel already.
 func (c *conn) attach(kind byte, nc net.Conn) bool {
 	b := newBulk(nc)
+	if kind == chanBulk && b.local && memfdSupported {
+		if b.fds = newFDReader(nc); b.fds != nil {
+			b.br = bufio.NewReaderSize(b.fds, bulkReadBuf)
+			b.slots = make(chan struct{}, maxFDBodies)
+			b.window = newFDWindow()
+		}
+	}
 	c.wmu.Lock()
 	switch {
 	case kind == chanBulk && c.bulk == nil:
@@ -138,7 +150,12 @@ func (c *conn) attach(kind byte, nc net.Conn) bool {
 	} else {
 		c.framesReady <- b // buffered: attached once
 	}
-	context.AfterFunc(c.qc.Context(), func() { nc.Close() })
+	context.AfterFunc(c.qc.Context(), func() {
+		nc.Close()
+		if b.fds != nil {
+			b.fds.close()
+		}
+	})
 	if c.attached != nil {
 		c.attached(kind)
 	}

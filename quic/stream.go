@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -78,6 +79,7 @@ type inStream struct {
 	body *Body
 	got  int64
 	bulk bool // its chunks come on the bulk channel
+	fd   bool // it comes as a memfd on the bulk channel (memfd.go)
 }
 
 // receiving reports whether b is still receiving chunks.
@@ -110,7 +112,7 @@ func (in *inStreams) init() {
 }
 
 // announce registers the body of a head the reader met.
-func (in *inStreams) announce(id uint64, size int64, bulk bool) (*Body, error) {
+func (in *inStreams) announce(id uint64, size int64, bulk, fd bool) (*Body, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.err != nil {
@@ -121,6 +123,11 @@ func (in *inStreams) announce(id uint64, size int64, bulk bool) (*Body, error) {
 	}
 	in.last = id
 	in.cond.Broadcast()
+	if fd {
+		b := newFDBody(size, newSharedFD())
+		in.open[id] = &inStream{body: b, bulk: true, fd: true}
+		return b, nil
+	}
 	b := newPushed(size)
 	if size == 0 {
 		b.end()
@@ -145,6 +152,13 @@ func (in *inStreams) account(id uint64, n uint32, wait bool) (s *inStream, last 
 		return nil, false, fmt.Errorf("chunk for unknown stream %d", id)
 	}
 	if n == abortLen {
+		delete(in.open, id)
+		return s, true, nil
+	}
+	if s.fd != (n == fdLen) {
+		return nil, false, fmt.Errorf("stream %d: a chunk for a memfd body, or a memfd for a chunked one", id)
+	}
+	if s.fd {
 		delete(in.open, id)
 		return s, true, nil
 	}
@@ -257,7 +271,10 @@ func (d *decoder) head() (head []byte, body *Body, whole bool, err error) {
 	size := binary.BigEndian.Uint64(h[9:])
 	hl := binary.BigEndian.Uint32(h[17:])
 	whole = flags&flagWhole != 0
+	fd := flags&flagFD != 0
 	switch {
+	case fd && (whole || flags&flagBulk == 0 || size == 0):
+		return nil, nil, false, fmt.Errorf("a memfd stream head with flags %#x and size %d", flags, size)
 	case uint64(hl) > uint64(d.maxFrame):
 		return nil, nil, false, &frameTooLargeError{size: uint64(hl), limit: d.maxFrame}
 	case whole && size+uint64(hl) > uint64(d.maxFrame):
@@ -269,7 +286,7 @@ func (d *decoder) head() (head []byte, body *Body, whole bool, err error) {
 	if _, err := io.ReadFull(d.r, head); err != nil {
 		return nil, nil, false, unexpected(err)
 	}
-	body, err = d.in.announce(id, int64(size), flags&flagBulk != 0)
+	body, err = d.in.announce(id, int64(size), flags&flagBulk != 0, fd)
 	return head, body, whole, err
 }
 
@@ -291,7 +308,17 @@ func (c *conn) readChunks(b *bulk) {
 			_ = c.close(codeBadFrame, "bulk channel failed")
 			return
 		}
-		if err := c.in.chunkIn(binary.BigEndian.Uint64(h[:]), binary.BigEndian.Uint32(h[8:]), b.br, true); err != nil {
+		id, n := binary.BigEndian.Uint64(h[:]), binary.BigEndian.Uint32(h[8:])
+		var err error
+		switch {
+		case n == fdLen:
+			err = c.fdIn(b, id)
+		case n == ackLen && b.window != nil:
+			err = b.window.ack(id)
+		default:
+			err = c.in.chunkIn(id, n, b.br, true)
+		}
+		if err != nil {
 			c.badStream(fmt.Errorf("bulk channel: %w", err))
 			return
 		}
@@ -365,6 +392,13 @@ func (c *conn) readOne(chunks bool) (_ []byte, _ *Body, chunk bool, _ error) {
 			return nil, nil, false, fmt.Errorf("read frame: %w", err)
 		}
 		return b, nil, false, nil
+	case err == nil && body != nil && body.mfd != nil:
+		if err = c.fdRefused(); err != nil {
+			c.rerr = fmt.Errorf("read frame: %w", err)
+			c.badStream(err)
+			return nil, nil, false, c.rerr
+		}
+		return p, body, chunk, nil
 	case err == nil:
 		return p, body, chunk, nil
 	case c.rswitched && channelEnded(err):
@@ -460,9 +494,19 @@ func (c *conn) writeStream(head []byte, body *Body) error {
 		return fmt.Errorf("write frame: %w", &frameTooLargeError{what: "streamed value", size: uint64(size), limit: int(c.maxValue)})
 	}
 	c.wmu.Lock()
+	fd := c.bulk != nil && c.bulk.local && size > 0 && (body.mfd != nil || body.parts != nil && size >= FDMin)
+	c.wmu.Unlock()
+	var own *os.File
+	if fd && body.mfd == nil {
+		own, fd = ownMemfd(body) // else in chunks
+	}
+	c.wmu.Lock()
 	if err := c.admit(headPrefixLen+len(head), false); err != nil {
 		c.wmu.Unlock()
 		body.Discard()
+		if own != nil {
+			own.Close()
+		}
 		return err
 	}
 	bulk := c.bulk != nil
@@ -470,10 +514,49 @@ func (c *conn) writeStream(head []byte, body *Body) error {
 	if bulk {
 		flags = flagBulk
 	}
+	if fd {
+		flags |= flagFD
+	}
 	id := c.queueHead(flags, head, size)
 	c.wmu.Unlock()
-	go c.sendBody(id, body, bulk)
+	if fd {
+		go c.sendFD(id, body, own)
+	} else {
+		go c.sendBody(id, body, bulk)
+	}
 	return nil
+}
+
+// sendFD sends a stream's memfd: own, made for this send, or body's, once
+// it arrived (an abort if it does not).
+func (c *conn) sendFD(id uint64, body *Body, own *os.File) {
+	f := own
+	if f == nil {
+		var err error
+		if f, err = body.fdFile(); err != nil {
+			c.sendChunk(id, nil, true, true) // the receiver's body fails
+			return
+		}
+	}
+	c.wmu.Lock()
+	b := c.bulk
+	c.wmu.Unlock()
+	if err := c.fdAdmit(b, id, body.size); err != nil {
+		if own != nil {
+			own.Close()
+		}
+		body.Discard()
+		return
+	}
+	done := make(chan error, 1)
+	c.bq.add(bulkJob{id: id, fd: f, done: done})
+	if <-done == nil {
+		fdSent.Add(1)
+	}
+	if own != nil {
+		own.Close()
+	}
+	body.Discard()
 }
 
 // queueHead queues a stream's head and returns its id; c.wmu is held.
@@ -605,6 +688,8 @@ func (c *conn) admitChunk(size int) error {
 type bulkJob struct {
 	id    uint64
 	chunk []byte
+	fd    *os.File // a memfd body's descriptor
+	ack   bool     // acknowledge memfd id
 	abort bool
 	whole *Body      // a whole frame's stream; its bytes count in queued
 	done  chan error // for a chunk: its outcome
@@ -671,6 +756,15 @@ func (c *conn) bulkLoop(b *bulk) {
 		var err error
 		if j.whole != nil {
 			err = c.bulkWhole(b, j)
+		} else if j.ack {
+			h := chunkPrefix(j.id, 0, false)
+			binary.BigEndian.PutUint32(h[frameHeaderLen+8:], ackLen)
+			err = c.bulkWrite(b, h[frameHeaderLen:], nil)
+		} else if j.fd != nil {
+			h := chunkPrefix(j.id, 0, false)
+			binary.BigEndian.PutUint32(h[frameHeaderLen+8:], fdLen)
+			err = c.bulkWriteFD(b, h[frameHeaderLen:], j.fd)
+			j.done <- err
 		} else {
 			h := chunkPrefix(j.id, len(j.chunk), j.abort)
 			err = c.bulkWrite(b, h[frameHeaderLen:], j.chunk)
@@ -719,6 +813,24 @@ func (c *conn) bulkWrite(b *bulk, prefix, chunk []byte) error {
 	if err == nil && len(chunk) > 0 {
 		_, err = b.nc.Write(chunk)
 	}
+	return c.bulkWriteErr(err)
+}
+
+// bulkWriteFD writes a memfd item on the local bulk channel; a peer in
+// slow-consumer mode that does not take it within StreamStall is
+// disconnected.
+func (c *conn) bulkWriteFD(b *bulk, prefix []byte, f *os.File) error {
+	c.wmu.Lock()
+	slow := c.policy == queueClose
+	c.wmu.Unlock()
+	if slow {
+		b.nc.SetWriteDeadline(time.Now().Add(StreamStall))
+	}
+	return c.bulkWriteErr(writeFD(b.nc, prefix, f))
+}
+
+// bulkWriteErr handles the outcome of a write on the bulk channel.
+func (c *conn) bulkWriteErr(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -62,6 +62,10 @@ func appendHead(b []byte, m byte, n uint64) []byte {
 type encoder struct {
 	buf []byte
 	o   *EncodeOptions
+	// split, when set, makes each string or bytes value of split bytes
+	// or more a part of its own in parts (EncodeParts).
+	split int
+	parts [][]byte
 }
 
 // unsendable returns the error of a value that cannot travel.
@@ -121,13 +125,9 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 		if !utf8.ValidString(string(v)) {
 			return unsendable(v, "invalid UTF-8")
 		}
-		e.reserve(9 + len(v))
-		e.buf = appendHead(e.buf, majorText, uint64(len(v)))
-		e.buf = appendLarge(e.buf, v)
+		e.str(majorText, string(v))
 	case starlark.Bytes:
-		e.reserve(9 + len(v))
-		e.buf = appendHead(e.buf, majorBytes, uint64(len(v)))
-		e.buf = appendLarge(e.buf, v)
+		e.str(majorBytes, string(v))
 	case *starlark.List:
 		n := v.Len()
 		e.reserveItems(n, v)

@@ -110,18 +110,19 @@ func (w *writer) collectBlobs(ctx context.Context) {
 // appears under its name only once complete. An in-memory database keeps
 // the result itself.
 func (db *DB) StoreLarge(msgID string, size int64, next func() ([]byte, error)) ([]byte, error) {
+	return db.StoreLargeFrom(msgID, size, chunkSource(next))
+}
+
+// StoreLargeFrom is StoreLarge of a result that src writes (a memfd
+// body copies itself into the file in the kernel).
+func (db *DB) StoreLargeFrom(msgID string, size int64, src io.WriterTo) ([]byte, error) {
 	if db.blobDir == "" || len(msgID) > 100 {
-		buf := make([]byte, 0, size)
-		for {
-			c, err := next()
-			if err == io.EOF {
-				return buf, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			buf = append(buf, c...)
+		var buf bytes.Buffer
+		buf.Grow(int(size))
+		if _, err := src.WriteTo(&buf); err != nil {
+			return nil, err
 		}
+		return buf.Bytes(), nil
 	}
 	name := filepath.Join(db.blobDir, hex.EncodeToString([]byte(msgID)))
 	f, err := os.CreateTemp(db.blobDir, ".partial-*")
@@ -129,18 +130,12 @@ func (db *DB) StoreLarge(msgID string, size int64, next func() ([]byte, error)) 
 		return nil, fmt.Errorf("store result of %s: %w", msgID, err)
 	}
 	defer os.Remove(f.Name()) // after the rename, a no-op
-	for {
-		c, err := next()
-		if err == io.EOF {
-			break
-		}
+	if n, err := src.WriteTo(f); err != nil || n != size {
+		f.Close()
 		if err == nil {
-			_, err = f.Write(c)
+			err = fmt.Errorf("%d bytes of %d", n, size)
 		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("store result of %s: %w", msgID, err)
-		}
+		return nil, fmt.Errorf("store result of %s: %w", msgID, err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("store result of %s: %w", msgID, err)
@@ -149,6 +144,27 @@ func (db *DB) StoreLarge(msgID string, size int64, next func() ([]byte, error)) 
 		return nil, fmt.Errorf("store result of %s: %w", msgID, err)
 	}
 	return blobMarker(size), nil
+}
+
+// chunkSource writes the chunks a next function produces.
+type chunkSource func() ([]byte, error)
+
+func (next chunkSource) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for {
+		c, err := next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		m, err := w.Write(c)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // blobMarker is the marker of a result of size bytes kept in a file.

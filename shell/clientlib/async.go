@@ -50,7 +50,17 @@ func (rc *Client) submit(req protocol.Request, body []byte, targets []int, singl
 
 // submitEach sends one request per target, each with its own body.
 func (rc *Client) submitEach(req protocol.Request, bodies [][]byte, targets []int, single bool) (*AsyncResult, error) {
-	res, err := rc.c.SubmitEach(req, bodies, targets, single)
+	return rc.submitted(rc.c.SubmitEach(req, bodies, targets, single))
+}
+
+// submitParts sends one request to every target with one body given as
+// parts (starlarklib.EncodeParts).
+func (rc *Client) submitParts(req protocol.Request, parts [][]byte, targets []int, single bool) (*AsyncResult, error) {
+	return rc.submitted(rc.c.SubmitParts(req, parts, targets, single))
+}
+
+// submitted records the tasks of a submission and wraps its result.
+func (rc *Client) submitted(res *client.AsyncResult, err error) (*AsyncResult, error) {
 	rc.h.Record(res.Tasks)
 	if errors.Is(err, client.ErrNoEngines) {
 		return nil, errNoEngines

@@ -371,11 +371,13 @@ func (v *DirectView) push(ns *starlark.Dict, o callOpts) (*AsyncResult, error) {
 			return nil, &namedError{"ValueError", fmt.Sprintf("push: %s is not a variable name (only plain names can be pushed)", k)}
 		}
 	}
-	body, err := starlarklib.Encode(ns, v.rc.env.NS.EncodeOptions())
+	// A large string or bytes value goes from where it is into the
+	// stream, not through a copy in the encoded body.
+	parts, err := starlarklib.EncodeParts(ns, v.rc.env.NS.EncodeOptions())
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	return v.rc.submit(protocol.Request{Kind: protocol.KindPush, Label: o.label}, body, o.targets, o.single)
+	return v.rc.submitParts(protocol.Request{Kind: protocol.KindPush, Label: o.label}, parts, o.targets, o.single)
 }
 
 func viewPull(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -1,0 +1,111 @@
+//go:build linux
+
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/pxsh/pxsh/internal/clustertest"
+	"github.com/pxsh/pxsh/quic"
+)
+
+// On one host, values across quic.FDMin push to two engines, pull back,
+// return as results and come back from the task database (get_result)
+// unchanged; those of FDMin bytes or more travel as sealed memfds on
+// every hop. This process is the client and the controller: per size, 7
+// memfds sent (the push by the client, forwarded to 2 engines; 2 pulled
+// values and 2 results forwarded to the client) and 9 received (the push
+// by the controller; the 2 values and 2 results by the controller, then
+// by the client).
+func TestMemfdValues(t *testing.T) {
+	c := clustertest.Start(t, 2, clustertest.Options{})
+	cl := c.Client()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(c.Logs())
+		}
+	})
+	ctx := ctxT(t, 120*time.Second)
+	for _, n := range []int{200 << 10, 300 << 10, 3 << 20} {
+		sent0, recv0 := quic.MemfdCounts()
+		blob := randomValue(t, n)
+		if err := cl.View().Push(ctx, map[string]any{"blob": blob}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cl.View().Pull(ctx, "blob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range got {
+			if !bytes.Equal(asBytes(v), blob) {
+				t.Errorf("%d bytes: pull from engine %d: %d bytes", n, i, len(asBytes(v)))
+			}
+		}
+		ar := mustAR(t)(cl.View().ApplyAsync("lambda: blob[::-1]"))
+		vals, err := ar.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Clone(blob)
+		for i, j := 0, len(want)-1; i < j; i, j = i+1, j-1 {
+			want[i], want[j] = want[j], want[i]
+		}
+		for i, v := range vals {
+			if !bytes.Equal(asBytes(v), want) {
+				t.Errorf("%d bytes: apply result of engine %d: %d bytes, not the reversed value", n, i, len(asBytes(v)))
+			}
+		}
+		sent, recv := quic.MemfdCounts()
+		memfd := int64(n) >= quic.FDMin
+		if wantSent, wantRecv := map[bool]uint64{true: 7}[memfd], map[bool]uint64{true: 9}[memfd]; sent-sent0 != wantSent || recv-recv0 != wantRecv {
+			t.Errorf("%d bytes: %d memfds sent, %d received; want %d and %d", n, sent-sent0, recv-recv0, wantSent, wantRecv)
+		}
+		tasks, err := c.Client().HubResults(ctx, []string{ar.Tasks[0].MsgID, ar.Tasks[1].MsgID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, tk := range tasks {
+			if v, err := taskValue(ctx, tk); err != nil || !bytes.Equal(asBytes(v), want) {
+				t.Errorf("%d bytes: get_result %d: %d bytes, %v", n, i, len(asBytes(v)), err)
+			}
+		}
+	}
+}
+
+// BenchmarkMemfdThreshold times push+pull of values around quic.FDMin
+// to two engine processes through the controller, as memfds and in
+// chunks (PXSH_MEMFD_MIN=off for the engines), to choose quic.FDMin:
+// go test -run '^$' -bench MemfdThreshold -benchtime 30x ./hub.
+func BenchmarkMemfdThreshold(b *testing.B) {
+	for _, mode := range []string{"memfd", "chunks"} {
+		b.Run(mode, func(b *testing.B) {
+			if mode == "chunks" {
+				defer func(m int64) { quic.FDMin = m }(quic.FDMin)
+				quic.FDMin = math.MaxInt64
+				b.Setenv("PXSH_MEMFD_MIN", "off")
+			}
+			c := clustertest.Start(b, 2, clustertest.Options{})
+			cl := c.Client()
+			for _, n := range []int{256 << 10, 512 << 10, 1 << 20, 4 << 20} {
+				b.Run(fmt.Sprintf("%dKiB", n>>10), func(b *testing.B) {
+					blob := make([]byte, n)
+					ctx := context.Background()
+					b.SetBytes(int64(n))
+					for b.Loop() {
+						if err := cl.View().Push(ctx, map[string]any{"blob": blob}); err != nil {
+							b.Fatal(err)
+						}
+						if _, err := cl.View().Pull(ctx, "blob"); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}

@@ -1,0 +1,42 @@
+package starlarklib
+
+import (
+	"unsafe"
+
+	"go.starlark.net/starlark"
+)
+
+// PartMin is the smallest string or bytes value that EncodeParts leaves
+// where it is, as a part of its own.
+const PartMin = 1 << 20
+
+// str appends a text or bytes string: its head, then its bytes copied
+// or, when splitting, as a part that points at s (Go strings do not
+// change).
+func (e *encoder) str(major byte, s string) {
+	if e.split > 0 && len(s) >= e.split {
+		e.buf = appendHead(e.buf, major, uint64(len(s)))
+		e.parts = append(e.parts, e.buf, unsafe.Slice(unsafe.StringData(s), len(s)))
+		e.buf = nil
+		return
+	}
+	e.reserve(9 + len(s))
+	e.buf = appendHead(e.buf, major, uint64(len(s)))
+	e.buf = appendLarge(e.buf, s)
+}
+
+// EncodeParts is Encode as parts whose concatenation is Encode's bytes:
+// each string or bytes value of PartMin bytes or more is a part of its
+// own that points at the value's memory instead of a copy, so that a
+// large value is copied once, where the parts are written. The parts
+// must not be modified.
+func EncodeParts(v starlark.Value, o *EncodeOptions) ([][]byte, error) {
+	e := encoder{o: o, split: PartMin}
+	if err := e.value(v, 0); err != nil {
+		return nil, err.withRoot("value")
+	}
+	if len(e.buf) > 0 || len(e.parts) == 0 {
+		e.parts = append(e.parts, e.buf)
+	}
+	return e.parts, nil
+}
