@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/fxamacker/cbor/v2"
 	"go.starlark.net/starlark"
@@ -208,4 +209,56 @@ func TestLargeArraysExact(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestArrayAliasesOwnedInput: a large array's payload is aligned to 8
+// bytes from the start of the encoding, whatever precedes it, so that an
+// owned, aligned input is the decoded array's memory; an input not owned
+// or not aligned is copied. The values are exact either way.
+func TestArrayAliasesOwnedInput(t *testing.T) {
+	f := make([]float64, 1<<14) // 128 KiB, above aliasMin
+	for k := range f {
+		f[k] = float64(k)*0.25 - 7
+	}
+	src := numpy.NewFloat64([]int{1 << 7, 1 << 7}, f)
+	for pad := range 9 { // keys of 0 to 8 bytes shift the payload
+		key := strings.Repeat("k", pad)
+		b, err := Encode(dictOf(key, src), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, owned := range []bool{false, true} {
+			for _, shift := range []int{0, 1} {
+				in := make([]byte, len(b)+shift)[shift:] // a fresh, 8-aligned allocation, or 1 byte off
+				copy(in, b)
+				v, err := Decode(in, &DecodeOptions{Owned: owned})
+				if err != nil {
+					t.Fatalf("key %q: %v", key, err)
+				}
+				got := v.(*starlark.Dict)
+				x, _, _ := got.Get(starlark.String(key))
+				a := x.(*numpy.Array)
+				if !slices.Equal(a.Float64s(), f) || !equalInts(a.Shape(), src.Shape()) {
+					t.Fatalf("key %q owned %v shift %d: values or shape changed", key, owned, shift)
+				}
+				aliased := inside(a.Float64s(), in)
+				if want := owned && shift == 0; aliased != want {
+					t.Fatalf("key %q owned %v shift %d: aliased %v, want %v", key, owned, shift, aliased, want)
+				}
+			}
+		}
+	}
+}
+
+func dictOf(k string, v starlark.Value) *starlark.Dict {
+	d := starlark.NewDict(1)
+	d.SetKey(starlark.String(k), v)
+	return d
+}
+
+// inside reports whether f's memory lies in b.
+func inside(f []float64, b []byte) bool {
+	p := uintptr(unsafe.Pointer(&f[0]))
+	lo := uintptr(unsafe.Pointer(&b[0]))
+	return p >= lo && p < lo+uintptr(len(b))
 }
