@@ -52,7 +52,11 @@ func (e *encoder) array(a *numpy.Array) {
 		}
 		shape = append(append([]int{}, shape...), 2)
 	}
-	e.reserve(32 + 9*len(shape) + width*n)
+	size := 32 + 9*len(shape)
+	if !e.shareArrays || width*n < e.split || a.DType() == numpy.Bool {
+		size += width * n
+	}
+	e.reserve(size)
 	w := e.alignedWidths(shape, tag, width*n)
 	e.buf = appendHeadWidth(e.buf, majorTag, tagMultiDim, w[0])
 	e.buf = appendHead(e.buf, majorArray, 2)
@@ -72,9 +76,13 @@ func (e *encoder) array(a *numpy.Array) {
 			}
 		}
 	case a.DType() == numpy.Int64:
-		e.buf = appendInt64s(e.buf, a.Int64s())
+		if s := a.Int64s(); len(s) == 0 || !e.sharedPart(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s))) {
+			e.buf = appendInt64s(e.buf, s)
+		}
 	default:
-		e.buf = appendFloat64s(e.buf, data)
+		if len(data) == 0 || !e.sharedPart(unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 8*len(data))) {
+			e.buf = appendFloat64s(e.buf, data)
+		}
 	}
 }
 

@@ -262,3 +262,42 @@ func inside(f []float64, b []byte) bool {
 	lo := uintptr(unsafe.Pointer(&b[0]))
 	return p >= lo && p < lo+uintptr(len(b))
 }
+
+// EncodePartsShared leaves a large array's payload where it is, as a
+// part, and its parts are Encode's bytes; small arrays and bools are
+// copied as before.
+func TestEncodePartsSharedArrays(t *testing.T) {
+	big := make([]float64, PartMin/8)
+	for k := range big {
+		big[k] = float64(k)
+	}
+	for _, tc := range []struct {
+		v      *numpy.Array
+		shared bool
+	}{
+		{numpy.NewFloat64([]int{len(big)}, big), true},
+		{numpy.NewInt64([]int{2}, []int64{1, 2}), false},
+		{numpy.NewBool([]int{PartMin}, make([]bool, PartMin)), false},
+	} {
+		v := starlark.NewList([]starlark.Value{starlark.String("x"), tc.v, starlark.MakeInt(3)})
+		want, err := Encode(v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, shared, err := EncodePartsShared(v, nil)
+		if err != nil || shared != tc.shared {
+			t.Fatalf("%s: shared %v, %v; want %v", tc.v.DType(), shared, err, tc.shared)
+		}
+		var got []byte
+		pointsAtArray := false
+		for _, p := range parts {
+			got = append(got, p...)
+			if len(p) > 0 && tc.shared && unsafe.Pointer(&p[0]) == unsafe.Pointer(&big[0]) {
+				pointsAtArray = true
+			}
+		}
+		if !slices.Equal(got, want) || pointsAtArray != tc.shared {
+			t.Fatalf("%s: parts differ from Encode or do not point at the array (%v)", tc.v.DType(), pointsAtArray)
+		}
+	}
+}
