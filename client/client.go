@@ -317,11 +317,11 @@ func (c *Client) NewMsgID() string {
 // Submit sends a request; req.MsgID is filled when empty. The returned
 // Task completes when the result arrives.
 func (c *Client) Submit(req protocol.Request, body []byte) (*Task, error) {
-	return c.submitParts(req, [][]byte{body})
+	return c.submitParts(req, [][]byte{body}, false)
 }
 
 // submitParts is Submit of a body given as parts (sendParts).
-func (c *Client) submitParts(req protocol.Request, parts [][]byte) (*Task, error) {
+func (c *Client) submitParts(req protocol.Request, parts [][]byte, volatile bool) (*Task, error) {
 	if req.MsgID == "" {
 		req.MsgID = c.NewMsgID()
 	}
@@ -329,7 +329,7 @@ func (c *Client) submitParts(req protocol.Request, parts [][]byte) (*Task, error
 	req.Submitted = now.UnixNano()
 	t := &Task{MsgID: req.MsgID, Engine: req.Engine, Kind: req.Kind, Label: req.Label, Name: req.Name,
 		Submitted: now, done: make(chan struct{})}
-	if err := c.sendParts(&req, parts, []*Task{t}); err != nil {
+	if err := c.sendParts(&req, parts, []*Task{t}, volatile); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -340,7 +340,7 @@ func (c *Client) submitParts(req protocol.Request, parts [][]byte) (*Task, error
 // them), and makes its tasks pending: it fails at once, sending nothing,
 // on a closed client or a frame over the limit, and forgets the tasks
 // again if the write fails.
-func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task) error {
+func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task, volatile bool) error {
 	p, err := protocol.Marshal(protocol.TRequest, req, nil)
 	if err != nil {
 		return err
@@ -371,7 +371,11 @@ func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task)
 	var write func() error
 	switch {
 	case stream:
-		write = func() error { return c.cur().WriteStream(p, quic.NewBodyParts(parts)) }
+		body := quic.NewBodyParts(parts)
+		if volatile {
+			body = quic.NewBodyPartsVolatile(parts)
+		}
+		write = func() error { return c.cur().WriteStream(p, body) }
 	case len(parts) == 1:
 		write = func() error { return c.writeMsg(p, parts[0]) }
 	default:
@@ -403,9 +407,15 @@ func (c *Client) SubmitFan(req protocol.Request, engines []int, body []byte) ([]
 // part may point at the value itself. The parts must not change
 // afterwards (they are read as the body is written).
 func (c *Client) SubmitFanParts(req protocol.Request, engines []int, parts [][]byte) ([]*Task, error) {
+	return c.submitFanParts(req, engines, parts, false)
+}
+
+// submitFanParts is SubmitFanParts; volatile parts are read before it
+// returns (SubmitVolatileParts).
+func (c *Client) submitFanParts(req protocol.Request, engines []int, parts [][]byte, volatile bool) ([]*Task, error) {
 	if len(engines) == 1 {
 		req.MsgID, req.Engine = "", engines[0]
-		t, err := c.submitParts(req, parts)
+		t, err := c.submitParts(req, parts, volatile)
 		if err != nil {
 			return nil, err
 		}
@@ -422,7 +432,7 @@ func (c *Client) SubmitFanParts(req protocol.Request, engines []int, parts [][]b
 		tasks[i] = &Task{MsgID: id, Engine: e, Kind: req.Kind, Label: req.Label, Name: req.Name,
 			Submitted: now, done: make(chan struct{})}
 	}
-	if err := c.sendParts(&req, parts, tasks); err != nil {
+	if err := c.sendParts(&req, parts, tasks, volatile); err != nil {
 		return nil, err
 	}
 	return tasks, nil

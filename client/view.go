@@ -73,11 +73,22 @@ func (c *Client) SubmitEach(req protocol.Request, bodies [][]byte, targets []int
 // SubmitParts sends one request to every target with one body, given as
 // parts (SubmitFanParts).
 func (c *Client) SubmitParts(req protocol.Request, parts [][]byte, targets []int, single bool) (*AsyncResult, error) {
+	return c.submitViewParts(req, parts, targets, single, false)
+}
+
+// SubmitVolatileParts is SubmitParts of parts that may change once it
+// returns (starlarklib.EncodePartsShared: an array's memory): they are
+// read, into a memfd or a copy, before it returns.
+func (c *Client) SubmitVolatileParts(req protocol.Request, parts [][]byte, targets []int, single bool) (*AsyncResult, error) {
+	return c.submitViewParts(req, parts, targets, single, true)
+}
+
+func (c *Client) submitViewParts(req protocol.Request, parts [][]byte, targets []int, single, volatile bool) (*AsyncResult, error) {
 	ar := NewAsyncResult(req, make([]*Task, 0, len(targets)), single)
 	if len(targets) == 0 {
 		return ar, ErrNoEngines
 	}
-	tasks, err := c.SubmitFanParts(req, targets, parts)
+	tasks, err := c.submitFanParts(req, targets, parts, volatile)
 	if err != nil {
 		return ar, err
 	}

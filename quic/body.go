@@ -39,6 +39,9 @@ type Body struct {
 	release func()
 	// parts is the memory a body made by NewBodyParts is over.
 	parts [][]byte
+	// volatile says parts may change once the write that takes the body
+	// returns (NewBodyPartsVolatile).
+	volatile bool
 	// mfd, when set, is the sealed memfd that carries the body (memfd.go).
 	mfd    *sharedFD
 	fdOnce sync.Once
@@ -56,8 +59,13 @@ func NewBodyParts(parts [][]byte) *Body {
 	for _, p := range parts {
 		n += int64(len(p))
 	}
+	return &Body{size: n, parts: parts, gone: make(chan struct{}), pull: partsPull(parts)}
+}
+
+// partsPull returns the chunks of parts, in order, then io.EOF.
+func partsPull(parts [][]byte) func() ([]byte, error) {
 	i, off := 0, 0
-	return &Body{size: n, parts: parts, gone: make(chan struct{}), pull: func() ([]byte, error) {
+	return func() ([]byte, error) {
 		for i < len(parts) && off == len(parts[i]) {
 			i, off = i+1, 0
 		}
@@ -68,7 +76,30 @@ func NewBodyParts(parts [][]byte) *Body {
 		c := parts[i][off:end]
 		off = end
 		return c, nil
-	}}
+	}
+}
+
+// NewBodyPartsVolatile is NewBodyParts of parts that may change once
+// the write that takes the body (Conn.WriteStream) returns, such as an
+// array's memory: the write copies them into the memfd it sends, which
+// it does before it returns, or else into one buffer of the body's own.
+func NewBodyPartsVolatile(parts [][]byte) *Body {
+	b := NewBodyParts(parts)
+	b.volatile = true
+	return b
+}
+
+// settle copies a volatile body's parts into one buffer of its own, so
+// that the body no longer reads memory that may change.
+func (b *Body) settle() {
+	if !b.volatile || b.read != 0 {
+		return
+	}
+	own := make([]byte, 0, b.size)
+	for _, p := range b.parts {
+		own = append(own, p...)
+	}
+	b.parts, b.pull, b.volatile = [][]byte{own}, partsPull([][]byte{own}), false
 }
 
 // NewBodyReader returns a body of size bytes read from r in chunks; done,

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -434,4 +435,41 @@ func TestReadMemfdRanges(t *testing.T) {
 			t.Fatalf("offset %d: bytes differ", off)
 		}
 	}
+}
+
+// A volatile body's parts may change once WriteStream returns: the
+// receiver gets them as they were, as a memfd (written before the return)
+// or in chunks (copied before the return).
+func TestVolatilePartsReadBeforeReturn(t *testing.T) {
+	_, client, served := localPair(t)
+	for _, chunks := range []bool{false, true} {
+		if chunks {
+			old := FDMin
+			FDMin = math.MaxInt64
+			defer func() { FDMin = old }()
+		}
+		within(t, "volatile parts", func() {
+			head, tail := []byte("head"), randomBytes(3*ChunkSize+5)
+			want := append(append([]byte{}, head...), tail...)
+			if err := client.WriteStream([]byte{1}, NewBodyPartsVolatile([][]byte{head, tail})); err != nil {
+				t.Error(err)
+				return
+			}
+			for k := range tail {
+				tail[k] ^= 0xff
+			}
+			_, body, err := served.ReadStream()
+			if err != nil || body == nil {
+				t.Errorf("read: %v", err)
+				return
+			}
+			if (body.mfd == nil) != chunks {
+				t.Errorf("chunks %v: came as a memfd: %v", chunks, body.mfd != nil)
+			}
+			if got, err := body.Bytes(); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("chunks %v: %d bytes, %v, not as written", chunks, len(got), err)
+			}
+		})
+	}
+	waitSlotsFree(t, served)
 }

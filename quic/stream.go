@@ -500,6 +500,9 @@ func (c *conn) writeStream(head []byte, body *Body) error {
 	if fd && body.mfd == nil {
 		own, fd = ownMemfd(body) // else in chunks
 	}
+	if !fd {
+		body.settle() // chunks are read after the write returns
+	}
 	c.wmu.Lock()
 	if err := c.admit(headPrefixLen+len(head), false); err != nil {
 		c.wmu.Unlock()

@@ -52,15 +52,20 @@ func (e *encoder) array(a *numpy.Array) {
 		}
 		shape = append(append([]int{}, shape...), 2)
 	}
-	e.reserve(16 + 9*len(shape) + width*n)
-	e.buf = appendHead(e.buf, majorTag, tagMultiDim)
+	size := 32 + 9*len(shape)
+	if !e.shareArrays || width*n < e.split || a.DType() == numpy.Bool {
+		size += width * n
+	}
+	e.reserve(size)
+	w := e.alignedWidths(shape, tag, width*n)
+	e.buf = appendHeadWidth(e.buf, majorTag, tagMultiDim, w[0])
 	e.buf = appendHead(e.buf, majorArray, 2)
 	e.buf = appendHead(e.buf, majorArray, uint64(len(shape)))
 	for _, d := range shape {
 		e.buf = appendHead(e.buf, majorUint, uint64(d))
 	}
-	e.buf = appendHead(e.buf, majorTag, tag)
-	e.buf = appendHead(e.buf, majorBytes, uint64(width*n))
+	e.buf = appendHeadWidth(e.buf, majorTag, tag, w[1])
+	e.buf = appendHeadWidth(e.buf, majorBytes, uint64(width*n), w[2])
 	switch {
 	case a.DType() == numpy.Bool:
 		for _, b := range a.Bools() {
@@ -71,10 +76,76 @@ func (e *encoder) array(a *numpy.Array) {
 			}
 		}
 	case a.DType() == numpy.Int64:
-		e.buf = appendInt64s(e.buf, a.Int64s())
+		if s := a.Int64s(); len(s) == 0 || !e.sharedPart(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s))) {
+			e.buf = appendInt64s(e.buf, s)
+		}
 	default:
-		e.buf = appendFloat64s(e.buf, data)
+		if len(data) == 0 || !e.sharedPart(unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 8*len(data))) {
+			e.buf = appendFloat64s(e.buf, data)
+		}
 	}
+}
+
+// alignedWidths returns the head widths (in bytes, 0: the shortest) of
+// an array's tag 40, its typed array tag and its byte string, chosen so
+// that a payload of aliasMin bytes or more starts at a multiple of 8 from
+// the start of the encoding: a receiver whose buffer is 8-aligned can
+// then use the payload as the array's memory (typedPayload). CBOR allows
+// these longer heads; the value is the same.
+func (e *encoder) alignedWidths(shape []int, tag uint64, size int) [3]int {
+	if size < aliasMin {
+		return [3]int{}
+	}
+	off := len(e.buf)
+	for _, p := range e.parts {
+		off += len(p)
+	}
+	off += 1 + headLen(uint64(len(shape))) // the [shape, typed array] pair's head, the shape's
+	for _, d := range shape {
+		off += headLen(uint64(d))
+	}
+	for _, w0 := range []int{headLen(tagMultiDim), 3, 5, 9} {
+		for _, w1 := range []int{headLen(tag), 3, 5, 9} {
+			for _, w2 := range []int{headLen(uint64(size)), 9} {
+				if (off+w0+w1+w2)%8 == 0 {
+					return [3]int{w0, w1, w2}
+				}
+			}
+		}
+	}
+	return [3]int{}
+}
+
+// headLen returns the length of the shortest head of argument n.
+func headLen(n uint64) int {
+	switch {
+	case n < 24:
+		return 1
+	case n <= math.MaxUint8:
+		return 2
+	case n <= math.MaxUint16:
+		return 3
+	case n <= math.MaxUint32:
+		return 5
+	}
+	return 9
+}
+
+// appendHeadWidth is appendHead with a head of width bytes (0, or one
+// too short for n: the shortest).
+func appendHeadWidth(b []byte, m byte, n uint64, width int) []byte {
+	if width <= headLen(n) {
+		return appendHead(b, m, n)
+	}
+	switch width {
+	case 2:
+		return append(b, m|24, byte(n))
+	case 3:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case 5:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
 func appendFloat64s(b []byte, f []float64) []byte {
@@ -209,6 +280,9 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		}
 		return numpy.NewBool(shape, b), nil
 	case tag == tagInt64LE:
+		if d.aliasesArray(p) {
+			return numpy.NewInt64(shape, unsafe.Slice((*int64)(unsafe.Pointer(&p[0])), count)), nil
+		}
 		s := make([]int64, count)
 		if littleEndian && count > 0 {
 			copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), n), p)
@@ -219,7 +293,15 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		}
 		return numpy.NewInt64(shape, s), nil
 	case complexPairs:
-		c := make([]complex128, count/2)
+		var c []complex128
+		if d.aliasesArray(p) {
+			c = unsafe.Slice((*complex128)(unsafe.Pointer(&p[0])), count/2)
+			if len(shape) == 1 {
+				return numpy.Complex(c[0]), nil
+			}
+			return numpy.NewComplex128(shape[:len(shape)-1], c), nil
+		}
+		c = make([]complex128, count/2)
 		if littleEndian && count > 0 {
 			copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), n), p)
 		} else {
@@ -233,6 +315,9 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		}
 		return numpy.NewComplex128(shape[:len(shape)-1], c), nil
 	}
+	if d.aliasesArray(p) {
+		return numpy.NewFloat64(shape, unsafe.Slice((*float64)(unsafe.Pointer(&p[0])), count)), nil
+	}
 	f := make([]float64, count)
 	if littleEndian && count > 0 {
 		copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), n), p)
@@ -242,4 +327,14 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		}
 	}
 	return numpy.NewFloat64(shape, f), nil
+}
+
+// aliasesArray reports whether the payload p of an int64, float64 or
+// complex128 array may be the array's memory instead of copied: an owned
+// input (nothing else reads it afterwards, so writes to the array change
+// nobody else's bytes), a payload large enough to alias (aliases), in
+// host order and 8-aligned (the encoder aligns large payloads,
+// alignedWidths).
+func (d *decoder) aliasesArray(p []byte) bool {
+	return littleEndian && len(p) > 0 && d.aliases(p) && uintptr(unsafe.Pointer(&p[0]))%8 == 0
 }

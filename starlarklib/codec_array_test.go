@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/fxamacker/cbor/v2"
 	"go.starlark.net/starlark"
@@ -206,6 +207,102 @@ func TestLargeArraysExact(t *testing.T) {
 			if !slices.Equal(got.Complex128s(), c) {
 				t.Fatal("complex array changed")
 			}
+		}
+	}
+}
+
+// TestArrayAliasesOwnedInput: a large array's payload is aligned to 8
+// bytes from the start of the encoding, whatever precedes it, so that an
+// owned, aligned input is the decoded array's memory; an input not owned
+// or not aligned is copied. The values are exact either way, and a
+// generic CBOR decoder (the Go client's) reads the longer heads.
+func TestArrayAliasesOwnedInput(t *testing.T) {
+	f := make([]float64, 1<<14) // 128 KiB, above aliasMin
+	for k := range f {
+		f[k] = float64(k)*0.25 - 7
+	}
+	src := numpy.NewFloat64([]int{1 << 7, 1 << 7}, f)
+	for pad := range 9 { // keys of 0 to 8 bytes shift the payload
+		key := strings.Repeat("k", pad)
+		b, err := Encode(dictOf(key, src), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var generic map[string]cbor.Tag // longer heads are valid CBOR: a Go client decodes them
+		if err := cbor.Unmarshal(b, &generic); err != nil || generic[key].Number != tagMultiDim {
+			t.Fatalf("key %q: generic decode %v, tag %d", key, err, generic[key].Number)
+		}
+		for _, owned := range []bool{false, true} {
+			for _, shift := range []int{0, 1} {
+				in := make([]byte, len(b)+shift)[shift:] // a fresh, 8-aligned allocation, or 1 byte off
+				copy(in, b)
+				v, err := Decode(in, &DecodeOptions{Owned: owned})
+				if err != nil {
+					t.Fatalf("key %q: %v", key, err)
+				}
+				got := v.(*starlark.Dict)
+				x, _, _ := got.Get(starlark.String(key))
+				a := x.(*numpy.Array)
+				if !slices.Equal(a.Float64s(), f) || !equalInts(a.Shape(), src.Shape()) {
+					t.Fatalf("key %q owned %v shift %d: values or shape changed", key, owned, shift)
+				}
+				aliased := inside(a.Float64s(), in)
+				if want := owned && shift == 0; aliased != want {
+					t.Fatalf("key %q owned %v shift %d: aliased %v, want %v", key, owned, shift, aliased, want)
+				}
+			}
+		}
+	}
+}
+
+func dictOf(k string, v starlark.Value) *starlark.Dict {
+	d := starlark.NewDict(1)
+	d.SetKey(starlark.String(k), v)
+	return d
+}
+
+// inside reports whether f's memory lies in b.
+func inside(f []float64, b []byte) bool {
+	p := uintptr(unsafe.Pointer(&f[0]))
+	lo := uintptr(unsafe.Pointer(&b[0]))
+	return p >= lo && p < lo+uintptr(len(b))
+}
+
+// EncodePartsShared leaves a large array's payload where it is, as a
+// part, and its parts are Encode's bytes; small arrays and bools are
+// copied as before.
+func TestEncodePartsSharedArrays(t *testing.T) {
+	big := make([]float64, PartMin/8)
+	for k := range big {
+		big[k] = float64(k)
+	}
+	for _, tc := range []struct {
+		v      *numpy.Array
+		shared bool
+	}{
+		{numpy.NewFloat64([]int{len(big)}, big), true},
+		{numpy.NewInt64([]int{2}, []int64{1, 2}), false},
+		{numpy.NewBool([]int{PartMin}, make([]bool, PartMin)), false},
+	} {
+		v := starlark.NewList([]starlark.Value{starlark.String("x"), tc.v, starlark.MakeInt(3)})
+		want, err := Encode(v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, shared, err := EncodePartsShared(v, nil)
+		if err != nil || shared != tc.shared {
+			t.Fatalf("%s: shared %v, %v; want %v", tc.v.DType(), shared, err, tc.shared)
+		}
+		var got []byte
+		pointsAtArray := false
+		for _, p := range parts {
+			got = append(got, p...)
+			if len(p) > 0 && tc.shared && unsafe.Pointer(&p[0]) == unsafe.Pointer(&big[0]) {
+				pointsAtArray = true
+			}
+		}
+		if !slices.Equal(got, want) || pointsAtArray != tc.shared {
+			t.Fatalf("%s: parts differ from Encode or do not point at the array (%v)", tc.v.DType(), pointsAtArray)
 		}
 	}
 }

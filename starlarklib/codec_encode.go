@@ -66,6 +66,9 @@ type encoder struct {
 	// or more a part of its own in parts (EncodeParts).
 	split int
 	parts [][]byte
+	// shareArrays, with split, makes large array payloads parts too
+	// (EncodePartsShared); shared records that one was.
+	shareArrays, shared bool
 }
 
 // unsendable returns the error of a value that cannot travel.

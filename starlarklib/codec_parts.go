@@ -40,3 +40,32 @@ func EncodeParts(v starlark.Value, o *EncodeOptions) ([][]byte, error) {
 	}
 	return e.parts, nil
 }
+
+// EncodePartsShared is EncodeParts that also leaves the payload of each
+// int64, float64 or complex128 array of PartMin bytes or more where it
+// is, as a part of its own; shared reports whether it did. An array can
+// change, so such parts must be read before control returns to Starlark
+// (quic.NewBodyPartsVolatile copies them unless they go into a memfd,
+// which is written before the write returns).
+func EncodePartsShared(v starlark.Value, o *EncodeOptions) (parts [][]byte, shared bool, err error) {
+	e := encoder{o: o, split: PartMin, shareArrays: true}
+	if err := e.value(v, 0); err != nil {
+		return nil, false, err.withRoot("value")
+	}
+	if len(e.buf) > 0 || len(e.parts) == 0 {
+		e.parts = append(e.parts, e.buf)
+	}
+	return e.parts, e.shared, nil
+}
+
+// sharedPart makes p, an array's payload, a part of its own when
+// sharing arrays, and reports whether it did.
+func (e *encoder) sharedPart(p []byte) bool {
+	if !e.shareArrays || len(p) < e.split || !littleEndian {
+		return false
+	}
+	e.parts = append(e.parts, e.buf, p)
+	e.buf = nil
+	e.shared = true
+	return true
+}

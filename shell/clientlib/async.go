@@ -59,6 +59,12 @@ func (rc *Client) submitParts(req protocol.Request, parts [][]byte, targets []in
 	return rc.submitted(rc.c.SubmitParts(req, parts, targets, single))
 }
 
+// submitVolatileParts is submitParts of parts that may change once it
+// returns (starlarklib.EncodePartsShared).
+func (rc *Client) submitVolatileParts(req protocol.Request, parts [][]byte, targets []int, single bool) (*AsyncResult, error) {
+	return rc.submitted(rc.c.SubmitVolatileParts(req, parts, targets, single))
+}
+
 // submitted records the tasks of a submission and wraps its result.
 func (rc *Client) submitted(res *client.AsyncResult, err error) (*AsyncResult, error) {
 	rc.h.Record(res.Tasks)

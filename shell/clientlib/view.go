@@ -371,13 +371,18 @@ func (v *DirectView) push(ns *starlark.Dict, o callOpts) (*AsyncResult, error) {
 			return nil, &namedError{"ValueError", fmt.Sprintf("push: %s is not a variable name (only plain names can be pushed)", k)}
 		}
 	}
-	// A large string or bytes value goes from where it is into the
-	// stream, not through a copy in the encoded body.
-	parts, err := starlarklib.EncodeParts(ns, v.rc.env.NS.EncodeOptions())
+	// A large string, bytes or array value goes from where it is into
+	// the stream (an array's into the memfd or a copy before the submit
+	// returns), not through a copy in the encoded body.
+	parts, shared, err := starlarklib.EncodePartsShared(ns, v.rc.env.NS.EncodeOptions())
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	return v.rc.submitParts(protocol.Request{Kind: protocol.KindPush, Label: o.label}, parts, o.targets, o.single)
+	req := protocol.Request{Kind: protocol.KindPush, Label: o.label}
+	if shared {
+		return v.rc.submitVolatileParts(req, parts, o.targets, o.single)
+	}
+	return v.rc.submitParts(req, parts, o.targets, o.single)
 }
 
 func viewPull(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
