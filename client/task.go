@@ -28,6 +28,7 @@ type Task struct {
 	body    []byte
 	// received is when the result arrived; written before done closes.
 	received time.Time
+	claimed  atomic.Bool // ClaimBody was called
 }
 
 // NewDoneTask returns a task that is already complete, for results the
@@ -144,6 +145,13 @@ func (t *Task) Received() time.Time {
 // Done is closed. The value is shared by every caller and by values
 // decoded from it: do not modify it.
 func (t *Task) Result() (protocol.Result, []byte) { return t.result, t.body }
+
+// ClaimBody reports whether the caller is the first to claim the result's
+// body: only the first may decode it in place, letting the values it
+// makes keep parts of it (a large decoded array aliases its bytes); a
+// later decoder of the same task (another AsyncResult over it) must copy,
+// or two values would share one mutable array.
+func (t *Task) ClaimBody() bool { return !t.claimed.Swap(true) }
 
 // Err returns the task's error as a *RemoteError, or nil.
 func (t *Task) Err() error {

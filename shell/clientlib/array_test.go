@@ -12,7 +12,8 @@ import (
 // non-blocking push does not change what the engines get, whether the
 // body goes as a memfd (written before the push returns) or in chunks
 // (copied before the push returns; quic.FDMin off here); a pulled array
-// is the client's own, as are the two engines' copies.
+// is the client's own, as are the two engines' copies, and a second
+// AsyncResult over the same task decodes its own copy.
 func TestPushedArrayIsACopy(t *testing.T) {
 	cl := sharedCluster(t)
 	for _, chunks := range []bool{false, true} {
@@ -43,6 +44,11 @@ assert.eq([back[0][1], back[1][1]], [99.0, 0.5])
 again = dv.pull('pa', block=True)
 assert.eq([again[0][1], again[1][1]], [0.5, 0.5])
 assert.eq(dv.apply_sync(lambda: pa.sum()), [0.25 * n * (n - 1)] * 2)
+ar = rc[0].pull('pa', block=False)
+x = ar.get()
+y = rc.get_result(ar).get()[0]  # the same task's body, decoded again
+x[1] = 99.0
+assert.eq([x[1], y[1]], [99.0, 0.5])
 `)
 		})
 	}

@@ -184,7 +184,7 @@ func (ar *AsyncResult) taskValue(thread *starlark.Thread, i int) (v starlark.Val
 		}
 		o := ar.rc.env.NS.DecodeOptions(thread)
 		o.Reference = nil
-		o.Owned = true // the result frame's body, never modified
+		o.Owned = t.ClaimBody() // the result frame's body, decoded in place once
 		v, err = starlarklib.Decode(body, o)
 		if err != nil {
 			return nil, nil, fmt.Errorf("result of %s: %w", t.MsgID, err)

@@ -6,6 +6,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/starlarklib"
 )
 
@@ -27,9 +28,9 @@ func (ar *AsyncResult) decodeParallel() {
 	if len(todo) < 2 || total < parallelMin || runtime.GOMAXPROCS(0) < 2 {
 		return
 	}
-	o := &starlarklib.DecodeOptions{Owned: true} // as taskValue: the frame's body, never modified
+	var limits protocol.Limits
 	if ar.rc != nil {
-		o.Limits = ar.rc.env.NS.DecodeOptions(nil).Limits
+		limits = ar.rc.env.NS.DecodeOptions(nil).Limits
 	}
 	vals := make([]starlark.Value, len(todo))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -38,7 +39,9 @@ func (ar *AsyncResult) decodeParallel() {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			_, body := ar.res.Tasks[i].Result()
+			t := ar.res.Tasks[i]
+			_, body := t.Result()
+			o := &starlarklib.DecodeOptions{Limits: limits, Owned: t.ClaimBody()} // as taskValue
 			if v, err := starlarklib.Decode(body, o); err == nil {
 				vals[k] = v
 			}
