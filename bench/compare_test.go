@@ -19,6 +19,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/gcpace"
 	"github.com/pxsh/pxsh/procs"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/shell/clientlib"
@@ -75,6 +76,7 @@ func BenchmarkCompare(b *testing.B) {
 	}
 	cl, pid := processCluster(b, 4)
 	b.Cleanup(procs.Hold()) // this process is the client: governed as pxsh run is
+	b.Cleanup(gcpace.Start())
 	ns, thread := starlarkOn(b, cl)
 	blob := make([]byte, 10<<20)
 	for i := range blob {
