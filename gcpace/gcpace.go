@@ -25,7 +25,7 @@ import (
 const (
 	basePercent     = 100     // the runtime's default
 	maxPercent      = 400     // the most headroom the pacer gives
-	headroomPerScan = 8       // headroom bytes wanted per scannable byte
+	headroomPerScan = 4       // headroom bytes wanted per scannable byte
 	minScan         = 8 << 20 // below this the scannable heap is cheap to mark
 	maxHeadroom     = 256 << 20
 )

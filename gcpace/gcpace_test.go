@@ -16,8 +16,8 @@ func TestPercent(t *testing.T) {
 		{0, 0, 100},
 		{100 << 20, 4 << 20, 100},      // little to mark: the default
 		{200 << 20, 1 << 20, 100},      // a large bytes value
-		{64 << 20, 16 << 20, 200},      // a 1M-float list beside its slabs
-		{48 << 20, 32 << 20, 400},      // capped at maxPercent
+		{32 << 20, 16 << 20, 200},      // a 1M-float list beside its slabs
+		{16 << 20, 16 << 20, 400},      // capped at maxPercent
 		{1 << 30, 512 << 20, 100},      // capped at maxHeadroom: the default
 		{200 << 20, 100 << 20, 128},    // 256 MiB of headroom over 200 MiB
 		{8 << 20, minScan, maxPercent}, // at the threshold
