@@ -19,6 +19,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/pxsh/pxsh/client"
+	"github.com/pxsh/pxsh/gcpace"
 	"github.com/pxsh/pxsh/procs"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/shell/clientlib"
@@ -87,6 +88,7 @@ func BenchmarkCompare(b *testing.B) {
 	}
 	cl, pid := processCluster(b, 4)
 	b.Cleanup(procs.Hold()) // this process is the client: governed as pxsh run is
+	b.Cleanup(gcpace.Start())
 	ns, thread := starlarkOn(b, cl)
 	blob := make([]byte, 10<<20)
 	for i := range blob {
@@ -114,7 +116,7 @@ func BenchmarkCompare(b *testing.B) {
 				b.Fatalf("%s: %v", m.name, err)
 			}
 		}
-		cpu0, n := cpuByRole(), 0
+		cpu0, flt0, n := cpuByRole(), faultsByRole(), 0
 		runs := m.runs
 		if n, err := strconv.Atoi(os.Getenv("PXSH_BENCH_RUNS")); err == nil && n > 0 {
 			runs = n // more samples for a profile or an A/B
@@ -129,7 +131,7 @@ func BenchmarkCompare(b *testing.B) {
 			cpu[m.name] -= ms(d / time.Duration(n))
 		}
 		if os.Getenv("PXSH_BENCH_CPU") != "" {
-			fmt.Printf("%s: CPU ms per run: %s\n", m.name, cpuSplit(cpu0, cpu1, n))
+			fmt.Printf("%s: CPU ms per run: %s; minor faults per run: %s\n", m.name, cpuSplit(cpu0, cpu1, n), faultSplit(flt0, faultsByRole(), n))
 		}
 		pxsh[m.name] = ms(median(ds))
 		if m.us {

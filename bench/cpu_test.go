@@ -48,6 +48,43 @@ func cpuByRole() map[string]time.Duration {
 	return by
 }
 
+// faultsByRole is like cpuByRole for minor page faults (fresh memory
+// touched): the client, the controller and the engines.
+func faultsByRole() map[string]int64 {
+	by := map[string]int64{"client": procFaults("self")}
+	self := strconv.Itoa(os.Getpid())
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		if f := statFields(d); len(f) > 1 && f[1] == self {
+			if args, err := os.ReadFile(filepath.Join(d, "cmdline")); err == nil {
+				if a := strings.Split(string(args), "\x00"); len(a) > 1 {
+					by[a[1]] += procFaults(filepath.Base(d))
+				}
+			}
+		}
+	}
+	return by
+}
+
+// procFaults is a process's count of minor page faults.
+func procFaults(pid string) int64 {
+	f := statFields(filepath.Join("/proc", pid))
+	if len(f) < 8 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[7], 10, 64)
+	return n
+}
+
+// faultSplit formats the minor faults per run of each role.
+func faultSplit(before, after map[string]int64, runs int) string {
+	var parts []string
+	for _, role := range []string{"client", "controller", "engine"} {
+		parts = append(parts, fmt.Sprintf("%s %d", role, (after[role]-before[role])/int64(runs)))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // cpuSplit formats the CPU per run each role used between two
 // cpuByRole readings.
 func cpuSplit(before, after map[string]time.Duration, runs int) string {

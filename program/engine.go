@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/engine"
+	"github.com/pxsh/pxsh/gcpace"
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
@@ -64,6 +65,7 @@ func engineMain(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		// wake-ups per message.
 		runtime.GOMAXPROCS(1)
 	}
+	defer gcpace.Start()() // tasks decode large values: pace the collector by their pointers
 	defer startDiagnostics(*cpuprofile, *traceFile)()
 	if *file == "" {
 		*file = profile.ConnectionPath(profile.Dir(profile.Root(getenv), *prof), true)

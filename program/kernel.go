@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pxsh/pxsh/gcpace"
 	"github.com/pxsh/pxsh/kernel"
 	"github.com/pxsh/pxsh/procs"
 	"github.com/pxsh/pxsh/shell"
@@ -25,6 +26,7 @@ func kernelMain(ctx context.Context, args []string, stdout, stderr io.Writer, o 
 		return kernelInstall(args[1:], stdout, stderr)
 	}
 	defer procs.Hold()() // a client process, as the shell's
+	defer gcpace.Start()()
 	fs := flag.NewFlagSet("pxsh kernel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	connFile := fs.String("f", "", "Jupyter connection `file` (Jupyter passes it)")

@@ -13,6 +13,7 @@ declare -A allowed=(
   [profile]="protocol"
   [quic]=""
   [procs]=""
+  [gcpace]=""
   [scheduler]=""
   [starlarklib]="protocol"
   [engine]="starlarklib protocol quic profile"
@@ -23,10 +24,10 @@ declare -A allowed=(
   [kernel]="shell client protocol profile starlarklib"
   [internal]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
   [conformance]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell"
-  [program]="kernel shell hub engine launcher client protocol profile quic starlarklib scheduler procs"
+  [program]="kernel shell hub engine launcher client protocol profile quic starlarklib scheduler procs gcpace"
   [cmd]="cmd program kernel shell hub engine launcher client protocol profile quic starlarklib scheduler"
   [examples]="examples program shell client starlarklib hub engine launcher protocol profile quic"
-  [bench]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell procs"
+  [bench]="internal hub client engine protocol profile quic starlarklib scheduler launcher shell procs gcpace"
 )
 
 status=0

@@ -278,17 +278,20 @@ type slabs struct {
 // an int beyond the int32 range (intSlab).
 func (d *decoder) scalars(elems []starlark.Value, i int, s *slabs) int {
 	b, off := d.b, d.off
+	// The slab in a local: storing it into *s per float would pass each
+	// store through the write barrier while the collector marks.
+	floats := s.floats
 	for ; i < len(elems) && off < len(b); i++ {
 		start, ib := off, b[off]
 		if ib == cborFloat64 {
 			if len(b)-off < 9 {
 				break
 			}
-			if len(s.floats) == 0 {
-				s.floats = make([]starlark.Float, min(len(elems)-i, floatSlab))
+			if len(floats) == 0 {
+				floats = make([]starlark.Float, min(len(elems)-i, floatSlab))
 			}
-			f := &s.floats[0]
-			s.floats = s.floats[1:]
+			f := &floats[0]
+			floats = floats[1:]
 			*f = starlark.Float(math.Float64frombits(binary.BigEndian.Uint64(b[off+1:])))
 			elems[i] = floatValue(f)
 			off += 9
@@ -303,7 +306,7 @@ func (d *decoder) scalars(elems []starlark.Value, i int, s *slabs) int {
 		case ai < 24:
 			x, off = uint64(ai), off+1
 		case len(b)-off <= 1<<(ai-24):
-			d.off = start
+			d.off, s.floats = start, floats
 			return i // short input: value reports it
 		case ai == 24:
 			x, off = uint64(b[off+1]), off+2
@@ -316,12 +319,12 @@ func (d *decoder) scalars(elems []starlark.Value, i int, s *slabs) int {
 		}
 		v, ok := s.ints.int(m == majorNeg, x, len(elems)-i)
 		if !ok { // -2^64: value makes the big int
-			d.off = start
+			d.off, s.floats = start, floats
 			return i
 		}
 		elems[i] = v
 	}
-	d.off = off
+	d.off, s.floats = off, floats
 	return i
 }
 
