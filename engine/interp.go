@@ -83,6 +83,9 @@ type Interp struct {
 	cfg   InterpConfig
 	ns    *starlarklib.Namespace
 	count int
+	// share asks the running task's encoding to share large arrays'
+	// memory; shared records that it did (RunShared).
+	share, shared bool
 }
 
 // NewInterp returns an Interp with an empty namespace.
@@ -147,6 +150,30 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 		return res, parts[0]
 	}
 	return res, bytes.Join(parts, nil)
+}
+
+// RunShared is RunParts that also leaves the payload of each large
+// int64, float64 or complex128 array as a part pointing at the array
+// (starlarklib.EncodePartsShared); shared reports whether it did. Such
+// parts must be read before the Interp runs again (the array can
+// change): the caller copies them, into a sealed memfd or a buffer.
+func (in *Interp) RunShared(ctx context.Context, req *protocol.Request, body []byte) (res protocol.Result, parts [][]byte, shared bool) {
+	in.share, in.shared = true, false
+	res, parts = in.RunParts(ctx, req, body)
+	shared = in.shared && parts != nil
+	in.share, in.shared = false, false
+	return res, parts, shared
+}
+
+// encodeParts encodes a task's value as parts, sharing arrays' memory
+// when RunShared asked for it.
+func (in *Interp) encodeParts(v starlark.Value, o *starlarklib.EncodeOptions) ([][]byte, error) {
+	if !in.share {
+		return starlarklib.EncodeParts(v, o)
+	}
+	parts, shared, err := starlarklib.EncodePartsShared(v, o)
+	in.shared = in.shared || shared
+	return parts, err
 }
 
 // RunParts is Run with the value as parts whose concatenation is its
@@ -305,7 +332,7 @@ func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body 
 		if err != nil || v == nil || v == starlark.None {
 			return nil, false, err
 		}
-		b, err := starlarklib.EncodeParts(v, eopts)
+		b, err := in.encodeParts(v, eopts)
 		if err != nil {
 			return nil, false, fmt.Errorf("execute: encode result: %w", err)
 		}
@@ -321,7 +348,7 @@ func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body 
 		if err != nil {
 			return nil, false, err
 		}
-		b, err := starlarklib.EncodeParts(v, eopts)
+		b, err := in.encodeParts(v, eopts)
 		if err != nil {
 			return nil, false, fmt.Errorf("apply: encode result: %w", err)
 		}
@@ -373,7 +400,7 @@ func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body 
 		default:
 			return nil, false, fmt.Errorf("pull: got %T, want a name or a list of names", x)
 		}
-		b, err := starlarklib.EncodeParts(v, eopts)
+		b, err := in.encodeParts(v, eopts)
 		if err != nil {
 			return nil, false, fmt.Errorf("pull: encode: %w", err)
 		}

@@ -372,6 +372,10 @@ func (l *slotLink) WriteStream(head []byte, body *quic.Body) error {
 	return l.pc.c.WriteStream(append(l.pre[:len(l.pre):len(l.pre)], head...), body)
 }
 
+// LocalMemfds reports whether large bodies go to the controller as
+// memfds (quic.Conn.LocalMemfds).
+func (l *slotLink) LocalMemfds() bool { return l.pc.c.LocalMemfds() }
+
 // WriteUrgent sends a frame from this engine past the queue bound.
 func (l *slotLink) WriteUrgent(parts ...[]byte) error {
 	if err := l.check(); err != nil {

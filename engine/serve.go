@@ -139,6 +139,7 @@ func (r *recentResults) add(id string, f outFrame) {
 	r.bytes += f.size()
 	for len(r.frames) > recentMax || r.bytes > recentMaxBytes {
 		r.bytes -= r.frames[0].size()
+		r.frames[0].release()
 		r.frames[0], r.ids[0] = outFrame{}, ""
 		r.frames, r.ids = r.frames[1:], r.ids[1:]
 	}
@@ -151,9 +152,32 @@ type outFrame struct {
 	p, body []byte
 	stream  bool
 	parts   [][]byte // a streamed body given as parts (their concatenation)
+	// sealed, when set, is the streamed body in a sealed memfd, sent
+	// from it each time (a result whose arrays were shared). Each list
+	// that keeps the frame (recent, unsent) holds a reference.
+	sealed *quic.Sealed
 }
 
-func (f outFrame) size() int { return len(f.p) + len(f.body) + partsLen(f.parts) }
+func (f outFrame) size() int {
+	n := len(f.p) + len(f.body) + partsLen(f.parts)
+	if f.sealed != nil {
+		n += int(f.sealed.Size())
+	}
+	return n
+}
+
+// hold and release take and drop a reference to a sealed body.
+func (f outFrame) hold() {
+	if f.sealed != nil {
+		f.sealed.Hold()
+	}
+}
+
+func (f outFrame) release() {
+	if f.sealed != nil {
+		f.sealed.Release()
+	}
+}
 
 func partsLen(parts [][]byte) int {
 	n := 0
@@ -403,10 +427,17 @@ func (e *Engine) setConn(c link, resume bool) {
 			}
 		}
 	}
+	for _, f := range again {
+		f.hold() // until written below
+	}
+	for _, f := range e.unsent {
+		f.release() // the unsent list's
+	}
 	e.unsent = nil
 	e.mu.Unlock()
 	for _, f := range again {
 		e.writeOut(f)
+		f.release()
 	}
 }
 
@@ -544,13 +575,13 @@ func (e *Engine) work(ctx context.Context) {
 			continue
 		}
 		started := e.announce(q.req.MsgID)
-		res, val := e.interp.RunParts(tctx, &q.req, body)
+		res, val, shared := e.interp.RunShared(tctx, &q.req, body)
 		started.Stop()
 		stopTimer()
 		cancel(nil)
 		e.idle()
 		res.Received = q.received
-		e.replyParts(&q.req, res, val)
+		e.replyValue(&q.req, res, val, shared)
 		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
 			e.abortExecutes(q.req.Client)
 		}
@@ -686,6 +717,13 @@ func (e *Engine) reply(req *protocol.Request, res protocol.Result, val []byte) {
 // replyParts is reply of a value given as parts (Interp.RunParts): a
 // streamed value is written from them, a framed one joined.
 func (e *Engine) replyParts(req *protocol.Request, res protocol.Result, parts [][]byte) {
+	e.replyValue(req, res, parts, false)
+}
+
+// replyValue is replyParts of parts that may share arrays' memory
+// (Interp.RunShared): those are copied before it returns, into a sealed
+// memfd kept for resending, or else into one buffer.
+func (e *Engine) replyValue(req *protocol.Request, res protocol.Result, parts [][]byte, shared bool) {
 	res.MsgID, res.Engine, res.Kind = req.MsgID, e.ID(), req.Kind
 	res.Submitted, res.Client, res.Label = req.Submitted, req.Client, req.Label
 	if res.Error != nil && res.Error.Name == "TaskAborted" {
@@ -695,11 +733,19 @@ func (e *Engine) replyParts(req *protocol.Request, res protocol.Result, parts []
 	size := partsLen(parts)
 	if size >= quic.StreamMin {
 		f := e.streamedReply(req, res, parts, size)
+		if shared && f.stream {
+			f = e.own(f)
+		}
 		e.mu.Lock()
-		e.recent.add(req.MsgID, f)
+		e.recent.add(req.MsgID, f) // takes the sealed body's first reference
+		f.hold()                   // until written
 		e.mu.Unlock()
 		e.writeOut(f)
+		f.release()
 		return
+	}
+	if shared { // not reached: shared parts are PartMin bytes or more
+		parts = [][]byte{bytes.Join(parts, nil)}
 	}
 	var val []byte // none for an error
 	switch len(parts) {
@@ -726,6 +772,24 @@ func (e *Engine) replyParts(req *protocol.Request, res protocol.Result, parts []
 	e.recent.add(req.MsgID, f)
 	e.mu.Unlock()
 	e.writeOut(f)
+}
+
+// own makes a streamed result whose parts share arrays' memory
+// independent of it: to a local controller the body goes into a sealed
+// memfd, which is sent as it is and kept, unchanging, for resending;
+// otherwise the parts are joined into one buffer.
+func (e *Engine) own(f outFrame) outFrame {
+	e.mu.Lock()
+	c := e.conn
+	e.mu.Unlock()
+	if l, ok := c.(interface{ LocalMemfds() bool }); ok && l.LocalMemfds() {
+		if s, err := quic.NewSealed(f.parts); err == nil {
+			f.parts, f.sealed = nil, s
+			return f
+		}
+	}
+	f.parts = [][]byte{bytes.Join(f.parts, nil)}
+	return f
 }
 
 // streamedReply is the message of a result whose value is streamed (at
@@ -794,6 +858,7 @@ func (e *Engine) writeOut(f outFrame) {
 	e.mu.Lock()
 	c := e.conn
 	if c == nil {
+		f.hold() // the unsent list's
 		e.unsent = append(e.unsent, f)
 		e.mu.Unlock()
 		return
@@ -801,6 +866,8 @@ func (e *Engine) writeOut(f outFrame) {
 	e.mu.Unlock()
 	var err error
 	switch {
+	case f.sealed != nil:
+		err = c.WriteStream(f.p, f.sealed.Body())
 	case f.stream:
 		err = c.WriteStream(f.p, quic.NewBodyParts(f.parts))
 	case len(f.body) > 0:
@@ -810,6 +877,7 @@ func (e *Engine) writeOut(f outFrame) {
 	}
 	if err != nil {
 		e.mu.Lock()
+		f.hold() // the unsent list's
 		e.unsent = append(e.unsent, f)
 		e.mu.Unlock()
 	}
