@@ -93,3 +93,28 @@ func TestArrayResultIndependent(t *testing.T) {
 }
 
 func first[A, B any](a A, _ B) A { return a }
+
+// A sealed result over the resend budget is dropped from the recent
+// results at once, yet sent whole.
+func TestLargeArrayResultSent(t *testing.T) {
+	in := newInterp(0)
+	mustOK(t, first(exec(t, in, "a = np.arange(2200000.0)"))) // 17.6 MB
+	_, v := exec(t, in, "a")
+	want, err := starlarklib.Encode(v, in.ns.EncodeOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{log: slog.New(slog.DiscardHandler), interp: in,
+		cfg: Config{MaxFrame: quic.DefaultMaxFrame, MaxValue: quic.DefaultMaxValue}}
+	l := &recLink{local: true}
+	e.conn = l
+	req := &protocol.Request{MsgID: "p", Kind: protocol.KindPull}
+	res, parts, shared := in.RunShared(context.Background(), req, cborBody(t, "a"))
+	e.replyValue(req, res, parts, shared)
+	if len(l.got) != 1 || !bytes.Equal(l.got[0], want) || !l.memfd[0] {
+		t.Fatalf("sent %d bodies (memfd %v), want the array once as a memfd", len(l.got), l.memfd)
+	}
+	if len(e.recent.frames) != 0 {
+		t.Errorf("%d results kept, want none over the budget", len(e.recent.frames))
+	}
+}

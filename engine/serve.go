@@ -737,8 +737,8 @@ func (e *Engine) replyValue(req *protocol.Request, res protocol.Result, parts []
 			f = e.own(f)
 		}
 		e.mu.Lock()
+		f.hold()                   // until written, even if evicted at once
 		e.recent.add(req.MsgID, f) // takes the sealed body's first reference
-		f.hold()                   // until written
 		e.mu.Unlock()
 		e.writeOut(f)
 		f.release()
