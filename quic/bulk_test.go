@@ -5,22 +5,17 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 )
 
 // waitBulk waits until both ends have their bulk channel.
-func waitBulk(t *testing.T, cs ...*Conn) {
+func waitBulk(t testing.TB, cs ...*Conn) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
 	for _, c := range cs {
-		for !c.BulkActive() {
-			if time.Now().After(deadline) {
-				t.Fatalf("no bulk channel within %v", waitLimit)
-			}
-			time.Sleep(time.Millisecond) // polling a flag, bounded by deadline
-		}
+		waitUntil(t, c.BulkActive, func() string { return fmt.Sprintf("no bulk channel within %v", waitLimit) })
 	}
 }
 

@@ -86,13 +86,8 @@ func TestMemfdRoundTrip(t *testing.T) {
 // waitSlotsFree waits until c holds no memfd body.
 func waitSlotsFree(t *testing.T, c *Conn) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for len(c.impl.bulk.slots) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d memfd bodies still held", len(c.impl.bulk.slots))
-		}
-		time.Sleep(time.Millisecond) // polling a count, bounded by deadline
-	}
+	waitUntil(t, func() bool { return len(c.impl.bulk.slots) == 0 },
+		func() string { return fmt.Sprintf("%d memfd bodies still held", len(c.impl.bulk.slots)) })
 }
 
 // A hop forwards a memfd body to local peers as the same memfd (no byte
@@ -216,10 +211,10 @@ func TestMemfdWindowStalledPeer(t *testing.T) {
 		t.Errorf("closed with %v, want a slow-consumer close", err)
 	}
 	b := served.impl.bulk
-	deadline := time.Now().Add(waitLimit)
-	for b.window.pending() > maxFDBodies && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond) // polling a count, bounded by deadline
-	}
+	waitUntil(t, func() bool { return b.window.pending() <= maxFDBodies },
+		func() string {
+			return fmt.Sprintf("%d memfds unacknowledged, want %d", b.window.pending(), maxFDBodies)
+		})
 	if n := b.window.pending(); n != maxFDBodies {
 		t.Errorf("%d memfds unacknowledged, want %d", n, maxFDBodies)
 	}
@@ -390,13 +385,7 @@ func BenchmarkLocalBody(b *testing.B) {
 				srv := startServer(b, cfg)
 				client := srv.dial(b, cfg)
 				served := srv.accept(b)
-				deadline := time.Now().Add(waitLimit)
-				for !client.BulkActive() || !served.BulkActive() {
-					if time.Now().After(deadline) {
-						b.Fatal("no bulk channel")
-					}
-					time.Sleep(time.Millisecond) // polling a flag, bounded by deadline
-				}
+				waitBulk(b, client, served)
 				data := randomBytes(n)
 				b.SetBytes(int64(n))
 				for b.Loop() {

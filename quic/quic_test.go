@@ -23,6 +23,18 @@ import (
 // waitLimit bounds every wait in these tests.
 const waitLimit = 15 * time.Second
 
+// waitUntil polls cond until it holds; after waitLimit it fails the
+// test with what failure says of the state then.
+func waitUntil(t testing.TB, cond func() bool, failure func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(waitLimit); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal(failure())
+		}
+		time.Sleep(time.Millisecond) // polling, bounded by deadline
+	}
+}
+
 func testKey(t testing.TB) []byte {
 	t.Helper()
 	k := make([]byte, 32)
@@ -255,12 +267,8 @@ func TestWrongKey(t *testing.T) {
 		}
 	})
 	// The listener logs after it refused, which the dialer may see first.
-	for deadline := time.Now().Add(waitLimit); !strings.Contains(logs.String(), "wrong cluster key"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("log does not mention the refusal:\n%s", logs.String())
-		}
-		time.Sleep(time.Millisecond) // polling the log, bounded by deadline
-	}
+	waitUntil(t, func() bool { return strings.Contains(logs.String(), "wrong cluster key") },
+		func() string { return "log does not mention the refusal:\n" + logs.String() })
 }
 
 func TestWrongFingerprint(t *testing.T) {

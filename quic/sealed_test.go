@@ -4,8 +4,8 @@ package quic
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
-	"time"
 )
 
 // A sealed body holds its bytes as they were when sealed, goes to a
@@ -48,19 +48,15 @@ func TestSealedSentTwice(t *testing.T) {
 	}
 	s.Release()
 	waitSlotsFree(t, served)
-	deadline := time.Now().Add(waitLimit)
-	for {
+	state := func() (int, bool) {
 		s.fd.mu.Lock()
-		refs, open := s.fd.refs, s.fd.f != nil
-		s.fd.mu.Unlock()
-		if refs == 0 && !open {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after release: %d references, memfd open %v", refs, open)
-		}
-		time.Sleep(time.Millisecond) // polling a count, bounded by deadline
+		defer s.fd.mu.Unlock()
+		return s.fd.refs, s.fd.f != nil
 	}
+	waitUntil(t, func() bool { refs, open := state(); return refs == 0 && !open }, func() string {
+		refs, open := state()
+		return fmt.Sprintf("after release: %d references, memfd open %v", refs, open)
+	})
 }
 
 // Below the memfd threshold, or with memfds off, NewSealed refuses.

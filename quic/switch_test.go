@@ -18,14 +18,9 @@ func framesAttached(c *Conn) bool {
 
 func waitFrames(t *testing.T, cs ...*Conn) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
 	for _, c := range cs {
-		for !framesAttached(c) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no frame channel within %v", waitLimit)
-			}
-			time.Sleep(time.Millisecond) // polling a flag, bounded by deadline
-		}
+		waitUntil(t, func() bool { return framesAttached(c) },
+			func() string { return fmt.Sprintf("no frame channel within %v", waitLimit) })
 	}
 }
 
