@@ -104,17 +104,11 @@ func (w *writer) collectBlobs(ctx context.Context) {
 	}
 }
 
-// StoreLarge writes a large result of size bytes, produced chunk by
-// chunk by next (io.EOF after the last), into its file as it arrives, and
-// returns what to record as the result: the marker of the file. The file
-// appears under its name only once complete. An in-memory database keeps
-// the result itself.
-func (db *DB) StoreLarge(msgID string, size int64, next func() ([]byte, error)) ([]byte, error) {
-	return db.StoreLargeFrom(msgID, size, chunkSource(next))
-}
-
-// StoreLargeFrom is StoreLarge of a result that src writes (a memfd
-// body copies itself into the file in the kernel).
+// StoreLargeFrom writes a large result of size bytes, which src writes
+// as it arrives (a memfd body copies itself into the file in the
+// kernel), into its file, and returns what to record as the result: the
+// marker of the file. The file appears under its name only once
+// complete. An in-memory database keeps the result itself.
 func (db *DB) StoreLargeFrom(msgID string, size int64, src io.WriterTo) ([]byte, error) {
 	if db.blobDir == "" || len(msgID) > 100 {
 		var buf bytes.Buffer
@@ -144,27 +138,6 @@ func (db *DB) StoreLargeFrom(msgID string, size int64, src io.WriterTo) ([]byte,
 		return nil, fmt.Errorf("store result of %s: %w", msgID, err)
 	}
 	return blobMarker(size), nil
-}
-
-// chunkSource writes the chunks a next function produces.
-type chunkSource func() ([]byte, error)
-
-func (next chunkSource) WriteTo(w io.Writer) (int64, error) {
-	var n int64
-	for {
-		c, err := next()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		m, err := w.Write(c)
-		n += int64(m)
-		if err != nil {
-			return n, err
-		}
-	}
 }
 
 // blobMarker is the marker of a result of size bytes kept in a file.
