@@ -19,23 +19,25 @@ type flatWriter struct {
 	ok bool
 }
 
-func appendHead(b []byte, major byte, arg uint64) []byte {
-	m := major << 5
+// AppendHead appends a CBOR initial byte of major type m (in its top
+// three bits: 0x00 unsigned, 0x20 negative, 0x40 bytes, ...) with
+// argument n in its shortest form.
+func AppendHead(b []byte, m byte, n uint64) []byte {
 	switch {
-	case arg < 24:
-		return append(b, m|byte(arg))
-	case arg <= math.MaxUint8:
-		return append(b, m|24, byte(arg))
-	case arg <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(arg))
-	case arg <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(arg))
+	case n < 24:
+		return append(b, m|byte(n))
+	case n <= math.MaxUint8:
+		return append(b, m|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
 	}
-	return binary.BigEndian.AppendUint64(append(b, m|27), arg)
+	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
 func (w *flatWriter) key(k int) {
-	w.b = appendHead(w.b, 0, uint64(k))
+	w.b = AppendHead(w.b, 0x00, uint64(k))
 	w.n++
 }
 
@@ -45,9 +47,9 @@ func (w *flatWriter) int(k int, v int64, omitEmpty bool) {
 	}
 	w.key(k)
 	if v >= 0 {
-		w.b = appendHead(w.b, 0, uint64(v))
+		w.b = AppendHead(w.b, 0x00, uint64(v))
 	} else {
-		w.b = appendHead(w.b, 1, uint64(-1-v))
+		w.b = AppendHead(w.b, 0x20, uint64(-1-v))
 	}
 }
 
@@ -60,7 +62,7 @@ func (w *flatWriter) text(k int, s string, omitEmpty bool) {
 		return
 	}
 	w.key(k)
-	w.b = append(appendHead(w.b, 3, uint64(len(s))), s...)
+	w.b = append(AppendHead(w.b, 0x60, uint64(len(s))), s...)
 }
 
 func (w *flatWriter) bool(k int, v bool) { // always omitempty

@@ -44,7 +44,7 @@ func (e *encoder) array(a *numpy.Array) {
 	case numpy.Float64:
 		data = a.Float64s()
 	case numpy.Complex128:
-		e.buf = appendHead(e.buf, majorTag, protocol.TagComplexArray)
+		e.buf = protocol.AppendHead(e.buf, majorTag, protocol.TagComplexArray)
 		width = 16
 		c := a.Complex128s()
 		if len(c) > 0 {
@@ -59,10 +59,10 @@ func (e *encoder) array(a *numpy.Array) {
 	e.reserve(size)
 	w := e.alignedWidths(shape, tag, width*n)
 	e.buf = appendHeadWidth(e.buf, majorTag, tagMultiDim, w[0])
-	e.buf = appendHead(e.buf, majorArray, 2)
-	e.buf = appendHead(e.buf, majorArray, uint64(len(shape)))
+	e.buf = protocol.AppendHead(e.buf, majorArray, 2)
+	e.buf = protocol.AppendHead(e.buf, majorArray, uint64(len(shape)))
 	for _, d := range shape {
-		e.buf = appendHead(e.buf, majorUint, uint64(d))
+		e.buf = protocol.AppendHead(e.buf, majorUint, uint64(d))
 	}
 	e.buf = appendHeadWidth(e.buf, majorTag, tag, w[1])
 	e.buf = appendHeadWidth(e.buf, majorBytes, uint64(width*n), w[2])
@@ -135,7 +135,7 @@ func headLen(n uint64) int {
 // too short for n: the shortest).
 func appendHeadWidth(b []byte, m byte, n uint64, width int) []byte {
 	if width <= headLen(n) {
-		return appendHead(b, m, n)
+		return protocol.AppendHead(b, m, n)
 	}
 	switch width {
 	case 2:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"go.starlark.net/starlark"
+
+	"github.com/pxsh/pxsh/protocol"
 )
 
 // EncodeCall encodes the body of an apply: the CBOR array
@@ -11,17 +13,17 @@ import (
 // "function", "args[i]" or "kwargs[name]" followed by its inner path.
 func EncodeCall(fn starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, o *EncodeOptions) ([]byte, error) {
 	e := encoder{o: o}
-	e.buf = appendHead(e.buf, majorArray, 3)
+	e.buf = protocol.AppendHead(e.buf, majorArray, 3)
 	if err := e.value(fn, 1); err != nil {
 		return nil, err.withRoot("function")
 	}
-	e.buf = appendHead(e.buf, majorArray, uint64(len(args)))
+	e.buf = protocol.AppendHead(e.buf, majorArray, uint64(len(args)))
 	for i, a := range args {
 		if err := e.value(a, 2); err != nil {
 			return nil, err.withRoot(fmt.Sprintf("args[%d]", i))
 		}
 	}
-	e.buf = appendHead(e.buf, majorMap, uint64(len(kwargs)))
+	e.buf = protocol.AppendHead(e.buf, majorMap, uint64(len(kwargs)))
 	for _, kv := range kwargs {
 		if len(kv) != 2 {
 			return nil, fmt.Errorf("encode call: keyword argument is a %d-tuple, want 2", len(kv))

@@ -40,23 +40,6 @@ const (
 	tagNegBignum = 3
 )
 
-// appendHead appends a CBOR initial byte of major type m with argument n
-// in its shortest form.
-func appendHead(b []byte, m byte, n uint64) []byte {
-	switch {
-	case n < 24:
-		return append(b, m|byte(n))
-	case n <= math.MaxUint8:
-		return append(b, m|24, byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
-	case n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
-	default:
-		return binary.BigEndian.AppendUint64(append(b, m|27), n)
-	}
-}
-
 // encoder appends the CBOR form of Starlark values to buf. It is not safe
 // for concurrent use.
 type encoder struct {
@@ -134,19 +117,19 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 	case *starlark.List:
 		n := v.Len()
 		e.reserveItems(n, v)
-		e.buf = appendHead(e.buf, majorArray, uint64(n))
+		e.buf = protocol.AppendHead(e.buf, majorArray, uint64(n))
 		return e.items(v, n, depth)
 	case wireRange:
 		e.rangeBounds(v)
 	case listRange:
 		n := v.Len()
 		e.reserveItems(n, v)
-		e.buf = appendHead(e.buf, majorArray, uint64(n))
+		e.buf = protocol.AppendHead(e.buf, majorArray, uint64(n))
 		return e.items(v, n, depth)
 	case starlark.Tuple:
 		e.reserveItems(len(v), v)
-		e.buf = appendHead(e.buf, majorTag, protocol.TagTuple)
-		e.buf = appendHead(e.buf, majorArray, uint64(len(v)))
+		e.buf = protocol.AppendHead(e.buf, majorTag, protocol.TagTuple)
+		e.buf = protocol.AppendHead(e.buf, majorArray, uint64(len(v)))
 		for i, x := range v {
 			if err := e.value(x, depth+1); err != nil {
 				return at(err, fmt.Sprintf("[%d]", i))
@@ -155,8 +138,8 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 	case *starlark.Dict:
 		return e.dict(v, depth)
 	case *starlark.Set:
-		e.buf = appendHead(e.buf, majorTag, protocol.TagSet)
-		e.buf = appendHead(e.buf, majorArray, uint64(v.Len()))
+		e.buf = protocol.AppendHead(e.buf, majorTag, protocol.TagSet)
+		e.buf = protocol.AppendHead(e.buf, majorArray, uint64(v.Len()))
 		for x := range v.Elements() {
 			if err := e.value(x, depth+1); err != nil {
 				return at(err, "{"+x.String()+"}")
@@ -166,10 +149,10 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 		if v.Constructor() != starlarkstruct.Default {
 			return unsendable(v, "constructor "+v.Constructor().String()+" is not struct")
 		}
-		e.buf = appendHead(e.buf, majorTag, protocol.TagStruct)
-		e.buf = appendHead(e.buf, majorMap, uint64(v.Len()))
+		e.buf = protocol.AppendHead(e.buf, majorTag, protocol.TagStruct)
+		e.buf = protocol.AppendHead(e.buf, majorMap, uint64(v.Len()))
 		for name, x := range v.Entries() {
-			e.buf = appendHead(e.buf, majorText, uint64(len(name)))
+			e.buf = protocol.AppendHead(e.buf, majorText, uint64(len(name)))
 			e.buf = append(e.buf, name...)
 			if err := e.value(x, depth+1); err != nil {
 				return at(err, "."+name)
@@ -219,7 +202,7 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 func (e *encoder) rangeList(r starlark.Indexable, depth int) *encodeError {
 	n := r.Len()
 	e.reserve(9 * min(n, 1<<16))
-	e.buf = appendHead(e.buf, majorArray, uint64(n))
+	e.buf = protocol.AppendHead(e.buf, majorArray, uint64(n))
 	return e.items(r, n, depth)
 }
 
@@ -255,9 +238,9 @@ func (e *encoder) scalars(x starlark.Indexable, i, n int) int {
 		case starlark.Int:
 			if k, ok := v.Int64(); ok {
 				if k >= 0 {
-					buf = appendHead(buf, majorUint, uint64(k))
+					buf = protocol.AppendHead(buf, majorUint, uint64(k))
 				} else {
-					buf = appendHead(buf, majorNeg, uint64(-1-k))
+					buf = protocol.AppendHead(buf, majorNeg, uint64(-1-k))
 				}
 				continue
 			}
@@ -271,14 +254,14 @@ func (e *encoder) scalars(x starlark.Indexable, i, n int) int {
 func (e *encoder) int(v starlark.Int) {
 	if x, ok := v.Int64(); ok {
 		if x >= 0 {
-			e.buf = appendHead(e.buf, majorUint, uint64(x))
+			e.buf = protocol.AppendHead(e.buf, majorUint, uint64(x))
 		} else {
-			e.buf = appendHead(e.buf, majorNeg, uint64(-1-x))
+			e.buf = protocol.AppendHead(e.buf, majorNeg, uint64(-1-x))
 		}
 		return
 	}
 	if x, ok := v.Uint64(); ok {
-		e.buf = appendHead(e.buf, majorUint, x)
+		e.buf = protocol.AppendHead(e.buf, majorUint, x)
 		return
 	}
 	b := v.BigInt()
@@ -289,23 +272,23 @@ func (e *encoder) int(v starlark.Int) {
 		b.Neg(b)
 		b.Sub(b, big.NewInt(1))
 		if b.IsUint64() {
-			e.buf = appendHead(e.buf, majorNeg, b.Uint64())
+			e.buf = protocol.AppendHead(e.buf, majorNeg, b.Uint64())
 			return
 		}
 	}
 	mag := b.Bytes()
-	e.buf = appendHead(e.buf, majorTag, tag)
-	e.buf = appendHead(e.buf, majorBytes, uint64(len(mag)))
+	e.buf = protocol.AppendHead(e.buf, majorTag, tag)
+	e.buf = protocol.AppendHead(e.buf, majorBytes, uint64(len(mag)))
 	e.buf = append(e.buf, mag...)
 }
 
 func (e *encoder) text(s string) {
-	e.buf = appendHead(e.buf, majorText, uint64(len(s)))
+	e.buf = protocol.AppendHead(e.buf, majorText, uint64(len(s)))
 	e.buf = append(e.buf, s...)
 }
 
 func (e *encoder) reference(expr string) {
-	e.buf = appendHead(e.buf, majorTag, protocol.TagReference)
+	e.buf = protocol.AppendHead(e.buf, majorTag, protocol.TagReference)
 	e.text(expr)
 }
 
@@ -315,7 +298,7 @@ func (e *encoder) tagged(tag uint64, x any) *encodeError {
 	if err != nil {
 		return &encodeError{err: err}
 	}
-	e.buf = appendHead(e.buf, majorTag, tag)
+	e.buf = protocol.AppendHead(e.buf, majorTag, tag)
 	e.buf = append(e.buf, b...)
 	return nil
 }
@@ -330,7 +313,7 @@ func (e *encoder) dict(d *starlark.Dict, depth int) *encodeError {
 	}
 	n := uint64(d.Len())
 	if allStrings {
-		e.buf = appendHead(e.buf, majorMap, n)
+		e.buf = protocol.AppendHead(e.buf, majorMap, n)
 		for k, v := range d.Entries() {
 			if err := e.value(k, depth+1); err != nil {
 				return at(err, keySeg(k))
@@ -341,10 +324,10 @@ func (e *encoder) dict(d *starlark.Dict, depth int) *encodeError {
 		}
 		return nil
 	}
-	e.buf = appendHead(e.buf, majorTag, protocol.TagOrderedMap)
-	e.buf = appendHead(e.buf, majorArray, n)
+	e.buf = protocol.AppendHead(e.buf, majorTag, protocol.TagOrderedMap)
+	e.buf = protocol.AppendHead(e.buf, majorArray, n)
 	for k, v := range d.Entries() {
-		e.buf = appendHead(e.buf, majorArray, 2)
+		e.buf = protocol.AppendHead(e.buf, majorArray, 2)
 		if err := e.value(k, depth+2); err != nil {
 			return at(err, keySeg(k))
 		}

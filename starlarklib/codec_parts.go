@@ -4,6 +4,8 @@ import (
 	"unsafe"
 
 	"go.starlark.net/starlark"
+
+	"github.com/pxsh/pxsh/protocol"
 )
 
 // PartMin is the smallest string or bytes value that EncodeParts leaves
@@ -15,13 +17,13 @@ const PartMin = 1 << 20
 // change).
 func (e *encoder) str(major byte, s string) {
 	if e.split > 0 && len(s) >= e.split {
-		e.buf = appendHead(e.buf, major, uint64(len(s)))
+		e.buf = protocol.AppendHead(e.buf, major, uint64(len(s)))
 		e.parts = append(e.parts, e.buf, unsafe.Slice(unsafe.StringData(s), len(s)))
 		e.buf = nil
 		return
 	}
 	e.reserve(9 + len(s))
-	e.buf = appendHead(e.buf, major, uint64(len(s)))
+	e.buf = protocol.AppendHead(e.buf, major, uint64(len(s)))
 	e.buf = appendLarge(e.buf, s)
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.starlark.net/starlark"
+
+	"github.com/pxsh/pxsh/protocol"
 )
 
 // scalarItems are CBOR items for the decoder's run of scalars: every
@@ -35,7 +37,7 @@ func scalarItems() [][]byte {
 	for _, n := range []uint64{0, 1, 23, 24, 255, 256, 65535, 65536, math.MaxInt32 - 1, math.MaxInt32,
 		math.MaxInt32 + 1, math.MaxUint32, math.MaxUint32 + 1, math.MaxInt64, math.MaxInt64 + 1, math.MaxUint64} {
 		for _, m := range []byte{majorUint, majorNeg} {
-			items = append(items, appendHead(nil, m, n))
+			items = append(items, protocol.AppendHead(nil, m, n))
 			for ai := byte(24); ai <= 27; ai++ { // not the shortest form
 				if n < 1<<(8<<(ai-24)) || ai == 27 {
 					items = append(items, head(m, ai, n))
@@ -98,7 +100,7 @@ func TestScalarRunsMatchItems(t *testing.T) {
 		if round == 0 {
 			n = len(items)
 		}
-		b := appendHead(nil, majorArray, uint64(n))
+		b := protocol.AppendHead(nil, majorArray, uint64(n))
 		idx := make([]int, n)
 		for i := range idx {
 			idx[i] = r.IntN(len(items))

@@ -59,8 +59,8 @@ func (r wireRange) String() string {
 
 // rangeBounds appends the range as TagRange [start, stop, step].
 func (e *encoder) rangeBounds(r wireRange) {
-	e.buf = appendHead(e.buf, majorTag, protocol.TagRange)
-	e.buf = appendHead(e.buf, majorArray, 3)
+	e.buf = protocol.AppendHead(e.buf, majorTag, protocol.TagRange)
+	e.buf = protocol.AppendHead(e.buf, majorArray, 3)
 	for _, v := range []int{r.start, r.stop, r.step} {
 		e.int(starlark.MakeInt(v))
 	}
