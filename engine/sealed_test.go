@@ -52,21 +52,7 @@ func TestArrayResultIndependent(t *testing.T) {
 	in := newInterp(0)
 	mustOK(t, first(exec(t, in, "a = np.arange(400000.0)"))) // 3.2 MB
 	for _, local := range []bool{true, false} {
-		_, v := exec(t, in, "a")
-		want, err := starlarklib.Encode(v, in.ns.EncodeOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := &Engine{log: slog.New(slog.DiscardHandler), interp: in,
-			cfg: Config{MaxFrame: quic.DefaultMaxFrame, MaxValue: quic.DefaultMaxValue}}
-		l := &recLink{local: local}
-		e.conn = l
-		req := &protocol.Request{MsgID: "p", Kind: protocol.KindPull}
-		res, parts, shared := in.RunShared(context.Background(), req, cborBody(t, "a"))
-		if !shared {
-			t.Fatalf("local %v: the array was not shared", local)
-		}
-		e.replyValue(req, res, parts, shared)
+		e, l, want := pullArray(t, in, local)
 		mustOK(t, first(exec(t, in, "a[0] = -1.0; a[399999] = -1.0")))
 		again := &recLink{local: local}
 		e.setConn(again, true)
@@ -94,11 +80,11 @@ func TestArrayResultIndependent(t *testing.T) {
 
 func first[A, B any](a A, _ B) A { return a }
 
-// A sealed result over the resend budget is dropped from the recent
-// results at once, yet sent whole.
-func TestLargeArrayResultSent(t *testing.T) {
-	in := newInterp(0)
-	mustOK(t, first(exec(t, in, "a = np.arange(2200000.0)"))) // 17.6 MB
+// pullArray pulls the array a of in through an engine writing to a
+// recLink (local: memfds to the controller), and returns them with the
+// encoding of a as it was pulled; it fails unless the array was shared.
+func pullArray(t *testing.T, in *Interp, local bool) (*Engine, *recLink, []byte) {
+	t.Helper()
 	_, v := exec(t, in, "a")
 	want, err := starlarklib.Encode(v, in.ns.EncodeOptions())
 	if err != nil {
@@ -106,11 +92,23 @@ func TestLargeArrayResultSent(t *testing.T) {
 	}
 	e := &Engine{log: slog.New(slog.DiscardHandler), interp: in,
 		cfg: Config{MaxFrame: quic.DefaultMaxFrame, MaxValue: quic.DefaultMaxValue}}
-	l := &recLink{local: true}
+	l := &recLink{local: local}
 	e.conn = l
 	req := &protocol.Request{MsgID: "p", Kind: protocol.KindPull}
 	res, parts, shared := in.RunShared(context.Background(), req, cborBody(t, "a"))
+	if !shared {
+		t.Fatalf("local %v: the array was not shared", local)
+	}
 	e.replyValue(req, res, parts, shared)
+	return e, l, want
+}
+
+// A sealed result over the resend budget is dropped from the recent
+// results at once, yet sent whole.
+func TestLargeArrayResultSent(t *testing.T) {
+	in := newInterp(0)
+	mustOK(t, first(exec(t, in, "a = np.arange(2200000.0)"))) // 17.6 MB
+	e, l, want := pullArray(t, in, true)
 	if len(l.got) != 1 || !bytes.Equal(l.got[0], want) || !l.memfd[0] {
 		t.Fatalf("sent %d bodies (memfd %v), want the array once as a memfd", len(l.got), l.memfd)
 	}

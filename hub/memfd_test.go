@@ -46,20 +46,7 @@ func TestMemfdValues(t *testing.T) {
 				t.Errorf("%d bytes: pull from engine %d: %d bytes", n, i, len(asBytes(v)))
 			}
 		}
-		ar := mustAR(t)(cl.View().ApplyAsync("lambda: blob[::-1]"))
-		vals, err := ar.Get(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := bytes.Clone(blob)
-		for i, j := 0, len(want)-1; i < j; i, j = i+1, j-1 {
-			want[i], want[j] = want[j], want[i]
-		}
-		for i, v := range vals {
-			if !bytes.Equal(asBytes(v), want) {
-				t.Errorf("%d bytes: apply result of engine %d: %d bytes, not the reversed value", n, i, len(asBytes(v)))
-			}
-		}
+		ar, want := applyReversed(t, ctx, cl, "blob", blob)
 		sent, recv := quic.MemfdCounts()
 		memfd := int64(n) >= quic.FDMin
 		if wantSent, wantRecv := map[bool]uint64{true: 7}[memfd], map[bool]uint64{true: 9}[memfd]; sent-sent0 != wantSent || recv-recv0 != wantRecv {

@@ -18,20 +18,31 @@ import (
 	"github.com/pxsh/pxsh/quic"
 )
 
-// rawClient dials the cluster and says hello, as a client that will then
-// misbehave.
-func rawClient(t *testing.T, c *clustertest.Cluster) *quic.Conn {
+// dialFile dials the controller of a connection file, closed when the
+// test ends.
+func dialFile(t *testing.T, file string) *quic.Conn {
 	t.Helper()
-	conn, err := profile.Read(c.ClientFile)
+	conn, err := profile.Read(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := conn.KeyBytes()
+	key, err := conn.KeyBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	qc, err := quic.Dial(ctxT(t, 10*time.Second), conn.Addresses[0], conn.Fingerprint, quic.Config{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { qc.Close(0, "") })
+	t.Cleanup(func() { qc.Close(0, "test done") })
+	return qc
+}
+
+// rawClient dials the cluster and says hello, as a client that will then
+// misbehave.
+func rawClient(t *testing.T, c *clustertest.Cluster) *quic.Conn {
+	t.Helper()
+	qc := dialFile(t, c.ClientFile)
 	hello, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version}, nil)
 	if err := qc.WriteFrame(hello); err != nil {
 		t.Fatal(err)
@@ -449,16 +460,7 @@ func TestOlderProtocolVersionRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := profile.Read(tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			key, _ := conn.KeyBytes()
-			qc, err := quic.Dial(ctxT(t, 10*time.Second), conn.Addresses[0], conn.Fingerprint, quic.Config{Key: key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer qc.Close(0, "")
+			qc := dialFile(t, tc.file)
 			first, _ := protocol.Marshal(tc.typ, tc.hdr, nil)
 			if err := qc.WriteFrame(first); err != nil {
 				t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/internal/clustertest"
-	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
 )
@@ -61,20 +60,7 @@ func TestStreamedValues(t *testing.T) {
 	if err := cl.View().Push(ctx, map[string]any{"blob2": blob2}); err != nil {
 		t.Fatal(err)
 	}
-	ar := mustAR(t)(cl.View().ApplyAsync("lambda: blob2[::-1]"))
-	vals, err := ar.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := bytes.Clone(blob2)
-	for i, j := 0, len(want)-1; i < j; i, j = i+1, j-1 {
-		want[i], want[j] = want[j], want[i]
-	}
-	for i, v := range vals {
-		if !bytes.Equal(asBytes(v), want) {
-			t.Errorf("apply result of engine %d: %d bytes, not the reversed value", i, len(asBytes(v)))
-		}
-	}
+	ar, want := applyReversed(t, ctx, cl, "blob2", blob2)
 	cl2 := c.Client()
 	tasks, err := cl2.HubResults(ctx, []string{ar.Tasks[1].MsgID})
 	if err != nil {
@@ -132,19 +118,7 @@ type streamClient struct {
 
 func dialRaw(t *testing.T, c *clustertest.Cluster) *streamClient {
 	t.Helper()
-	info, err := profile.Read(c.ClientFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := info.KeyBytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := quic.Dial(ctxT(t, 10*time.Second), info.Addresses[0], info.Fingerprint, quic.Config{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(0, "test done") })
+	conn := dialFile(t, c.ClientFile)
 	p, _ := protocol.Marshal(protocol.THello, &protocol.Hello{Version: protocol.Version}, nil)
 	if err := conn.WriteFrame(p); err != nil {
 		t.Fatal(err)
@@ -413,4 +387,26 @@ func recordedFailure(t *testing.T, ctx context.Context, cl *client.Client, id st
 		return err == nil || errors.As(err, &re) && re.Name != "KeyError"
 	})
 	return re
+}
+
+// applyReversed applies `lambda: name[::-1]` on every engine of cl, where
+// name holds value, checks each result is value reversed, and returns
+// the AsyncResult and the reversed value.
+func applyReversed(t *testing.T, ctx context.Context, cl *client.Client, name string, value []byte) (*client.AsyncResult, []byte) {
+	t.Helper()
+	ar := mustAR(t)(cl.View().ApplyAsync(client.Func("lambda: " + name + "[::-1]")))
+	vals, err := ar.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Clone(value)
+	for i, j := 0, len(want)-1; i < j; i, j = i+1, j-1 {
+		want[i], want[j] = want[j], want[i]
+	}
+	for i, v := range vals {
+		if !bytes.Equal(asBytes(v), want) {
+			t.Errorf("%d bytes: apply result of engine %d: %d bytes, not %s reversed", len(value), i, len(asBytes(v)), name)
+		}
+	}
+	return ar, want
 }
