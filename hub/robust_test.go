@@ -397,7 +397,10 @@ func TestPagedAnswers(t *testing.T) {
 // does not read pile up in the hub only to EngineQueue bytes; the rest fail
 // at once with EngineBusy, and nothing is lost or blocked.
 func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
-	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 1 << 20, DeadAfter: 10 * time.Second * clustertest.Scale()})
+	// The task database in memory: the 40 requests below must reach the
+	// hub within the stopped engine's 4 s QUIC idle timeout, and writing
+	// their 5 MB of bodies to disk took longer than that under CI's load.
+	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 1 << 20, DeadAfter: 10 * time.Second * clustertest.Scale(), MemoryDB: true})
 	cmds, cl := engineCmds(t, c, 1)
 	stop(t, cmds[0], syscall.SIGSTOP)
 	stopped := true
