@@ -1,0 +1,86 @@
+//go:build linux
+
+package quic
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"testing"
+)
+
+// A mapped memfd body is the sealed bytes, private to its mapping (a
+// write changes neither the memfd nor another receiver's mapping of it),
+// acknowledged once mapped, and unmapped by the collector once its
+// Mapping is unreachable.
+func TestMapBody(t *testing.T) {
+	_, client, served := localPair(t)
+	want := randomBytes(3*ChunkSize + 5)
+	s, err := NewSealed([][]byte{want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	recv := func() *Body {
+		t.Helper()
+		var body *Body
+		within(t, "a sealed send", func() {
+			if err := client.WriteStream([]byte{1}, s.Body()); err != nil {
+				t.Error(err)
+				return
+			}
+			_, body, err = served.ReadStream()
+		})
+		if err != nil || body == nil || !body.Memfd() {
+			t.Fatalf("read stream: %v, body %v", err, body)
+		}
+		return body
+	}
+	n0, _ := MappingCounts()
+	b1, b2 := recv(), recv()
+	if p, err := b1.Peek(8); err != nil || !bytes.Equal(p, want[:8]) {
+		t.Fatalf("peek: %x, %v", p, err)
+	}
+	m1, err := b1.Map()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := b2.Map()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m1.Bytes(), want) || !bytes.Equal(m2.Bytes(), want) {
+		t.Fatal("a mapping is not the sealed bytes")
+	}
+	if n, _ := MappingCounts(); n != n0+2 {
+		t.Errorf("%d mappings live, want %d", n, n0+2)
+	}
+	waitSlotsFree(t, served) // both memfds acknowledged once mapped
+	m1.Bytes()[0] ^= 0xff
+	m1.Bytes()[len(want)-1] ^= 0xff
+	if m2.Bytes()[0] != want[0] || m2.Bytes()[len(want)-1] != want[len(want)-1] {
+		t.Error("a write to one mapping changed another receiver's")
+	}
+	if got, err := recv().Bytes(); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the memfd after a write to a mapping of it: %v, changed %v", err, !bytes.Equal(got, want))
+	}
+	if _, err := b1.Map(); err == nil {
+		t.Error("a body mapped twice")
+	}
+	m1, m2 = nil, nil
+	waitUntil(t, func() bool { runtime.GC(); n, _ := MappingCounts(); return n == n0 }, func() string {
+		n, size := MappingCounts()
+		return fmt.Sprintf("%d mappings (%d bytes) live after their Mappings were dropped, want %d", n, size, n0)
+	})
+}
+
+// A body that does not come as a memfd is not mapped.
+func TestMapRefusesOtherBodies(t *testing.T) {
+	b := NewBody(make([]byte, 1<<20))
+	if _, err := b.Map(); err == nil {
+		t.Error("a body in memory was mapped")
+	}
+	if p, err := b.Peek(8); p != nil || err != nil {
+		t.Errorf("peek of a body in memory: %v, %v", p, err)
+	}
+}
