@@ -3,7 +3,6 @@ package quic
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync/atomic"
 )
@@ -107,7 +106,3 @@ func (b *Body) Peek(n int) ([]byte, error) {
 	}
 	return p, nil
 }
-
-// mapPopulate says whether mapFile maps the pages at once (one call) or
-// on first touch; PXSH_MAP_POPULATE=1 for comparisons.
-var mapPopulate = os.Getenv("PXSH_MAP_POPULATE") == "1"
