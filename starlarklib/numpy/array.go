@@ -168,7 +168,9 @@ func (a *Array) Shape() []int { return a.shape }
 func (a *Array) Size() int { return prod(a.shape) }
 
 // Float64s returns the data of a float64 array (nil for another dtype),
-// not a copy.
+// not a copy. Like the other accessors' slices it is valid while a is
+// reachable: a received array's memory may be a mapping that only a
+// keeps mapped (SetKeep), so keep a alive while using the slice.
 func (a *Array) Float64s() []float64 { return a.f }
 
 // Int64s returns the data of an int64 array (nil for another dtype).
