@@ -594,15 +594,18 @@ func (e *Engine) work(ctx context.Context) {
 // taskBody returns q's body once it is there: a streamed body that is
 // still arriving, or one sent once to this engine process. When it cannot
 // arrive, lost says why.
-// A mapped body (keep) is valid while keep is reachable.
-func (e *Engine) taskBody(ctx context.Context, q *queued) (body []byte, keep *quic.Mapping, lost string) {
+// A mapped body is valid while keep, its *quic.Mapping, is reachable;
+// keep is nil (not a nil pointer) for any other body.
+func (e *Engine) taskBody(ctx context.Context, q *queued) (body []byte, keep any, lost string) {
 	body = q.body
 	if q.pending != nil {
-		var err error
-		if body, keep, err = q.pending.wait(ctx); err != nil {
+		b, m, err := q.pending.wait(ctx)
+		if err != nil {
 			return nil, nil, "the request's body did not arrive: " + err.Error()
 		}
-		q.pending = nil
+		if body, q.pending = b, nil; m != nil {
+			keep = m
+		}
 	}
 	if key := q.req.SharedBody; key != "" {
 		var ok bool

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"unicode/utf8"
 	"unsafe"
 
@@ -36,6 +37,9 @@ func newDecoder(b []byte, o *DecodeOptions) *decoder {
 	d := &decoder{b: b}
 	if o != nil {
 		d.o = *o
+	}
+	if k := reflect.ValueOf(d.o.Keep); k.Kind() == reflect.Pointer && k.IsNil() {
+		d.o.Keep = nil // a nil keeper in an interface keeps nothing: the input is not kept
 	}
 	d.maxDepth = d.o.Limits.MaxDepth
 	if d.maxDepth <= 0 {

@@ -208,3 +208,20 @@ func TestDecodeKeptHostile(t *testing.T) {
 	}
 	waitUnmapped(t)
 }
+
+// A nil keeper pointer is no keeper: an owned input's large string still
+// points into it.
+func TestDecodeNilKeeper(t *testing.T) {
+	enc, err := Encode(starlark.Bytes(slices.Repeat([]byte("z"), aliasMin)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k *keeper
+	v, err := Decode(enc, &DecodeOptions{Owned: true, Keep: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(v.(starlark.Bytes)); unsafe.StringData(s) != &enc[len(enc)-aliasMin] {
+		t.Error("the string was copied: a nil keeper counted as a keeper")
+	}
+}
