@@ -62,13 +62,17 @@ func unmapBody(mem []byte) {
 	mapLiveBytes.Add(-int64(len(mem)))
 }
 
+// mapBody maps a memfd body (a variable for tests of the fallback).
+var mapBody = mapFile
+
 // errNotMemfd says a body does not come as a memfd.
 var errNotMemfd = errors.New("not a memfd body")
 
 // Map maps the whole body, which must come as a memfd (Memfd) and not be
 // read yet, instead of reading it: no copy is made, and the pages are
 // the memfd's until written. The memfd is then released (acknowledged),
-// as after Bytes.
+// as after Bytes. Where the mapping fails, the body is read into Go
+// memory held by the Mapping instead.
 func (b *Body) Map() (*Mapping, error) {
 	if b.mfd == nil || !memfdSupported {
 		return nil, fmt.Errorf("map body: %w", errNotMemfd)
@@ -81,9 +85,14 @@ func (b *Body) Map() (*Mapping, error) {
 	if b.read != 0 || b.size == 0 {
 		return nil, fmt.Errorf("map body: %d of %d bytes read already", b.read, b.size)
 	}
-	mem, err := mapFile(f, b.size)
-	if err != nil {
-		return nil, fmt.Errorf("%w: map memfd: %w", ErrBodyAborted, err)
+	mem, err := mapBody(f, b.size)
+	if err != nil { // out of mappings or address space: read it instead
+		buf := make([]byte, b.size)
+		if err := readPieces(f, buf, 0); err != nil {
+			return nil, fmt.Errorf("%w: read memfd: %w", ErrBodyAborted, unexpected(err))
+		}
+		b.read = b.size
+		return &Mapping{b: buf}, nil // Go memory: the collector keeps it as long as the Mapping
 	}
 	b.read = b.size
 	return newMapping(mem), nil

@@ -4,7 +4,9 @@ package quic
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 )
@@ -83,4 +85,38 @@ func TestMapRefusesOtherBodies(t *testing.T) {
 	if p, err := b.Peek(8); p != nil || err != nil {
 		t.Errorf("peek of a body in memory: %v, %v", p, err)
 	}
+}
+
+// Where mapping fails, Map reads the body into Go memory instead.
+func TestMapFallsBackToReading(t *testing.T) {
+	_, client, served := localPair(t)
+	old := mapBody
+	mapBody = func(*os.File, int64) ([]byte, error) { return nil, errors.New("no mapping today") }
+	t.Cleanup(func() { mapBody = old })
+	want := randomBytes(2 * ChunkSize)
+	s, err := NewSealed([][]byte{want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	var body *Body
+	within(t, "a sealed send", func() {
+		if err := client.WriteStream([]byte{1}, s.Body()); err != nil {
+			t.Error(err)
+			return
+		}
+		_, body, err = served.ReadStream()
+	})
+	if err != nil || body == nil {
+		t.Fatalf("read stream: %v", err)
+	}
+	n0, _ := MappingCounts()
+	m, err := body.Map()
+	if err != nil || !bytes.Equal(m.Bytes(), want) {
+		t.Fatalf("map with mapping failing: %v, bytes equal %v", err, err == nil && bytes.Equal(m.Bytes(), want))
+	}
+	if n, _ := MappingCounts(); n != n0 {
+		t.Errorf("%d mappings counted, want %d: the body was read", n, n0)
+	}
+	waitSlotsFree(t, served)
 }
