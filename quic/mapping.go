@@ -30,23 +30,24 @@ var mapLive, mapLiveBytes, mapSinceGC atomic.Int64
 // unmapped yet) and their bytes.
 func MappingCounts() (n, bytes int64) { return mapLive.Load(), mapLiveBytes.Load() }
 
-// MapMinGC is how many bytes of bodies are mapped between two collections
+// mapMinGC is the fewest bytes of bodies mapped between two collections
 // the mapper starts itself: the collector paces itself by the Go heap,
 // which mapped bodies are not part of, so a loop that maps large bodies
 // and drops them would otherwise keep them all mapped until the heap
-// alone triggered a cycle.
-const MapMinGC = 256 << 20
+// alone triggered a cycle. A variable for tests.
+var mapMinGC int64 = 256 << 20
 
 // newMapping wraps mem, a fresh mapping, in a Mapping that unmaps it once
-// unreachable, and starts a collection when mapped bytes grew by more
-// than MapMinGC and the live mapped bytes since the last one it started.
+// unreachable, and starts a collection when the bytes mapped since the
+// last one it started exceed both mapMinGC and the mapped bytes that were
+// live before them (as GOGC=100 paces the heap).
 func newMapping(mem []byte) *Mapping {
 	m := &Mapping{b: mem}
 	n := int64(len(mem))
 	mapLive.Add(1)
 	live := mapLiveBytes.Add(n)
 	runtime.AddCleanup(m, unmapBody, mem)
-	if mapSinceGC.Add(n) > max(MapMinGC, live) {
+	if since := mapSinceGC.Add(n); since > max(mapMinGC, live-since) {
 		mapSinceGC.Store(0)
 		runtime.GC()
 	}

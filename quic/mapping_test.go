@@ -120,3 +120,43 @@ func TestMapFallsBackToReading(t *testing.T) {
 	}
 	waitSlotsFree(t, served)
 }
+
+// Bodies mapped and dropped in a loop that allocates nothing on the Go
+// heap are unmapped all the same: the mapper starts a collection once it
+// mapped more than mapMinGC since the last one.
+func TestMapPacesCollections(t *testing.T) {
+	_, client, served := localPair(t)
+	old := mapMinGC
+	mapMinGC = 4 << 20
+	t.Cleanup(func() { mapMinGC = old })
+	size := int64(1 << 20)
+	s, err := NewSealed([][]byte{make([]byte, size)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	_, live0 := MappingCounts()
+	for i := range 24 {
+		var body *Body
+		within(t, "a sealed send", func() {
+			if err := client.WriteStream([]byte{1}, s.Body()); err != nil {
+				t.Error(err)
+				return
+			}
+			_, body, err = served.ReadStream()
+		})
+		if err != nil || body == nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		if _, err := body.Map(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without a collection of its own the test waits for the cleanups of
+	// those the mapper's collections found unreachable.
+	waitUntil(t, func() bool { _, b := MappingCounts(); return b-live0 <= mapMinGC+size }, func() string {
+		n, b := MappingCounts()
+		return fmt.Sprintf("%d mappings, %d bytes live after 24 bodies of %d bytes mapped and dropped, want at most %d more than %d",
+			n, b, size, mapMinGC+size, live0)
+	})
+}
