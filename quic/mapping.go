@@ -23,7 +23,7 @@ type Mapping struct {
 // Bytes returns the mapped body, valid while m is reachable.
 func (m *Mapping) Bytes() []byte { return m.b }
 
-// Live mappings, for tests and for pacing the collector (mapPace).
+// Live mappings, for tests and for pacing the collector (newMapping).
 var mapLive, mapLiveBytes, mapSinceGC atomic.Int64
 
 // MappingCounts reports how many body mappings are live (mapped and not
