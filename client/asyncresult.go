@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
@@ -276,8 +277,11 @@ func appendTask[V any](out []V, a *AsyncResult, i int, dec Decoder[V]) ([]V, err
 type goDecoder struct{ a *AsyncResult }
 
 func (d goDecoder) Value(i int) (any, error) {
-	_, body := d.a.Tasks[i].Result()
-	return Decode(body)
+	t := d.a.Tasks[i]
+	_, body := t.Result()
+	v, err := Decode(body)
+	runtime.KeepAlive(t) // body may be t's mapping (MapResults)
+	return v, err
 }
 
 func (d goDecoder) AppendItems(dst []any, v any, tuples bool) ([]any, bool) {

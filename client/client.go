@@ -63,6 +63,7 @@ type Client struct {
 	log       *slog.Logger
 	seq       atomic.Uint64
 	strays    atomic.Int64
+	mapBodies atomic.Bool // MapResults
 	prefix    string
 	qcfg      quic.Config
 
@@ -638,17 +639,34 @@ func handle[M any](hb []byte, f func(M)) error {
 // onResult finishes the pending task of r; a result nobody waits for is
 // counted as a stray.
 func (c *Client) onResult(r protocol.Result, body []byte) {
+	c.onResultKept(r, body, nil)
+}
+
+// onResultKept is onResult of a body that lives as long as keep (a
+// mapped body), which its task then holds.
+func (c *Client) onResultKept(r protocol.Result, body []byte, keep *quic.Mapping) {
 	c.mu.Lock()
 	task := c.pending[r.MsgID]
 	delete(c.pending, r.MsgID)
 	c.mu.Unlock()
 	if task != nil {
+		task.keep = keep
 		task.finish(r, body)
 	} else {
 		c.strays.Add(1)
 		c.log.Warn("result for a task that is not pending", "msg_id", r.MsgID, "engine", r.Engine)
 	}
 }
+
+// MapResults makes the client map a large result that comes as a sealed
+// memfd and may hold a large array, instead of reading it: its Task's
+// body (Task.Result) is then memory outside the Go heap, valid while the
+// Task is reachable (Task.Keep holds it), so a caller must keep the Task
+// reachable while it uses the body (runtime.KeepAlive) and decode it
+// with the Task's Keep (starlarklib.DecodeOptions.Keep), so that arrays
+// pointing into it hold it. The Starlark client sets it; plain Go
+// callers need not.
+func (c *Client) MapResults(on bool) { c.mapBodies.Store(on) }
 
 // onStarted records when a pending task started on its engine.
 func (c *Client) onStarted(m protocol.Started) {

@@ -24,11 +24,11 @@ func (c *Client) dispatchStream(p []byte, body *quic.Body) error {
 	case protocol.TResult:
 		return handle(hb, func(r protocol.Result) {
 			go func() {
-				b, err := body.Bytes()
+				b, keep, err := c.resultBody(body)
 				if err != nil {
 					r = lostResult(r, body.Size(), err)
 				}
-				c.onResult(r, b)
+				c.onResultKept(r, b, keep)
 			}()
 		})
 	case protocol.TControlReply:
@@ -56,4 +56,21 @@ func lostResult(r protocol.Result, size int64, err error) protocol.Result {
 	r.Error = &protocol.RemoteError{Name: "EngineError", Engine: r.Engine, Method: string(r.Kind),
 		Message: fmt.Sprintf("the result (%s) did not arrive: %v", protocol.FormatSize(size), err)}
 	return r
+}
+
+// resultBody collects a streamed result's value: mapped (keep holds the
+// memory) when the client maps results (MapResults) and it is a memfd
+// whose value may hold a large array, read otherwise.
+func (c *Client) resultBody(body *quic.Body) (b []byte, keep *quic.Mapping, err error) {
+	if c.mapBodies.Load() && body.Memfd() {
+		prefix, err := body.Peek(protocol.PeekArrayBytes)
+		if err == nil && protocol.MayHoldArray(prefix) {
+			if keep, err = body.Map(); err != nil {
+				return nil, nil, err
+			}
+			return keep.Bytes(), keep, nil
+		}
+	}
+	b, err = body.Bytes()
+	return b, nil, err
 }

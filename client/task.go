@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
 )
 
 // Task is one request on one engine. Its fields are set at submission and
@@ -29,6 +30,9 @@ type Task struct {
 	// received is when the result arrived; written before done closes.
 	received time.Time
 	claimed  atomic.Bool // ClaimBody was called
+	// keep is the mapping body lives in (Client.MapResults), or nil;
+	// written before done closes.
+	keep *quic.Mapping
 }
 
 // NewDoneTask returns a task that is already complete, for results the
@@ -143,8 +147,20 @@ func (t *Task) Received() time.Time {
 
 // Result returns the result header and the encoded value. Call it after
 // Done is closed. The value is shared by every caller and by values
-// decoded from it: do not modify it.
+// decoded from it: do not modify it. When the client maps results
+// (Client.MapResults) the value may be a mapping, valid while t is
+// reachable: keep t reachable while using it (runtime.KeepAlive).
 func (t *Task) Result() (protocol.Result, []byte) { return t.result, t.body }
+
+// Keep returns what the result's body lives as long as when it is mapped
+// (Client.MapResults), or nil: the value to give a decoder that lets
+// arrays point into the body (starlarklib.DecodeOptions.Keep).
+func (t *Task) Keep() any {
+	if t.keep == nil {
+		return nil
+	}
+	return t.keep
+}
 
 // ClaimBody reports whether the caller is the first to claim the result's
 // body: only the first may decode it in place, letting the values it

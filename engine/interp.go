@@ -86,6 +86,12 @@ type Interp struct {
 	// share asks the running task's encoding to share large arrays'
 	// memory; shared records that it did (RunShared).
 	share, shared bool
+	// keep is what the running task's body lives as long as (RunShared).
+	keep any
+	// held is the last value encoded with shared arrays: parts point into
+	// its arrays, whose memory may be a mapping only they keep mapped, so
+	// it is held until the Interp runs again.
+	held starlark.Value
 }
 
 // NewInterp returns an Interp with an empty namespace.
@@ -156,12 +162,16 @@ func (in *Interp) Run(ctx context.Context, req *protocol.Request, body []byte) (
 // int64, float64 or complex128 array as a part pointing at the array
 // (starlarklib.EncodePartsShared); shared reports whether it did. Such
 // parts must be read before the Interp runs again (the array can
-// change): the caller copies them, into a sealed memfd or a buffer.
-func (in *Interp) RunShared(ctx context.Context, req *protocol.Request, body []byte) (res protocol.Result, parts [][]byte, shared bool) {
-	in.share, in.shared = true, false
+// change; the Interp holds the value until then): the caller copies
+// them, into a sealed memfd or a buffer. keep, when not nil, is what
+// body's memory lives as long as (a mapped body, quic.Mapping): large
+// arrays decoded from body point into it and hold keep.
+func (in *Interp) RunShared(ctx context.Context, req *protocol.Request, body []byte, keep any) (res protocol.Result, parts [][]byte, shared bool) {
+	in.share, in.shared, in.keep, in.held = true, false, keep, nil
 	res, parts = in.RunParts(ctx, req, body)
 	shared = in.shared && parts != nil
-	in.share, in.shared = false, false
+	in.share, in.shared, in.keep = false, false, nil
+	runtime.KeepAlive(keep) // body is read until RunParts returns
 	return res, parts, shared
 }
 
@@ -173,6 +183,9 @@ func (in *Interp) encodeParts(v starlark.Value, o *starlarklib.EncodeOptions) ([
 	}
 	parts, shared, err := starlarklib.EncodePartsShared(v, o)
 	in.shared = in.shared || shared
+	if shared {
+		in.held = v
+	}
 	return parts, err
 }
 
@@ -320,6 +333,8 @@ var ErrUnknownKind = errors.New("unknown request kind")
 func (in *Interp) dispatch(thread *starlark.Thread, req *protocol.Request, body []byte) ([][]byte, bool, error) {
 	dopts := in.ns.DecodeOptions(thread)
 	dopts.Owned = true // body is the request frame's, read for this task alone
+	dopts.Keep = in.keep
+	dopts.Shared = req.Share != "" || req.SharedBody != "" // sibling engines of this process decode it too
 	eopts := in.ns.EncodeOptions()
 	switch req.Kind {
 	case protocol.KindExecute:

@@ -95,7 +95,7 @@ func pullArray(t *testing.T, in *Interp, local bool) (*Engine, *recLink, []byte)
 	l := &recLink{local: local}
 	e.conn = l
 	req := &protocol.Request{MsgID: "p", Kind: protocol.KindPull}
-	res, parts, shared := in.RunShared(context.Background(), req, cborBody(t, "a"))
+	res, parts, shared := in.RunShared(context.Background(), req, cborBody(t, "a"), nil)
 	if !shared {
 		t.Fatalf("local %v: the array was not shared", local)
 	}

@@ -563,7 +563,7 @@ func (e *Engine) work(ctx context.Context) {
 			})
 			stopTimer = t.Stop
 		}
-		body, lost := e.taskBody(tctx, &q)
+		body, keep, lost := e.taskBody(tctx, &q)
 		if lost != "" {
 			stopTimer()
 			cancel(nil)
@@ -575,7 +575,7 @@ func (e *Engine) work(ctx context.Context) {
 			continue
 		}
 		started := e.announce(q.req.MsgID)
-		res, val, shared := e.interp.RunShared(tctx, &q.req, body)
+		res, val, shared := e.interp.RunShared(tctx, &q.req, body, keep)
 		started.Stop()
 		stopTimer()
 		cancel(nil)
@@ -594,22 +594,26 @@ func (e *Engine) work(ctx context.Context) {
 // taskBody returns q's body once it is there: a streamed body that is
 // still arriving, or one sent once to this engine process. When it cannot
 // arrive, lost says why.
-func (e *Engine) taskBody(ctx context.Context, q *queued) (body []byte, lost string) {
+// A mapped body is valid while keep, its *quic.Mapping, is reachable;
+// keep is nil (not a nil pointer) for any other body.
+func (e *Engine) taskBody(ctx context.Context, q *queued) (body []byte, keep any, lost string) {
 	body = q.body
 	if q.pending != nil {
-		var err error
-		if body, err = q.pending.wait(ctx); err != nil {
-			return nil, "the request's body did not arrive: " + err.Error()
+		b, m, err := q.pending.wait(ctx)
+		if err != nil {
+			return nil, nil, "the request's body did not arrive: " + err.Error()
 		}
-		q.pending = nil
+		if body, q.pending = b, nil; m != nil {
+			keep = m
+		}
 	}
 	if key := q.req.SharedBody; key != "" {
 		var ok bool
 		if body, ok = takeShared(ctx, key); !ok {
-			return nil, "the request's body, sent once to this engine process, did not arrive"
+			return nil, nil, "the request's body, sent once to this engine process, did not arrive"
 		}
 	}
-	return body, ""
+	return body, keep, ""
 }
 
 // idle records that the worker runs no task.

@@ -16,25 +16,39 @@ type pendingBody struct {
 	body *quic.Body
 	done chan struct{}
 	b    []byte
+	keep *quic.Mapping // b's memory when the body is mapped, or nil
 	err  error
 }
 
-func collectBody(body *quic.Body) *pendingBody {
+// collectBody collects body; a memfd body whose value may hold a large
+// array is mapped instead of read when mayMap (its arrays then point
+// into the mapping: no copy, no fresh pages).
+func collectBody(body *quic.Body, mayMap bool) *pendingBody {
 	p := &pendingBody{body: body, done: make(chan struct{})}
 	go func() {
+		defer close(p.done)
+		if mayMap && body.Memfd() {
+			prefix, err := body.Peek(protocol.PeekArrayBytes)
+			if err == nil && protocol.MayHoldArray(prefix) {
+				if p.keep, p.err = body.Map(); p.err == nil {
+					p.b = p.keep.Bytes()
+				}
+				return
+			}
+		}
 		p.b, p.err = body.Bytes()
-		close(p.done)
 	}()
 	return p
 }
 
-// wait returns the whole body once it arrived.
-func (p *pendingBody) wait(ctx context.Context) ([]byte, error) {
+// wait returns the whole body once it arrived, and the mapping that
+// holds it, if any (the body is valid while the mapping is reachable).
+func (p *pendingBody) wait(ctx context.Context) ([]byte, *quic.Mapping, error) {
 	select {
 	case <-p.done:
-		return p.b, p.err
+		return p.b, p.keep, p.err
 	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+		return nil, nil, context.Cause(ctx)
 	}
 }
 
@@ -48,7 +62,7 @@ func (q queued) discard() {
 // enqueueStreamed queues a request whose body is streamed; a body shared
 // with sibling engines (Request.Share) is left for them once it arrived.
 func (e *Engine) enqueueStreamed(r protocol.Request, stream *quic.Body) {
-	p := collectBody(stream)
+	p := collectBody(stream, r.Share == "") // a shared body is read: its siblings decode it too
 	if r.Share != "" {
 		go func() {
 			<-p.done

@@ -103,3 +103,41 @@ func MarshalValue(v any) ([]byte, error) { return headerEnc.Marshal(v) }
 
 // UnmarshalValue decodes a control body into v.
 func UnmarshalValue(b []byte, v any) error { return headerDec.Unmarshal(b, v) }
+
+// PeekArrayBytes is how much of an encoded value MayHoldArray looks at.
+const PeekArrayBytes = 4096
+
+// MayHoldArray reports whether prefix, the start of an encoded value,
+// has the head of an RFC 8746 multi-dimensional array (tag 40, in any
+// head width, on a two-element array): a receiver maps a large body
+// whose value may hold a large array, and reads any other. It may err
+// both ways (a byte string can hold the bytes; an array can start
+// further on); either way the value decodes the same.
+func MayHoldArray(prefix []byte) bool {
+	for k := 0; k < len(prefix); k++ {
+		var w int
+		switch prefix[k] {
+		case 0xd8:
+			w = 1
+		case 0xd9:
+			w = 2
+		case 0xda:
+			w = 4
+		case 0xdb:
+			w = 8
+		default:
+			continue
+		}
+		if k+1+w >= len(prefix) || prefix[k+w+1] != 0x82 {
+			continue
+		}
+		tag := uint64(0)
+		for _, c := range prefix[k+1 : k+1+w] {
+			tag = tag<<8 | uint64(c)
+		}
+		if tag == 40 {
+			return true
+		}
+	}
+	return false
+}

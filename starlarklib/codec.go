@@ -53,6 +53,18 @@ type DecodeOptions struct {
 	// string then points into the input instead of being copied (see
 	// aliasMin), which saves a copy of a large pushed or pulled value.
 	Owned bool
+	// Keep, with Owned, says the input is memory outside the Go heap (a
+	// mapped body, quic.Mapping) that lives as long as Keep is reachable.
+	// Large int64, float64 and complex128 arrays then point into it and
+	// hold Keep (numpy.Array.SetKeep), if together they are at least half
+	// the input (otherwise they are copied, so that a small array does
+	// not pin a large input); strings and bytes are always copied (a
+	// Starlark substring would share their memory without holding Keep).
+	Keep any
+	// Shared, with Owned, says other decoders read the same input (a body
+	// shared by the engines of one process): strings may still point into
+	// it (they do not change), arrays are copied.
+	Shared bool
 }
 
 // Default limits, as documented on protocol.Limits.
@@ -138,6 +150,7 @@ func Decode(b []byte, o *DecodeOptions) (starlark.Value, error) {
 	if err == nil && d.off != len(d.b) {
 		err = d.errorf("%d trailing bytes", len(d.b)-d.off)
 	}
+	d.settleKept()
 	if err != nil {
 		return nil, fmt.Errorf("decode value: %w", err)
 	}

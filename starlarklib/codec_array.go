@@ -281,7 +281,7 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		return numpy.NewBool(shape, b), nil
 	case tag == tagInt64LE:
 		if d.aliasesArray(p) {
-			return numpy.NewInt64(shape, unsafe.Slice((*int64)(unsafe.Pointer(&p[0])), count)), nil
+			return d.aliased(numpy.NewInt64(shape, unsafe.Slice((*int64)(unsafe.Pointer(&p[0])), count)), p), nil
 		}
 		s := make([]int64, count)
 		if littleEndian && count > 0 {
@@ -299,7 +299,7 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 			if len(shape) == 1 {
 				return numpy.Complex(c[0]), nil
 			}
-			return numpy.NewComplex128(shape[:len(shape)-1], c), nil
+			return d.aliased(numpy.NewComplex128(shape[:len(shape)-1], c), p), nil
 		}
 		c = make([]complex128, count/2)
 		if littleEndian && count > 0 {
@@ -316,7 +316,7 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		return numpy.NewComplex128(shape[:len(shape)-1], c), nil
 	}
 	if d.aliasesArray(p) {
-		return numpy.NewFloat64(shape, unsafe.Slice((*float64)(unsafe.Pointer(&p[0])), count)), nil
+		return d.aliased(numpy.NewFloat64(shape, unsafe.Slice((*float64)(unsafe.Pointer(&p[0])), count)), p), nil
 	}
 	f := make([]float64, count)
 	if littleEndian && count > 0 {
@@ -334,7 +334,16 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 // input (nothing else reads it afterwards, so writes to the array change
 // nobody else's bytes), a payload large enough to alias (aliases), in
 // host order and 8-aligned (the encoder aligns large payloads,
-// alignedWidths).
+// alignedWidths); or a large payload of a kept input (keeps).
 func (d *decoder) aliasesArray(p []byte) bool {
-	return littleEndian && len(p) > 0 && d.aliases(p) && uintptr(unsafe.Pointer(&p[0]))%8 == 0
+	return littleEndian && len(p) > 0 && !d.o.Shared && (d.aliases(p) || d.keeps(p)) && uintptr(unsafe.Pointer(&p[0]))%8 == 0
+}
+
+// aliased returns a, whose memory is payload p of the input, tied to the
+// input's keeper when the input is kept.
+func (d *decoder) aliased(a *numpy.Array, p []byte) *numpy.Array {
+	if d.o.Keep != nil {
+		d.keep(a, p)
+	}
+	return a
 }

@@ -46,7 +46,9 @@ func EncodeCall(fn starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple,
 // DecodeCall decodes the body of an apply made by EncodeCall, with the same
 // guarantees as Decode.
 func DecodeCall(b []byte, o *DecodeOptions) (fn starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, err error) {
-	fn, args, kwargs, err = newDecoder(b, o).call()
+	d := newDecoder(b, o)
+	fn, args, kwargs, err = d.call()
+	d.settleKept()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("decode call: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"unicode/utf8"
 	"unsafe"
 
@@ -13,6 +14,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/starlarklib/numpy"
 )
 
 // decoder walks CBOR input held in memory. It never panics on any input:
@@ -25,12 +27,19 @@ type decoder struct {
 	maxDepth int
 	maxElems int
 	dm       cbor.DecMode // made on first use
+	// kept are the arrays that point into a kept input (DecodeOptions.Keep)
+	// and keptBytes their payloads' size.
+	kept      []*numpy.Array
+	keptBytes int
 }
 
 func newDecoder(b []byte, o *DecodeOptions) *decoder {
 	d := &decoder{b: b}
 	if o != nil {
 		d.o = *o
+	}
+	if k := reflect.ValueOf(d.o.Keep); k.Kind() == reflect.Pointer && k.IsNil() {
+		d.o.Keep = nil // a nil keeper in an interface keeps nothing: the input is not kept
 	}
 	d.maxDepth = d.o.Limits.MaxDepth
 	if d.maxDepth <= 0 {
@@ -138,7 +147,33 @@ const aliasMin = 64 << 10
 // aliases reports whether string bytes p of the input may be kept as they
 // are instead of copied.
 func (d *decoder) aliases(p []byte) bool {
-	return d.o.Owned && len(p) >= aliasMin && 2*len(p) >= len(d.b)
+	return d.o.Owned && d.o.Keep == nil && len(p) >= aliasMin && 2*len(p) >= len(d.b)
+}
+
+// keeps reports whether an array's payload p may point into a kept input
+// (DecodeOptions.Keep): any large one, settled by settleKept.
+func (d *decoder) keeps(p []byte) bool {
+	return d.o.Owned && d.o.Keep != nil && len(p) >= aliasMin
+}
+
+// keep ties a, whose memory is payload p of a kept input, to the input's
+// keeper.
+func (d *decoder) keep(a *numpy.Array, p []byte) {
+	a.SetKeep(d.o.Keep)
+	d.kept = append(d.kept, a)
+	d.keptBytes += len(p)
+}
+
+// settleKept copies the arrays that point into a kept input when they
+// are less than half of it together, so that the input they pin is at
+// most twice their size.
+func (d *decoder) settleKept() {
+	if 2*d.keptBytes >= len(d.b) {
+		return
+	}
+	for _, a := range d.kept {
+		a.Unshare()
+	}
 }
 
 // textItem reads a whole text string item.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -185,7 +186,9 @@ func (ar *AsyncResult) taskValue(thread *starlark.Thread, i int) (v starlark.Val
 		o := ar.rc.env.NS.DecodeOptions(thread)
 		o.Reference = nil
 		o.Owned = t.ClaimBody() // the result frame's body, decoded in place once
+		o.Keep = t.Keep()       // a mapped body: arrays pointing into it hold it
 		v, err = starlarklib.Decode(body, o)
+		runtime.KeepAlive(t) // body may be t's mapping
 		if err != nil {
 			return nil, nil, fmt.Errorf("result of %s: %w", t.MsgID, err)
 		}
@@ -383,6 +386,7 @@ func (ar *AsyncResult) taskMetadata(t *client.Task) *starlark.Dict {
 	}
 	set("execute_count", starlark.MakeInt(r.ExecCount))
 	set("execute_result", executeResult(r, body))
+	runtime.KeepAlive(t) // body may be t's mapping
 	return d
 }
 

@@ -25,6 +25,7 @@ var (
 
 // NewClient wraps a connected client for Starlark.
 func NewClient(env *Env, c *client.Client) *Client {
+	c.MapResults(true) // decoded with the task's Keep (taskValue)
 	return &Client{env: env, c: c, h: client.NewHistory()}
 }
 

@@ -41,10 +41,11 @@ func (ar *AsyncResult) decodeParallel() {
 			defer func() { <-sem }()
 			t := ar.res.Tasks[i]
 			_, body := t.Result()
-			o := &starlarklib.DecodeOptions{Limits: limits, Owned: t.ClaimBody()} // as taskValue
+			o := &starlarklib.DecodeOptions{Limits: limits, Owned: t.ClaimBody(), Keep: t.Keep()} // as taskValue
 			if v, err := starlarklib.Decode(body, o); err == nil {
 				vals[k] = v
 			}
+			runtime.KeepAlive(t) // body may be t's mapping
 		})
 	}
 	wg.Wait()

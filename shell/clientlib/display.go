@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -138,6 +139,7 @@ func (ar *AsyncResult) displayItems() []displayItem {
 			if v, err := starlarklib.Decode(body, &starlarklib.DecodeOptions{}); err == nil {
 				it.out, it.hasOut = v.String(), true
 			}
+			runtime.KeepAlive(t) // body may be t's mapping
 		}
 		items = append(items, it)
 	}

@@ -2,6 +2,7 @@ package clientlib
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"unicode"
 
@@ -380,6 +381,9 @@ func (v *DirectView) push(ns *starlark.Dict, o callOpts) (*AsyncResult, error) {
 	}
 	req := protocol.Request{Kind: protocol.KindPush, Label: o.label}
 	if shared {
+		// The parts point into ns's arrays, whose memory may be a mapping
+		// that only they keep mapped: ns is held until they are copied.
+		defer runtime.KeepAlive(ns)
 		return v.rc.submitVolatileParts(req, parts, o.targets, o.single)
 	}
 	return v.rc.submitParts(req, parts, o.targets, o.single)

@@ -96,6 +96,8 @@ type Array struct {
 	f      []float64
 	c      []complex128
 	frozen bool
+	// keep is what the data's memory lives as long as (SetKeep), or nil.
+	keep any
 }
 
 // NewFloat64 returns an array of shape holding data (not copied).
@@ -116,6 +118,19 @@ func NewBool(shape []int, data []bool) *Array {
 // NewComplex128 returns an array of shape holding data (not copied).
 func NewComplex128(shape []int, data []complex128) *Array {
 	return &Array{dtype: Complex128, shape: shape, c: data}
+}
+
+// SetKeep makes a hold k for as long as a holds its data: a caller whose
+// data slice is memory outside the Go heap (a mapping unmapped once its
+// owner k is unreachable) ties the memory's life to the array's. Arrays
+// that share the data (internal reshapes) hold k too.
+func (a *Array) SetKeep(k any) { a.keep = k }
+
+// Unshare replaces a's data with a private copy on the Go heap and drops
+// what SetKeep kept.
+func (a *Array) Unshare() {
+	a.b, a.i, a.f, a.c = slices.Clone(a.b), slices.Clone(a.i), slices.Clone(a.f), slices.Clone(a.c)
+	a.keep = nil
 }
 
 // newArray returns a zero-filled array.
@@ -153,7 +168,9 @@ func (a *Array) Shape() []int { return a.shape }
 func (a *Array) Size() int { return prod(a.shape) }
 
 // Float64s returns the data of a float64 array (nil for another dtype),
-// not a copy.
+// not a copy. Like the other accessors' slices it is valid while a is
+// reachable: a received array's memory may be a mapping that only a
+// keeps mapped (SetKeep), so keep a alive while using the slice.
 func (a *Array) Float64s() []float64 { return a.f }
 
 // Int64s returns the data of an int64 array (nil for another dtype).
@@ -279,7 +296,7 @@ func (a *Array) copyArray() *Array { return a.astype(a.dtype) }
 
 // reshaped returns an array sharing a's data with another shape.
 func (a *Array) reshaped(shape []int) *Array {
-	return &Array{dtype: a.dtype, shape: shape, b: a.b, i: a.i, f: a.f, c: a.c}
+	return &Array{dtype: a.dtype, shape: shape, b: a.b, i: a.i, f: a.f, c: a.c, keep: a.keep}
 }
 
 // elem returns element k as a Starlark value.

@@ -308,7 +308,7 @@ func (g *generator) permute(fn string, args starlark.Tuple, kwargs []starlark.Tu
 		if orig.frozen {
 			return nil, fmt.Errorf("%s: cannot shuffle a frozen array", fn)
 		}
-		orig.b, orig.i, orig.f, orig.c = out.b, out.i, out.f, out.c
+		orig.b, orig.i, orig.f, orig.c, orig.keep = out.b, out.i, out.f, out.c, out.keep
 		return starlark.None, nil
 	}
 	return out, nil

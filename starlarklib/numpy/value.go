@@ -183,7 +183,7 @@ func (a *Array) callMethod(thread *starlark.Thread, name string, args starlark.T
 			return nil, err
 		}
 		s := r.(*Array)
-		a.b, a.i, a.f, a.c = s.b, s.i, s.f, s.c
+		a.b, a.i, a.f, a.c, a.keep = s.b, s.i, s.f, s.c, s.keep
 		return starlark.None, nil
 	case "lt", "le", "gt", "ge", "eq", "ne":
 		fname = map[string]string{"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal", "eq": "equal", "ne": "not_equal"}[name]
