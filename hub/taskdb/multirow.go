@@ -12,8 +12,19 @@ import (
 // only the columns they have: a statement's fixed cost (its execution,
 // halt, bound NULLs) is paid once per chunk instead of once per task.
 
-// chunkRows is the most rows one multi-row statement writes.
+// chunkRows is the most rows one multi-row statement writes; a run of
+// records is written in chunks of powers of two, so that at most seven
+// statements of each kind are ever prepared.
 const chunkRows = 64
+
+// chunk returns the size of the next chunk of a run of n records.
+func chunk(n int) int {
+	c := chunkRows
+	for c > n {
+		c /= 2
+	}
+	return c
+}
 
 // submitCols are the columns a plain submit has.
 const submitCols = `msg_id, client_id, engine_id, view_kind, label, kind, name,
@@ -125,8 +136,8 @@ func (w *writer) flushSubmits(ctx context.Context) error {
 	b := &w.subRows
 	defer b.reset()
 	per := len(b.args) / max(1, len(b.recs))
-	for i := 0; i < len(b.recs); i += chunkRows {
-		j := min(i+chunkRows, len(b.recs))
+	for i, j := 0, 0; i < len(b.recs); i = j {
+		j = i + chunk(len(b.recs)-i)
 		s, err := w.submits.stmt(ctx, w.conn, j-i)
 		if err == nil {
 			_, err = s.exec(ctx, b.args[i*per:j*per]...)
@@ -154,8 +165,8 @@ func (w *writer) flushFinishes(ctx context.Context) error {
 	b := &w.finRows
 	defer b.reset()
 	per := len(b.args) / max(1, len(b.recs))
-	for i := 0; i < len(b.recs); i += chunkRows {
-		j := min(i+chunkRows, len(b.recs))
+	for i, j := 0, 0; i < len(b.recs); i = j {
+		j = i + chunk(len(b.recs)-i)
 		s, err := w.finishes.stmt(ctx, w.conn, j-i)
 		var n int64
 		if err == nil {
