@@ -1,0 +1,64 @@
+package engine
+
+import "time"
+
+// Results of short tasks that run back to back (prefetched ones) are
+// written together: while tasks wait in the queue, the worker holds its
+// connection (quic.Conn.Hold) and lets results collect, for at most
+// maxHeldReplies results or maxHoldReplies, until the queue is empty, or
+// until the running task turns out long (its Started notice). One write
+// then carries them all, instead of one write (and one wake-up of the
+// controller) per result.
+
+const (
+	maxHeldReplies = 16
+	maxHoldReplies = 500 * time.Microsecond
+)
+
+// holder is a connection whose writes can be held back (quic.Conn).
+type holder interface {
+	Hold()
+	Release()
+}
+
+// holdForReply holds the connection before a result is written when
+// more tasks are queued behind its task.
+func (e *Engine) holdForReply() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.queue) == 0 {
+		return
+	}
+	if e.heldConn == nil {
+		h, ok := e.conn.(holder)
+		if !ok {
+			return
+		}
+		h.Hold()
+		e.heldConn, e.heldSince = h, time.Now()
+	}
+	e.heldN++
+}
+
+// releaseAfterReply sends the held results unless more tasks are queued
+// and the hold is still young and small.
+func (e *Engine) releaseAfterReply() {
+	e.mu.Lock()
+	if e.heldConn != nil && len(e.queue) > 0 && e.heldN < maxHeldReplies && time.Since(e.heldSince) < maxHoldReplies {
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	e.releaseHeld()
+}
+
+// releaseHeld sends the held results now.
+func (e *Engine) releaseHeld() {
+	e.mu.Lock()
+	h := e.heldConn
+	e.heldConn, e.heldN = nil, 0
+	e.mu.Unlock()
+	if h != nil {
+		h.Release()
+	}
+}
