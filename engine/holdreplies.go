@@ -2,13 +2,15 @@ package engine
 
 import "time"
 
-// Results of short tasks that run back to back (prefetched ones) are
-// written together: while tasks wait in the queue, the worker holds its
-// connection (quic.Conn.Hold) and lets results collect, for at most
-// maxHeldReplies results or maxHoldReplies, until the queue is empty, or
-// until the running task turns out long (its Started notice). One write
-// then carries them all, instead of one write (and one wake-up of the
-// controller) per result.
+// Results of short tasks that run back to back are written together:
+// while the next task in the queue is a prefetched one (the controller
+// prefetches only while this engine's tasks run shorter than a round
+// trip), the worker holds its connection (quic.Conn.Hold) and lets
+// results collect: at most maxHeldReplies results or maxHoldReplies,
+// until no prefetched task is next, or until the running task turns out
+// long (its Started notice, at most StartedDelay after it started). One
+// write then carries them all, instead of one write (and one wake-up of
+// the controller) per result.
 
 const (
 	maxHeldReplies = 16
@@ -21,12 +23,12 @@ type holder interface {
 	Release()
 }
 
-// holdForReply holds the connection before a result is written when
-// more tasks are queued behind its task.
+// holdForReply holds the connection before a result is written when a
+// prefetched task is queued behind its task.
 func (e *Engine) holdForReply() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.queue) == 0 {
+	if len(e.queue) == 0 || !e.queue[0].req.Prefetched {
 		return
 	}
 	if e.heldConn == nil {
@@ -40,11 +42,11 @@ func (e *Engine) holdForReply() {
 	e.heldN++
 }
 
-// releaseAfterReply sends the held results unless more tasks are queued
-// and the hold is still young and small.
+// releaseAfterReply sends the held results unless a prefetched task is
+// next and the hold is still young and small.
 func (e *Engine) releaseAfterReply() {
 	e.mu.Lock()
-	if e.heldConn != nil && len(e.queue) > 0 && e.heldN < maxHeldReplies && time.Since(e.heldSince) < maxHoldReplies {
+	if e.heldConn != nil && len(e.queue) > 0 && e.queue[0].req.Prefetched && e.heldN < maxHeldReplies && time.Since(e.heldSince) < maxHoldReplies {
 		e.mu.Unlock()
 		return
 	}
