@@ -158,11 +158,11 @@ func (ns *Namespace) BuildFunction(thread *starlark.Thread, f *protocol.Function
 			args = append(args, v)
 		}
 	}
-	g, err := prog.Init(thread, ns.env)
+	wrap, err := ns.wrapFunc(thread, prog)
 	if err != nil {
 		return nil, fmt.Errorf("build function %s: %w", f.Name, FixError(err))
 	}
-	v, err := starlark.Call(thread, g[wrapName], args, nil)
+	v, err := starlark.Call(thread, wrap, args, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build function %s: %w", f.Name, FixError(err))
 	}
@@ -172,6 +172,25 @@ func (ns *Namespace) BuildFunction(thread *starlark.Thread, f *protocol.Function
 		}
 	}
 	return v, nil
+}
+
+// wrapFunc returns the wrapper function prog defines, made once per
+// program: its module defines nothing else, and the names its functions
+// do not bind are looked up in ns.env when they run, so running the
+// program again would make an equivalent function.
+func (ns *Namespace) wrapFunc(thread *starlark.Thread, prog *starlark.Program) (starlark.Value, error) {
+	if w, ok := ns.wraps[prog]; ok {
+		return w, nil
+	}
+	g, err := prog.Init(thread, ns.env)
+	if err != nil {
+		return nil, err
+	}
+	if ns.wraps == nil || len(ns.wraps) >= maxWrapperCache {
+		ns.wraps = map[*starlark.Program]starlark.Value{}
+	}
+	ns.wraps[prog] = g[wrapName]
+	return g[wrapName], nil
 }
 
 // fastFor returns the fast form of f (compileFast), compiled once per
