@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Most records are plain: a submit with nothing but the request (the
-// task's outcome comes in a later batch), an outcome with a value and
+// Most records are plain: a submit with the request and, when the task
+// finished within the same batch, its value; an outcome with a value and
 // nothing printed. The writer writes those many rows per statement, with
 // only the columns they have: a statement's fixed cost (its execution,
 // halt, bound NULLs) is paid once per chunk instead of once per task.
@@ -28,24 +28,18 @@ func chunk(n int) int {
 
 // submitCols are the columns a plain submit has.
 const submitCols = `msg_id, client_id, engine_id, view_kind, label, kind, name,
-	submitted, status, request, request_header`
+	submitted, status, request, request_header, started, completed, result, has_value`
 
 const submitRow = `(?, coalesce(?, ''), ?, coalesce(?, ''), coalesce(?, ''), coalesce(?, ''),
-	coalesce(?, ''), ?, ?, ?, ?)`
+	coalesce(?, ''), ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // finishRow is a plain outcome: msg id, engine, started, completed,
 // status, result, has_value.
 const finishRow = `(?, ?, ?, ?, ?, ?, ?)`
 
-// plainSubmit reports whether r is a submit with no outcome yet.
-func plainSubmit(r *Record) bool {
-	return r.Started.IsZero() && r.Completed.IsZero() && r.Result == nil && !r.HasValue &&
-		r.Stdout == "" && r.Stderr == "" && r.Error == nil && r.Resubmitted == ""
-}
-
-// plainFinish reports whether r is an outcome with no output, error or
-// resubmission to record.
-func plainFinish(r *Record) bool {
+// plain reports whether r has no output, error or resubmission to
+// record: a submit, perhaps with its outcome folded in, or an outcome.
+func plain(r *Record) bool {
 	return r.Stdout == "" && r.Stderr == "" && r.Error == nil && r.Resubmitted == ""
 }
 
@@ -81,14 +75,14 @@ func (m *rowsStmt) close() {
 }
 
 func newSubmitRows() *rowsStmt {
-	return newRowsStmt(`INSERT INTO tasks (`+submitCols+`) VALUES `, submitRow, ` ON CONFLICT(msg_id) DO NOTHING`)
+	return newRowsStmt(`INSERT OR IGNORE INTO tasks (`+submitCols+`) VALUES `, submitRow, ``)
 }
 
 // newFinishRows updates known tasks with plain outcomes; unknown ones are
 // left to writeFinish (the statement's count of changed rows tells).
 func newFinishRows() *rowsStmt {
 	return newRowsStmt(`WITH v(id, eng, st, co, stat, res, hv) AS (VALUES `, finishRow, `)
-		UPDATE tasks SET
+		UPDATE OR IGNORE tasks SET
 			engine_id = coalesce(v.eng, engine_id),
 			started = coalesce(v.st, started),
 			completed = v.co, status = v.stat, result = v.res, has_value = v.hv,
@@ -116,7 +110,8 @@ func (b *rowBatch) reset() {
 func (b *rowBatch) addSubmit(r *Record) {
 	b.recs = append(b.recs, r)
 	b.args = append(b.args, r.MsgID, text(r.ClientID), nullEngine(r.EngineID), text(r.ViewKind),
-		text(r.Label), text(r.Kind), text(r.Name), nullTime(r.Submitted), r.Status, r.Request, r.RequestHeader)
+		text(r.Label), text(r.Kind), text(r.Name), nullTime(r.Submitted), r.Status, r.Request, r.RequestHeader,
+		nullTime(r.Started), nullTime(r.Completed), r.Result, r.HasValue)
 }
 
 func (b *rowBatch) addFinish(r *Record) {
@@ -129,9 +124,21 @@ func (b *rowBatch) addFinish(r *Record) {
 		r.Status, r.Result, r.HasValue)
 }
 
+// flushRows writes what was gathered: submits first (no gathered outcome
+// is one of theirs: those are folded into the submit).
+func (w *writer) flushRows(ctx context.Context) error {
+	if err := w.flushSubmits(ctx); err != nil {
+		return err
+	}
+	return w.flushFinishes(ctx)
+}
+
 // flushSubmits inserts the gathered plain submits, in order (their seq
-// is their submission order). When a chunk is refused, its records are
-// written one by one, so that only the bad one is skipped.
+// is their submission order). The statement skips rows it cannot insert
+// (OR IGNORE: it needs no statement journal); a chunk that did not insert
+// all its rows (a task already recorded, or a record SQLite refuses) is
+// written again one by one, which skips the known ones and logs the bad
+// one.
 func (w *writer) flushSubmits(ctx context.Context) error {
 	b := &w.subRows
 	defer b.reset()
@@ -139,13 +146,14 @@ func (w *writer) flushSubmits(ctx context.Context) error {
 	for i, j := 0, 0; i < len(b.recs); i = j {
 		j = i + chunk(len(b.recs)-i)
 		s, err := w.submits.stmt(ctx, w.conn, j-i)
+		var n int64
 		if err == nil {
-			_, err = s.exec(ctx, b.args[i*per:j*per]...)
+			n, err = s.exec(ctx, b.args[i*per:j*per]...)
 		}
-		if err == nil {
+		if err == nil && n == int64(j-i) {
 			continue
 		}
-		if storageError(err) {
+		if err != nil && storageError(err) {
 			return fmt.Errorf("write %s: %w", b.recs[i].MsgID, err)
 		}
 		for _, r := range b.recs[i:j] {
@@ -159,8 +167,9 @@ func (w *writer) flushSubmits(ctx context.Context) error {
 }
 
 // flushFinishes updates the gathered plain outcomes; a chunk that did not
-// change as many rows as it has (a task unknown to the database) is
-// written again one by one, which inserts the unknown ones.
+// change as many rows as it has (a task unknown to the database, or a
+// row the statement skipped) is written again one by one, which inserts
+// the unknown ones.
 func (w *writer) flushFinishes(ctx context.Context) error {
 	b := &w.finRows
 	defer b.reset()

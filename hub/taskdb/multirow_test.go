@@ -19,7 +19,7 @@ func plainOutcome(r *Record, i int) *Record {
 
 // TestPlainRecordsManyRows writes runs of plain submits and outcomes
 // (multi-row statements) mixed with records that are not plain, unknown
-// tasks and a repeated outcome, and reads every record back as written,
+// tasks, a repeated submit and a repeated outcome, and reads every record back as written,
 // in submission order.
 func TestPlainRecordsManyRows(t *testing.T) {
 	db := openT(t, Config{FlushInterval: time.Hour})
@@ -43,6 +43,18 @@ func TestPlainRecordsManyRows(t *testing.T) {
 	}
 	if err := db.Flush(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// A task submitted again in a run of new ones keeps its record; the
+	// new ones around it are inserted.
+	for i, n := range []int{2000, 145, 2001} {
+		r := rec(n)
+		if i == 1 {
+			r.Label = "again"
+		} else {
+			recs = append(recs, r)
+			ids = append(ids, r.MsgID)
+		}
+		db.Submitted(r)
 	}
 	for i := range 140 {
 		if i == 70 {

@@ -322,10 +322,7 @@ func (w *writer) writeBatch(ops []op) (err error) {
 			return err
 		}
 	}
-	if err := w.flushSubmits(ctx); err != nil {
-		return err
-	}
-	if err := w.flushFinishes(ctx); err != nil {
+	if err := w.flushRows(ctx); err != nil {
 		return err
 	}
 	if _, err := w.conn.exec(ctx, "COMMIT"); err != nil {
@@ -335,37 +332,35 @@ func (w *writer) writeBatch(ops []op) (err error) {
 }
 
 // writeOp writes o, or gathers it for a multi-row statement when it is
-// plain. Gathered outcomes are written first when o concerns one of their
-// tasks, and gathered submits when o is another submit, so that records
-// keep the order of their events and their submission order.
+// plain. What was gathered is written first when o may insert a row, or
+// concerns a task with a gathered outcome, so that records keep the order
+// of their events (and seq the order of submission).
 func (w *writer) writeOp(ctx context.Context, o op) error {
 	r := o.rec
-	var err error
 	switch o.kind {
 	case opSubmit:
 		w.externalize(r)
-		if plainSubmit(r) {
+		if plain(r) {
 			w.subRows.addSubmit(r)
 			return nil
 		}
-		if err := w.flushSubmits(ctx); err != nil {
-			return err
-		}
-		_, err = w.insert.exec(ctx, recordArgs(r)...)
-		return w.recordErr(r, err)
 	case opFinish:
 		w.externalize(r)
-		if plainFinish(r) && !w.finRows.ids[r.MsgID] {
+		if plain(r) && !w.finRows.ids[r.MsgID] {
 			w.finRows.addFinish(r)
 			return nil
 		}
 	}
-	if w.finRows.ids[r.MsgID] {
-		if err := w.flushFinishes(ctx); err != nil {
+	if o.kind == opSubmit || o.kind == opFinish || w.finRows.ids[r.MsgID] {
+		// Inserted rows keep their order; an outcome is not overtaken.
+		if err := w.flushRows(ctx); err != nil {
 			return err
 		}
 	}
+	var err error
 	switch o.kind {
+	case opSubmit:
+		_, err = w.insert.exec(ctx, recordArgs(r)...)
 	case opFinish:
 		err = w.writeFinish(ctx, r)
 	case opStart:
