@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -242,13 +244,27 @@ func (ns *Namespace) wrapper(f *protocol.Function) (*starlark.Program, error) {
 // inputKey is the cache key of the wrapper of f, from what builds it.
 func inputKey(f *protocol.Function) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "in\x00%s\x00%s\x00%d\x00%d\x00%s", f.File, f.Name, f.Line, len(f.Source), f.Source)
+	b := make([]byte, 0, 128)
+	b = append(b, "in\x00"...)
+	b = append(b, f.File...)
+	b = append(b, 0)
+	b = append(b, f.Name...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(f.Line), 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(len(f.Source)), 10)
+	b = append(b, 0)
+	h.Write(b)
+	io.WriteString(h, f.Source)
+	b = b[:0]
 	for _, bs := range [][]protocol.Binding{f.Free, f.Defaults} {
-		h.Write([]byte{0})
-		for _, b := range bs {
-			fmt.Fprintf(h, "%s\x00", b.Name)
+		b = append(b, 0)
+		for _, x := range bs {
+			b = append(b, x.Name...)
+			b = append(b, 0)
 		}
 	}
+	h.Write(b)
 	return string(h.Sum(nil))
 }
 
