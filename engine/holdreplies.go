@@ -23,12 +23,23 @@ type holder interface {
 	Release()
 }
 
-// holdForReply holds the connection before a result is written when a
-// prefetched task is queued behind its task.
+// holdNext reports whether the next task lets results wait for it: a
+// prefetched one whose body is there (the worker will not wait for it).
+// e.mu is held.
+func (e *Engine) holdNext() bool {
+	if len(e.queue) == 0 {
+		return false
+	}
+	q := &e.queue[0]
+	return q.req.Prefetched && q.pending == nil && q.req.SharedBody == ""
+}
+
+// holdForReply holds the connection before a result is written when the
+// next task lets it wait (holdNext).
 func (e *Engine) holdForReply() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.queue) == 0 || !e.queue[0].req.Prefetched {
+	if !e.holdNext() {
 		return
 	}
 	if e.heldConn == nil {
@@ -42,11 +53,11 @@ func (e *Engine) holdForReply() {
 	e.heldN++
 }
 
-// releaseAfterReply sends the held results unless a prefetched task is
-// next and the hold is still young and small.
+// releaseAfterReply sends the held results unless the next task lets
+// them wait and the hold is still young and small.
 func (e *Engine) releaseAfterReply() {
 	e.mu.Lock()
-	if e.heldConn != nil && len(e.queue) > 0 && e.queue[0].req.Prefetched && e.heldN < maxHeldReplies && time.Since(e.heldSince) < maxHoldReplies {
+	if e.heldConn != nil && e.holdNext() && e.heldN < maxHeldReplies && time.Since(e.heldSince) < maxHoldReplies {
 		e.mu.Unlock()
 		return
 	}

@@ -550,6 +550,7 @@ func (e *Engine) work(ctx context.Context) {
 		}
 		if e.checkLive(time.Now()); e.live.suspect {
 			e.mu.Unlock()
+			e.releaseHeld()
 			if !e.awaitLive(ctx) {
 				return
 			}
@@ -569,6 +570,9 @@ func (e *Engine) work(ctx context.Context) {
 					Message: fmt.Sprintf("task %s ran past its timeout of %gs", q.req.MsgID, q.req.Timeout)})
 			})
 			stopTimer = t.Stop
+		}
+		if q.pending != nil || q.req.SharedBody != "" {
+			e.releaseHeld() // taskBody may wait
 		}
 		body, lost := e.taskBody(tctx, &q)
 		if lost != "" {
