@@ -44,8 +44,9 @@ func (o outbox) flush() {
 	}
 }
 
-// balanced submits a load-balanced request to the scheduler.
-func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte) {
+// balanced submits a load-balanced request to the scheduler; the request
+// it may send is held in b (nil: none).
+func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte, b *burst) {
 	t := &task{req: *r, client: cl.id, engine: -1, body: body, balanced: true}
 	if r.Timeout > 0 {
 		t.deadline = time.Unix(0, r.Submitted).Add(seconds(r.Timeout))
@@ -63,7 +64,7 @@ func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte) {
 	h.recordSubmitted(t)
 	h.apply(h.sched.Submit(st, now), &out)
 	h.mu.Unlock()
-	out.flush()
+	out.flushHeld(b)
 }
 
 // schedTask describes a task to the scheduler.
