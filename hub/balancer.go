@@ -44,9 +44,8 @@ func (o outbox) flush() {
 	}
 }
 
-// balanced submits a load-balanced request to the scheduler; the request
-// it may send is held in b (nil: none).
-func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte, b *burst) {
+// balanced submits a load-balanced request to the scheduler.
+func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte) {
 	t := &task{req: *r, client: cl.id, engine: -1, body: body, balanced: true}
 	if r.Timeout > 0 {
 		t.deadline = time.Unix(0, r.Submitted).Add(seconds(r.Timeout))
@@ -64,7 +63,7 @@ func (h *Hub) balanced(cl *client, r *protocol.Request, body []byte, b *burst) {
 	h.recordSubmitted(t)
 	h.apply(h.sched.Submit(st, now), &out)
 	h.mu.Unlock()
-	out.flushHeld(b)
+	out.flush()
 }
 
 // schedTask describes a task to the scheduler.

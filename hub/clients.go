@@ -52,10 +52,7 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 	if err := send(c, protocol.TWelcome, &w, nil); err != nil {
 		return
 	}
-	var b burst
-	defer b.release()
 	for {
-		b.after(c)
 		p, body, err := c.ReadStream()
 		if err == nil && body != nil {
 			err = h.clientStream(cl, p, body)
@@ -72,7 +69,7 @@ func (h *Hub) serveClient(ctx context.Context, c *quic.Conn, m *protocol.Hello) 
 			}
 			return
 		}
-		if err := h.clientFrame(cl, p, b.during(c)); err != nil {
+		if err := h.clientFrame(cl, p); err != nil {
 			h.refuse(c, protocol.CodeBadFrame, fmt.Errorf("client %s: %w", id, err))
 			return
 		}
@@ -89,9 +86,7 @@ func (h *Hub) engineInfos() []protocol.EngineInfo {
 	return out
 }
 
-// clientFrame handles a frame from a client; what it sends is held in b
-// (nil: none).
-func (h *Hub) clientFrame(cl *client, p []byte, b *burst) error {
+func (h *Hub) clientFrame(cl *client, p []byte) error {
 	t, hb, body, err := protocol.Split(p)
 	if err != nil {
 		return err
@@ -108,7 +103,7 @@ func (h *Hub) clientFrame(cl *client, p []byte, b *burst) error {
 		if r.MsgID == "" {
 			return fmt.Errorf("request without msg id")
 		}
-		h.requestShared(cl, &r, body, share{}, b)
+		h.request(cl, &r, body)
 	case protocol.TCancel:
 		var m protocol.Cancel
 		if err := protocol.UnmarshalHeader(hb, &m); err != nil {
@@ -129,7 +124,7 @@ func (h *Hub) clientFrame(cl *client, p []byte, b *burst) error {
 
 // request forwards a direct request to its engine.
 func (h *Hub) request(cl *client, r *protocol.Request, body []byte) {
-	h.requestShared(cl, r, body, share{}, nil)
+	h.requestShared(cl, r, body, share{})
 }
 
 // share says how a fanned-out request travels to an engine that shares
@@ -143,15 +138,14 @@ type share struct {
 }
 
 // requestShared forwards a direct request; the task keeps the whole body
-// (for the database and resending), the wire carries what sh says. What
-// it sends is held in b (nil: none).
-func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh share, b *burst) {
+// (for the database and resending), the wire carries what sh says.
+func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh share) {
 	r.Client = cl.id
 	if r.Submitted == 0 {
 		r.Submitted = time.Now().UnixNano()
 	}
 	if r.Engine < 0 {
-		h.balanced(cl, r, body, b)
+		h.balanced(cl, r, body)
 		return
 	}
 	t := &task{req: *r, client: cl.id, engine: r.Engine, body: body}
@@ -203,7 +197,6 @@ func (h *Hub) requestShared(cl *client, r *protocol.Request, body []byte, sh sha
 	if len(wbody) > 0 {
 		parts = append(parts, wbody)
 	}
-	b.hold(e.conn)
 	if err := e.conn.WriteFrame(parts...); err != nil {
 		h.engineRefused(e, t, err)
 	}
@@ -225,7 +218,7 @@ func (h *Hub) fanOut(cl *client, r *protocol.Request, body []byte) error {
 	for i, ft := range fan {
 		one := *r
 		one.MsgID, one.Engine = ft.MsgID, ft.Engine
-		h.requestShared(cl, &one, body, shares[i], nil)
+		h.requestShared(cl, &one, body, shares[i])
 	}
 	return nil
 }
