@@ -12,6 +12,24 @@ type burst struct {
 	held []*quic.Conn
 }
 
+// during returns b when more frames from c are already read (a burst:
+// what the next frame sends is held), nil otherwise (a lone frame's
+// replies go out at once, as before).
+func (b *burst) during(c *quic.Conn) *burst {
+	if c.FrameReady() {
+		return b
+	}
+	return nil
+}
+
+// after releases what was held once no whole frame from c waits: before
+// the reader waits for the peer.
+func (b *burst) after(c *quic.Conn) {
+	if len(b.held) > 0 && !c.FrameReady() {
+		b.release()
+	}
+}
+
 // hold holds w's connection until release.
 func (b *burst) hold(w frameWriter) {
 	if b == nil {

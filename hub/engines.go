@@ -88,9 +88,6 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 	var b burst
 	defer b.release()
 	for {
-		if !c.FrameReady() {
-			b.release() // before waiting for the peer
-		}
 		p, body, err := c.ReadStream()
 		if err != nil {
 			h.log.Info("engine connection lost", "id", e.info.ID, "err", err)
@@ -99,8 +96,9 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 		if body != nil {
 			err = h.engineStream(e, p, body)
 		} else {
-			err = h.engineFrame(e, l, p, &b)
+			err = h.engineFrame(e, l, p, b.during(c))
 		}
+		b.after(c)
 		if err != nil {
 			h.refuse(c, protocol.CodeBadFrame, fmt.Errorf("engine %d: %w", e.info.ID, err))
 			return
