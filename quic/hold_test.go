@@ -38,8 +38,9 @@ func readN(t *testing.T, c *Conn, want [][]byte) {
 }
 
 // Frames written while a connection is held wait until the last Release
-// and then arrive whole and in order; a large frame sends what was held
-// before it; once everything sent was read, FrameReady is false.
+// and then arrive whole and in order; a large frame or a streamed value
+// sends what was held before it; once everything sent was read,
+// FrameReady is false.
 func TestHoldRelease(t *testing.T) {
 	for _, local := range []bool{true, false} {
 		t.Run(fmt.Sprintf("local=%v", local), func(t *testing.T) {
@@ -86,6 +87,15 @@ func TestHoldRelease(t *testing.T) {
 				}
 			}
 			readN(t, served, [][]byte{small, large})
+			// Nor does a streamed value.
+			if err := client.WriteFrame(small); err != nil {
+				t.Fatal(err)
+			}
+			value := bytes.Repeat([]byte{'v'}, StreamMin)
+			if err := client.WriteStream([]byte("head"), NewBodyParts([][]byte{value})); err != nil {
+				t.Fatal(err)
+			}
+			readN(t, served, [][]byte{small, append([]byte("head"), value...)})
 			client.Release()
 
 			// Released frames come in one write: on the local channel
