@@ -122,9 +122,10 @@ func BenchmarkBalancedThroughput(b *testing.B) {
 				c := clustertest.Start(b, engines, clustertest.Options{HWM: hwm, Heartbeat: benchOpts.Heartbeat, DeadAfter: benchOpts.DeadAfter})
 				cl := c.Client()
 				throughput(b, cl, 2000) // warm-up
-				m := markCPU()
+				m, io := markCPU(), markIO()
 				rate, sub := throughput(b, cl, 20000)
 				reportCPU(b, m, 20000)
+				reportIO(b, io, 20000)
 				b.ReportMetric(rate, "tasks/s")
 				b.ReportMetric(sub, "submitted/s")
 			})

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,7 +313,7 @@ func (c *Client) WaitForEngines(ctx context.Context, n int) error {
 
 // NewMsgID returns a fresh message id.
 func (c *Client) NewMsgID() string {
-	return fmt.Sprintf("%s-%d", c.prefix, c.seq.Add(1))
+	return c.prefix + "-" + strconv.FormatUint(c.seq.Add(1), 10)
 }
 
 // Submit sends a request; req.MsgID is filled when empty. The returned

@@ -102,6 +102,11 @@ type Engine struct {
 	// joined is closed once the engine first registered (or gave up).
 	joined     chan struct{}
 	joinedOnce sync.Once
+
+	// Results held back while tasks are queued (holdreplies.go).
+	heldConn  holder
+	heldN     int
+	heldSince time.Time
 }
 
 // liveness lets an engine whose process was stopped (SIGSTOP, a frozen
@@ -408,6 +413,7 @@ func (e *Engine) held() (tasks, recent []string) {
 // setConn makes c the connection to write to; on a reconnection it sends
 // the recent results again, then those produced while disconnected.
 func (e *Engine) setConn(c link, resume bool) {
+	e.releaseHeld()
 	e.mu.Lock()
 	e.conn = c
 	if c != nil {
@@ -534,6 +540,7 @@ func (e *Engine) work(ctx context.Context) {
 		e.mu.Lock()
 		if len(e.queue) == 0 {
 			e.mu.Unlock()
+			e.releaseHeld()
 			select {
 			case <-ctx.Done():
 				return
@@ -543,6 +550,7 @@ func (e *Engine) work(ctx context.Context) {
 		}
 		if e.checkLive(time.Now()); e.live.suspect {
 			e.mu.Unlock()
+			e.releaseHeld()
 			if !e.awaitLive(ctx) {
 				return
 			}
@@ -563,6 +571,9 @@ func (e *Engine) work(ctx context.Context) {
 			})
 			stopTimer = t.Stop
 		}
+		if q.pending != nil || q.req.SharedBody != "" {
+			e.releaseHeld() // taskBody may wait
+		}
 		body, keep, lost := e.taskBody(tctx, &q)
 		if lost != "" {
 			stopTimer()
@@ -581,7 +592,9 @@ func (e *Engine) work(ctx context.Context) {
 		cancel(nil)
 		e.idle()
 		res.Received = q.received
+		e.holdForReply()
 		e.replyValue(&q.req, res, val, shared)
+		e.releaseAfterReply()
 		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
 			e.abortExecutes(q.req.Client)
 		}
@@ -679,6 +692,7 @@ const StartedDelay = 2 * time.Millisecond
 func (e *Engine) announce(id string) *time.Timer {
 	at := time.Now().UnixNano()
 	return time.AfterFunc(StartedDelay, func() {
+		e.releaseHeld() // results of the tasks before this long one
 		p, err := protocol.Marshal(protocol.TStarted, &protocol.Started{MsgID: id, Engine: e.ID(), At: at}, nil)
 		if err == nil {
 			e.write(p)

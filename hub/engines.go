@@ -85,6 +85,8 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 	out.flush()
 	h.log.Info("engine registered", "id", e.info.ID, "host", e.info.Host, "pid", e.info.PID)
 	h.broadcast(protocol.TEngineEvent, &protocol.EngineEvent{Joined: true, Engine: e.info})
+	var b burst
+	defer b.release()
 	for {
 		p, body, err := c.ReadStream()
 		if err != nil {
@@ -94,8 +96,9 @@ func (h *Hub) serveEngine(ctx context.Context, c *quic.Conn, r *protocol.Registe
 		if body != nil {
 			err = h.engineStream(e, p, body)
 		} else {
-			err = h.engineFrame(e, l, p)
+			err = h.engineFrame(e, l, p, b.during(c))
 		}
+		b.after(c)
 		if err != nil {
 			h.refuse(c, protocol.CodeBadFrame, fmt.Errorf("engine %d: %w", e.info.ID, err))
 			return
@@ -186,7 +189,7 @@ func (h *Hub) stale(e *engine, held []string) []string {
 	return drop
 }
 
-func (h *Hub) engineFrame(e *engine, c *link, p []byte) error {
+func (h *Hub) engineFrame(e *engine, c *link, p []byte, b *burst) error {
 	t, hb, body, err := protocol.Split(p)
 	if err != nil {
 		return err
@@ -240,7 +243,7 @@ func (h *Hub) engineFrame(e *engine, c *link, p []byte) error {
 		if err := protocol.UnmarshalHeader(hb, &r); err != nil {
 			return err
 		}
-		h.engineResult(e, &r, p, body)
+		h.engineResultHeld(e, &r, p, body, b)
 		return nil
 	}
 	return fmt.Errorf("unexpected %s from engine", t)
@@ -266,6 +269,12 @@ func (h *Hub) setMemory(e *engine, n int64) {
 
 // engineResult routes a result frame, unchanged, to the client that asked.
 func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
+	h.engineResultHeld(e, r, frame, body, nil)
+}
+
+// engineResultHeld is engineResult with the frames it sends held in b
+// (nil: none).
+func (h *Hub) engineResultHeld(e *engine, r *protocol.Result, frame, body []byte, b *burst) {
 	var out outbox
 	h.mu.Lock()
 	t := h.tasks[r.MsgID]
@@ -299,7 +308,7 @@ func (h *Hub) engineResult(e *engine, r *protocol.Result, frame, body []byte) {
 		}
 	}
 	h.mu.Unlock()
-	out.flush()
+	out.flushHeld(b)
 }
 
 // engineRefused fails a task whose request e's outgoing queue refused

@@ -223,7 +223,7 @@ func (h *Hub) processFrame(p *process, frame []byte, body *quic.Body) error {
 		h.engineDied(s.e, "engine exited")
 		return nil
 	}
-	if err := h.engineFrame(s.e, s.l, payload); err != nil {
+	if err := h.engineFrame(s.e, s.l, payload, nil); err != nil {
 		return fmt.Errorf("engine %d: %w", s.e.info.ID, err)
 	}
 	return nil

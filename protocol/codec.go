@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -74,6 +76,16 @@ var (
 	}.DecMode()
 )
 
+// decModes holds the modes DecMode made, by limits (at most
+// maxDecModes): making one costs more than decoding a small value (an
+// engine decodes a call per task).
+var (
+	decModes  sync.Map // Limits -> cbor.DecMode
+	nDecModes atomic.Int32
+)
+
+const maxDecModes = 64
+
 // DecMode returns a CBOR decoding mode for values (bodies) with the given
 // limits; decoded maps are map[any]any unless the caller's type says
 // otherwise.
@@ -83,6 +95,9 @@ func DecMode(l Limits) (cbor.DecMode, error) {
 	}
 	if l.MaxElements == 0 {
 		l.MaxElements = 1 << 26
+	}
+	if dm, ok := decModes.Load(l); ok {
+		return dm.(cbor.DecMode), nil
 	}
 	dm, err := cbor.DecOptions{
 		MaxNestedLevels:  l.MaxDepth,
@@ -94,6 +109,9 @@ func DecMode(l Limits) (cbor.DecMode, error) {
 	}.DecMode()
 	if err != nil {
 		return nil, fmt.Errorf("cbor decode options: %w", err)
+	}
+	if nDecModes.Add(1) <= maxDecModes {
+		decModes.Store(l, dm)
 	}
 	return dm, nil
 }

@@ -56,6 +56,7 @@ type conn struct {
 	chunkQ   int       // of which chunk frames (stream.go)
 	inflight int       // of which the writer is writing now
 	flushing bool      // the writer has work
+	held     int       // Hold calls not yet released: frames wait (hold.go)
 	werr     error     // sticky once a write failed
 	bulk     *bulk     // the bulk channel, when attached
 	frames   *bulk     // the frame channel, when attached
@@ -220,7 +221,9 @@ func (c *conn) enqueue(prefix []byte, parts [][]byte, size int) {
 		}
 	}
 	c.queued += size
-	c.kickWriter()
+	if c.held == 0 || size > inlineMax { // only small frames are held
+		c.kickWriter()
+	}
 }
 
 // kickWriter wakes the writer if it is idle; c.wmu is held.
@@ -243,7 +246,7 @@ const inlineMax = 16 << 10
 // frame channel when the socket's send queue is empty. It saves a
 // hand-off per message for lone requests. c.wmu is held.
 func (c *conn) tryInline(hdr []byte, parts [][]byte, size int) bool {
-	if c.flushing || len(c.queue) > 0 || size > inlineMax {
+	if c.flushing || c.held > 0 || len(c.queue) > 0 || size > inlineMax {
 		return false
 	}
 	if c.switched && size > inlineChanMax {
@@ -301,6 +304,9 @@ func (c *conn) admit(size int, urgent bool) error {
 			return c.werr
 		case queueRefuse:
 			return fmt.Errorf("write frame of %d bytes: %w: %d bytes waiting, limit %d", size, ErrQueueFull, waiting, c.limit)
+		}
+		if c.held > 0 {
+			c.kickWriter() // held frames must not keep this writer waiting
 		}
 		c.wcond.Wait()
 	}

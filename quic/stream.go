@@ -572,6 +572,9 @@ func (c *conn) queueHead(flags byte, head []byte, size int64) uint64 {
 	binary.BigEndian.PutUint64(p[13:], uint64(size))
 	binary.BigEndian.PutUint32(p[21:], uint32(len(head)))
 	c.enqueue(p[:], [][]byte{head}, len(p)+len(head))
+	if c.held > 0 {
+		c.kickWriter() // a streamed value is not held back (Hold)
+	}
 	return c.outID
 }
 

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -158,11 +160,11 @@ func (ns *Namespace) BuildFunction(thread *starlark.Thread, f *protocol.Function
 			args = append(args, v)
 		}
 	}
-	g, err := prog.Init(thread, ns.env)
+	wrap, err := ns.wrapFunc(thread, prog)
 	if err != nil {
 		return nil, fmt.Errorf("build function %s: %w", f.Name, FixError(err))
 	}
-	v, err := starlark.Call(thread, g[wrapName], args, nil)
+	v, err := starlark.Call(thread, wrap, args, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build function %s: %w", f.Name, FixError(err))
 	}
@@ -172,6 +174,25 @@ func (ns *Namespace) BuildFunction(thread *starlark.Thread, f *protocol.Function
 		}
 	}
 	return v, nil
+}
+
+// wrapFunc returns the wrapper function prog defines, made once per
+// program: its module defines nothing else, and the names its functions
+// do not bind are looked up in ns.env when they run, so running the
+// program again would make an equivalent function.
+func (ns *Namespace) wrapFunc(thread *starlark.Thread, prog *starlark.Program) (starlark.Value, error) {
+	if w, ok := ns.wraps[prog]; ok {
+		return w, nil
+	}
+	g, err := prog.Init(thread, ns.env)
+	if err != nil {
+		return nil, err
+	}
+	if ns.wraps == nil || len(ns.wraps) >= maxWrapperCache {
+		ns.wraps = map[*starlark.Program]starlark.Value{}
+	}
+	ns.wraps[prog] = g[wrapName]
+	return g[wrapName], nil
 }
 
 // fastFor returns the fast form of f (compileFast), compiled once per
@@ -223,13 +244,27 @@ func (ns *Namespace) wrapper(f *protocol.Function) (*starlark.Program, error) {
 // inputKey is the cache key of the wrapper of f, from what builds it.
 func inputKey(f *protocol.Function) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "in\x00%s\x00%s\x00%d\x00%d\x00%s", f.File, f.Name, f.Line, len(f.Source), f.Source)
+	b := make([]byte, 0, 128)
+	b = append(b, "in\x00"...)
+	b = append(b, f.File...)
+	b = append(b, 0)
+	b = append(b, f.Name...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(f.Line), 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(len(f.Source)), 10)
+	b = append(b, 0)
+	h.Write(b)
+	io.WriteString(h, f.Source)
+	b = b[:0]
 	for _, bs := range [][]protocol.Binding{f.Free, f.Defaults} {
-		h.Write([]byte{0})
-		for _, b := range bs {
-			fmt.Fprintf(h, "%s\x00", b.Name)
+		b = append(b, 0)
+		for _, x := range bs {
+			b = append(b, x.Name...)
+			b = append(b, 0)
 		}
 	}
+	h.Write(b)
 	return string(h.Sum(nil))
 }
 

@@ -42,6 +42,8 @@ type Namespace struct {
 	limits    protocol.Limits
 	sync      *starlark.Builtin // see namespace_stmt.go
 	lateReads map[string]bool   // names used by the functions compiled here
+
+	wraps map[*starlark.Program]starlark.Value // the function each wrapper defines
 }
 
 // chunkSource is the text of one compiled chunk, kept to recover the source

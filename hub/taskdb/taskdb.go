@@ -181,7 +181,9 @@ func Open(cfg Config) (*DB, error) {
 	}
 	// The writer gets a larger page cache and checkpoints less often, in
 	// bigger steps (the WAL grows to about 40 MB between checkpoints).
-	if _, err := wconn.ExecContext(ctx, "PRAGMA cache_size = -16384"); err != nil {
+	// Its statement journals (a multi-row statement's undo, multirow.go)
+	// stay in memory rather than in temporary files.
+	if _, err := wconn.ExecContext(ctx, "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY"); err != nil {
 		wconn.Close()
 		sdb.Close()
 		return nil, fmt.Errorf("open task db %s: %w", cfg.Path, err)

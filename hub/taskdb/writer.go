@@ -40,6 +40,11 @@ type writer struct {
 	start  *rawStmt
 	resub  *rawStmt
 
+	// Plain submits and outcomes, written many rows per statement
+	// (multirow.go).
+	submits, finishes *rowsStmt
+	subRows, finRows  rowBatch
+
 	batch    []op
 	pending  map[string]*Record // submits in the current batch, by msg id
 	starts   map[string]int     // index in batch of unfolded starts, by msg id
@@ -69,7 +74,8 @@ const insertValues = `VALUES (?, coalesce(?, ''), ?, coalesce(?, ''), coalesce(?
 	coalesce(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, ''), coalesce(?, ''), ?, ?, ?, ?, ?, coalesce(?, ''))`
 
 func newWriter(ctx context.Context, c *rawConn, cfg Config, log *slog.Logger) (*writer, error) {
-	w := &writer{conn: c, cfg: cfg, log: log, pending: make(map[string]*Record), starts: make(map[string]int)}
+	w := &writer{conn: c, cfg: cfg, log: log, pending: make(map[string]*Record), starts: make(map[string]int),
+		submits: newSubmitRows(), finishes: newFinishRows()}
 	var err error
 	prep := func(q string) *rawStmt {
 		if err != nil {
@@ -159,6 +165,8 @@ func (w *writer) run() {
 }
 
 func (w *writer) closeStmts() {
+	w.submits.close()
+	w.finishes.close()
 	for _, s := range []*rawStmt{w.insert, w.finish, w.update, w.start, w.resub} {
 		s.Close()
 	}
@@ -307,34 +315,60 @@ func (w *writer) writeBatch(ops []op) (err error) {
 			w.conn.exec(ctx, "ROLLBACK")
 		}
 	}()
+	w.subRows.reset()
+	w.finRows.reset()
 	for _, o := range ops {
-		r := o.rec
-		var err error
-		switch o.kind {
-		case opSubmit:
-			w.externalize(r)
-			_, err = w.insert.exec(ctx, recordArgs(r)...)
-		case opFinish:
-			w.externalize(r)
-			err = w.writeFinish(ctx, r)
-		case opStart:
-			_, err = w.start.exec(ctx, nullEngine(r.EngineID), nullTime(r.Started), r.MsgID)
-		case opResubmitted:
-			_, err = w.resub.exec(ctx, r.Resubmitted, r.MsgID)
+		if err := w.writeOp(ctx, o); err != nil {
+			return err
 		}
-		if err != nil && storageError(err) {
-			return fmt.Errorf("write %s: %w", r.MsgID, err)
-		}
-		if err != nil {
-			// One bad record must not lose the rest of the batch.
-			w.log.Error("taskdb: write record", "msg_id", r.MsgID, "err", err)
-			w.db.setErr(fmt.Errorf("write %s: %w", r.MsgID, err))
-		}
+	}
+	if err := w.flushRows(ctx); err != nil {
+		return err
 	}
 	if _, err := w.conn.exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// writeOp writes o, or gathers it for a multi-row statement when it is
+// plain. What was gathered is written first when o may insert a row, or
+// concerns a task with a gathered outcome, so that records keep the order
+// of their events (and seq the order of submission).
+func (w *writer) writeOp(ctx context.Context, o op) error {
+	r := o.rec
+	switch o.kind {
+	case opSubmit:
+		w.externalize(r)
+		if plain(r) {
+			w.subRows.addSubmit(r)
+			return nil
+		}
+	case opFinish:
+		w.externalize(r)
+		if plain(r) && !w.finRows.ids[r.MsgID] {
+			w.finRows.addFinish(r)
+			return nil
+		}
+	}
+	if o.kind == opSubmit || o.kind == opFinish || w.finRows.ids[r.MsgID] {
+		// Inserted rows keep their order; an outcome is not overtaken.
+		if err := w.flushRows(ctx); err != nil {
+			return err
+		}
+	}
+	var err error
+	switch o.kind {
+	case opSubmit:
+		_, err = w.insert.exec(ctx, recordArgs(r)...)
+	case opFinish:
+		err = w.writeFinish(ctx, r)
+	case opStart:
+		_, err = w.start.exec(ctx, nullEngine(r.EngineID), nullTime(r.Started), r.MsgID)
+	case opResubmitted:
+		_, err = w.resub.exec(ctx, r.Resubmitted, r.MsgID)
+	}
+	return w.recordErr(r, err)
 }
 
 // writeFinish updates a submitted task with its outcome, or inserts the
