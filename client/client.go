@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -644,6 +645,11 @@ func (c *Client) onResult(r protocol.Result, body []byte) {
 	c.mu.Unlock()
 	if task != nil {
 		task.finish(r, body)
+		// A caller waiting for this result is runnable now: let it run
+		// before this reader reads the connection empty and parks (with
+		// one P it takes this P at once; with more, the reader goes on
+		// elsewhere).
+		runtime.Gosched()
 	} else {
 		c.strays.Add(1)
 		c.log.Warn("result for a task that is not pending", "msg_id", r.MsgID, "engine", r.Engine)

@@ -482,7 +482,12 @@ func (e *Engine) read(ctx context.Context, c link) error {
 			if r.Share != "" {
 				putShared(r.Share, body, r.ShareN)
 			}
-			e.enqueue(r, body)
+			if e.enqueue(r, body) {
+				// The worker was idle: let it start the task now (with one
+				// P it takes this P at once) and read on after it, rather
+				// than first read the socket empty and park.
+				runtime.Gosched()
+			}
 		case protocol.TCancel:
 			var m protocol.Cancel
 			if err := protocol.UnmarshalHeader(hb, &m); err != nil {
@@ -507,25 +512,29 @@ func (e *Engine) read(ctx context.Context, c link) error {
 	}
 }
 
-func (e *Engine) enqueue(r protocol.Request, body []byte) {
-	e.enqueueItem(queued{req: r, body: body, received: time.Now().UnixNano()})
+func (e *Engine) enqueue(r protocol.Request, body []byte) bool {
+	return e.enqueueItem(queued{req: r, body: body, received: time.Now().UnixNano()})
 }
 
-func (e *Engine) enqueueItem(q queued) {
+// enqueueItem queues q for the worker and reports whether the worker was
+// idle, q the only task queued.
+func (e *Engine) enqueueItem(q queued) bool {
 	r := q.req
 	e.mu.Lock()
 	if r.Prefetched && e.long {
 		e.mu.Unlock()
 		q.discard()
 		e.giveBack([]string{r.MsgID})
-		return
+		return false
 	}
 	e.queue = append(e.queue, q)
+	lone := len(e.queue) == 1 && e.running == ""
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
+	return lone
 }
 
 // work runs queued tasks one at a time.
