@@ -590,10 +590,14 @@ func (e *Engine) work(ctx context.Context) {
 		cancel(nil)
 		e.idle()
 		res.Received = q.received
-		e.replyValue(&q.req, res, val, shared)
+		var aborted []queued
 		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
-			e.abortExecutes(q.req.Client)
+			// Taken before the result leaves: an execute the client sends
+			// once it has the failure is not one queued behind it.
+			aborted = e.takeExecutes(q.req.Client)
 		}
+		e.replyValue(&q.req, res, val, shared)
+		e.replyAborted(aborted)
 		// With one P and prefetched tasks queued the worker would not
 		// block between tasks: let the reader and the transport run.
 		runtime.Gosched()
@@ -628,11 +632,13 @@ func (e *Engine) idle() {
 	e.mu.Unlock()
 }
 
-// abortExecutes aborts the queued execute requests of a client, as
-// ipyparallel's engines do after one of its executes failed: code meant
-// to run after the failed code does not run without it.
-func (e *Engine) abortExecutes(client string) {
+// takeExecutes takes the queued execute requests of a client out of the
+// queue, to abort them as ipyparallel's engines do after one of its
+// executes failed: code meant to run after the failed code does not run
+// without it.
+func (e *Engine) takeExecutes(client string) []queued {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	var aborted []queued
 	kept := e.queue[:0]
 	for _, q := range e.queue {
@@ -644,7 +650,11 @@ func (e *Engine) abortExecutes(client string) {
 	}
 	clear(e.queue[len(kept):])
 	e.queue = kept
-	e.mu.Unlock()
+	return aborted
+}
+
+// replyAborted answers the requests takeExecutes took.
+func (e *Engine) replyAborted(aborted []queued) {
 	now := time.Now().UnixNano()
 	for _, q := range aborted {
 		e.reply(&q.req, protocol.Result{
