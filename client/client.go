@@ -644,12 +644,14 @@ func (c *Client) onResult(r protocol.Result, body []byte) {
 	delete(c.pending, r.MsgID)
 	c.mu.Unlock()
 	if task != nil {
-		task.finish(r, body)
-		// A caller waiting for this result is runnable now: let it run
-		// before this reader reads the connection empty and parks (with
-		// one P it takes this P at once; with more, the reader goes on
-		// elsewhere).
-		runtime.Gosched()
+		if task.finish(r, body) {
+			// The caller waiting for this result is runnable now: let
+			// it run before this reader reads the connection empty and
+			// parks (with one P it takes this P at once; with more, the
+			// reader goes on elsewhere). Results nobody waits for yet
+			// (a burst of load-balanced ones) are read on at once.
+			runtime.Gosched()
+		}
 	} else {
 		c.strays.Add(1)
 		c.log.Warn("result for a task that is not pending", "msg_id", r.MsgID, "engine", r.Engine)
