@@ -100,3 +100,26 @@ func TestFramePipeDeclined(t *testing.T) {
 	send(dialer, la, "on the socket")
 	send(la, dialer, "on the pipe")
 }
+
+// A process that reads from maxFramePipes frame pipes already offers no
+// more: a new local frame channel keeps its frames on the socket, and
+// still carries them.
+func TestFramePipesCapped(t *testing.T) {
+	framePipes.Add(maxFramePipes)
+	defer framePipes.Add(-maxFramePipes)
+	cfg := Config{Key: testKey(t)}
+	_, client, served := pair(t, cfg, cfg)
+	waitFrames(t, client, served)
+	for _, c := range []*Conn{client, served} {
+		if pc, ok := c.impl.frames.nc.(*pipeConn); !ok || pc.r != nil || pc.w != nil {
+			t.Fatalf("frame channel %T (%+v), want the socket both ways", c.impl.frames.nc, pc)
+		}
+	}
+	msg := []byte("on the socket")
+	if err := client.WriteFrame(msg); err != nil {
+		t.Fatal(err)
+	}
+	if got := readWithin(t, served); !bytes.Equal(got, msg) {
+		t.Fatalf("got %q, want %q", got, msg)
+	}
+}
