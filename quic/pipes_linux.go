@@ -51,6 +51,12 @@ const (
 // framePipes counts the frame pipes this process reads from.
 var framePipes atomic.Int32
 
+// pipesOff is set by PXSH_FRAME_PIPES=0: this process offers no frame
+// pipe, so the frames sent to it stay on the socket (for comparisons:
+// on an idle VM the socket's extra wake-ups can help, see
+// docs/PERFORMANCE.md).
+var pipesOff = os.Getenv("PXSH_FRAME_PIPES") == "0"
+
 // withPipes runs the exchange on the local frame channel nc (first: the
 // listener's side, which sends first) by deadline and returns the
 // channel to attach.
@@ -84,6 +90,9 @@ func withPipes(nc net.Conn, first bool, deadline time.Time) (net.Conn, error) {
 // newFramePipe makes the pipe this side reads its frames from, or
 // returns nils when it should not have one.
 func newFramePipe() (r, w *os.File) {
+	if pipesOff {
+		return nil, nil
+	}
 	if framePipes.Add(1) > maxFramePipes {
 		framePipes.Add(-1)
 		return nil, nil
