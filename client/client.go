@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -652,7 +653,14 @@ func (c *Client) onResultKept(r protocol.Result, body []byte, keep *quic.Mapping
 	c.mu.Unlock()
 	if task != nil {
 		task.keep = keep
-		task.finish(r, body)
+		if task.finish(r, body) {
+			// The caller waiting for this result is runnable now: let
+			// it run before this reader reads the connection empty and
+			// parks (with one P it takes this P at once; with more, the
+			// reader goes on elsewhere). Results nobody waits for yet
+			// (a burst of load-balanced ones) are read on at once.
+			runtime.Gosched()
+		}
 	} else {
 		c.strays.Add(1)
 		c.log.Warn("result for a task that is not pending", "msg_id", r.MsgID, "engine", r.Engine)

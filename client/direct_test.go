@@ -150,6 +150,31 @@ func TestDirect(t *testing.T) {
 		}
 	})
 
+	// A failed execute aborts the executes of its client queued behind
+	// it, and not one sent after its result arrived.
+	t.Run("FailedExecuteAbortsQueued", func(t *testing.T) {
+		e2 := c.View(2)
+		blocker := must(e2.ApplyAsync("lambda: time.sleep(10)"))
+		failing := must(e2.ExecuteAsync("1 // 0", false))
+		behind := must(e2.ExecuteAsync("x = 1", false))
+		if err := blocker.Abort(c); err != nil {
+			t.Fatal(err)
+		}
+		var re *client.RemoteError
+		if _, err := failing.Get(ctx); !errors.As(err, &re) || re.Name != "ZeroDivisionError" {
+			t.Fatalf("failing execute: %v", err)
+		}
+		if _, err := behind.Get(ctx); !errors.Is(err, client.ErrTaskAborted) {
+			t.Fatalf("execute queued behind it: %v, want aborted", err)
+		}
+		if err := e2.Execute(ctx, "x = 2"); err != nil {
+			t.Fatalf("execute sent after the failure: %v", err)
+		}
+		if _, err := blocker.Get(ctx); !errors.Is(err, client.ErrTaskAborted) {
+			t.Errorf("blocker: %v", err)
+		}
+	})
+
 	t.Run("ClearGetResult", func(t *testing.T) {
 		if err := v.Push(ctx, map[string]any{"k": 1}); err != nil {
 			t.Fatal(err)

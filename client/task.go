@@ -29,7 +29,8 @@ type Task struct {
 	body    []byte
 	// received is when the result arrived; written before done closes.
 	received time.Time
-	claimed  atomic.Bool // ClaimBody was called
+	claimed  atomic.Bool  // ClaimBody was called
+	waiting  atomic.Int32 // callers blocked in Wait
 	// keep is the mapping body lives in (Client.MapResults), or nil;
 	// written before done closes.
 	keep *quic.Mapping
@@ -46,8 +47,11 @@ func NewDoneTask(r protocol.Result, body []byte) *Task {
 	return t
 }
 
-func (t *Task) finish(r protocol.Result, body []byte) {
+// finish completes the task with a result received now and reports
+// whether a caller was blocked in Wait for it.
+func (t *Task) finish(r protocol.Result, body []byte) bool {
 	t.finishAt(r, body, time.Now())
+	return t.waiting.Load() > 0
 }
 
 // finishAt completes the task with a result received at the given time.
@@ -179,6 +183,11 @@ func (t *Task) Err() error {
 
 // Wait waits for the result.
 func (t *Task) Wait(ctx context.Context) error {
+	if t.Ready() {
+		return nil
+	}
+	t.waiting.Add(1)
+	defer t.waiting.Add(-1)
 	select {
 	case <-t.done:
 		return nil

@@ -488,7 +488,12 @@ func (e *Engine) read(ctx context.Context, c link) error {
 			if r.Share != "" {
 				putShared(r.Share, body, r.ShareN)
 			}
-			e.enqueue(r, body)
+			if e.enqueue(r, body) {
+				// The worker was idle: let it start the task now (with one
+				// P it takes this P at once) and read on after it, rather
+				// than first read the socket empty and park.
+				runtime.Gosched()
+			}
 		case protocol.TCancel:
 			var m protocol.Cancel
 			if err := protocol.UnmarshalHeader(hb, &m); err != nil {
@@ -513,25 +518,29 @@ func (e *Engine) read(ctx context.Context, c link) error {
 	}
 }
 
-func (e *Engine) enqueue(r protocol.Request, body []byte) {
-	e.enqueueItem(queued{req: r, body: body, received: time.Now().UnixNano()})
+func (e *Engine) enqueue(r protocol.Request, body []byte) bool {
+	return e.enqueueItem(queued{req: r, body: body, received: time.Now().UnixNano()})
 }
 
-func (e *Engine) enqueueItem(q queued) {
+// enqueueItem queues q for the worker and reports whether the worker was
+// idle, q the only task queued.
+func (e *Engine) enqueueItem(q queued) bool {
 	r := q.req
 	e.mu.Lock()
 	if r.Prefetched && e.long {
 		e.mu.Unlock()
 		q.discard()
 		e.giveBack([]string{r.MsgID})
-		return
+		return false
 	}
 	e.queue = append(e.queue, q)
+	lone := len(e.queue) == 1 && e.running == ""
 	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
+	return lone
 }
 
 // work runs queued tasks one at a time.
@@ -592,12 +601,16 @@ func (e *Engine) work(ctx context.Context) {
 		cancel(nil)
 		e.idle()
 		res.Received = q.received
+		var aborted []queued
+		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
+			// Taken before the result leaves: an execute the client sends
+			// once it has the failure is not one queued behind it.
+			aborted = e.takeExecutes(q.req.Client)
+		}
 		e.holdForReply()
 		e.replyValue(&q.req, res, val, shared)
+		e.replyAborted(aborted)
 		e.releaseAfterReply()
-		if q.req.Kind == protocol.KindExecute && res.Error != nil && res.Error.Name != "TaskAborted" {
-			e.abortExecutes(q.req.Client)
-		}
 		// With one P and prefetched tasks queued the worker would not
 		// block between tasks: let the reader and the transport run.
 		runtime.Gosched()
@@ -636,11 +649,13 @@ func (e *Engine) idle() {
 	e.mu.Unlock()
 }
 
-// abortExecutes aborts the queued execute requests of a client, as
-// ipyparallel's engines do after one of its executes failed: code meant
-// to run after the failed code does not run without it.
-func (e *Engine) abortExecutes(client string) {
+// takeExecutes takes the queued execute requests of a client out of the
+// queue, to abort them as ipyparallel's engines do after one of its
+// executes failed: code meant to run after the failed code does not run
+// without it.
+func (e *Engine) takeExecutes(client string) []queued {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	var aborted []queued
 	kept := e.queue[:0]
 	for _, q := range e.queue {
@@ -652,7 +667,11 @@ func (e *Engine) abortExecutes(client string) {
 	}
 	clear(e.queue[len(kept):])
 	e.queue = kept
-	e.mu.Unlock()
+	return aborted
+}
+
+// replyAborted answers the requests takeExecutes took.
+func (e *Engine) replyAborted(aborted []queued) {
 	now := time.Now().UnixNano()
 	for _, q := range aborted {
 		e.reply(&q.req, protocol.Result{

@@ -110,6 +110,10 @@ type bulk struct {
 func newBulk(nc net.Conn) *bulk {
 	_, local := nc.(*net.UnixConn)
 	b := &bulk{nc: nc, br: bufio.NewReaderSize(nc, bulkReadBuf), local: local}
+	if p, ok := nc.(interface{ writeRaw() syscall.RawConn }); ok { // frame pipes
+		b.local, b.sc = true, p.writeRaw()
+		return b
+	}
 	raw := nc
 	if tc, ok := nc.(*tls.Conn); ok {
 		raw = tc.NetConn()
@@ -254,7 +258,7 @@ func (l *listener) serveBulk(nc net.Conn) error {
 		tc.Write([]byte{statusRefuse})
 		return errWrongKey
 	}
-	return acceptChannel(c, kind, tc)
+	return acceptChannel(c, kind, tc, time.Time{})
 }
 
 // parseHello checks a side channel's hello and returns the id of the
@@ -271,8 +275,9 @@ func parseHello(hello []byte, want string) (id string, kind byte, err error) {
 }
 
 // acceptChannel attaches an authenticated side channel to c and tells the
-// dialer; a second channel of one kind is refused.
-func acceptChannel(c *conn, kind byte, nc net.Conn) error {
+// dialer; a second channel of one kind is refused. A local frame channel
+// gets its pipes first, by deadline.
+func acceptChannel(c *conn, kind byte, nc net.Conn, deadline time.Time) error {
 	nc.SetDeadline(time.Time{})
 	if c.hasChannel(kind) {
 		nc.Write([]byte{statusRefuse})
@@ -284,6 +289,13 @@ func acceptChannel(c *conn, kind byte, nc net.Conn) error {
 	// in the socket for our reader.
 	if _, err := nc.Write([]byte{statusOK}); err != nil {
 		return fmt.Errorf("write status: %w", err)
+	}
+	if kind == chanFrames {
+		pc, err := withPipes(nc, true, deadline)
+		if err != nil {
+			return err
+		}
+		nc = pc
 	}
 	if !c.attach(kind, nc) {
 		return errors.New("a second side channel of one kind")

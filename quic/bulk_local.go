@@ -29,15 +29,16 @@ import (
 // it nothing new; any other user is refused before a byte is read. The
 // dialer then proves the key, bound to its QUIC session as on TCP:
 //
-//	dialer   → listener  "pxsu" 2, the 32-byte id of the QUIC connection, the channel's kind byte
+//	dialer   → listener  "pxsu" 3, the 32-byte id of the QUIC connection, the channel's kind byte
 //	listener → dialer    32-byte random nonce
 //	dialer   → listener  HMAC-SHA256(key, "pxsh-bulk-local-v1" || nonce || QUIC exporter || kind)
 //	listener → dialer    status byte (0 ok, 1 refused)
+//	for the frame channel, each way: its frame pipe's write end or none (pipes_linux.go)
 //
 // The listener's pre-authentication limits apply (all local peers count
 // as one host).
 const (
-	localHello = "pxsu\x02"
+	localHello = "pxsu\x03"
 	localLabel = "pxsh-bulk-local-v1"
 	localName  = "pxsh bulk local"
 	localHost  = "local"
@@ -148,7 +149,7 @@ func (l *listener) serveLocal(nc net.Conn) error {
 		nc.Write([]byte{statusRefuse})
 		return errWrongKey
 	}
-	return acceptChannel(c, kind, nc)
+	return acceptChannel(c, kind, nc, deadline)
 }
 
 // dialBulkLocal opens the local side channel of c of the given kind,
@@ -170,6 +171,15 @@ func dialBulkLocal(ctx context.Context, c *conn, kind byte, addr, fingerprint st
 	if err := handshakeLocal(ctx, nc, quicExp, key, kind); err != nil {
 		nc.Close()
 		return err
+	}
+	if kind == chanFrames {
+		dl, _ := ctx.Deadline()
+		pc, err := withPipes(nc, false, dl)
+		if err != nil {
+			nc.Close()
+			return err
+		}
+		nc = pc
 	}
 	c.attach(kind, nc)
 	return nil

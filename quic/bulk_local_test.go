@@ -13,6 +13,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // bulkLocal reports whether c's bulk channel is the local one.
@@ -200,21 +201,38 @@ func TestFramesChannelStatusFirst(t *testing.T) {
 		}
 		werr <- err
 	}
+	// The dialer's side: the status byte, then its part of the pipe
+	// exchange, then the frame from the pipe.
+	var status [1]byte
+	got := make([]byte, 4+len(frame))
+	dialed := make(chan error, 1)
+	go func() {
+		if _, err := io.ReadFull(dialerEnd, status[:]); err != nil {
+			dialed <- err
+			return
+		}
+		nc, err := withPipes(dialerEnd, false, time.Now().Add(waitLimit))
+		if err == nil {
+			_, err = io.ReadFull(nc, got)
+			nc.Close()
+		}
+		dialed <- err
+	}()
 	within(t, "accept the channel", func() {
-		if err := acceptChannel(served.impl, chanFrames, listenerEnd); err != nil {
+		if err := acceptChannel(served.impl, chanFrames, listenerEnd, time.Now().Add(waitLimit)); err != nil {
 			t.Error(err)
 		}
 	})
 	if err := <-werr; err != nil {
 		t.Fatal(err)
 	}
-	want := append([]byte{statusOK, 0, 0, 0, byte(len(frame))}, frame...)
-	got := make([]byte, len(want))
 	within(t, "read status and frame", func() {
-		if _, err := io.ReadFull(dialerEnd, got); err != nil {
+		if err := <-dialed; err != nil {
 			t.Error(err)
 		}
 	})
+	got = append(status[:], got...)
+	want := append([]byte{statusOK, 0, 0, 0, byte(len(frame))}, frame...)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("dialer read %q, want %q", got, want)
 	}

@@ -1,0 +1,125 @@
+package quic
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// A local frame channel carries its frames on two pipes, one each way,
+// and frames still cross it both ways in order.
+func TestFramesChannelOnPipes(t *testing.T) {
+	cfg := Config{Key: testKey(t)}
+	_, client, served := pair(t, cfg, cfg)
+	waitFrames(t, client, served)
+	for _, c := range []*Conn{client, served} {
+		pc, ok := c.impl.frames.nc.(*pipeConn)
+		if !ok || pc.r == nil || pc.w == nil {
+			t.Fatalf("frame channel %T (%+v), want one on two pipes", c.impl.frames.nc, pc)
+		}
+	}
+	for i := range 50 {
+		msg := bytes.Repeat([]byte{byte(i)}, 1+i*997)
+		if err := client.WriteFrame(msg); err != nil {
+			t.Fatal(err)
+		}
+		if got := readWithin(t, served); !bytes.Equal(got, msg) {
+			t.Fatalf("frame %d: got %d bytes, want %d", i, len(got), len(msg))
+		}
+		if err := served.WriteFrame(msg); err != nil {
+			t.Fatal(err)
+		}
+		if got := readWithin(t, client); !bytes.Equal(got, msg) {
+			t.Fatalf("reply %d: got %d bytes, want %d", i, len(got), len(msg))
+		}
+	}
+}
+
+// readWithin reads one frame of c within waitLimit.
+func readWithin(t *testing.T, c *Conn) []byte {
+	t.Helper()
+	var p []byte
+	within(t, "read a frame", func() {
+		var err error
+		if p, err = c.ReadFrame(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+// A side that offers no pipe (it could not make one) keeps the socket
+// for the frames sent to it; the other way still uses the pipe.
+func TestFramePipeDeclined(t *testing.T) {
+	a, b := socketPair(t)
+	ua := a.(*net.UnixConn)
+	listener := make(chan *pipeConn, 1)
+	go func() {
+		// The listener's side without a pipe: it offers none and takes
+		// the dialer's.
+		var w *os.File
+		err := sendPipe(ua, nil)
+		if err == nil {
+			w, err = recvPipe(ua)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		listener <- &pipeConn{sock: ua, w: w}
+	}()
+	nc, err := withPipes(b, false, time.Now().Add(waitLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer := nc.(*pipeConn)
+	defer dialer.Close()
+	var la *pipeConn
+	within(t, "listener's exchange", func() { la = <-listener })
+	defer la.Close()
+	if dialer.w != nil || dialer.r == nil || la.w == nil {
+		t.Fatalf("dialer writes to %v, reads %v; listener writes to %v: want socket, pipe, pipe", dialer.w, dialer.r, la.w)
+	}
+	send := func(from, to *pipeConn, msg string) {
+		t.Helper()
+		if _, err := from.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		within(t, "read "+msg, func() {
+			if _, err := io.ReadFull(to, got); err != nil {
+				t.Error(err)
+			}
+		})
+		if string(got) != msg {
+			t.Fatalf("got %q, want %q", got, msg)
+		}
+	}
+	send(dialer, la, "on the socket")
+	send(la, dialer, "on the pipe")
+}
+
+// A process that reads from maxFramePipes frame pipes already offers no
+// more: a new local frame channel keeps its frames on the socket, and
+// still carries them.
+func TestFramePipesCapped(t *testing.T) {
+	framePipes.Add(maxFramePipes)
+	defer framePipes.Add(-maxFramePipes)
+	cfg := Config{Key: testKey(t)}
+	_, client, served := pair(t, cfg, cfg)
+	waitFrames(t, client, served)
+	for _, c := range []*Conn{client, served} {
+		if pc, ok := c.impl.frames.nc.(*pipeConn); !ok || pc.r != nil || pc.w != nil {
+			t.Fatalf("frame channel %T (%+v), want the socket both ways", c.impl.frames.nc, pc)
+		}
+	}
+	msg := []byte("on the socket")
+	if err := client.WriteFrame(msg); err != nil {
+		t.Fatal(err)
+	}
+	if got := readWithin(t, served); !bytes.Equal(got, msg) {
+		t.Fatalf("got %q, want %q", got, msg)
+	}
+}
