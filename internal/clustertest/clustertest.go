@@ -19,6 +19,7 @@ import (
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/hub"
+	"github.com/pxsh/pxsh/internal/waittest"
 	"github.com/pxsh/pxsh/profile"
 )
 
@@ -29,13 +30,8 @@ var (
 )
 
 // Scale returns the factor applied to test time bounds: $PXSH_TEST_SCALE,
-// default 1.
-func Scale() time.Duration {
-	if n, err := strconv.Atoi(os.Getenv("PXSH_TEST_SCALE")); err == nil && n > 0 {
-		return time.Duration(n)
-	}
-	return 1
-}
+// default 1 (waittest.Scale).
+func Scale() time.Duration { return waittest.Scale() }
 
 // Binary builds cmd/pxsh (once per test binary) and returns its path.
 func Binary(t testing.TB) string {
@@ -256,17 +252,11 @@ func (c *Cluster) Logs() string {
 	return b.String()
 }
 
-// Eventually polls cond every few milliseconds until it holds or d
-// (scaled) passes.
+// Eventually waits until cond holds, failing t after d (scaled); it is
+// waittest.For.
 func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d * Scale())
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d*Scale(), what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waittest.For(t, d, what, cond)
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent use: a process's or a
