@@ -397,10 +397,14 @@ func TestPagedAnswers(t *testing.T) {
 // does not read pile up in the hub only to EngineQueue bytes; the rest fail
 // at once with EngineBusy, and nothing is lost or blocked.
 func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
-	// The task database in memory: the 40 requests below must reach the
-	// hub within the stopped engine's 4 s QUIC idle timeout, and writing
-	// their 5 MB of bodies to disk took longer than that under CI's load.
-	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 1 << 20, DeadAfter: 10 * time.Second * clustertest.Scale(), MemoryDB: true})
+	// Nothing may end the stopped engine's connection before the test's
+	// own deadlines (the Gets below) do, however slow the machine: the
+	// engines' QUIC idle timeout (4 s), the controller's (30 s) and
+	// DeadAfter all outlast them. (One CI run got EngineError for the
+	// last request when the engines' 4 s still applied.)
+	long := 5 * time.Minute * clustertest.Scale()
+	t.Setenv("PXSH_ENGINE_IDLE_TIMEOUT", long.String())
+	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 1 << 20, DeadAfter: long, IdleTimeout: long, MemoryDB: true})
 	cmds, cl := engineCmds(t, c, 1)
 	stop(t, cmds[0], syscall.SIGSTOP)
 	stopped := true
@@ -409,8 +413,6 @@ func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
 			cmds[0].Process.Signal(syscall.SIGCONT)
 		}
 	}()
-	// Quickly, while the hub's connection to the stopped engine is up
-	// (QUIC closes it after the engines' 4 s idle timeout).
 	blob := strings.Repeat("x", 128<<10) // one frame: a streamed body waits for its engine instead
 	var ars []*client.AsyncResult
 	for i := range 40 {

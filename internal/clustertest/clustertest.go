@@ -89,6 +89,9 @@ type Options struct {
 	// ClientQueue and EngineQueue are the hub's outgoing-queue bounds;
 	// 0: the defaults.
 	ClientQueue, EngineQueue int
+	// IdleTimeout is the controller's QUIC idle timeout; 0: quic's
+	// default. (The engines' is $PXSH_ENGINE_IDLE_TIMEOUT.)
+	IdleTimeout time.Duration
 }
 
 // Cluster is a running test cluster.
@@ -117,7 +120,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 	}
 	dir := t.TempDir()
 	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, MaxValue: o.MaxValue, HWM: o.HWM, Scheme: o.Scheme, Prefetch: o.Prefetch,
-		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue,
+		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue, IdleTimeout: o.IdleTimeout,
 		GovernProcs: true}) // as the pxsh binary's controller
 	if err != nil {
 		t.Fatal(err)
