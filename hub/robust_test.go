@@ -399,9 +399,9 @@ func TestPagedAnswers(t *testing.T) {
 func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
 	// Nothing may end the stopped engine's connection before the test's
 	// own deadlines (the Gets below) do, however slow the machine: the
-	// engines' QUIC idle timeout (4 s), the controller's (30 s) and
-	// DeadAfter all outlast them. (One CI run got EngineError for the
-	// last request when the engines' 4 s still applied.)
+	// engines' QUIC idle timeout (4 s by default), the controller's (30 s)
+	// and DeadAfter are raised past them. (One CI run got EngineError for
+	// the last request while the engines' 4 s applied.)
 	long := 5 * time.Minute * clustertest.Scale()
 	t.Setenv("PXSH_ENGINE_IDLE_TIMEOUT", long.String())
 	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 1 << 20, DeadAfter: long, IdleTimeout: long, MemoryDB: true})
