@@ -97,7 +97,8 @@ func (tm *term) send(s string) {
 
 // TestTerminal drives the interactive shell in a real terminal:
 // completion, history recall across restarts, Ctrl-C of a blocking %px,
-// Ctrl-D.
+// Ctrl-D. Control keys are typed only once the shell waits for them (at
+// a prompt, or in a running command), not ahead.
 func TestTerminal(t *testing.T) {
 	cl := clustertest.Start(t, 2, clustertest.Options{})
 	env := isolated(t)
@@ -112,12 +113,14 @@ func TestTerminal(t *testing.T) {
 	tm.send("answer_v\t\r")
 	tm.expect("answer_value", 5*time.Second)
 	tm.expect("42", 5*time.Second)
+	tm.expect(">>> ", 5*time.Second)
 	tm.send("rc.cluster_i\t\r")
 	tm.expect("rc.cluster_id", 5*time.Second)
 	tm.expect(">>> ", 5*time.Second)
 	tm.send("%pxres\t\r")
 	tm.expect("%pxresult", 5*time.Second)
 	tm.expect("UsageError", 5*time.Second)
+	tm.expect(">>> ", 5*time.Second)
 
 	// A multi-line entry, then history recall of it as one entry.
 	tm.send("def sq(x):\r")
@@ -126,6 +129,7 @@ func TestTerminal(t *testing.T) {
 	tm.expect(">>> ", 5*time.Second)
 	tm.send("sq(9)\r")
 	tm.expect("81", 5*time.Second)
+	tm.expect(">>> ", 5*time.Second)
 	tm.send("\x1b[A\x1b[A\r") // up twice: the def
 	tm.send("sq(4)\r")
 	tm.expect("16", 5*time.Second)
@@ -169,8 +173,13 @@ func TestTerminal(t *testing.T) {
 	tm2.expect(">>> ", 5*time.Second)
 	tm2.send("sq(5)\r")
 	tm2.expect("25", 5*time.Second)
+	tm2.expect(">>> ", 5*time.Second) // Ctrl-D at the prompt, not while sq(5) ends
 	tm2.send("\x04")
-	<-tm2.done
+	select {
+	case <-tm2.done:
+	case <-time.After(10 * time.Second * clustertest.Scale()):
+		t.Fatal("pxsh did not exit on Ctrl-D after a restart")
+	}
 }
 
 // submitted waits until the controller holds a task for each of n
