@@ -200,7 +200,7 @@ func TestBusyOrBrieflyStoppedEngineIsNotDead(t *testing.T) {
 	})
 	for range 2 {
 		stop(t, cmds[0], syscall.SIGSTOP)
-		time.Sleep(dead / 3) // the stop itself, not synchronisation
+		time.Sleep(dead / 3) // the stimulus, not synchronisation: another process's pause takes real time
 		stop(t, cmds[0], syscall.SIGCONT)
 	}
 	got, err := ar.Get(ctxT(t, 60*time.Second))
