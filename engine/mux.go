@@ -168,7 +168,7 @@ func dialController(ctx context.Context, conn *profile.Connection, key []byte, m
 	for _, addr := range conn.Addresses {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		var c *quic.Conn
-		c, err = quic.Dial(dctx, addr, conn.Fingerprint, quic.Config{Key: key, IdleTimeout: IdleTimeout, MaxFrame: maxFrame, MaxValue: maxValue})
+		c, err = quic.Dial(dctx, addr, conn.Fingerprint, quic.Config{Key: key, IdleTimeout: idleTimeout, MaxFrame: maxFrame, MaxValue: maxValue})
 		cancel()
 		if err == nil {
 			return c, nil

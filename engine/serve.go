@@ -69,7 +69,8 @@ type Config struct {
 }
 
 // IdleTimeout is how long an engine waits without hearing from the
-// controller (QUIC keep-alives included) before it reconnects.
+// controller (QUIC keep-alives included) before it reconnects
+// ($PXSH_ENGINE_IDLE_TIMEOUT overrides it, for tests).
 const IdleTimeout = 4 * time.Second
 
 // ErrShutdown is returned by Serve when the controller asked the engine to

@@ -140,7 +140,9 @@ func TestBalancedTimeoutCancelsRunningTask(t *testing.T) {
 func TestBalancedPriorities(t *testing.T) {
 	c := clustertest.Start(t, 1, clustertest.Options{})
 	cl := c.Client()
-	block, _ := cl.LoadBalanced(client.TaskOptions{}).ApplyAsync("lambda: time.sleep(0.3)")
+	// The engine is busy until the five tasks wait in the controller: the
+	// cancel follows them on the connection.
+	block, _ := cl.LoadBalanced(client.TaskOptions{}).ApplyAsync("lambda: time.sleep(60)")
 	var tasks []*client.Task
 	for i, prio := range []int{0, 0, 5, 1, 5} {
 		tk, err := cl.LoadBalanced(client.TaskOptions{Priority: prio}).ApplyAsync("lambda x: x", i)
@@ -149,8 +151,13 @@ func TestBalancedPriorities(t *testing.T) {
 		}
 		tasks = append(tasks, tk)
 	}
-	ar := &client.AsyncResult{Tasks: append([]*client.Task{block}, tasks...)}
-	if _, err := ar.Get(ctxT(t, 10*time.Second)); err != nil {
+	if err := cl.Cancel([]string{block.MsgID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&client.AsyncResult{Tasks: []*client.Task{block}}).Get(ctxT(t, 10*time.Second)); remoteName(t, err) != "TaskAborted" {
+		t.Fatalf("cancelled blocking task: %v, want TaskAborted", err)
+	}
+	if _, err := (&client.AsyncResult{Tasks: tasks}).Get(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	order := make([]int, len(tasks))

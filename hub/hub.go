@@ -65,6 +65,10 @@ type Config struct {
 	// HelloTimeout bounds the wait for a connection's first message; 0
 	// means DefaultHelloTimeout.
 	HelloTimeout time.Duration
+	// IdleTimeout is the listener's QUIC idle timeout (a connection uses
+	// the smaller of both ends'); 0 means quic's default, 30 s. Tests that
+	// stop an engine process on purpose raise it.
+	IdleTimeout time.Duration
 	// Scheme is the load-balancing policy; "" means leastload.
 	Scheme string
 	// HWM is how many load-balanced tasks an engine may hold at once; 0
@@ -190,7 +194,7 @@ func New(cfg Config) (*Hub, error) {
 	// engine's transport answer, even when its stream is blocked (see
 	// heartbeats).
 	ln, err := quic.Listen(cfg.Addr, id, quic.Config{Key: key, MaxFrame: cfg.MaxFrame, MaxValue: cfg.MaxValue, Logger: cfg.Logger,
-		KeepAlive: max(cfg.Heartbeat, cfg.DeadAfter/3)})
+		KeepAlive: max(cfg.Heartbeat, cfg.DeadAfter/3), IdleTimeout: cfg.IdleTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("start controller: %w", err)
 	}

@@ -200,7 +200,7 @@ func TestBusyOrBrieflyStoppedEngineIsNotDead(t *testing.T) {
 	})
 	for range 2 {
 		stop(t, cmds[0], syscall.SIGSTOP)
-		time.Sleep(dead / 3) // the stop itself, not synchronisation
+		time.Sleep(dead / 3) // the stimulus, not synchronisation: another process's pause takes real time
 		stop(t, cmds[0], syscall.SIGCONT)
 	}
 	got, err := ar.Get(ctxT(t, 60*time.Second))
@@ -223,7 +223,9 @@ func TestDeadEngineRejoinsWithAnEmptyQueue(t *testing.T) {
 	if err := v.Execute(ctxT(t, 10*time.Second), "count = 0"); err != nil {
 		t.Fatal(err)
 	}
-	running, err := v.ExecuteAsync("time.sleep(0.3)", true)
+	// Still running when the stop comes, however late: the rejoin's drop
+	// cancels it.
+	running, err := v.ExecuteAsync("time.sleep(60)", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,10 +399,14 @@ func TestPagedAnswers(t *testing.T) {
 // does not read pile up in the hub only to EngineQueue bytes; the rest fail
 // at once with EngineBusy, and nothing is lost or blocked.
 func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
-	// The task database in memory: the 40 requests below must reach the
-	// hub within the stopped engine's 4 s QUIC idle timeout, and writing
-	// their 5 MB of bodies to disk took longer than that under CI's load.
-	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 1 << 20, DeadAfter: 10 * time.Second * clustertest.Scale(), MemoryDB: true})
+	// Nothing may end the stopped engine's connection before the test's
+	// own deadlines (the Gets below) do, however slow the machine: the
+	// engines' QUIC idle timeout (4 s by default), the controller's (30 s)
+	// and DeadAfter are raised past them. (One CI run got EngineError for
+	// the last request while the engines' 4 s applied.)
+	long := 5 * time.Minute * clustertest.Scale()
+	t.Setenv("PXSH_ENGINE_IDLE_TIMEOUT", long.String())
+	c := clustertest.Start(t, 0, clustertest.Options{EngineQueue: 1 << 20, DeadAfter: long, IdleTimeout: long, MemoryDB: true})
 	cmds, cl := engineCmds(t, c, 1)
 	stop(t, cmds[0], syscall.SIGSTOP)
 	stopped := true
@@ -409,8 +415,6 @@ func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
 			cmds[0].Process.Signal(syscall.SIGCONT)
 		}
 	}()
-	// Quickly, while the hub's connection to the stopped engine is up
-	// (QUIC closes it after the engines' 4 s idle timeout).
 	blob := strings.Repeat("x", 128<<10) // one frame: a streamed body waits for its engine instead
 	var ars []*client.AsyncResult
 	for i := range 40 {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pxsh/pxsh/internal/waittest"
 )
 
 // fakeSSH runs the "remote" command locally: ssh [opts] host command.
@@ -193,8 +195,7 @@ func TestClusterSSHFlow(t *testing.T) {
 	}
 	// the remote pids arrive on the ssh output
 	var st *ClusterState
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waittest.Until(t, 10*time.Second, func() bool {
 		st, _ = ReadState(c.ProfileDir())
 		c.save(nil)
 		n := 0
@@ -203,14 +204,8 @@ func TestClusterSSHFlow(t *testing.T) {
 				n++
 			}
 		}
-		if n == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("remote pids not recorded: %+v", st.Records)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n == 3
+	}, func() string { return fmt.Sprintf("the remote pids to be recorded: %+v", st.Records) })
 	hosts := map[string]int{}
 	var remote []ProcRecord
 	for _, p := range st.Procs() {
@@ -337,15 +332,9 @@ func TestControllerRestartedWithRestore(t *testing.T) {
 		t.Fatalf("controller not restarted: %+v", again)
 	}
 	logPath := filepath.Join(c.ProfileDir(), "log", "controller.log")
-	for stop := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		b, _ := os.ReadFile(logPath)
-		if strings.Contains(string(b), "--restore") {
-			break
-		}
-		if time.Now().After(stop) {
-			t.Fatalf("restarted controller's arguments lack --restore:\n%s", b)
-		}
-	}
+	var b []byte
+	waittest.Until(t, 10*time.Second, func() bool { b, _ = os.ReadFile(logPath); return strings.Contains(string(b), "--restore") },
+		func() string { return fmt.Sprintf("the restarted controller's arguments to have --restore:\n%s", b) })
 	// the engine was left alone
 	st, _ := ReadState(c.ProfileDir())
 	for _, r := range st.Records {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pxsh/pxsh/internal/waittest"
 	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
 )
@@ -44,19 +46,7 @@ func TestClusterCLIAllow(t *testing.T) {
 	env := c.env
 	env.Stdout, env.Stderr = &out, &errb
 	go func() { done <- clusterCLI(ctx, []string{"start", "-n", "1", "--allow", "sh,fs=/tmp"}, env) }()
-	var st *launcher.ClusterState
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		st, err = launcher.ReadState(dir)
-		if err == nil && st.Supervisor != nil && st.EngineCount() == 1 && st.ClusterID != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not recorded: %+v %v\n%s", st, err, errb.String())
-		}
-		time.Sleep(20 * time.Millisecond) // polling cluster.json
-	}
+	st := waitRecorded(t, dir, 1, &errb)
 	if st.Allow != "sh,fs=/tmp" {
 		t.Errorf("state Allow = %q", st.Allow)
 	}
@@ -85,15 +75,7 @@ func TestClusterCLIAllow(t *testing.T) {
 // waitContains waits until the file at path contains s.
 func waitContains(t *testing.T, path, s string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile(path)
-		if strings.Contains(string(b), s) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %q lacks %q", path, b, s)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a child's log
-	}
+	var b []byte
+	waittest.Until(t, 10*time.Second, func() bool { b, _ = os.ReadFile(path); return strings.Contains(string(b), s) },
+		func() string { return fmt.Sprintf("%s to contain %q; it has %q", path, s, b) })
 }

@@ -101,19 +101,7 @@ func TestClusterCLIForeground(t *testing.T) {
 	env := c.env
 	env.Stdout, env.Stderr = &out, &errb
 	go func() { done <- clusterCLI(ctx, []string{"start", "-n", "2", "--wait"}, env) }()
-	var st *launcher.ClusterState
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		st, err = launcher.ReadState(dir)
-		if err == nil && st.Supervisor != nil && st.EngineCount() == 2 && st.ClusterID != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not recorded: %+v %v\n%s", st, err, errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitRecorded(t, dir, 2, &errb)
 	ctlLog, _ := os.ReadFile(filepath.Join(dir, "log", "controller.log"))
 	if !strings.Contains(string(ctlLog), "--scheme lru") {
 		t.Errorf("controller command line %q lacks the config file's scheme", ctlLog)
@@ -129,7 +117,7 @@ func TestClusterCLIForeground(t *testing.T) {
 	if !strings.Contains(c.out.String(), "fake-1") || !strings.Contains(c.out.String(), "True") || !strings.Contains(c.out.String(), " 4 ") {
 		t.Errorf("list:\n%s", c.out)
 	}
-	st, _ = launcher.ReadState(dir)
+	st, _ := launcher.ReadState(dir)
 	all := st.Procs()
 	if code := c.run(context.Background(), "clean"); code == 0 {
 		t.Error("clean of a running cluster succeeded")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/internal/clustertest"
+	"github.com/pxsh/pxsh/internal/waittest"
 	"github.com/pxsh/pxsh/launcher"
 	"github.com/pxsh/pxsh/profile"
 )
@@ -86,17 +87,9 @@ func startCluster(t *testing.T, n int) (root, dir string) {
 func assertAllStopped(t *testing.T, root string) {
 	t.Helper()
 	mustPxsh(t, root, "cluster", "stop")
-	deadline := time.Now().Add(10 * time.Second * clustertest.Scale())
-	for {
-		left := procsMentioning(root)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes left after cluster stop:\n%s", strings.Join(left, "\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var left []string
+	waittest.Until(t, 10*time.Second, func() bool { left = procsMentioning(root); return len(left) == 0 },
+		func() string { return "no process left after cluster stop:\n" + strings.Join(left, "\n") })
 }
 
 func controllerPID(t *testing.T, dir string) int {

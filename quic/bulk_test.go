@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"testing"
-	"time"
 )
 
 // waitBulk waits until both ends have their bulk channel.
@@ -167,12 +166,8 @@ func BenchmarkThroughput(b *testing.B) {
 			cfg := Config{Key: key, NoBulk: noBulk, NoLocalBulk: name == "tls"}
 			_, client, served := pair(b, cfg, cfg)
 			if !noBulk {
-				for i := 0; !client.BulkActive() || !served.BulkActive(); i++ {
-					if i > 10000 {
-						b.Fatal("no bulk channel")
-					}
-					time.Sleep(time.Millisecond)
-				}
+				waitUntil(b, func() bool { return client.BulkActive() && served.BulkActive() },
+					func() string { return "no bulk channel" })
 			}
 			frame := make([]byte, 4<<20)
 			const total = 100 << 20

@@ -11,9 +11,10 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pxsh/pxsh/internal/waittest"
 )
 
 // localPair is a connection pair whose bulk channel is the local one.
@@ -165,10 +166,9 @@ func TestMemfdBoundsHeldBodies(t *testing.T) {
 			}
 			bodies[i] = b
 		}
-		deadline := time.Now().Add(waitLimit)
-		for len(served.impl.bulk.slots) < maxFDBodies && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond) // polling a count, bounded by deadline
-		}
+		// Not waitUntil: this is not the test's goroutine; the checks
+		// below report a shortfall.
+		waittest.Poll(waitLimit, func() bool { return len(served.impl.bulk.slots) >= maxFDBodies })
 		for i, b := range bodies {
 			select {
 			case <-b.mfd.ready:

@@ -18,20 +18,19 @@ import (
 	"time"
 
 	quicgo "github.com/quic-go/quic-go"
+
+	"github.com/pxsh/pxsh/internal/waittest"
 )
 
 // waitLimit bounds every wait in these tests.
 const waitLimit = 15 * time.Second
 
-// waitUntil polls cond until it holds; after waitLimit it fails the
-// test with what failure says of the state then.
+// waitUntil polls cond until it holds; after waitLimit (scaled) it fails
+// the test with what failure says of the state then.
 func waitUntil(t testing.TB, cond func() bool, failure func() string) {
 	t.Helper()
-	for deadline := time.Now().Add(waitLimit); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal(failure())
-		}
-		time.Sleep(time.Millisecond) // polling, bounded by deadline
+	if !waittest.Poll(waitLimit, cond) {
+		t.Fatal(failure())
 	}
 }
 

@@ -117,13 +117,8 @@ func TestPacketsReceivedGrowsWithoutFrames(t *testing.T) {
 	cfg := Config{Key: testKey(t), IdleTimeout: 600 * time.Millisecond} // keep-alives every 200 ms
 	_, _, served := pair(t, cfg, cfg)
 	before := served.PacketsReceived()
-	deadline := time.Now().Add(waitLimit)
-	for served.PacketsReceived() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("no packet from an idle peer's transport")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, func() bool { return served.PacketsReceived() != before },
+		func() string { return "no packet from an idle peer's transport" })
 }
 
 // TestHandshakeFloodFromOneHost floods the listener from 127.0.0.2 with

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pxsh/pxsh/internal/waittest"
 )
 
 // framesAttached reports whether c has its frame channel.
@@ -40,8 +42,9 @@ func TestFramesMoveToChannel(t *testing.T) {
 				go func() {
 					for i := range n {
 						msg := bytes.Repeat([]byte{byte(i)}, 1+i*97%(64<<10))
-						for deadline := time.Now().Add(waitLimit); i == n/2 && !framesAttached(client) && time.Now().Before(deadline); {
-							time.Sleep(time.Millisecond) // half the frames go before the switch, bounded by deadline
+						// Half the frames go before the switch.
+						if i == n/2 && !waittest.Poll(waitLimit, func() bool { return framesAttached(client) }) {
+							t.Errorf("no frame channel within %v", waitLimit)
 						}
 						if err := client.WriteFrame(msg); err != nil {
 							t.Error(err)

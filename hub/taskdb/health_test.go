@@ -3,6 +3,7 @@ package taskdb
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pxsh/pxsh/internal/waittest"
 )
 
 // syncLog is a log sink safe for concurrent use.
@@ -35,13 +38,9 @@ func (l *syncLog) String() string {
 // waitHealthy waits (bounded) until Flush succeeds again.
 func waitHealthy(t *testing.T, db *DB) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for db.Flush(ctxT(t)) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("database did not recover: %v", db.Flush(ctxT(t)))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var err error
+	waittest.Until(t, 20*time.Second, func() bool { err = db.Flush(ctxT(t)); return err == nil },
+		func() string { return fmt.Sprintf("the database to recover: %v", err) })
 }
 
 // checkAll checks that records 0..n-1 are all stored.

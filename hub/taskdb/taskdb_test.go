@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pxsh/pxsh/internal/waittest"
 	"github.com/pxsh/pxsh/protocol"
 )
 
@@ -529,20 +530,14 @@ func TestRetentionPeriodic(t *testing.T) {
 	db := openT(t, Config{MaxRecords: 2})
 	fill(t, db, 10)
 	ctx := ctxT(t)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		h, err := db.History(ctx)
-		if err != nil {
+	var h []string
+	waittest.Until(t, 10*time.Second, func() bool {
+		var err error
+		if h, err = db.History(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if len(h) == 7 { // 5 unfinished + 2 finished
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("periodic cull did not run: %d records", len(h))
-		}
-		time.Sleep(50 * time.Millisecond) // polling a condition, not synchronising
-	}
+		return len(h) == 7 // 5 unfinished + 2 finished
+	}, func() string { return fmt.Sprintf("the periodic cull: %d records", len(h)) })
 }
 
 func TestUnfinished(t *testing.T) {

@@ -247,7 +247,8 @@ func (c *chaos) disturb(ctx context.Context, tasks []*client.Task, done <-chan s
 		default:
 			id := c.rnd.IntN(nEngines)
 			if c.signal(id, pids[id], syscall.SIGSTOP) {
-				// The disturbance itself, not synchronisation.
+				// The disturbance itself, not synchronisation: another
+				// process's pause takes real time.
 				time.Sleep(time.Duration(300+c.rnd.IntN(int(maxStop/time.Millisecond)-300)) * time.Millisecond)
 				c.signal(id, pids[id], syscall.SIGCONT)
 			}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/hub"
+	"github.com/pxsh/pxsh/internal/waittest"
 	"github.com/pxsh/pxsh/profile"
 )
 
@@ -31,13 +32,8 @@ var (
 )
 
 // Scale returns the factor applied to test time bounds: $PXSH_TEST_SCALE,
-// default 1.
-func Scale() time.Duration {
-	if n, err := strconv.Atoi(os.Getenv("PXSH_TEST_SCALE")); err == nil && n > 0 {
-		return time.Duration(n)
-	}
-	return 1
-}
+// default 1 (waittest.Scale).
+func Scale() time.Duration { return waittest.Scale() }
 
 // Binary builds cmd/pxsh (once per test binary) and returns its path.
 func Binary(t testing.TB) string {
@@ -112,6 +108,9 @@ type Options struct {
 	// ClientQueue and EngineQueue are the hub's outgoing-queue bounds;
 	// 0: the defaults.
 	ClientQueue, EngineQueue int
+	// IdleTimeout is the controller's QUIC idle timeout; 0: quic's
+	// default. (The engines' is $PXSH_ENGINE_IDLE_TIMEOUT.)
+	IdleTimeout time.Duration
 }
 
 // Cluster is a running test cluster.
@@ -140,7 +139,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 	}
 	dir := t.TempDir()
 	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, MaxValue: o.MaxValue, HWM: o.HWM, Scheme: o.Scheme, Prefetch: o.Prefetch,
-		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue,
+		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue, IdleTimeout: o.IdleTimeout,
 		GovernProcs: true}) // as the pxsh binary's controller
 	if err != nil {
 		t.Fatal(err)
@@ -275,17 +274,11 @@ func (c *Cluster) Logs() string {
 	return b.String()
 }
 
-// Eventually polls cond every few milliseconds until it holds or d
-// (scaled) passes.
+// Eventually waits until cond holds, failing t after d (scaled); it is
+// waittest.For.
 func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d * Scale())
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d*Scale(), what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waittest.For(t, d, what, cond)
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent use: a process's or a

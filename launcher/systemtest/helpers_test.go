@@ -57,15 +57,22 @@ func procsMatching(s string) []int {
 	return out
 }
 
-// eventually polls cond every 50 ms until it holds or d passes.
+// eventually polls cond until it holds or d passes (see until).
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	until(t, d, cond, func() string { return what })
+}
+
+// until polls cond every 50 ms (the conditions run commands) until it
+// holds; after d (scaled) it fails t with what failure says then.
+func until(t *testing.T, d time.Duration, cond func() bool, failure func() string) {
 	t.Helper()
 	deadline := time.Now().Add(scale(d))
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v: %s", scale(d), what)
+			t.Fatalf("timed out after %v: %s", scale(d), failure())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // polling, bounded by the deadline
 	}
 }
 
@@ -73,22 +80,15 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 // still running after a short grace.
 func assertNoProcs(t *testing.T, s string) {
 	t.Helper()
-	deadline := time.Now().Add(scale(10 * time.Second))
-	for {
-		left := procsMatching(s)
-		if len(left) == 0 {
-			return
+	var left []int
+	until(t, 10*time.Second, func() bool { left = procsMatching(s); return len(left) == 0 }, func() string {
+		var lines []string
+		for _, p := range left {
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+			lines = append(lines, strconv.Itoa(p)+": "+strings.ReplaceAll(string(b), "\x00", " "))
 		}
-		if time.Now().After(deadline) {
-			var lines []string
-			for _, p := range left {
-				b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
-				lines = append(lines, strconv.Itoa(p)+": "+strings.ReplaceAll(string(b), "\x00", " "))
-			}
-			t.Fatalf("processes left behind:\n%s", strings.Join(lines, "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return "processes left behind:\n" + strings.Join(lines, "\n")
+	})
 }
 
 func run(t *testing.T, name string, args ...string) string {

@@ -2,6 +2,7 @@ package systemtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,20 +325,15 @@ func TestPxshRestart(t *testing.T) {
 			// moment (until its heartbeat fails): retry until the new
 			// engine 2 answers
 			var out string
-			deadline := time.Now().Add(scale(90 * time.Second))
-			for {
+			until(t, 90*time.Second, func() bool {
 				out, _ = e.pxsh(60*time.Second, "-c", `rc = Client()
 rc.wait_for_engines(4, timeout=60)
 print(sorted(rc.ids))
 print(rc[2].apply_sync(lambda: 42))`)
-				if out == "[0, 1, 2, 3]\n42\n" {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("engine 2 does not answer after the restart; last try:\n%s\n%s", out, e.clusterLog())
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+				return out == "[0, 1, 2, 3]\n42\n"
+			}, func() string {
+				return fmt.Sprintf("engine 2 does not answer after the restart; last try:\n%s\n%s", out, e.clusterLog())
+			})
 			b, _ := os.ReadFile(logPath)
 			for _, l := range strings.Split(string(b), "\n") {
 				if strings.HasPrefix(l, "pxsh cluster:") {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,8 +21,9 @@ type term struct {
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 	out  bytes.Buffer
-	seen int // offset up to which expect has consumed output
-	done chan struct{}
+	seen int           // offset up to which expect has consumed output
+	grew chan struct{} // a token after each read of output
+	done chan struct{} // closed when the output ended
 }
 
 func startTerm(t *testing.T, env []string, args ...string) *term {
@@ -32,7 +34,7 @@ func startTerm(t *testing.T, env []string, args ...string) *term {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm := &term{t: t, f: f, cmd: cmd, done: make(chan struct{})}
+	tm := &term{t: t, f: f, cmd: cmd, grew: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(tm.done)
 		buf := make([]byte, 4096)
@@ -41,6 +43,10 @@ func startTerm(t *testing.T, env []string, args ...string) *term {
 			tm.mu.Lock()
 			tm.out.Write(buf[:n])
 			tm.mu.Unlock()
+			select {
+			case tm.grew <- struct{}{}:
+			default: // a token already waits
+			}
 			if err != nil {
 				return
 			}
@@ -55,11 +61,13 @@ func startTerm(t *testing.T, env []string, args ...string) *term {
 }
 
 // expect waits until s appears in the output after what earlier expects
-// consumed, and returns the time it appeared.
+// consumed, and returns the time it appeared. It looks again each time
+// output arrives.
 func (tm *term) expect(s string, d time.Duration) time.Time {
 	tm.t.Helper()
-	deadline := time.Now().Add(d * clustertest.Scale())
-	for {
+	timeout := time.NewTimer(d * clustertest.Scale())
+	defer timeout.Stop()
+	for ended := false; ; {
 		tm.mu.Lock()
 		text := tm.out.String()
 		tm.mu.Unlock()
@@ -67,10 +75,16 @@ func (tm *term) expect(s string, d time.Duration) time.Time {
 			tm.seen += i + len(s)
 			return time.Now()
 		}
-		if time.Now().After(deadline) {
+		if ended {
+			tm.t.Fatalf("output ended without %q; output:\n%q", s, text)
+		}
+		select {
+		case <-tm.grew:
+		case <-tm.done:
+			ended = true // one last look: the last read came before
+		case <-timeout.C:
 			tm.t.Fatalf("timed out waiting for %q; output so far:\n%q", s, text)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -83,7 +97,8 @@ func (tm *term) send(s string) {
 
 // TestTerminal drives the interactive shell in a real terminal:
 // completion, history recall across restarts, Ctrl-C of a blocking %px,
-// Ctrl-D.
+// Ctrl-D. Control keys are typed only once the shell waits for them (at
+// a prompt, or in a running command), not ahead.
 func TestTerminal(t *testing.T) {
 	cl := clustertest.Start(t, 2, clustertest.Options{})
 	env := isolated(t)
@@ -98,12 +113,14 @@ func TestTerminal(t *testing.T) {
 	tm.send("answer_v\t\r")
 	tm.expect("answer_value", 5*time.Second)
 	tm.expect("42", 5*time.Second)
+	tm.expect(">>> ", 5*time.Second)
 	tm.send("rc.cluster_i\t\r")
 	tm.expect("rc.cluster_id", 5*time.Second)
 	tm.expect(">>> ", 5*time.Second)
 	tm.send("%pxres\t\r")
 	tm.expect("%pxresult", 5*time.Second)
 	tm.expect("UsageError", 5*time.Second)
+	tm.expect(">>> ", 5*time.Second)
 
 	// A multi-line entry, then history recall of it as one entry.
 	tm.send("def sq(x):\r")
@@ -112,6 +129,7 @@ func TestTerminal(t *testing.T) {
 	tm.expect(">>> ", 5*time.Second)
 	tm.send("sq(9)\r")
 	tm.expect("81", 5*time.Second)
+	tm.expect(">>> ", 5*time.Second)
 	tm.send("\x1b[A\x1b[A\r") // up twice: the def
 	tm.send("sq(4)\r")
 	tm.expect("16", 5*time.Second)
@@ -120,18 +138,11 @@ func TestTerminal(t *testing.T) {
 	// and the engines are free for the next command.
 	tm.send("%px time.sleep(30)\r")
 	tm.expect("time.sleep(30)", 5*time.Second)
-	var sent time.Time
-	for i := 0; ; i++ {
-		sent = time.Now()
-		tm.send("\x03")
-		tm.mu.Lock()
-		got := strings.Contains(tm.out.String()[tm.seen:], "Received Keyboard Interrupt")
-		tm.mu.Unlock()
-		if got || i > 50 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	// Once the controller holds the tasks the line editor has returned
+	// (leaving raw mode, so Ctrl-C is SIGINT) and the shell waits.
+	submitted(t, cl, 2)
+	sent := time.Now()
+	tm.send("\x03")
 	tm.expect("Received Keyboard Interrupt. Sending cancel to engines...", 5*time.Second)
 	back := tm.expect(">>> ", 5*time.Second)
 	if d := back.Sub(sent); d > time.Second*clustertest.Scale() {
@@ -162,6 +173,33 @@ func TestTerminal(t *testing.T) {
 	tm2.expect(">>> ", 5*time.Second)
 	tm2.send("sq(5)\r")
 	tm2.expect("25", 5*time.Second)
+	tm2.expect(">>> ", 5*time.Second) // Ctrl-D at the prompt, not while sq(5) ends
 	tm2.send("\x04")
-	<-tm2.done
+	select {
+	case <-tm2.done:
+	case <-time.After(10 * time.Second * clustertest.Scale()):
+		t.Fatal("pxsh did not exit on Ctrl-D after a restart")
+	}
+}
+
+// submitted waits until the controller holds a task for each of n
+// engines.
+func submitted(t *testing.T, c *clustertest.Cluster, n int) {
+	t.Helper()
+	cl := c.Client()
+	clustertest.Eventually(t, 10*time.Second, "the tasks to reach the controller", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second*clustertest.Scale())
+		defer cancel()
+		st, err := cl.QueueStatus(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued := 0
+		for _, e := range st.Engines {
+			if e.Queue > 0 {
+				queued++
+			}
+		}
+		return queued == n
+	})
 }

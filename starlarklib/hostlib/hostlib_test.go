@@ -3,6 +3,7 @@ package hostlib
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/pxsh/pxsh/internal/waittest"
 	"github.com/pxsh/pxsh/starlarklib"
 )
 
@@ -148,18 +150,11 @@ func TestShCancelKillsGroup(t *testing.T) {
 		_, err := eval(t, ctx, Grant{Sh: true}, `sh("sleep 100 & echo $! > `+pidFile+`; wait", shell=True)`)
 		done <- err
 	}()
-	pid := 0
-	deadline := time.Now().Add(30 * time.Second)
-	for pid == 0 && time.Now().Before(deadline) {
-		if b, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") {
-			pid = readPid(t, pidFile)
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // polling a file the child writes
-	}
-	if pid == 0 {
-		t.Fatal("the child did not start")
-	}
+	waittest.For(t, 30*time.Second, "the child to write its pid", func() bool {
+		b, err := os.ReadFile(pidFile)
+		return err == nil && strings.HasSuffix(string(b), "\n")
+	})
+	pid := readPid(t, pidFile)
 	cancel()
 	select {
 	case err := <-done:
@@ -188,18 +183,14 @@ func readPid(t *testing.T, path string) int {
 // waitGone waits until pid no longer exists (or is a zombie of init).
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	waittest.For(t, 30*time.Second, fmt.Sprintf("process %d to end", pid), func() bool {
 		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 		if err != nil {
-			return
+			return true
 		}
-		if f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:]); len(f) > 0 && f[0] == "Z" {
-			return
-		}
-		time.Sleep(10 * time.Millisecond) // polling /proc for the process's end
-	}
-	t.Fatalf("process %d still runs", pid)
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:])
+		return len(f) > 0 && f[0] == "Z"
+	})
 }
 
 // TestResultsTravel: sh and fs.stat results can be returned from a task
