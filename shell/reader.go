@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/chzyer/readline"
 )
@@ -123,7 +124,33 @@ func (r *editReader) AddHistory(entry string) {
 	appendHistory(r.histPath, entry)
 }
 
-func (r *editReader) Close() error { return r.rl.Close() }
+// Close closes the line editor and restores the terminal. Readline's
+// Close waits for its input goroutine, which can be blocked in a read of
+// the terminal in cooked mode until another key comes (Ctrl-D typed
+// after a command's output, before the next prompt, left it reading);
+// so the wait is bounded by closeWait, after which the terminal is
+// restored here and the goroutine is left to the process's exit.
+func (r *editReader) Close() error {
+	return closeWithin(r.rl.Close, r.rl.Config.FuncExitRaw, closeWait)
+}
+
+// closeWait bounds how long Close waits for the line editor.
+const closeWait = 200 * time.Millisecond
+
+// closeWithin runs closeFn and waits at most d for it; when it has not
+// returned by then, it runs restore instead and returns.
+func closeWithin(closeFn, restore func() error, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- closeFn() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return restore()
+	}
+}
 
 // eofAsCtrlD turns end of input on the terminal (Ctrl-D typed while a
 // command ran, when the terminal was not in raw mode) into a Ctrl-D
