@@ -14,6 +14,8 @@ import (
 
 // FakePxsh is a stand-in for the pxsh binary: `controller` writes
 // connection files (address $FAKE_ADDR) and sleeps, `engine` sleeps.
+// The engine file, which the launcher waits for, is written last: once
+// it is there no `mv` of the killed script can still write.
 const FakePxsh = `#!/bin/sh
 echo "$*"
 cmd=$1; shift
@@ -21,7 +23,7 @@ case $cmd in
 controller)
   while [ $# -gt 0 ]; do case $1 in --profile-dir) dir=$2; shift;; esac; shift; done
   mkdir -p "$dir/security"
-  for f in engine client; do
+  for f in client engine; do
     printf '{"addresses":["%s"],"fingerprint":"sha256:ab","key":"00112233445566778899aabbccddeeff","cluster_id":"fake-1","version":%d,"pid":%d}\n' "${FAKE_ADDR:-127.0.0.1:4000}" VERSION $$ >"$dir/security/.tmp-$f"
     mv "$dir/security/.tmp-$f" "$dir/security/pxsh-$f.json"
   done
