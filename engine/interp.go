@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -214,20 +215,18 @@ func (in *Interp) RunParts(ctx context.Context, req *protocol.Request, body []by
 	starlarklib.SetContext(thread, ctx)
 	stopStream := in.stream(thread, req, &out)
 	stepsExceeded := false
-	if budget := in.cfg.MaxSteps; budget > 0 {
-		thread.SetMaxExecutionSteps(thread.ExecutionSteps() + budget)
-		thread.OnMaxSteps = func(th *starlark.Thread) {
-			stepsExceeded = true
-			th.Cancel(fmt.Sprintf("execution step budget of %d steps exceeded", budget))
-		}
+	var depth *atomic.Int64
+	if in.cfg.MaxStack > 0 {
+		depth = new(atomic.Int64)
 	}
+	meterSteps(thread, in.cfg.MaxSteps, depth, &stepsExceeded)
 
 	var val [][]byte
 	var hasValue bool
 	var err error
 	if ctx.Err() == nil {
 		stop := context.AfterFunc(ctx, func() { thread.Cancel("task cancelled") })
-		unwatch := watch(in.cfg.MaxMemory, in.cfg.MaxStack, cancel)
+		unwatch := watch(in.cfg.MaxMemory, in.cfg.MaxStack, depth, cancel)
 		val, hasValue, err = in.dispatch(thread, req, body)
 		unwatch()
 		stop()

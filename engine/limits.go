@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"go.starlark.net/starlark"
 
 	"github.com/pxsh/pxsh/protocol"
 )
@@ -73,8 +76,10 @@ var watchMetrics = []string{"/gc/heap/live:bytes", "/memory/classes/heap/objects
 // one passes its limit (a limit <= 0 is not checked). The heap counts what
 // the last collection found live, so garbage never fails a task; the
 // program sets the Go runtime's memory limit a little above maxHeap so
-// that collections happen in time.
-func watch(maxHeap, maxStack int64, cancel context.CancelCauseFunc) (stop func()) {
+// that collections happen in time. depth is the task's call depth as its
+// thread records it (meterSteps): the stacks are the process's, so with
+// several engines in one process only the deepest running task is blamed.
+func watch(maxHeap, maxStack int64, depth *atomic.Int64, cancel context.CancelCauseFunc) (stop func()) {
 	if maxHeap <= 0 && maxStack <= 0 {
 		return func() {}
 	}
@@ -82,13 +87,92 @@ func watch(maxHeap, maxStack int64, cancel context.CancelCauseFunc) (stop func()
 	for i, name := range watchMetrics {
 		samples[i].Name = name
 	}
-	return repeat(watchInterval, func() bool {
-		if err := overLimit(samples, maxHeap, maxStack); err != nil {
+	running.add(depth)
+	stopTicks := repeat(watchInterval, func() bool {
+		if err := overLimit(samples, maxHeap, maxStack, depth); err != nil {
 			cancel(err)
 			return false
 		}
 		return true
 	})
+	return func() {
+		stopTicks()
+		running.remove(depth)
+	}
+}
+
+// running holds the call depths of the tasks this process runs under
+// watch.
+var running depths
+
+type depths struct {
+	mu sync.Mutex
+	m  map[*atomic.Int64]struct{}
+}
+
+func (d *depths) add(p *atomic.Int64) {
+	if p == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = make(map[*atomic.Int64]struct{})
+	}
+	d.m[p] = struct{}{}
+}
+
+func (d *depths) remove(p *atomic.Int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.m, p)
+}
+
+// deepest reports whether no running task is deeper than p's.
+func (d *depths) deepest(p *atomic.Int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	mine := p.Load()
+	for q := range d.m {
+		if q.Load() > mine {
+			return false
+		}
+	}
+	return true
+}
+
+// depthEvery is how many Starlark steps pass between a task's records
+// of its call depth.
+const depthEvery = 1 << 12
+
+// meterSteps makes thread record its call depth in depth every
+// depthEvery steps (none if depth is nil) and, when budget > 0, stop
+// after budget steps, setting *exceeded.
+func meterSteps(thread *starlark.Thread, budget uint64, depth *atomic.Int64, exceeded *bool) {
+	if depth == nil && budget == 0 {
+		return
+	}
+	end := thread.ExecutionSteps() + budget
+	next := func() uint64 {
+		if depth == nil {
+			return end
+		}
+		n := thread.ExecutionSteps() + depthEvery
+		if budget > 0 {
+			n = min(n, end)
+		}
+		return n
+	}
+	thread.SetMaxExecutionSteps(next())
+	thread.OnMaxSteps = func(th *starlark.Thread) {
+		if budget > 0 && th.ExecutionSteps() >= end {
+			*exceeded = true
+			th.Cancel(fmt.Sprintf("execution step budget of %d steps exceeded", budget))
+			return
+		}
+		depth.Store(int64(th.CallStackDepth()))
+		th.SetMaxExecutionSteps(next())
+	}
 }
 
 // repeat calls tick every d until tick returns false or stop is called.
@@ -118,14 +202,21 @@ func repeat(d time.Duration, tick func() bool) (stop func()) {
 }
 
 // overLimit reads the metrics and returns the CancelError of a limit
-// passed, or nil.
-func overLimit(samples []metrics.Sample, maxHeap, maxStack int64) *CancelError {
+// passed, or nil. Stacks over the limit are collected first (stacks of
+// ended goroutines are freed, idle ones shrunk), and blamed on the task
+// only if it is the deepest running.
+func overLimit(samples []metrics.Sample, maxHeap, maxStack int64, depth *atomic.Int64) *CancelError {
 	metrics.Read(samples)
 	live, objects, stack := int64(samples[0].Value.Uint64()), int64(samples[1].Value.Uint64()), int64(samples[2].Value.Uint64())
 	if maxStack > 0 && stack > maxStack {
-		return &CancelError{Name: "RecursionError", Message: fmt.Sprintf(
-			"call stack reached %s, over the engine's limit of %s (pxsh engine --max-stack): recursion too deep",
-			protocol.FormatSize(stack), protocol.FormatSize(maxStack))}
+		runtime.GC()
+		metrics.Read(samples)
+		live, objects, stack = int64(samples[0].Value.Uint64()), int64(samples[1].Value.Uint64()), int64(samples[2].Value.Uint64())
+		if stack > maxStack && running.deepest(depth) {
+			return &CancelError{Name: "RecursionError", Message: fmt.Sprintf(
+				"call stack reached %s, over the engine's limit of %s (pxsh engine --max-stack): recursion too deep",
+				protocol.FormatSize(stack), protocol.FormatSize(maxStack))}
+		}
 	}
 	if maxHeap <= 0 {
 		return nil

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pxsh/pxsh/protocol"
@@ -85,5 +87,76 @@ func TestInterpMemoryLimit(t *testing.T) {
 	mustOK(t, res)
 	if v.String() != "1000" {
 		t.Errorf("got %v", v)
+	}
+}
+
+// parkStack starts a goroutine that grows its stack past size bytes by
+// recursion, then parks: deep (its stack in use) or after returning (an
+// idle stack a collection shrinks) until the test ends.
+func parkStack(t *testing.T, size int, deep bool) {
+	t.Helper()
+	ready, end := make(chan struct{}), make(chan struct{})
+	var grow func(n int) byte
+	grow = func(n int) byte {
+		var frame [1024]byte
+		frame[n%len(frame)] = byte(n)
+		if n == 0 {
+			if deep {
+				close(ready)
+				<-end
+			}
+			return frame[0]
+		}
+		return grow(n-1) + frame[(n+1)%len(frame)]
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		grow(size / 1024)
+		if !deep {
+			close(ready)
+			<-end
+		}
+	}()
+	<-ready
+	t.Cleanup(func() { close(end); <-done })
+}
+
+func stackSamples() []metrics.Sample {
+	s := make([]metrics.Sample, len(watchMetrics))
+	for i, name := range watchMetrics {
+		s[i].Name = name
+	}
+	return s
+}
+
+// Stacks a task does not use, such as those of goroutines that grew and
+// went idle, never fail it: they are collected before any blame.
+func TestStackLimitIgnoresIdleStacks(t *testing.T) {
+	parkStack(t, 40<<20, false) // a 64 MiB stack, 40 MiB of it used once
+	var depth atomic.Int64
+	running.add(&depth)
+	defer running.remove(&depth)
+	if err := overLimit(stackSamples(), 0, 48<<20, &depth); err != nil {
+		t.Errorf("an idle stack blamed on the task: %v", err)
+	}
+}
+
+// With several engines in one process, stacks over the limit are blamed
+// on the deepest running task only.
+func TestStackLimitBlamesTheDeepest(t *testing.T) {
+	parkStack(t, 40<<20, true) // 64 MiB of stack in use
+	var shallow, deep atomic.Int64
+	shallow.Store(3)
+	deep.Store(5000)
+	running.add(&shallow)
+	running.add(&deep)
+	defer running.remove(&shallow)
+	defer running.remove(&deep)
+	if err := overLimit(stackSamples(), 0, 48<<20, &shallow); err != nil {
+		t.Errorf("the shallow task blamed: %v", err)
+	}
+	if err := overLimit(stackSamples(), 0, 48<<20, &deep); err == nil || err.Name != "RecursionError" {
+		t.Errorf("the deep task: got %v, want a RecursionError", err)
 	}
 }

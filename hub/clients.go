@@ -87,6 +87,7 @@ func (h *Hub) engineInfos() []protocol.EngineInfo {
 }
 
 func (h *Hub) clientFrame(cl *client, p []byte) error {
+	h.awake.Poke()
 	t, hb, body, err := protocol.Split(p)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/hub/taskdb"
+	"github.com/pxsh/pxsh/keepawake"
 	"github.com/pxsh/pxsh/procs"
 	"github.com/pxsh/pxsh/profile"
 	"github.com/pxsh/pxsh/protocol"
@@ -96,6 +97,11 @@ type Config struct {
 	RestoreGrace time.Duration
 	// Logger receives the hub's events; nil means silent.
 	Logger *slog.Logger
+	// KeepAwake is the command of a spinner process (keepawake.Start):
+	// while client requests are in flight it keeps one processor from
+	// halting, so round trips do not wait for idle processors to wake.
+	// Empty: none.
+	KeepAwake []string
 	// GovernProcs lets Serve govern the process's processor count
 	// (package procs: one P while it passes small messages, every core
 	// when busy). The pxsh binary sets it; a program that embeds the hub
@@ -113,6 +119,7 @@ type Hub struct {
 	ready     chan struct{}
 	stop      context.CancelFunc
 	done      chan struct{}
+	awake     *keepawake.Waker // set before the first connection; nil: none
 
 	mu      sync.Mutex
 	engines map[int]*engine
@@ -344,6 +351,14 @@ func (h *Hub) Serve(ctx context.Context) error {
 	defer cancel()
 	if h.cfg.GovernProcs {
 		defer procs.Hold()()
+	}
+	if c := h.cfg.KeepAwake; len(c) > 0 {
+		if w, err := keepawake.Start(c[0], c[1:]...); err != nil {
+			h.log.Warn("no spinner: round trips may wait for idle processors to wake", "err", err)
+		} else {
+			h.awake = w
+			defer w.Close()
+		}
 	}
 	go h.heartbeats(ctx)
 	go h.deadlines(ctx)

@@ -85,6 +85,7 @@ func (f *controllerFlags) config(stderr io.Writer) hub.Config {
 		MaxFrame:     int(f.maxFrame),
 		MaxValue:     int64(f.maxValue),
 		GovernProcs:  true,
+		KeepAwake:    keepAwakeCommand(),
 	}
 	if f.hwm == 0 {
 		cfg.HWM = -1

@@ -38,7 +38,7 @@ func StartPrivate(ctx context.Context, p shell.Private) (connFile string, stop f
 		return "", nil, fmt.Errorf("private cluster: %w", err)
 	}
 	// the task database stays in memory: nothing outlives the cluster
-	h, err := hub.New(hub.Config{ProfileDir: dir, MemoryDB: true, GovernProcs: true})
+	h, err := hub.New(hub.Config{ProfileDir: dir, MemoryDB: true, GovernProcs: true, KeepAwake: keepAwakeCommand()})
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err

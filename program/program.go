@@ -63,6 +63,7 @@ func WithGlobal(name string, v starlark.Value) Option {
 // Main runs pxsh with the process's arguments and standard streams and
 // returns the exit status, for main: os.Exit(program.Main(opts...)).
 func Main(opts ...Option) int {
+	isMain.Store(true)
 	return Run(os.Args, os.Stdin, os.Stdout, os.Stderr, opts...)
 }
 
@@ -86,7 +87,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, opts ...Optio
 // subcommand reports whether name is a subcommand other than the shell.
 func subcommand(name string) bool {
 	switch name {
-	case "controller", "engine", "cluster", "kernel", "profile", "dashboard", "top",
+	case "controller", "engine", "cluster", "kernel", "profile", "dashboard", "top", "keepawake",
 		"version", "--version", "help", "--help", "-h", "-help":
 		return true
 	}
@@ -119,6 +120,8 @@ func runSubcommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return dashboardMain(rest, stdout, stderr)
 	case "top":
 		return topMain(ctx, rest, stdout, stderr)
+	case "keepawake":
+		return keepAwakeMain(stdin, stderr)
 	case "help", "--help", "-h", "-help":
 		return helpMain(rest, stdout, stderr)
 	}
@@ -142,6 +145,7 @@ commands:
   kernel [install]       a Jupyter kernel (pxsh kernel install writes its kernelspec)
   dashboard              print the URL of the controller's web dashboard (--metrics: /metrics)
   top                    live engines and tasks in the terminal (--once: print once)
+  keepawake              (started by a controller) keeps a processor awake while calls are in flight
   version                print pxsh's version
   help                   this text; pxsh COMMAND --help shows a command's flags
 

@@ -8,4 +8,4 @@ import (
 	"github.com/pxsh/pxsh/program"
 )
 
-func main() { os.Exit(program.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(program.Main()) }

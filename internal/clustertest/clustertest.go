@@ -84,6 +84,15 @@ func build() (string, error) {
 	return bin, nil
 }
 
+// keepAwake is the controller's spinner command, as the pxsh binary's
+// controller has it (none with PXSH_KEEPAWAKE=0).
+func keepAwake(t testing.TB) []string {
+	if os.Getenv("PXSH_KEEPAWAKE") == "0" {
+		return nil
+	}
+	return []string{Binary(t), "keepawake"}
+}
+
 // Options configure a test cluster.
 type Options struct {
 	Heartbeat time.Duration // 0: 100 ms
@@ -140,7 +149,7 @@ func Start(t testing.TB, n int, o Options) *Cluster {
 	dir := t.TempDir()
 	h, err := hub.New(hub.Config{ProfileDir: dir, Heartbeat: o.Heartbeat, DeadAfter: o.DeadAfter, MaxFrame: o.MaxFrame, MaxValue: o.MaxValue, HWM: o.HWM, Scheme: o.Scheme, Prefetch: o.Prefetch,
 		MemoryDB: o.MemoryDB, ClientQueue: o.ClientQueue, EngineQueue: o.EngineQueue, IdleTimeout: o.IdleTimeout,
-		GovernProcs: true}) // as the pxsh binary's controller
+		GovernProcs: true, KeepAwake: keepAwake(t)}) // as the pxsh binary's controller
 	if err != nil {
 		t.Fatal(err)
 	}
