@@ -3,7 +3,9 @@ package launcher
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,12 +296,20 @@ func (c *SSHController) Start(ctx context.Context) error {
 }
 
 // Fetch copies the controller's connection files to the local security
-// directory; it fails until the controller has written them.
+// directory; it fails until the controller has written them. Each file
+// is copied beside its place and renamed into it, so an engine starting
+// meanwhile reads the old file or the new one, never half of one.
 func (c *SSHController) Fetch(ctx context.Context) error {
 	t := c.spec.Target
 	for _, f := range []string{"pxsh-client.json", "pxsh-engine.json"} {
 		src := t.remote(path.Join(c.spec.RemoteDir, "security", f))
-		if _, err := c.spec.Runner.Run(ctx, nil, t.SCPArgv(src, c.spec.LocalSecurityDir+"/"+f)...); err != nil {
+		dst := filepath.Join(c.spec.LocalSecurityDir, f)
+		tmp := filepath.Join(c.spec.LocalSecurityDir, ".fetch-"+f)
+		if _, err := c.spec.Runner.Run(ctx, nil, t.SCPArgv(src, tmp)...); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("fetch connection file from %s: %w", t.Host, err)
+		}
+		if err := os.Rename(tmp, dst); err != nil {
 			return fmt.Errorf("fetch connection file from %s: %w", t.Host, err)
 		}
 	}
