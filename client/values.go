@@ -141,7 +141,7 @@ func (e *encoder) bigInt(x *big.Int) {
 
 func (e *encoder) text(s string) {
 	e.head(majorText, uint64(len(s)))
-	e.buf = append(e.buf, s...)
+	e.buf = protocol.AppendLarge(e.buf, s)
 }
 
 // goValue appends a tag and the CBOR form of a protocol struct.
@@ -253,7 +253,7 @@ func (e *encoder) value(v any, path string, depth int) error {
 		e.text(x)
 	case []byte:
 		e.head(majorBytes, uint64(len(x)))
-		e.buf = append(e.buf, x...)
+		e.buf = protocol.AppendLarge(e.buf, x)
 	case []any:
 		return e.list(0, x, path, depth)
 	case Tuple:
@@ -370,6 +370,9 @@ func funcWire(src string) *protocol.Function {
 func Decode(b []byte) (any, error) {
 	if len(b) == 0 {
 		return nil, nil
+	}
+	if v, ok, err := decodeLarge(b); ok {
+		return v, err
 	}
 	var v any
 	if err := decMode.Unmarshal(b, &v); err != nil {

@@ -153,7 +153,7 @@ func appendFloat64s(b []byte, f []float64) []byte {
 		return b
 	}
 	if littleEndian {
-		return appendLarge(b, unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 8*len(f)))
+		return protocol.AppendLarge(b, unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 8*len(f)))
 	}
 	for _, x := range f {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
@@ -166,7 +166,7 @@ func appendInt64s(b []byte, s []int64) []byte {
 		return b
 	}
 	if littleEndian {
-		return appendLarge(b, unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s)))
+		return protocol.AppendLarge(b, unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s)))
 	}
 	for _, x := range s {
 		b = binary.LittleEndian.AppendUint64(b, uint64(x))
@@ -285,7 +285,7 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		}
 		s := make([]int64, count)
 		if littleEndian && count > 0 {
-			copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), n), p)
+			protocol.CopyLarge(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), n), p)
 		} else {
 			for k := range s {
 				s[k] = int64(binary.LittleEndian.Uint64(p[8*k:]))
@@ -303,7 +303,7 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 		}
 		c = make([]complex128, count/2)
 		if littleEndian && count > 0 {
-			copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), n), p)
+			protocol.CopyLarge(unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), n), p)
 		} else {
 			for k := range c {
 				c[k] = complex(math.Float64frombits(binary.LittleEndian.Uint64(p[16*k:])),
@@ -320,7 +320,7 @@ func (d *decoder) typedPayload(tag uint64, shape []int, complexPairs bool) (star
 	}
 	f := make([]float64, count)
 	if littleEndian && count > 0 {
-		copyChunked(unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), n), p)
+		protocol.CopyLarge(unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), n), p)
 	} else {
 		for k := range f {
 			f[k] = math.Float64frombits(binary.LittleEndian.Uint64(p[8*k:]))

@@ -136,7 +136,7 @@ func (d *decoder) text(n uint64) (string, error) {
 	if d.aliases(p) {
 		return unsafe.String(&p[0], len(p)), nil
 	}
-	return stringLarge(p), nil
+	return protocol.StringLarge(p), nil
 }
 
 // aliasMin is the smallest string that may point into an owned input.
@@ -247,7 +247,7 @@ func (d *decoder) value(depth int) (starlark.Value, error) {
 		if d.aliases(p) {
 			return starlark.Bytes(unsafe.String(&p[0], len(p))), nil
 		}
-		return starlark.Bytes(stringLarge(p)), nil // the one copy
+		return starlark.Bytes(protocol.StringLarge(p)), nil // the one copy
 	case majorText:
 		s, err := d.text(n)
 		if err != nil {

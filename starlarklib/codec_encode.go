@@ -86,7 +86,7 @@ func (e *encoder) reserve(k int) {
 	if cap(e.buf)-len(e.buf) >= k {
 		return
 	}
-	e.buf = appendLarge(make([]byte, 0, 2*cap(e.buf)+k), e.buf)
+	e.buf = protocol.AppendLarge(make([]byte, 0, 2*cap(e.buf)+k), e.buf)
 }
 
 func (e *encoder) value(v starlark.Value, depth int) *encodeError {

@@ -24,7 +24,7 @@ func (e *encoder) str(major byte, s string) {
 	}
 	e.reserve(9 + len(s))
 	e.buf = protocol.AppendHead(e.buf, major, uint64(len(s)))
-	e.buf = appendLarge(e.buf, s)
+	e.buf = protocol.AppendLarge(e.buf, s)
 }
 
 // EncodeParts is Encode as parts whose concatenation is Encode's bytes:

@@ -1,0 +1,100 @@
+package client
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/pxsh/pxsh/protocol"
+)
+
+// Large strings and bytes, copied a piece at a time, encode and decode
+// as the CBOR decoder has them, alone and inside other values.
+func TestLargeValuesRoundTrip(t *testing.T) {
+	blob := make([]byte, 3*protocol.LargePiece+5)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	text := strings.Repeat("é", protocol.LargePiece) // 2 bytes a character
+	for _, v := range []any{blob, text, map[string]any{"a": blob, "b": text, "c": int64(1)}, []any{text, blob}} {
+		enc, err := Encode(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want any
+		if err := decMode.Unmarshal(enc, &want); err != nil {
+			t.Fatal(err)
+		}
+		if want, _ = fromWire(want); !equalValues(got, want) {
+			t.Errorf("%T: decoded value differs from the CBOR decoder's", v)
+		}
+	}
+	if b, _ := Decode(mustEncode(t, blob)); !bytes.Equal(b.([]byte), blob) {
+		t.Error("bytes differ")
+	}
+	if s, _ := Decode(mustEncode(t, text)); s.(string) != text {
+		t.Error("text differs")
+	}
+}
+
+// A large text string of invalid UTF-8, or one with bytes after it, is
+// refused or left to the CBOR decoder, as a small one is.
+func TestDecodeLargeRefusesBadInput(t *testing.T) {
+	bad := mustEncode(t, strings.Repeat("a", protocol.LargePiece))
+	bad[len(bad)-1] = 0xff
+	if _, err := Decode(bad); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Errorf("invalid UTF-8: %v", err)
+	}
+	extra := append(mustEncode(t, make([]byte, protocol.LargePiece)), 0x01)
+	if _, err := Decode(extra); err == nil {
+		t.Error("trailing bytes accepted")
+	}
+	short := mustEncode(t, make([]byte, protocol.LargePiece))
+	if _, err := Decode(short[:len(short)-1]); err == nil {
+		t.Error("a cut value accepted")
+	}
+}
+
+func mustEncode(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := Encode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func equalValues(a, b any) bool {
+	switch x := a.(type) {
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equalValues(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k := range x {
+			if !equalValues(x[k], y[k]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
