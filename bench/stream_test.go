@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 
 	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/protocol"
@@ -108,6 +109,16 @@ func BenchmarkValue1GB(b *testing.B) {
 		b.Fatalf("get_result differs (%d bytes)", len(v))
 	}
 
+	// The applies over 10 ms, each with when it ended after the push began.
+	var at time.Duration
+	var slow []string
+	for _, d := range lat {
+		at += d
+		if d > 10*time.Millisecond {
+			slow = append(slow, fmt.Sprintf("%v at %v", d.Round(time.Millisecond), at.Round(time.Millisecond)))
+		}
+	}
+	b.Logf("applies on engine 1 over 10 ms during the push: %d %v", len(slow), slow)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(mbs(push), "push-MB/s")
 	b.ReportMetric(mbs(pull), "pull-MB/s")

@@ -79,7 +79,7 @@ func copyFile(w io.Writer, src *os.File, off, n int64) (int64, error) {
 	var done int64
 	for done < n {
 		o := off + done
-		m, err := unix.Sendfile(int(dst.Fd()), int(src.Fd()), &o, int(min(n-done, 1<<30)))
+		m, err := unix.Sendfile(int(dst.Fd()), int(src.Fd()), &o, int(min(n-done, readPiece)))
 		if err == unix.EINTR || err == unix.EAGAIN {
 			continue
 		}
