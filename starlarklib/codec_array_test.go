@@ -168,7 +168,7 @@ func FuzzDecodeArrays(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decode re-encoded %x: %v", b2, err)
 		}
-		if v.String() != v2.String() {
+		if !holdsRange(v, 0) && v.String() != v2.String() { // a range goes on as a list
 			t.Fatalf("got %s, then %s", v, v2)
 		}
 	})

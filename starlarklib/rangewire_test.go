@@ -66,3 +66,31 @@ func TestRangeDecodeBad(t *testing.T) {
 		}
 	}
 }
+
+// A range that arrived as one (a map chunk) is sent on as the list of
+// its ints, as every Starlark range is: only RangeSlice sends ranges.
+func TestDecodedRangeGoesOnAsList(t *testing.T) {
+	w, _ := RangeSlice(starlark.Value(rangeOf(t, "range(3, 12, 4)")), 0, 3)
+	b, _ := Encode(w, nil)
+	r, err := Decode(b, nil)
+	if err != nil || r.Type() != "range" {
+		t.Fatalf("decoded %v, %v", r, err)
+	}
+	b2, err := Encode(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Decode(b2, nil)
+	if err != nil || v.String() != "[3, 7, 11]" {
+		t.Errorf("sent on as %v, %v; want the list [3, 7, 11]", v, err)
+	}
+}
+
+func rangeOf(t *testing.T, src string) starlark.Value {
+	t.Helper()
+	v, err := starlark.Eval(&starlark.Thread{}, "<test>", src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
