@@ -16,10 +16,15 @@ func TestLargeValuesRoundTrip(t *testing.T) {
 		blob[i] = byte(i * 7)
 	}
 	text := strings.Repeat("é", protocol.LargePiece) // 2 bytes a character
-	for _, v := range []any{blob, text, map[string]any{"a": blob, "b": text, "c": int64(1)}, []any{text, blob}} {
+	for _, v := range []any{blob, text, map[string]any{"a": blob, "b": text, "c": int64(1)}, []any{text, blob},
+		[]any{int64(1), []any{blob, map[string]any{"t": text, "n": nil}}, Tuple{blob}, 2.5, "x"},
+		map[string]any{"nested": map[string]any{"deep": []any{[]any{blob}}}}} {
 		enc, err := Encode(v)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, ok, _ := decodeLarge(enc); !ok {
+			t.Errorf("%T: not decoded in pieces", v)
 		}
 		got, err := Decode(enc)
 		if err != nil {
@@ -48,6 +53,16 @@ func TestDecodeLargeRefusesBadInput(t *testing.T) {
 	bad[len(bad)-1] = 0xff
 	if _, err := Decode(bad); err == nil || !strings.Contains(err.Error(), "UTF-8") {
 		t.Errorf("invalid UTF-8: %v", err)
+	}
+	for name, b := range map[string][]byte{
+		"an int key":     append([]byte{0xa1, 0x01}, mustEncode(t, make([]byte, 2*protocol.LargePiece))...),
+		"a key twice":    append(append([]byte{0xa2, 0x61, 'k'}, mustEncode(t, make([]byte, 2*protocol.LargePiece))...), 0x61, 'k', 0x01),
+		"a cut list":     append([]byte{0x83}, mustEncode(t, make([]byte, 2*protocol.LargePiece))...),
+		"bad UTF-8 deep": append([]byte{0x81}, bad...),
+	} {
+		if _, err := Decode(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 	extra := append(mustEncode(t, make([]byte, protocol.LargePiece)), 0x01)
 	if _, err := Decode(extra); err == nil {
@@ -84,6 +99,9 @@ func equalValues(a, b any) bool {
 			}
 		}
 		return true
+	case Tuple:
+		y, ok := b.(Tuple)
+		return ok && equalValues([]any(x), []any(y))
 	case map[string]any:
 		y, ok := b.(map[string]any)
 		if !ok || len(x) != len(y) {
