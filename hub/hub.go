@@ -100,7 +100,7 @@ type Config struct {
 	// KeepAwake is the command of a spinner process (keepawake.Start):
 	// while client requests are in flight it keeps one processor from
 	// halting, so round trips do not wait for idle processors to wake.
-	// Empty: none.
+	// Empty: none. Not started where keepawake.Pointless says why.
 	KeepAwake []string
 	// GovernProcs lets Serve govern the process's processor count
 	// (package procs: one P while it passes small messages, every core
@@ -353,7 +353,9 @@ func (h *Hub) Serve(ctx context.Context) error {
 		defer procs.Hold()()
 	}
 	if c := h.cfg.KeepAwake; len(c) > 0 {
-		if w, err := keepawake.Start(c[0], c[1:]...); err != nil {
+		if why := keepawake.Pointless(); why != "" {
+			h.log.Info("no spinner: " + why)
+		} else if w, err := keepawake.Start(c[0], c[1:]...); err != nil {
 			h.log.Warn("no spinner: round trips may wait for idle processors to wake", "err", err)
 		} else {
 			h.awake = w

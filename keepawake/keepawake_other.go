@@ -21,3 +21,6 @@ func (w *Waker) Close() error { return nil }
 
 // Spin reports ErrUnsupported.
 func Spin(*os.File, io.Reader) error { return ErrUnsupported }
+
+// Pointless reports nothing: there is no spinner here.
+func Pointless() string { return "" }
