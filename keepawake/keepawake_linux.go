@@ -3,6 +3,7 @@
 package keepawake
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -85,6 +86,10 @@ func (w *Waker) Close() error {
 // Start (fd 3), and it returns when stdin reaches its end (the Waker
 // closed it, or its process died).
 func Spin(page *os.File, stdin io.Reader) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(page.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != pageSize {
+		return errors.New("keepawake: no shared page on descriptor 3: the spinner is started by a controller, not by hand")
+	}
 	mem, err := unix.Mmap(int(page.Fd()), 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("keepawake: map: %w", err)

@@ -104,3 +104,16 @@ func TestStartMissingBinary(t *testing.T) {
 		t.Error("a missing spinner binary started")
 	}
 }
+
+// Spin without a shared page (run by hand) says so instead of mapping
+// whatever descriptor 3 is.
+func TestSpinWithoutPage(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := Spin(f, strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "started by a controller") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -36,7 +36,7 @@ func keepAwakeCommand() []string {
 // its shared page is file descriptor 3; it ends with its standard input.
 func keepAwakeMain(stdin io.Reader, stderr io.Writer) int {
 	if err := keepawake.Spin(os.NewFile(3, "keepawake"), stdin); err != nil {
-		fmt.Fprintln(stderr, "pxsh keepawake:", err)
+		fmt.Fprintln(stderr, "pxsh", err) // err says keepawake:
 		return 1
 	}
 	return 0
