@@ -13,10 +13,10 @@ import (
 // Large strings are decoded here, copied in pieces (protocol.LargePiece):
 // the CBOR decoder copies each in one go, and one copy of 1 GiB stopped
 // the whole client for as long (its collector waits for the copy). Taken
-// here: a large byte or text string, and the lists and string-keyed maps
-// of a few elements that hold one (several values pulled at once, a dict
-// returned), maxLargeDepth levels deep; anything else goes to the CBOR
-// decoder.
+// here: a large byte or text string, and the lists, tuples, sets and
+// string-keyed maps of a few elements that hold one (several values
+// pulled at once, a tuple or dict returned), maxLargeDepth levels deep;
+// anything else goes to the CBOR decoder.
 const (
 	maxLargeItems = 256
 	maxLargeDepth = 8
@@ -88,6 +88,22 @@ func largeItem(b []byte, depth int) (v any, rest []byte, ok bool, err error) {
 		}
 		m, rest, err := largeMap(b[size:], int(n), depth)
 		return m, rest, true, err
+	case majorTag:
+		if n != protocol.TagTuple && n != protocol.TagSet {
+			return nil, nil, false, nil
+		}
+		v, rest, ok, err := largeItem(b[size:], depth+1)
+		l, isList := v.([]any)
+		if !ok || err == nil && !isList {
+			return nil, nil, false, nil // not an array: the decoder says so
+		}
+		if err != nil {
+			return nil, nil, true, err
+		}
+		if n == protocol.TagTuple {
+			return Tuple(l), rest, true, nil
+		}
+		return Set(l), rest, true, nil
 	}
 	return nil, nil, false, nil
 }

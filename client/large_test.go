@@ -18,7 +18,8 @@ func TestLargeValuesRoundTrip(t *testing.T) {
 	text := strings.Repeat("é", protocol.LargePiece) // 2 bytes a character
 	for _, v := range []any{blob, text, map[string]any{"a": blob, "b": text, "c": int64(1)}, []any{text, blob},
 		[]any{int64(1), []any{blob, map[string]any{"t": text, "n": nil}}, Tuple{blob}, 2.5, "x"},
-		map[string]any{"nested": map[string]any{"deep": []any{[]any{blob}}}}} {
+		map[string]any{"nested": map[string]any{"deep": []any{[]any{blob}}}},
+		Tuple{blob, int64(3)}, Set{text}, []any{Tuple{Tuple{blob}}, Set{}}} {
 		enc, err := Encode(v)
 		if err != nil {
 			t.Fatal(err)
@@ -59,6 +60,7 @@ func TestDecodeLargeRefusesBadInput(t *testing.T) {
 		"a key twice":    append(append([]byte{0xa2, 0x61, 'k'}, mustEncode(t, make([]byte, 2*protocol.LargePiece))...), 0x61, 'k', 0x01),
 		"a cut list":     append([]byte{0x83}, mustEncode(t, make([]byte, 2*protocol.LargePiece))...),
 		"bad UTF-8 deep": append([]byte{0x81}, bad...),
+		"a tagged blob":  append(mustEncode(t, Tuple{})[:3], mustEncode(t, make([]byte, 2*protocol.LargePiece))...),
 	} {
 		if _, err := Decode(b); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -101,6 +103,9 @@ func equalValues(a, b any) bool {
 		return true
 	case Tuple:
 		y, ok := b.(Tuple)
+		return ok && equalValues([]any(x), []any(y))
+	case Set:
+		y, ok := b.(Set)
 		return ok && equalValues([]any(x), []any(y))
 	case map[string]any:
 		y, ok := b.(map[string]any)
