@@ -1,7 +1,6 @@
 package client
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -35,31 +34,10 @@ func decodeLarge(b []byte) (v any, ok bool, err error) {
 	return v, true, err
 }
 
-// head reads a definite CBOR head: major type, argument and its size.
-func head(b []byte) (major byte, n uint64, size int, ok bool) {
-	if len(b) == 0 {
-		return 0, 0, 0, false
-	}
-	major, info := b[0]&0xe0, b[0]&0x1f
-	switch {
-	case info < 24:
-		return major, uint64(info), 1, true
-	case info == 24 && len(b) >= 2:
-		return major, uint64(b[1]), 2, true
-	case info == 25 && len(b) >= 3:
-		return major, uint64(binary.BigEndian.Uint16(b[1:])), 3, true
-	case info == 26 && len(b) >= 5:
-		return major, uint64(binary.BigEndian.Uint32(b[1:])), 5, true
-	case info == 27 && len(b) >= 9:
-		return major, binary.BigEndian.Uint64(b[1:]), 9, true
-	}
-	return 0, 0, 0, false
-}
-
 // largeItem decodes the first item of b if it is taken here (see above),
 // and returns what follows it.
 func largeItem(b []byte, depth int) (v any, rest []byte, ok bool, err error) {
-	major, n, size, ok := head(b)
+	major, n, size, ok := protocol.ReadHead(b)
 	if !ok || depth > maxLargeDepth {
 		return nil, nil, false, nil
 	}

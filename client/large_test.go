@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestLargeValuesRoundTrip(t *testing.T) {
 		if err := decMode.Unmarshal(enc, &want); err != nil {
 			t.Fatal(err)
 		}
-		if want, _ = fromWire(want); !equalValues(got, want) {
+		if want, _ = fromWire(want); !reflect.DeepEqual(got, want) {
 			t.Errorf("%T: decoded value differs from the CBOR decoder's", v)
 		}
 	}
@@ -83,41 +84,4 @@ func mustEncode(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func equalValues(a, b any) bool {
-	switch x := a.(type) {
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equalValues(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case Tuple:
-		y, ok := b.(Tuple)
-		return ok && equalValues([]any(x), []any(y))
-	case Set:
-		y, ok := b.(Set)
-		return ok && equalValues([]any(x), []any(y))
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k := range x {
-			if !equalValues(x[k], y[k]) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
 }

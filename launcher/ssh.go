@@ -304,12 +304,18 @@ func (c *SSHController) Fetch(ctx context.Context) error {
 	for _, f := range []string{"pxsh-client.json", "pxsh-engine.json"} {
 		src := t.remote(path.Join(c.spec.RemoteDir, "security", f))
 		dst := filepath.Join(c.spec.LocalSecurityDir, f)
-		tmp := filepath.Join(c.spec.LocalSecurityDir, ".fetch-"+f)
+		tf, err := os.CreateTemp(c.spec.LocalSecurityDir, ".fetch-*-"+f) // its own: fetches may overlap
+		if err != nil {
+			return fmt.Errorf("fetch connection file from %s: %w", t.Host, err)
+		}
+		tf.Close()
+		tmp := tf.Name()
 		if _, err := c.spec.Runner.Run(ctx, nil, t.SCPArgv(src, tmp)...); err != nil {
 			os.Remove(tmp)
 			return fmt.Errorf("fetch connection file from %s: %w", t.Host, err)
 		}
 		if err := os.Rename(tmp, dst); err != nil {
+			os.Remove(tmp)
 			return fmt.Errorf("fetch connection file from %s: %w", t.Host, err)
 		}
 	}

@@ -36,6 +36,30 @@ func AppendHead(b []byte, m byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
+// ReadHead reads the CBOR head at the start of b: its major type (in the
+// top three bits, as AppendHead takes it), its argument and its size in
+// bytes; ok is false for indefinite lengths, reserved values and short
+// input.
+func ReadHead(b []byte) (m byte, arg uint64, size int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, 0, false
+	}
+	m, ai := b[0]&0xe0, b[0]&0x1f
+	switch {
+	case ai < 24:
+		return m, uint64(ai), 1, true
+	case ai == 24 && len(b) >= 2:
+		return m, uint64(b[1]), 2, true
+	case ai == 25 && len(b) >= 3:
+		return m, uint64(binary.BigEndian.Uint16(b[1:])), 3, true
+	case ai == 26 && len(b) >= 5:
+		return m, uint64(binary.BigEndian.Uint32(b[1:])), 5, true
+	case ai == 27 && len(b) >= 9:
+		return m, binary.BigEndian.Uint64(b[1:]), 9, true
+	}
+	return 0, 0, 0, false
+}
+
 func (w *flatWriter) key(k int) {
 	w.b = AppendHead(w.b, 0x00, uint64(k))
 	w.n++

@@ -20,34 +20,12 @@ type flatReader struct {
 	i int
 }
 
-// head reads an item's major type and argument; ok is false for
+// head reads an item's major type (0-7) and argument; ok is false for
 // indefinite lengths, reserved values and short input.
 func (r *flatReader) head() (major byte, arg uint64, ok bool) {
-	if r.i >= len(r.b) {
-		return 0, 0, false
-	}
-	ib := r.b[r.i]
-	major, ai := ib>>5, ib&31
-	r.i++
-	switch {
-	case ai < 24:
-		return major, uint64(ai), true
-	case ai == 24 && r.i+1 <= len(r.b):
-		arg = uint64(r.b[r.i])
-		r.i++
-	case ai == 25 && r.i+2 <= len(r.b):
-		arg = uint64(binary.BigEndian.Uint16(r.b[r.i:]))
-		r.i += 2
-	case ai == 26 && r.i+4 <= len(r.b):
-		arg = uint64(binary.BigEndian.Uint32(r.b[r.i:]))
-		r.i += 4
-	case ai == 27 && r.i+8 <= len(r.b):
-		arg = binary.BigEndian.Uint64(r.b[r.i:])
-		r.i += 8
-	default:
-		return 0, 0, false
-	}
-	return major, arg, true
+	m, arg, size, ok := ReadHead(r.b[r.i:])
+	r.i += size
+	return m >> 5, arg, ok
 }
 
 // int reads an integer that fits an int.
