@@ -366,6 +366,11 @@ func TestControllerNotRestarted(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Once its files are written, the killed script leaves no child (mkdir,
+	// mv) that writes into the profile after the test removed it.
+	if _, err := c.WaitConnection(ctx); err != nil {
+		t.Fatal(err)
+	}
 	syscall.Kill(controllerProc(t, c.ProfileDir()).PID, syscall.SIGKILL)
 	select {
 	case <-c.ControllerDone():
