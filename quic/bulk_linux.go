@@ -30,7 +30,7 @@ func (b *bulk) tryWrite(p []byte) (n int, err error, ok bool) {
 	}
 	var errno error
 	if err := b.sc.Write(func(fd uintptr) bool {
-		n, errno = syscall.Write(int(fd), p)
+		n, errno = rawWrite(fd, p)
 		return true // never wait: what is left goes to the writer
 	}); err != nil {
 		return 0, err, true
@@ -42,4 +42,34 @@ func (b *bulk) tryWrite(p []byte) (n int, err error, ok bool) {
 		errno = nil
 	}
 	return n, errno, true
+}
+
+// rawWrite and rawRead are write(2) and read(2) on a non-blocking
+// descriptor without telling the runtime (syscall.RawSyscall): they
+// cannot block, and the runtime's entry to a system call wakes its
+// monitor thread (sysmon) whenever the process was idle before, so each
+// frame that arrives at an idle process would cost it a second thread's
+// wake-up (docs/PERFORMANCE.md).
+func rawWrite(fd uintptr, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
+func rawRead(fd uintptr, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
 }

@@ -68,17 +68,21 @@ func withPipes(nc net.Conn, first bool, deadline time.Time) (net.Conn, error) {
 	uc.SetDeadline(deadline)
 	defer uc.SetDeadline(time.Time{})
 	r, w := newFramePipe()
-	pc := &pipeConn{sock: uc, r: r}
+	var peer *os.File
 	var err error
 	if first {
 		if err = sendPipe(uc, w); err == nil {
-			pc.w, err = recvPipe(uc)
+			peer, err = recvPipe(uc)
 		}
-	} else if pc.w, err = recvPipe(uc); err == nil {
+	} else if peer, err = recvPipe(uc); err == nil {
 		err = sendPipe(uc, w)
 	}
 	if w != nil {
 		w.Close() // the peer's copy alone keeps the pipe open now
+	}
+	pc := &pipeConn{sock: uc, r: r, w: peer}
+	if err == nil {
+		err = pc.rawConns()
 	}
 	if err != nil {
 		pc.closePipes()
@@ -185,35 +189,86 @@ func recvPipe(uc *net.UnixConn) (*os.File, error) {
 }
 
 // pipeConn is a local frame channel whose frames travel on pipes: in on
-// r, out on w; a direction without its pipe stays on the socket.
+// r, out on w; a direction without its pipe stays on the socket. Its
+// reads and writes are raw system calls (rawRead, rawWrite).
 type pipeConn struct {
 	sock   *net.UnixConn
 	r, w   *os.File
+	rc, wc syscall.RawConn // r and w, or the socket without them
 	closed sync.Once
 }
 
 func (p *pipeConn) Read(b []byte) (int, error) {
-	if p.r == nil {
-		return p.sock.Read(b)
+	var n int
+	var errno error
+	err := p.rc.Read(func(fd uintptr) bool {
+		n, errno = rawRead(fd, b)
+		for errno == syscall.EINTR {
+			n, errno = rawRead(fd, b)
+		}
+		return errno != syscall.EAGAIN
+	})
+	switch {
+	case err != nil:
+		return 0, netErr(err)
+	case errno != nil:
+		return 0, errno
+	case n == 0 && len(b) > 0:
+		return 0, io.EOF
 	}
-	n, err := p.r.Read(b)
-	return n, netErr(err)
+	return n, nil
 }
 
 func (p *pipeConn) Write(b []byte) (int, error) {
-	if p.w == nil {
-		return p.sock.Write(b)
+	var n int
+	var errno error
+	err := p.wc.Write(func(fd uintptr) bool {
+		errno = nil
+		for n < len(b) {
+			m, e := rawWrite(fd, b[n:])
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != nil {
+				errno = e
+				return e != syscall.EAGAIN
+			}
+			n += m
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return n, netErr(err)
+	case errno != nil:
+		return n, errno
 	}
-	n, err := p.w.Write(b)
-	return n, netErr(err)
+	return n, nil
 }
 
-// netErr reports a closed pipe as a closed connection.
+// netErr reports a closed pipe as a closed connection: the raw
+// descriptor's only other error is a deadline.
 func netErr(err error) error {
-	if errors.Is(err, os.ErrClosed) {
-		return net.ErrClosed
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	return net.ErrClosed
+}
+
+// rawConns sets rc and wc: the pipes p has, the socket otherwise.
+func (p *pipeConn) rawConns() (err error) {
+	p.rc, err = rawConnOf(p.r, p.sock)
+	if err == nil {
+		p.wc, err = rawConnOf(p.w, p.sock)
 	}
 	return err
+}
+
+func rawConnOf(f *os.File, sock *net.UnixConn) (syscall.RawConn, error) {
+	if f != nil {
+		return f.SyscallConn()
+	}
+	return sock.SyscallConn()
 }
 
 // Close closes the pipes and the socket.
@@ -257,16 +312,4 @@ func (p *pipeConn) SetWriteDeadline(t time.Time) error {
 }
 
 // writeRaw is the descriptor frames are written to, for tryWrite.
-func (p *pipeConn) writeRaw() syscall.RawConn {
-	var sc syscall.RawConn
-	var err error
-	if p.w == nil {
-		sc, err = p.sock.SyscallConn()
-	} else {
-		sc, err = p.w.SyscallConn()
-	}
-	if err != nil {
-		return nil
-	}
-	return sc
-}
+func (p *pipeConn) writeRaw() syscall.RawConn { return p.wc }

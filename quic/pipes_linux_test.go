@@ -2,6 +2,7 @@ package quic
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -68,7 +69,11 @@ func TestFramePipeDeclined(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
-		listener <- &pipeConn{sock: ua, w: w}
+		pc := &pipeConn{sock: ua, w: w}
+		if err := pc.rawConns(); err != nil {
+			t.Error(err)
+		}
+		listener <- pc
 	}()
 	nc, err := withPipes(b, false, time.Now().Add(waitLimit))
 	if err != nil {
@@ -121,5 +126,66 @@ func TestFramePipesCapped(t *testing.T) {
 	}
 	if got := readWithin(t, served); !bytes.Equal(got, msg) {
 		t.Fatalf("got %q, want %q", got, msg)
+	}
+}
+
+// A frame pipe's raw reads and writes keep a file's behaviour: a write
+// larger than the pipe waits for the reader and arrives whole, a read
+// past its deadline fails with os.ErrDeadlineExceeded, the peer's close
+// reads as io.EOF and a read after Close fails with net.ErrClosed.
+func TestFramePipeRawIO(t *testing.T) {
+	a, b := socketPair(t)
+	sides := make(chan net.Conn, 1)
+	go func() {
+		nc, err := withPipes(a, true, time.Now().Add(waitLimit))
+		if err != nil {
+			t.Error(err)
+		}
+		sides <- nc
+	}()
+	pb, err := withPipes(b, false, time.Now().Add(waitLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pa net.Conn
+	within(t, "listener's exchange", func() { pa = <-sides })
+	if pa == nil {
+		t.FailNow()
+	}
+	if pc := pb.(*pipeConn); pc.r == nil || pc.w == nil {
+		t.Fatalf("want two pipes, got %+v", pc)
+	}
+
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, 16 pipes' worth
+	go func() {
+		if n, err := pa.Write(msg); err != nil || n != len(msg) {
+			t.Errorf("write: %d, %v", n, err)
+		}
+	}()
+	got := make([]byte, len(msg))
+	within(t, "read 1 MiB", func() {
+		if _, err := io.ReadFull(pb, got); err != nil {
+			t.Error(err)
+		}
+	})
+	if !bytes.Equal(got, msg) {
+		t.Fatal("the bytes read differ from those written")
+	}
+
+	pb.SetReadDeadline(time.Now().Add(-time.Second))
+	if _, err := pb.Read(got); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past its deadline: %v, want %v", err, os.ErrDeadlineExceeded)
+	}
+	pb.SetReadDeadline(time.Time{})
+
+	pa.Close()
+	within(t, "read the peer's close", func() {
+		if n, err := pb.Read(got); n != 0 || err != io.EOF {
+			t.Errorf("read after the peer closed: %d, %v, want 0, EOF", n, err)
+		}
+	})
+	pb.Close()
+	if _, err := pb.Read(got); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after Close: %v, want %v", err, net.ErrClosed)
 	}
 }
