@@ -183,16 +183,24 @@ func dialBulk(ctx context.Context, c *conn, kind byte, addr string, tlsConf *tls
 	}
 	conf := tlsConf.Clone()
 	conf.NextProtos = []string{bulkALPN}
-	d := tls.Dialer{Config: conf}
+	if conf.ServerName == "" { // as tls.Dialer does
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			conf.ServerName = host
+		}
+	}
+	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
-	tc := nc.(*tls.Conn)
+	tc := tls.Client(rawNet(nc), conf)
+	fail := func(err error) error { tc.Close(); return err }
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fail(err)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		tc.SetDeadline(dl)
 	}
-	fail := func(err error) error { tc.Close(); return err }
 	if _, err := tc.Write(append(append([]byte(bulkHello), bulkIDOf(quicExp)...), kind)); err != nil {
 		return fail(err)
 	}
@@ -223,7 +231,7 @@ func dialBulk(ctx context.Context, c *conn, kind byte, addr string, tlsConf *tls
 // serveBulk authenticates an incoming bulk channel and attaches it to the
 // connection it names.
 func (l *listener) serveBulk(nc net.Conn) error {
-	tc := tls.Server(nc, l.bulkTLS)
+	tc := tls.Server(rawNet(nc), l.bulkTLS)
 	deadline := time.Now().Add(l.cfg.HandshakeTimeout)
 	tc.SetDeadline(deadline)
 	if err := tc.Handshake(); err != nil {

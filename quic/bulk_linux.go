@@ -15,7 +15,7 @@ func (b *bulk) sendIdle() bool {
 	var n int32
 	var errno syscall.Errno
 	err := b.sc.Control(func(fd uintptr) {
-		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&n)))
+		_, _, errno = syscall.RawSyscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&n)))
 	})
 	return err == nil && errno == 0 && n == 0
 }
@@ -42,34 +42,4 @@ func (b *bulk) tryWrite(p []byte) (n int, err error, ok bool) {
 		errno = nil
 	}
 	return n, errno, true
-}
-
-// rawWrite and rawRead are write(2) and read(2) on a non-blocking
-// descriptor without telling the runtime (syscall.RawSyscall): they
-// cannot block, and the runtime's entry to a system call wakes its
-// monitor thread (sysmon) whenever the process was idle before, so each
-// frame that arrives at an idle process would cost it a second thread's
-// wake-up (docs/PERFORMANCE.md).
-func rawWrite(fd uintptr, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(ptr), uintptr(len(p)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(n), nil
-}
-
-func rawRead(fd uintptr, p []byte) (int, error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(ptr), uintptr(len(p)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(n), nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -85,10 +86,15 @@ func Dial(ctx context.Context, addr, fingerprint string, cfg Config) (*Conn, err
 	return c, nil
 }
 
+// localOff is set by PXSH_LOCAL_CHANNELS=0: this process dials its side
+// channels over TLS and TCP even to a listener on this host, as to
+// another host (for measurements of that path on one machine).
+var localOff = os.Getenv("PXSH_LOCAL_CHANNELS") == "0"
+
 // dialChannel opens a side channel of c: the local one when the listener
 // is on this host, else TLS over TCP.
 func dialChannel(ctx context.Context, c *conn, kind byte, addr, fingerprint string, tlsConf *tls.Config, cfg *Config) error {
-	if !cfg.NoLocalBulk {
+	if !cfg.NoLocalBulk && !localOff {
 		err := dialBulkLocal(ctx, c, kind, addr, fingerprint, cfg.Key)
 		if err == nil {
 			return nil

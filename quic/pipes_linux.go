@@ -199,60 +199,21 @@ type pipeConn struct {
 }
 
 func (p *pipeConn) Read(b []byte) (int, error) {
-	var n int
-	var errno error
-	err := p.rc.Read(func(fd uintptr) bool {
-		n, errno = rawRead(fd, b)
-		for errno == syscall.EINTR {
-			n, errno = rawRead(fd, b)
-		}
-		return errno != syscall.EAGAIN
-	})
-	switch {
-	case err != nil:
-		return 0, netErr(err)
-	case errno != nil:
-		return 0, errno
-	case n == 0 && len(b) > 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	n, err := rawConnRead(p.rc, b)
+	return n, pipeErr(err)
 }
 
 func (p *pipeConn) Write(b []byte) (int, error) {
-	var n int
-	var errno error
-	err := p.wc.Write(func(fd uintptr) bool {
-		errno = nil
-		for n < len(b) {
-			m, e := rawWrite(fd, b[n:])
-			if e == syscall.EINTR {
-				continue
-			}
-			if e != nil {
-				errno = e
-				return e != syscall.EAGAIN
-			}
-			n += m
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return n, netErr(err)
-	case errno != nil:
-		return n, errno
-	}
-	return n, nil
+	n, err := rawConnWrite(p.wc, b)
+	return n, pipeErr(err)
 }
 
-// netErr reports a closed pipe as a closed connection: the raw
-// descriptor's only other error is a deadline.
-func netErr(err error) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return err
+// pipeErr reports a closed pipe as a closed connection.
+func pipeErr(err error) error {
+	if errors.Is(err, errRawClosed) {
+		return net.ErrClosed
 	}
-	return net.ErrClosed
+	return err
 }
 
 // rawConns sets rc and wc: the pipes p has, the socket otherwise.

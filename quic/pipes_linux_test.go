@@ -129,10 +129,8 @@ func TestFramePipesCapped(t *testing.T) {
 	}
 }
 
-// A frame pipe's raw reads and writes keep a file's behaviour: a write
-// larger than the pipe waits for the reader and arrives whole, a read
-// past its deadline fails with os.ErrDeadlineExceeded, the peer's close
-// reads as io.EOF and a read after Close fails with net.ErrClosed.
+// A frame pipe's raw reads and writes keep a file's behaviour, and a
+// TCP channel's a TCP connection's (checkRawIO).
 func TestFramePipeRawIO(t *testing.T) {
 	a, b := socketPair(t)
 	sides := make(chan net.Conn, 1)
@@ -155,16 +153,54 @@ func TestFramePipeRawIO(t *testing.T) {
 	if pc := pb.(*pipeConn); pc.r == nil || pc.w == nil {
 		t.Fatalf("want two pipes, got %+v", pc)
 	}
+	checkRawIO(t, pa, pb)
+}
 
-	msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, 16 pipes' worth
+func TestRawTCPIO(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
 	go func() {
-		if n, err := pa.Write(msg); err != nil || n != len(msg) {
+		nc, err := ln.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- nc
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peer net.Conn
+	within(t, "accept", func() { peer = <-accepted })
+	if peer == nil {
+		t.FailNow()
+	}
+	a, b := rawNet(nc), rawNet(peer)
+	if _, ok := b.(*rawTCP); !ok {
+		t.Fatalf("rawNet gave %T", b)
+	}
+	checkRawIO(t, a, b)
+}
+
+// checkRawIO checks a channel from a to b: a write larger than the
+// kernel's buffers waits for the reader and arrives whole, a read past
+// its deadline fails with a timeout (os.ErrDeadlineExceeded), the peer's
+// close reads as io.EOF and a read after Close fails with
+// net.ErrClosed.
+func checkRawIO(t *testing.T, a, b net.Conn) {
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	go func() {
+		if n, err := a.Write(msg); err != nil || n != len(msg) {
 			t.Errorf("write: %d, %v", n, err)
 		}
 	}()
 	got := make([]byte, len(msg))
-	within(t, "read 1 MiB", func() {
-		if _, err := io.ReadFull(pb, got); err != nil {
+	within(t, "read 4 MiB", func() {
+		if _, err := io.ReadFull(b, got); err != nil {
 			t.Error(err)
 		}
 	})
@@ -172,20 +208,22 @@ func TestFramePipeRawIO(t *testing.T) {
 		t.Fatal("the bytes read differ from those written")
 	}
 
-	pb.SetReadDeadline(time.Now().Add(-time.Second))
-	if _, err := pb.Read(got); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("read past its deadline: %v, want %v", err, os.ErrDeadlineExceeded)
+	b.SetReadDeadline(time.Now().Add(-time.Second))
+	_, err := b.Read(got)
+	var ne net.Error
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read past its deadline: %v, want a timeout", err)
 	}
-	pb.SetReadDeadline(time.Time{})
+	b.SetReadDeadline(time.Time{})
 
-	pa.Close()
+	a.Close()
 	within(t, "read the peer's close", func() {
-		if n, err := pb.Read(got); n != 0 || err != io.EOF {
+		if n, err := b.Read(got); n != 0 || err != io.EOF {
 			t.Errorf("read after the peer closed: %d, %v, want 0, EOF", n, err)
 		}
 	})
-	pb.Close()
-	if _, err := pb.Read(got); !errors.Is(err, net.ErrClosed) {
+	b.Close()
+	if _, err := b.Read(got); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read after Close: %v, want %v", err, net.ErrClosed)
 	}
 }
