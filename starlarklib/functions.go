@@ -98,39 +98,22 @@ func (ns *Namespace) ExportFunction(fn *starlark.Function) (*protocol.Function, 
 	return out, nil
 }
 
-// findFunction finds the def statement or lambda expression of fn in the
-// registered sources of its file, newest first.
+// findFunction finds the def statement or lambda expression of fn: in
+// the chunk whose parse compiled it when that is known (a chunk run
+// again under the same file name with other text may define another
+// function at the same place), else in the registered sources of its
+// file, newest first.
 func (ns *Namespace) findFunction(fn *starlark.Function) (string, syntax.Node, error) {
 	pos := fn.Position()
+	if c := ns.byParse[parseKey(pos)]; c != nil {
+		if n := c.find(pos, fn.Name()); n != nil {
+			return c.src, n, nil
+		}
+	}
 	list := ns.sources[pos.Filename()]
 	for i := len(list) - 1; i >= 0; i-- {
-		c := list[i]
-		if c.file == nil {
-			f, err := FileOptions().Parse(pos.Filename(), c.src, 0)
-			if err != nil {
-				continue
-			}
-			c.file = f
-		}
-		var found syntax.Node
-		syntax.Walk(c.file, func(n syntax.Node) bool {
-			if found != nil {
-				return false
-			}
-			switch n := n.(type) {
-			case *syntax.DefStmt:
-				if samePos(n.Def, pos) && n.Name.Name == fn.Name() {
-					found = n
-				}
-			case *syntax.LambdaExpr:
-				if samePos(n.Lambda, pos) && fn.Name() == "lambda" {
-					found = n
-				}
-			}
-			return found == nil
-		})
-		if found != nil {
-			return c.src, found, nil
+		if n := list[i].find(pos, fn.Name()); n != nil {
+			return list[i].src, n, nil
 		}
 	}
 	return "", nil, fmt.Errorf("%w for a function defined at %s", ErrNoSource, pos)
@@ -384,7 +367,7 @@ func (ns *Namespace) buildWrapper(f *protocol.Function) (*starlark.Program, erro
 	if prog, ok := ns.progs[key]; ok {
 		return prog, nil
 	}
-	_, prog, err := starlark.SourceProgramOptions(opts, file, src, func(n string) bool { return !starlark.Universe.Has(n) })
+	parsed, prog, err := starlark.SourceProgramOptions(opts, file, src, func(n string) bool { return !starlark.Universe.Has(n) })
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +375,7 @@ func (ns *Namespace) buildWrapper(f *protocol.Function) (*starlark.Program, erro
 		ns.progs = map[string]*starlark.Program{}
 	}
 	ns.progs[key] = prog
-	ns.registerSource(file, src)
+	ns.registerSource(file, src, parsed)
 	return prog, nil
 }
 

@@ -346,3 +346,30 @@ func TestShipBuiltin(t *testing.T) {
 		t.Errorf("a method: %v, want ErrUnsendable", err)
 	}
 }
+
+// A chunk run again under the same file name with other text defines
+// other functions at the same places: each function keeps its own
+// source, on the client and when the engine sends its copy back.
+func TestShipRedefinedUnderOneName(t *testing.T) {
+	p := newPair(t)
+	p.execClient(t, "<job>", "def f():\n    return 1\ng = lambda: 10\n")
+	p.execClient(t, "<keep>", "f1 = f\ng1 = g\n")
+	p.execClient(t, "<job>", "def f():\n    return 2\ng = lambda: 20\n")
+	for expr, want := range map[string]string{"f1": "1", "g1": "10", "f": "2", "g": "20"} {
+		remote := p.ship(t, expr)
+		if got := p.call(t, p.ethread, remote, ""); got != want {
+			t.Errorf("%s on the engine = %s, want %s", expr, got, want)
+		}
+		b, err := Encode(remote, p.engine.EncodeOptions())
+		if err != nil {
+			t.Fatalf("engine's encode of %s: %v", expr, err)
+		}
+		back, err := Decode(b, p.client.DecodeOptions(p.cthread))
+		if err != nil {
+			t.Fatalf("client's decode of %s: %v", expr, err)
+		}
+		if got := p.call(t, p.cthread, back, ""); got != want {
+			t.Errorf("%s sent back by the engine = %s, want %s", expr, got, want)
+		}
+	}
+}

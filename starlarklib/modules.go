@@ -212,12 +212,24 @@ func (ns *Namespace) Load(thread *starlark.Thread, module string) (starlark.Stri
 	}
 	e := &moduleEntry{loading: true}
 	ns.modCache[module] = e
-	ns.registerSource(module, src)
-	g, err := starlark.ExecFileOptions(FileOptions(), thread, module, src, ns.builtins)
+	g, err := ns.execModule(thread, module, src)
 	e.globals, e.err, e.loading = g, err, false
 	if err != nil {
 		delete(ns.modCache, module) // a cancelled load may succeed later
 		return nil, fmt.Errorf("load %s: %w", module, FixError(err))
 	}
 	return g, nil
+}
+
+// execModule runs a module's source as starlark.ExecFileOptions does,
+// keeping its text for the functions it defines.
+func (ns *Namespace) execModule(thread *starlark.Thread, module, src string) (starlark.StringDict, error) {
+	f, prog, err := starlark.SourceProgramOptions(FileOptions(), module, src, ns.builtins.Has)
+	if err != nil {
+		return nil, err
+	}
+	ns.registerSource(module, src, f)
+	g, err := prog.Init(thread, ns.builtins)
+	g.Freeze()
+	return g, err
 }

@@ -27,16 +27,19 @@ import (
 //
 // A Namespace is not safe for concurrent use.
 type Namespace struct {
-	builtins starlark.StringDict
-	env      starlark.StringDict // builtins + user globals, shared by all modules
-	user     map[string]bool     // names bound by user code
-	std      starlark.StringDict // standard modules for load
-	sources  map[string][]*chunkSource
-	progs    map[string]*starlark.Program // compiled function wrappers
-	fast     map[string]*fastExpr         // by name and source; nil: not fast
-	modSrc   map[string]string
-	modCache map[string]*moduleEntry
-	native   map[string]starlark.StringDict // modules given by Go code
+	builtins  starlark.StringDict
+	env       starlark.StringDict // builtins + user globals, shared by all modules
+	user      map[string]bool     // names bound by user code
+	std       starlark.StringDict // standard modules for load
+	sources   map[string][]*chunkSource
+	byParse   map[syntax.Position]*chunkSource // by parseKey, the last maxParses parses
+	parses    []syntax.Position                // their keys, a ring from parseNext
+	parseNext int
+	progs     map[string]*starlark.Program // compiled function wrappers
+	fast      map[string]*fastExpr         // by name and source; nil: not fast
+	modSrc    map[string]string
+	modCache  map[string]*moduleEntry
+	native    map[string]starlark.StringDict // modules given by Go code
 
 	exporting map[*starlark.Function]bool
 	limits    protocol.Limits
@@ -49,9 +52,54 @@ type Namespace struct {
 // chunkSource is the text of one compiled chunk, kept to recover the source
 // of the functions it defines.
 type chunkSource struct {
-	src  string
-	file *syntax.File // parsed lazily, never resolved
+	filename, src string
+	defs          map[defKey]syntax.Node // its functions, indexed on first use
 }
+
+// defKey is where a function is defined, and its name ("lambda" for a
+// lambda).
+type defKey struct {
+	line, col int32
+	name      string
+}
+
+// find returns the def statement or lambda expression at pos named name.
+func (c *chunkSource) find(pos syntax.Position, name string) syntax.Node {
+	if c.defs == nil {
+		c.index()
+	}
+	return c.defs[defKey{pos.Line, pos.Col, name}]
+}
+
+// index parses the chunk's text again (a parse that was compiled is
+// resolved) and indexes its functions.
+func (c *chunkSource) index() {
+	c.defs = map[defKey]syntax.Node{}
+	f, err := FileOptions().Parse(c.filename, c.src, 0)
+	if err != nil {
+		return
+	}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.DefStmt:
+			c.defs[defKey{n.Def.Line, n.Def.Col, n.Name.Name}] = n
+		case *syntax.LambdaExpr:
+			c.defs[defKey{n.Lambda.Line, n.Lambda.Col, "lambda"}] = n
+		}
+		return true
+	})
+}
+
+// parseKey is pos without its line and column: what is left tells the
+// parse pos comes from, since each parse holds a file name of its own (a
+// syntax.Position points to it).
+func parseKey(pos syntax.Position) syntax.Position {
+	pos.Line, pos.Col = 0, 0
+	return pos
+}
+
+// maxParses bounds the parses whose chunk is known exactly.
+const maxParses = 4096
 
 // maxWrapperCache bounds the number of compiled function wrappers kept.
 const maxWrapperCache = 1024
@@ -69,6 +117,7 @@ func NewNamespace(builtins starlark.StringDict) *Namespace {
 		user:      map[string]bool{},
 		std:       Modules(),
 		sources:   map[string][]*chunkSource{},
+		byParse:   map[syntax.Position]*chunkSource{},
 		progs:     map[string]*starlark.Program{},
 		fast:      map[string]*fastExpr{},
 		modSrc:    map[string]string{},
@@ -148,7 +197,7 @@ func (ns *Namespace) Exec(thread *starlark.Thread, filename, src string, wantVal
 	if err := applyNestedDecorators(filename, f.Stmts, decs); err != nil {
 		return nil, err
 	}
-	ns.registerSource(filename, clean)
+	ns.registerSource(filename, clean, f)
 	for i, stmt := range f.Stmts {
 		if wantValue && i == len(f.Stmts)-1 {
 			if es, ok := stmt.(*syntax.ExprStmt); ok {
@@ -233,19 +282,42 @@ func (ns *Namespace) Eval(thread *starlark.Thread, expr string) (starlark.Value,
 	return ns.evalExpr(thread, "<eval>", x)
 }
 
-// registerSource keeps a chunk's text so that ExportFunction can recover
-// the functions it defines.
-func (ns *Namespace) registerSource(filename, src string) {
+// registerSource keeps the text of a chunk that f, a parse of it, was
+// compiled from, so that ExportFunction can recover the functions it
+// defines.
+func (ns *Namespace) registerSource(filename, src string, f *syntax.File) {
 	if !strings.Contains(src, "def") && !strings.Contains(src, "lambda") {
 		return
 	}
+	c := ns.chunk(filename, src)
+	if f == nil || len(f.Stmts) == 0 {
+		return
+	}
+	start, _ := f.Stmts[0].Span()
+	k := parseKey(start)
+	if _, ok := ns.byParse[k]; !ok {
+		if len(ns.parses) < maxParses {
+			ns.parses = append(ns.parses, k)
+		} else {
+			delete(ns.byParse, ns.parses[ns.parseNext])
+			ns.parses[ns.parseNext] = k
+			ns.parseNext = (ns.parseNext + 1) % maxParses
+		}
+	}
+	ns.byParse[k] = c
+}
+
+// chunk returns the kept chunk of filename with text src, adding it.
+func (ns *Namespace) chunk(filename, src string) *chunkSource {
 	list := ns.sources[filename]
 	for _, c := range list {
 		if c.src == src {
-			return
+			return c
 		}
 	}
-	ns.sources[filename] = append(list, &chunkSource{src: src})
+	c := &chunkSource{filename: filename, src: src}
+	ns.sources[filename] = append(list, c)
+	return c
 }
 
 // SetNativeModule makes load(name, ...) give the members of a module
