@@ -34,7 +34,7 @@ const (
 // resolve in the receiver's namespace.
 func (ns *Namespace) ExportFunction(fn *starlark.Function) (*protocol.Function, error) {
 	name := fn.Name()
-	src, node, err := ns.findFunction(fn)
+	c, node, err := ns.findFunction(fn)
 	if err != nil {
 		return nil, fmt.Errorf("export function %s: %w", name, err)
 	}
@@ -46,28 +46,13 @@ func (ns *Namespace) ExportFunction(fn *starlark.Function) (*protocol.Function, 
 
 	pos := fn.Position()
 	out := &protocol.Function{
-		Name: name,
-		Doc:  fn.Doc(),
-		File: pos.Filename(),
-		Line: int(pos.Line),
-		Col:  int(pos.Col),
+		Name:   name,
+		Doc:    fn.Doc(),
+		File:   pos.Filename(),
+		Line:   int(pos.Line),
+		Col:    int(pos.Col),
+		Source: c.text(node, pos),
 	}
-	end := maxEnd(node)
-	if _, ok := node.(*syntax.LambdaExpr); ok {
-		offs := lineOffsets(src)
-		out.Source = src[offset(src, offs, pos):offset(src, offs, end)]
-	} else {
-		lines := strings.Split(src, "\n")
-		body := append([]string(nil), lines[pos.Line-1:end.Line]...)
-		cont := stringContinuationLines(node)
-		for i, l := range body {
-			if !cont[int(pos.Line)+i] {
-				body[i] = dedent(l, int(pos.Col)-1)
-			}
-		}
-		out.Source = strings.Join(body, "\n")
-	}
-
 	eo := ns.EncodeOptions()
 	for i := 0; i < fn.NumFreeVars(); i++ {
 		b, v := fn.FreeVar(i)
@@ -103,20 +88,51 @@ func (ns *Namespace) ExportFunction(fn *starlark.Function) (*protocol.Function, 
 // again under the same file name with other text may define another
 // function at the same place), else in the registered sources of its
 // file, newest first.
-func (ns *Namespace) findFunction(fn *starlark.Function) (string, syntax.Node, error) {
+func (ns *Namespace) findFunction(fn *starlark.Function) (*chunkSource, syntax.Node, error) {
 	pos := fn.Position()
 	if c := ns.byParse[parseKey(pos)]; c != nil {
 		if n := c.find(pos, fn.Name()); n != nil {
-			return c.src, n, nil
+			return c, n, nil
 		}
 	}
 	list := ns.sources[pos.Filename()]
 	for i := len(list) - 1; i >= 0; i-- {
 		if n := list[i].find(pos, fn.Name()); n != nil {
-			return list[i].src, n, nil
+			return list[i], n, nil
 		}
 	}
-	return "", nil, fmt.Errorf("%w for a function defined at %s", ErrNoSource, pos)
+	return nil, nil, fmt.Errorf("%w for a function defined at %s", ErrNoSource, pos)
+}
+
+// text returns the source of the function node, defined at pos: a
+// lambda's expression, or a def's lines dedented to its column (lines
+// inside a multi-line string kept as they are). Each is made once.
+func (c *chunkSource) text(node syntax.Node, pos syntax.Position) string {
+	if t, ok := c.texts[node]; ok {
+		return t
+	}
+	src := c.src
+	end := maxEnd(node)
+	var t string
+	if _, ok := node.(*syntax.LambdaExpr); ok {
+		offs := lineOffsets(src)
+		t = src[offset(src, offs, pos):offset(src, offs, end)]
+	} else {
+		lines := strings.Split(src, "\n")
+		body := append([]string(nil), lines[pos.Line-1:end.Line]...)
+		cont := stringContinuationLines(node)
+		for i, l := range body {
+			if !cont[int(pos.Line)+i] {
+				body[i] = dedent(l, int(pos.Col)-1)
+			}
+		}
+		t = strings.Join(body, "\n")
+	}
+	if c.texts == nil {
+		c.texts = map[syntax.Node]string{}
+	}
+	c.texts[node] = t
+	return t
 }
 
 // BuildFunction rebuilds a function received from a peer in this

@@ -1,6 +1,7 @@
 package starlarklib
 
 import (
+	"fmt"
 	"errors"
 	"strings"
 	"testing"
@@ -370,6 +371,28 @@ func TestShipRedefinedUnderOneName(t *testing.T) {
 		}
 		if got := p.call(t, p.cthread, back, ""); got != want {
 			t.Errorf("%s sent back by the engine = %s, want %s", expr, got, want)
+		}
+	}
+}
+
+// BenchmarkExportFunction exports a function defined at the end of a
+// chunk of 2,000 other functions, as a long script's apply does on each
+// call.
+func BenchmarkExportFunction(b *testing.B) {
+	ns := NewNamespace(nil)
+	var src strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&src, "def f%d(x):\n    return x + %d\n", i, i)
+	}
+	src.WriteString("def noop():\n    return None\n")
+	th := &starlark.Thread{}
+	if _, err := ns.Exec(th, "<long>", src.String(), false); err != nil {
+		b.Fatal(err)
+	}
+	fn, _ := ns.Get("noop")
+	for b.Loop() {
+		if _, err := ns.ExportFunction(fn.(*starlark.Function)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -54,6 +54,7 @@ type Namespace struct {
 type chunkSource struct {
 	filename, src string
 	defs          map[defKey]syntax.Node // its functions, indexed on first use
+	texts         map[syntax.Node]string // their sources, as exported
 }
 
 // defKey is where a function is defined, and its name ("lambda" for a
