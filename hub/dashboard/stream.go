@@ -59,14 +59,7 @@ func (hs *history) sample(ctx context.Context, h *hub.Hub) {
 			return
 		case now := <-t.C:
 			snap := h.Snapshot()
-			mem := map[int]int64{}
-			for _, e := range snap.Engines {
-				if e.Host == host {
-					if rss := residentBytes(e.PID); rss > 0 {
-						mem[e.PID] = rss
-					}
-				}
-			}
+			mem := residentByPID(snap.Engines, host, residentBytes)
 			total := finishedTotal(h.Stats())
 			hs.mu.Lock()
 			hs.pts = append(hs.pts, point{At: now.UnixMilli(), Done: int(total - hs.last), InFlight: snap.InFlight, Waiting: snap.Unassigned})
@@ -77,6 +70,25 @@ func (hs *history) sample(ctx context.Context, h *hub.Hub) {
 			hs.mu.Unlock()
 		}
 	}
+}
+
+// residentByPID reads (with rss) the resident set size of each process
+// on host that runs engines, once however many engines it runs (a dense
+// process runs many: 1,000 engines in 25 processes are 25 reads a
+// second, not 1,000).
+func residentByPID(engines []hub.EngineState, host string, rss func(pid int) int64) map[int]int64 {
+	mem := map[int]int64{}
+	seen := map[int]bool{}
+	for _, e := range engines {
+		if e.Host != host || seen[e.PID] {
+			continue
+		}
+		seen[e.PID] = true
+		if n := rss(e.PID); n > 0 {
+			mem[e.PID] = n
+		}
+	}
+	return mem
 }
 
 // residentBytes reads a local process's resident set size, or 0.
