@@ -1,8 +1,8 @@
 package starlarklib
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
