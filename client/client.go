@@ -14,11 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pxsh/pxsh/profile"
@@ -48,9 +50,21 @@ type Options struct {
 	MaxValue int64
 }
 
-// IdleTimeout is how long the client waits without hearing from the
-// controller (QUIC keep-alives included) before it counts it lost.
-const IdleTimeout = 4 * time.Second
+// LostAfter is how long the client waits without hearing from the
+// controller (the acknowledgements of its keep-alives included) before
+// it counts it lost and reconnects (watch).
+const LostAfter = 4 * time.Second
+
+// StallTimeout is the QUIC idle timeout of a client's connection: how
+// long the controller keeps a client that went quiet (a process stopped
+// with Ctrl-Z or by a debugger, or starved) before it drops it and the
+// requests the client writes as it wakes. The controller's own limit
+// (hub.Config.IdleTimeout, 30 s by default) applies when it is lower.
+const StallTimeout = 60 * time.Second
+
+// lostTicks is how many ticks of LostAfter/lostTicks without a packet
+// from the controller make it lost.
+const lostTicks = 4
 
 // ErrClosed is returned for calls on a closed client.
 var ErrClosed = errors.New("client closed")
@@ -82,6 +96,7 @@ type Client struct {
 	closeErr error
 	done     chan struct{}
 	quit     chan struct{} // closed by Close: stops reconnecting
+	swapped  chan struct{} // closed and replaced when conn is replaced
 }
 
 type ctrlReply struct {
@@ -121,7 +136,8 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	if o.MaxValue <= 0 {
 		o.MaxValue = quic.DefaultMaxValue
 	}
-	qcfg := quic.Config{Key: key, IdleTimeout: IdleTimeout, MaxFrame: o.MaxFrame, MaxValue: o.MaxValue}
+	qcfg := quic.Config{Key: key, IdleTimeout: StallTimeout, KeepAlive: LostAfter / lostTicks,
+		MaxFrame: o.MaxFrame, MaxValue: o.MaxValue}
 	qc, _, err := dialAny(ctx, info.Addresses, info.Fingerprint, qcfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to controller: %w", err)
@@ -129,7 +145,7 @@ func DialConnection(ctx context.Context, info *profile.Connection, o Options) (*
 	c := &Client{
 		conn: qc, log: o.Logger, engines: map[int]protocol.EngineInfo{}, qcfg: qcfg,
 		pending: map[string]*Task{}, ctrl: map[uint64]chan ctrlReply{},
-		done: make(chan struct{}), quit: make(chan struct{}),
+		done: make(chan struct{}), quit: make(chan struct{}), swapped: make(chan struct{}),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -371,28 +387,103 @@ func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task,
 		c.pending[t.MsgID] = t
 	}
 	c.mu.Unlock()
-	var write func() error
+	var write func(qc *quic.Conn) error
 	switch {
 	case stream:
-		body := quic.NewBodyParts(parts)
-		if volatile {
-			body = quic.NewBodyPartsVolatile(parts)
+		write = func(qc *quic.Conn) error {
+			body := quic.NewBodyParts(parts)
+			if volatile {
+				body = quic.NewBodyPartsVolatile(parts)
+			}
+			return qc.WriteStream(p, body)
 		}
-		write = func() error { return c.cur().WriteStream(p, body) }
 	case len(parts) == 1:
-		write = func() error { return c.writeMsg(p, parts[0]) }
+		write = func(qc *quic.Conn) error { return qc.WriteFrame(p, parts[0]) }
 	default:
-		write = func() error { return c.writeMsg(p, bytes.Join(parts, nil)) }
+		joined := bytes.Join(parts, nil)
+		write = func(qc *quic.Conn) error { return qc.WriteFrame(p, joined) }
 	}
-	if err := write(); err != nil {
-		c.mu.Lock()
-		for _, t := range tasks {
-			delete(c.pending, t.MsgID)
+	qc := c.cur()
+	err = write(qc)
+	if err != nil && !stream && c.connLost(qc, err) {
+		// Nothing of a frame that failed to go out is read (a frame
+		// counts only whole; a streamed body's head may have been), so
+		// it is sent again, once, on the connection the reader makes:
+		// kept out of the pending set meanwhile, so that the new
+		// connection's resync does not fail it as unknown.
+		c.forget(tasks)
+		if next := c.nextConn(qc); next != nil {
+			c.remember(tasks)
+			err = write(next)
 		}
-		c.mu.Unlock()
+	}
+	if err != nil {
+		c.forget(tasks)
 		return fmt.Errorf("submit %s: %w", req.Kind, err)
 	}
 	return nil
+}
+
+// forget and remember take tasks out of the pending set and put them
+// back.
+func (c *Client) forget(tasks []*Task) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range tasks {
+		delete(c.pending, t.MsgID)
+	}
+}
+
+func (c *Client) remember(tasks []*Task) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range tasks {
+		c.pending[t.MsgID] = t
+	}
+}
+
+// connLost reports whether a write on qc failed because the connection
+// is gone (the reader then reconnects), rather than for the message.
+func (c *Client) connLost(qc *quic.Conn, err error) bool {
+	var tl *protocol.TooLargeError
+	switch {
+	case c.reconnect <= 0, errors.As(err, &tl), errors.Is(err, quic.ErrQueueFull):
+		return false
+	case errors.Is(err, net.ErrClosed), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+		return true
+	}
+	select {
+	case <-qc.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// nextConn waits, within the reconnect window, for the reader to replace
+// qc by a new connection, and returns it; nil when the client closes or
+// the window passes.
+func (c *Client) nextConn(qc *quic.Conn) *quic.Conn {
+	window := time.NewTimer(c.reconnect)
+	defer window.Stop()
+	for {
+		c.mu.Lock()
+		cur, swapped, closing := c.conn, c.swapped, c.closing || c.closed
+		c.mu.Unlock()
+		switch {
+		case closing:
+			return nil
+		case cur != qc:
+			return cur
+		}
+		select {
+		case <-swapped:
+		case <-c.done:
+			return nil
+		case <-window.C:
+			return nil
+		}
+	}
 }
 
 // SubmitFan sends one request to several engines with one body: the
@@ -576,7 +667,9 @@ func (c *Client) cur() *quic.Conn {
 func (c *Client) read() {
 	for {
 		qc := c.cur()
+		stop := watch(qc)
 		err := c.readConn(qc)
+		stop()
 		c.mu.Lock()
 		closing := c.closing
 		c.mu.Unlock()
@@ -588,6 +681,38 @@ func (c *Client) read() {
 			return
 		}
 	}
+}
+
+// watch closes qc once it has heard nothing from the controller for
+// lostTicks ticks in a row. It counts ticks, not time: a client process
+// stopped and resumed gets one tick for its stop, not LostAfter's worth,
+// so the stop is not taken for the controller's silence (and the
+// controller keeps the connection for StallTimeout).
+func watch(qc *quic.Conn) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(LostAfter / lostTicks)
+		defer t.Stop()
+		last, silent := qc.PacketsReceived(), 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-qc.Done():
+				return
+			case <-t.C:
+			}
+			if n := qc.PacketsReceived(); n != last {
+				last, silent = n, 0
+				continue
+			}
+			if silent++; silent >= lostTicks {
+				qc.Close(uint64(protocol.CodeSilent), fmt.Sprintf("the controller sent nothing for %v", LostAfter))
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 func (c *Client) readConn(qc *quic.Conn) error {

@@ -52,6 +52,8 @@ func (c *Client) redialOnce(ctx context.Context) bool {
 	closing := c.closing
 	if !closing {
 		c.conn = qc
+		close(c.swapped)
+		c.swapped = make(chan struct{})
 	}
 	c.mu.Unlock()
 	if closing {

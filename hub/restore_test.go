@@ -105,3 +105,58 @@ func TestControllerCrashAndRestore(t *testing.T) {
 		t.Errorf("engines after restore: %v", ids)
 	}
 }
+
+// A task submitted while the client reconnects to a restarted controller
+// is not an error: the frame that failed to go out is sent again on the
+// new connection, and the task runs (load-balanced: it waits there for
+// the engine to come back).
+func TestSubmitWhileReconnecting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restart test is long")
+	}
+	dir := t.TempDir()
+	ctl := clustertest.Process(t, "controller", "--profile-dir", dir)
+	clustertest.WaitListening(t, dir, ctl.Process.Pid)
+	clustertest.Process(t, "engine", "--file", profile.ConnectionPath(dir, true), "--id", "0", "--wait", "60s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*clustertest.Scale())
+	defer cancel()
+	cl, err := client.Dial(ctx, profile.ConnectionPath(dir, false), client.Options{Reconnect: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.WaitForEngines(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	v := cl.View(0)
+	if _, err := v.Apply(ctx, "lambda: 1"); err != nil {
+		t.Fatal(err)
+	}
+	ctl.Process.Kill()
+	ctl.Wait()
+
+	type submitted struct {
+		task *client.Task
+		err  error
+	}
+	sub := make(chan submitted, 1)
+	go func() {
+		task, err := cl.LoadBalanced(client.TaskOptions{}).ApplyAsync("lambda x: x * 2", 21)
+		sub <- submitted{task, err}
+	}()
+	ctl2 := clustertest.Process(t, "controller", "--profile-dir", dir, "--restore", "--restore-grace", "6s")
+	clustertest.WaitListening(t, dir, ctl2.Process.Pid)
+	var s submitted
+	select {
+	case s = <-sub:
+	case <-ctx.Done():
+		t.Fatal("the submission did not return")
+	}
+	if s.err != nil {
+		t.Fatalf("submit while reconnecting: %v", s.err)
+	}
+	vals, err := (&client.AsyncResult{Tasks: []*client.Task{s.task}}).Get(ctx)
+	if err != nil || len(vals) != 1 || vals[0] != int64(42) {
+		t.Fatalf("result %v, %v; want [42]", vals, err)
+	}
+}

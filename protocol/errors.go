@@ -18,6 +18,9 @@ const (
 	// CodeSlowConsumer: the peer read too slowly and its outgoing queue
 	// passed the bound (quic.ErrSlowConsumer).
 	CodeSlowConsumer Code = 9
+	// CodeSilent: the peer sent nothing for too long (a client's
+	// watchdog closing a controller that went quiet).
+	CodeSilent Code = 10
 )
 
 var codeNames = map[Code]string{
@@ -25,7 +28,7 @@ var codeNames = map[Code]string{
 	CodeUnknownType: "unexpected message", CodeAuth: "authentication failed",
 	CodeVersion: "version mismatch", CodeShutdown: "shutting down",
 	CodeReplaced: "replaced", CodeInternal: "internal error",
-	CodeSlowConsumer: "slow consumer",
+	CodeSlowConsumer: "slow consumer", CodeSilent: "peer silent",
 }
 
 func (c Code) String() string {

@@ -188,7 +188,9 @@ func (c *conn) write(urgent bool, parts [][]byte) error {
 		return nil
 	}
 	c.enqueue(hdr[:], parts, size)
-	return nil
+	// admit saw no error: one now is this frame's own inline write
+	// failing, so the frame did not go out and the caller hears of it.
+	return c.werr
 }
 
 // switchFrames queues the switch marker once the frame channel is

@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,25 @@ func run(t *testing.T, env []string, stdin string, args ...string) (string, int)
 		t.Fatalf("run pxsh %v: %v\n%s", args, err, out.String())
 	}
 	return out.String(), code
+}
+
+// start starts the binary with args and env in the background, killed at
+// the test's end, and returns it with its standard output; its standard
+// error goes to stderr.
+func start(t *testing.T, env []string, stderr io.Writer, args ...string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(clustertest.Binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, out
 }
 
 func isolated(t *testing.T) []string {

@@ -19,16 +19,7 @@ import (
 func TestScriptInterruptLeavesNothing(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "sleepy.star")
 	os.WriteFile(script, []byte("rc = Client()\nprint(rc[:].apply_sync(lambda: engine.pid))\nrc[:].apply_sync(lambda: time.sleep(60))\n"), 0o644)
-	cmd := exec.Command(clustertest.Binary(t), "run", "-n", "2", script)
-	cmd.Env = append(os.Environ(), isolated(t)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, out := start(t, isolated(t), nil, "run", "-n", "2", script)
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		t.Fatalf("read engine pids: %v", err)

@@ -51,18 +51,8 @@ func TestSignalStopsAnything(t *testing.T) {
 				}
 				args = []string{"run", "-n", "2", script}
 			}
-			cmd := exec.Command(clustertest.Binary(t), args...)
-			cmd.Env = append(os.Environ(), append(isolated(t), "TMPDIR="+tmp)...)
 			var stderr clustertest.SyncBuffer
-			cmd.Stderr = &stderr
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
+			cmd, out := start(t, append(isolated(t), "TMPDIR="+tmp), &stderr, args...)
 			pids := readPids(t, out, 2, stderr.String)
 			if tc.code == engineLoop {
 				// Wait until the engines run the loop, so the signal meets
