@@ -224,7 +224,7 @@ func Collect[V any](a *AsyncResult, dec Decoder[V], exceptions bool) ([]V, error
 			return nil, err
 		}
 	}
-	out := make([]V, 0, a.Len())
+	out := make([]V, 0, collectCap(a, dec))
 	for i := range a.Tasks {
 		var err error
 		if out, err = appendTask(out, a, i, dec); err != nil {
@@ -232,6 +232,35 @@ func Collect[V any](a *AsyncResult, dec Decoder[V], exceptions bool) ([]V, error
 		}
 	}
 	return out, nil
+}
+
+// ItemCounter is a Decoder that can tell how many elements AppendItems
+// would append for v (-1: none, v is not a list or tuple), so that a
+// gather's result is allocated once, not grown task by task.
+type ItemCounter[V any] interface {
+	CountItems(v V, tuples bool) int
+}
+
+// collectCap is the length of Collect's result when it can be told
+// beforehand, else a.Len().
+func collectCap[V any](a *AsyncResult, dec Decoder[V]) int {
+	c, ok := dec.(ItemCounter[V])
+	if !ok || a.Combine != CombineGather {
+		return a.Len()
+	}
+	n := 0
+	for i, t := range a.Tasks {
+		if t.result.Error != nil {
+			n++
+			continue
+		}
+		v, err := dec.Value(i)
+		if err != nil {
+			return a.Len()
+		}
+		n += max(c.CountItems(v, true), 1)
+	}
+	return n
 }
 
 // CollectTask returns the results finished task i contributes.
@@ -294,6 +323,18 @@ func (d goDecoder) AppendItems(dst []any, v any, tuples bool) ([]any, bool) {
 		}
 	}
 	return dst, false
+}
+
+func (d goDecoder) CountItems(v any, tuples bool) int {
+	switch x := v.(type) {
+	case []any:
+		return len(x)
+	case Tuple:
+		if tuples {
+			return len(x)
+		}
+	}
+	return -1
 }
 
 func (d goDecoder) Error(e *RemoteError) any { return e }

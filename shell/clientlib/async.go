@@ -260,6 +260,18 @@ func (d starlarkDecoder) AppendItems(dst []starlark.Value, v starlark.Value, tup
 	return dst, false
 }
 
+func (d starlarkDecoder) CountItems(v starlark.Value, tuples bool) int {
+	switch x := v.(type) {
+	case *starlark.List:
+		return x.Len()
+	case starlark.Tuple:
+		if tuples {
+			return len(x)
+		}
+	}
+	return -1
+}
+
 func (d starlarkDecoder) Error(e *client.RemoteError) starlark.Value {
 	return starlarklib.ErrorValue{Err: e.RemoteError}
 }
