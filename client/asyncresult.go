@@ -224,10 +224,19 @@ func Collect[V any](a *AsyncResult, dec Decoder[V], exceptions bool) ([]V, error
 			return nil, err
 		}
 	}
-	out := make([]V, 0, collectCap(a, dec))
+	vals := make([]V, len(a.Tasks))
+	for i, t := range a.Tasks {
+		if t.result.Error == nil {
+			var err error
+			if vals[i], err = dec.Value(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := make([]V, 0, collectCap(a, dec, vals))
 	for i := range a.Tasks {
 		var err error
-		if out, err = appendTask(out, a, i, dec); err != nil {
+		if out, err = appendValue(out, a, i, dec, vals[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -242,8 +251,8 @@ type ItemCounter[V any] interface {
 }
 
 // collectCap is the length of Collect's result when it can be told
-// beforehand, else a.Len().
-func collectCap[V any](a *AsyncResult, dec Decoder[V]) int {
+// beforehand from the tasks' values vals, else a.Len().
+func collectCap[V any](a *AsyncResult, dec Decoder[V], vals []V) int {
 	c, ok := dec.(ItemCounter[V])
 	if !ok || a.Combine != CombineGather {
 		return a.Len()
@@ -254,23 +263,27 @@ func collectCap[V any](a *AsyncResult, dec Decoder[V]) int {
 			n++
 			continue
 		}
-		v, err := dec.Value(i)
-		if err != nil {
-			return a.Len()
-		}
-		n += max(c.CountItems(v, true), 1)
+		n += max(c.CountItems(vals[i], true), 1)
 	}
 	return n
 }
 
 // CollectTask returns the results finished task i contributes.
 func CollectTask[V any](a *AsyncResult, i int, dec Decoder[V]) ([]V, error) {
-	return appendTask(nil, a, i, dec)
+	var v V
+	if a.Tasks[i].result.Error == nil {
+		var err error
+		if v, err = dec.Value(i); err != nil {
+			return nil, err
+		}
+	}
+	return appendValue(nil, a, i, dec, v)
 }
 
-// appendTask appends the results finished task i contributes to out (a
-// chunk's elements straight from its list: no copy between).
-func appendTask[V any](out []V, a *AsyncResult, i int, dec Decoder[V]) ([]V, error) {
+// appendValue appends the results finished task i contributes to out,
+// v being its value when it did not fail (a chunk's elements straight
+// from its list: no copy between).
+func appendValue[V any](out []V, a *AsyncResult, i int, dec Decoder[V], v V) ([]V, error) {
 	t := a.Tasks[i]
 	if e := t.result.Error; e != nil {
 		n := 1
@@ -282,10 +295,6 @@ func appendTask[V any](out []V, a *AsyncResult, i int, dec Decoder[V]) ([]V, err
 			out = append(out, ev)
 		}
 		return out, nil
-	}
-	v, err := dec.Value(i)
-	if err != nil {
-		return nil, err
 	}
 	switch a.Combine {
 	case CombineChunks:
