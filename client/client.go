@@ -383,8 +383,10 @@ func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task,
 		c.mu.Unlock()
 		return fmt.Errorf("submit %s: %w", req.Kind, &protocol.TooLargeError{What: requestWhat(req.Kind), Size: int64(n), Limit: int64(limit)})
 	}
+	qc := c.conn
 	for _, t := range tasks {
 		c.pending[t.MsgID] = t
+		t.sentOn = qc
 	}
 	c.mu.Unlock()
 	var write func(qc *quic.Conn) error
@@ -403,7 +405,6 @@ func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task,
 		joined := bytes.Join(parts, nil)
 		write = func(qc *quic.Conn) error { return qc.WriteFrame(p, joined) }
 	}
-	qc := c.cur()
 	err = write(qc)
 	if err != nil && !stream && c.connLost(qc, err) {
 		// Nothing of a frame that failed to go out is read (a frame
@@ -413,7 +414,7 @@ func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task,
 		// connection's resync does not fail it as unknown.
 		c.forget(tasks)
 		if next := c.nextConn(qc); next != nil {
-			c.remember(tasks)
+			c.remember(tasks, next)
 			err = write(next)
 		}
 	}
@@ -425,7 +426,7 @@ func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task,
 }
 
 // forget and remember take tasks out of the pending set and put them
-// back.
+// back, sent on qc.
 func (c *Client) forget(tasks []*Task) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -434,11 +435,12 @@ func (c *Client) forget(tasks []*Task) {
 	}
 }
 
-func (c *Client) remember(tasks []*Task) {
+func (c *Client) remember(tasks []*Task, qc *quic.Conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, t := range tasks {
 		c.pending[t.MsgID] = t
+		t.sentOn = qc
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pxsh/pxsh/protocol"
+	"github.com/pxsh/pxsh/quic"
 )
 
 // redial reconnects to a controller that went away, as the same client,
@@ -61,20 +62,24 @@ func (c *Client) redialOnce(ctx context.Context) bool {
 		return false
 	}
 	c.log.Info("reconnected to the controller", "addr", addr)
-	go c.resync()
+	go c.resync(qc)
 	return true
 }
 
-// resync asks the controller for the pending tasks' results: finished
-// ones come back at once, running ones when they finish, and ones it does
-// not know (sent as it went down) fail with TaskLost. A failed query is tried again (on the
-// next connection too) until Options.Reconnect passes; tasks still
+// resync asks the controller, reached again on qc, for the results of
+// the tasks pending from before: finished ones come back at once, running
+// ones when they finish, and ones it does not know (sent as it went down)
+// fail with TaskLost. Tasks sent on qc itself are not asked about: the
+// query may overtake their requests. A failed query is tried again (on
+// the next connection too) until Options.Reconnect passes; tasks still
 // unanswered then fail with ConnectionError, so no task waits for ever.
-func (c *Client) resync() {
+func (c *Client) resync(qc *quic.Conn) {
 	c.mu.Lock()
 	ids := make([]string, 0, len(c.pending))
-	for id := range c.pending {
-		ids = append(ids, id)
+	for id, t := range c.pending {
+		if t.sentOn != qc {
+			ids = append(ids, id)
+		}
 	}
 	c.mu.Unlock()
 	if len(ids) == 0 {

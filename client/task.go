@@ -34,6 +34,9 @@ type Task struct {
 	// keep is the mapping body lives in (Client.MapResults), or nil;
 	// written before done closes.
 	keep *quic.Mapping
+	// sentOn is the connection the task's request went out on (guarded
+	// by the client's mu; nil for a task waiting for the hub's record).
+	sentOn *quic.Conn
 }
 
 // NewDoneTask returns a task that is already complete, for results the

@@ -2,8 +2,11 @@ package hub_test
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,9 +110,9 @@ func TestControllerCrashAndRestore(t *testing.T) {
 }
 
 // A task submitted while the client reconnects to a restarted controller
-// is not an error: the frame that failed to go out is sent again on the
-// new connection, and the task runs (load-balanced: it waits there for
-// the engine to come back).
+// (after it noticed the old one gone) is not an error: the frame that
+// failed to go out is sent again on the new connection, and the task runs
+// (load-balanced: it waits there for the engine to come back).
 func TestSubmitWhileReconnecting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restart test is long")
@@ -120,7 +123,8 @@ func TestSubmitWhileReconnecting(t *testing.T) {
 	clustertest.Process(t, "engine", "--file", profile.ConnectionPath(dir, true), "--id", "0", "--wait", "60s")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*clustertest.Scale())
 	defer cancel()
-	cl, err := client.Dial(ctx, profile.ConnectionPath(dir, false), client.Options{Reconnect: 60 * time.Second})
+	lost := &noticed{prefix: "lost the controller", ch: make(chan struct{})}
+	cl, err := client.Dial(ctx, profile.ConnectionPath(dir, false), client.Options{Reconnect: 60 * time.Second, Logger: slog.New(lost)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +138,11 @@ func TestSubmitWhileReconnecting(t *testing.T) {
 	}
 	ctl.Process.Kill()
 	ctl.Wait()
+	select {
+	case <-lost.ch:
+	case <-ctx.Done():
+		t.Fatal("the client did not notice the controller's death")
+	}
 
 	type submitted struct {
 		task *client.Task
@@ -159,4 +168,23 @@ func TestSubmitWhileReconnecting(t *testing.T) {
 	if err != nil || len(vals) != 1 || vals[0] != int64(42) {
 		t.Fatalf("result %v, %v; want [42]", vals, err)
 	}
+}
+
+// noticed is a log handler that closes ch at the first record whose
+// message starts with prefix.
+type noticed struct {
+	prefix string
+	ch     chan struct{}
+	once   sync.Once
+}
+
+func (h *noticed) Enabled(context.Context, slog.Level) bool { return true }
+func (h *noticed) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *noticed) WithGroup(string) slog.Handler            { return h }
+
+func (h *noticed) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, h.prefix) {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return nil
 }
