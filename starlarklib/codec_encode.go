@@ -198,9 +198,14 @@ func (e *encoder) value(v starlark.Value, depth int) *encodeError {
 }
 
 // rangeList sends a range as the list of its ints (the receiver gets a
-// list).
+// list). A range longer than a receiver's decoder accepts in one list
+// (by default) is refused at once: expanding range(10**15) would only
+// fill the sender's memory.
 func (e *encoder) rangeList(r starlark.Indexable, depth int) *encodeError {
 	n := r.Len()
+	if n > defaultMaxElements {
+		return unsendable(r, fmt.Sprintf("a range of %d elements travels as a list, and a list may have at most %d", n, defaultMaxElements))
+	}
 	e.reserve(9 * min(n, 1<<16))
 	e.buf = protocol.AppendHead(e.buf, majorArray, uint64(n))
 	return e.items(r, n, depth)

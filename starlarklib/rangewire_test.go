@@ -1,7 +1,9 @@
 package starlarklib
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"go.starlark.net/starlark"
 )
@@ -93,4 +95,25 @@ func rangeOf(t *testing.T, src string) starlark.Value {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// A range longer than a list may be is refused at once with an error
+// that says so, not expanded until memory runs out (a fuzz finding: a
+// received range of 10^17 elements, sent on).
+func TestHugeRangeRefused(t *testing.T) {
+	for _, src := range []string{"range(10000000000)", "range(-17, -3472328296227680304, -18)"} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Encode(rangeOf(t, src), nil)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "a range of") || !strings.Contains(err.Error(), "at most") {
+				t.Errorf("Encode(%s) = %v, want the range refused", src, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Encode(%s) did not return", src)
+		}
+	}
 }
