@@ -145,11 +145,7 @@ func TestFramePipeRawIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pa net.Conn
-	within(t, "listener's exchange", func() { pa = <-sides })
-	if pa == nil {
-		t.FailNow()
-	}
+	pa := receive(t, "listener's exchange", sides)
 	if pc := pb.(*pipeConn); pc.r == nil || pc.w == nil {
 		t.Fatalf("want two pipes, got %+v", pc)
 	}
@@ -174,16 +170,23 @@ func TestRawTCPIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var peer net.Conn
-	within(t, "accept", func() { peer = <-accepted })
-	if peer == nil {
-		t.FailNow()
-	}
-	a, b := rawNet(nc), rawNet(peer)
+	a, b := rawNet(nc), rawNet(receive(t, "accept", accepted))
 	if _, ok := b.(*rawTCP); !ok {
 		t.Fatalf("rawNet gave %T", b)
 	}
 	checkRawIO(t, a, b)
+}
+
+// receive takes a connection from ch within waitLimit; nil (the sender
+// failed) ends the test.
+func receive(t *testing.T, what string, ch <-chan net.Conn) net.Conn {
+	t.Helper()
+	var nc net.Conn
+	within(t, what, func() { nc = <-ch })
+	if nc == nil {
+		t.FailNow()
+	}
+	return nc
 }
 
 // checkRawIO checks a channel from a to b: a write larger than the
