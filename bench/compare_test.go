@@ -76,6 +76,17 @@ func benchFunc(b *testing.B, ns *starlarklib.Namespace, thread *starlark.Thread,
 	return run.(starlark.Callable)
 }
 
+// selected reports whether metric name contains one of the
+// comma-separated substrings of only (every metric when only is empty).
+func selected(name, only string) bool {
+	for _, s := range strings.Split(only, ",") {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // BenchmarkCompare (make bench-compare) times the data-plane metrics on
 // pxsh (a controller process with its default on-disk task database, 4
 // engine processes; dv2 is engines 0 and 1), then the same with
@@ -106,9 +117,9 @@ func BenchmarkCompare(b *testing.B) {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	only := os.Getenv("PXSH_BENCH_ONLY") // a substring of the metrics to run, for profiling
+	only := os.Getenv("PXSH_BENCH_ONLY") // substrings of the metrics to run, comma-separated, for profiling
 	for _, m := range compareMetrics {
-		if !strings.Contains(m.name, only) {
+		if !selected(m.name, only) {
 			continue
 		}
 		if m.setup != "" {

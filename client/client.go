@@ -396,6 +396,8 @@ func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task,
 			body := quic.NewBodyParts(parts)
 			if volatile {
 				body = quic.NewBodyPartsVolatile(parts)
+			} else if !protocol.PartsMayHoldArray(parts) {
+				body.Unmapped() // the engine reads it
 			}
 			return qc.WriteStream(p, body)
 		}

@@ -907,7 +907,11 @@ func (e *Engine) writeOut(f outFrame) {
 	case f.sealed != nil:
 		err = c.WriteStream(f.p, f.sealed.Body())
 	case f.stream:
-		err = c.WriteStream(f.p, quic.NewBodyParts(f.parts))
+		body := quic.NewBodyParts(f.parts)
+		if !protocol.PartsMayHoldArray(f.parts) {
+			body.Unmapped() // the client reads it
+		}
+		err = c.WriteStream(f.p, body)
 	case len(f.body) > 0:
 		err = c.WriteFrame(f.p, f.body)
 	default:

@@ -450,9 +450,9 @@ func TestStoppedEngineRefusesPastItsQueueBound(t *testing.T) {
 }
 
 // TestOlderProtocolVersionRefused: a client or engine of another protocol
-// version (before memfd bodies: 1) is refused at hello or registration
-// with an error naming both versions, not disconnected later by a body it
-// cannot read.
+// version (the one before: 2, whose memfds are all sealed) is refused at
+// hello or registration with an error naming both versions, not
+// disconnected later by a body it cannot read.
 func TestOlderProtocolVersionRefused(t *testing.T) {
 	c := clustertest.Start(t, 0, clustertest.Options{})
 	old := protocol.Version - 1

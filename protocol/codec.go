@@ -122,6 +122,23 @@ func MarshalValue(v any) ([]byte, error) { return headerEnc.Marshal(v) }
 // UnmarshalValue decodes a control body into v.
 func UnmarshalValue(b []byte, v any) error { return headerDec.Unmarshal(b, v) }
 
+// PartsMayHoldArray is MayHoldArray of the start of the concatenation
+// of parts (a value encoded in parts): a sender marks a body whose value
+// may not (quic.Body.Unmapped), since its receivers will read it.
+func PartsMayHoldArray(parts [][]byte) bool {
+	var prefix []byte
+	for _, p := range parts {
+		if len(prefix) == 0 && len(p) >= PeekArrayBytes {
+			return MayHoldArray(p[:PeekArrayBytes])
+		}
+		prefix = append(prefix, p[:min(len(p), PeekArrayBytes-len(prefix))]...)
+		if len(prefix) == PeekArrayBytes {
+			break
+		}
+	}
+	return MayHoldArray(prefix)
+}
+
 // PeekArrayBytes is how much of an encoded value MayHoldArray looks at.
 const PeekArrayBytes = 4096
 

@@ -26,3 +26,27 @@ func TestMayHoldArray(t *testing.T) {
 		}
 	}
 }
+
+// PartsMayHoldArray looks at the first PeekArrayBytes of the parts
+// together, wherever the parts split them.
+func TestPartsMayHoldArray(t *testing.T) {
+	head := []byte{0xd8, 40, 0x82}
+	far := append(make([]byte, PeekArrayBytes-len(head)), head...)
+	beyond := append(make([]byte, PeekArrayBytes), head...)
+	for _, c := range []struct {
+		name  string
+		parts [][]byte
+		want  bool
+	}{
+		{"none", nil, false},
+		{"in one part", [][]byte{head}, true},
+		{"split across parts", [][]byte{head[:1], {}, head[1:]}, true},
+		{"at the end of the look", [][]byte{far[:10], far[10:]}, true},
+		{"beyond the look", [][]byte{beyond}, false},
+		{"beyond, in parts", [][]byte{beyond[:PeekArrayBytes-1], beyond[PeekArrayBytes-1:]}, false},
+	} {
+		if got := PartsMayHoldArray(c.parts); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -20,8 +20,10 @@ import (
 // Version is the protocol version written in connection files and checked at
 // registration (engines) and hello (clients); peers of another version are
 // refused with CodeVersion. 2: streamed bodies may come as memfds on the
-// local bulk channel, which a version-1 peer cannot read.
-const Version = 2
+// local bulk channel, which a version-1 peer cannot read. 3: such a
+// memfd may come not sealed, to be read and acknowledged as released
+// (quic, fdpool.go), which a version-2 peer refuses.
+const Version = 3
 
 // Type is the kind of a message.
 type Type uint8

@@ -42,7 +42,9 @@ type Body struct {
 	// volatile says parts may change once the write that takes the body
 	// returns (NewBodyPartsVolatile).
 	volatile bool
-	// mfd, when set, is the sealed memfd that carries the body (memfd.go).
+	// unmapped says the body's receivers read it, never map it (Unmapped).
+	unmapped bool
+	// mfd, when set, is the memfd that carries the body (memfd.go).
 	mfd    *sharedFD
 	fdOnce sync.Once
 }
@@ -86,6 +88,16 @@ func partsPull(parts [][]byte) func() ([]byte, error) {
 func NewBodyPartsVolatile(parts [][]byte) *Body {
 	b := NewBodyParts(parts)
 	b.volatile = true
+	return b
+}
+
+// Unmapped marks a body in memory whose receivers read it and never map
+// it (its value holds no large array, protocol.MayHoldArray): to a local
+// peer it then travels in a memfd that is not sealed, which the
+// connection writes again for a later body once the peer released it
+// (fdpool.go). It returns b.
+func (b *Body) Unmapped() *Body {
+	b.unmapped = true
 	return b
 }
 

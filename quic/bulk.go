@@ -105,6 +105,7 @@ type bulk struct {
 	fds    *fdReader
 	slots  chan struct{}
 	window *fdWindow // the memfds sent, not acknowledged yet
+	pool   *fdPool   // the memfds kept for the next bodies (fdpool.go)
 }
 
 func newBulk(nc net.Conn) *bulk {
@@ -135,6 +136,7 @@ func (c *conn) attach(kind byte, nc net.Conn) bool {
 			b.br = bufio.NewReaderSize(b.fds, bulkReadBuf)
 			b.slots = make(chan struct{}, maxFDBodies)
 			b.window = newFDWindow()
+			b.pool = &fdPool{}
 		}
 	}
 	c.wmu.Lock()
@@ -158,6 +160,7 @@ func (c *conn) attach(kind byte, nc net.Conn) bool {
 		nc.Close()
 		if b.fds != nil {
 			b.fds.close()
+			b.pool.close()
 		}
 	})
 	if c.attached != nil {

@@ -72,8 +72,8 @@ var errNotMemfd = errors.New("not a memfd body")
 // Map maps the whole body, which must come as a memfd (Memfd) and not be
 // read yet, instead of reading it: no copy is made, and the pages are
 // the memfd's until written. The memfd is then released (acknowledged),
-// as after Bytes. Where the mapping fails, the body is read into Go
-// memory held by the Mapping instead.
+// as after Bytes. A memfd not sealed (Unmapped), or one whose mapping
+// fails, is read into Go memory held by the Mapping instead.
 func (b *Body) Map() (*Mapping, error) {
 	if b.mfd == nil || !memfdSupported {
 		return nil, fmt.Errorf("map body: %w", errNotMemfd)
@@ -86,8 +86,11 @@ func (b *Body) Map() (*Mapping, error) {
 	if b.read != 0 || b.size == 0 {
 		return nil, fmt.Errorf("map body: %d of %d bytes read already", b.read, b.size)
 	}
-	mem, err := mapBody(f, b.size)
-	if err != nil { // out of mappings or address space: read it instead
+	mem, err := []byte(nil), errNotMemfd
+	if b.mfd.isSealed() { // one not sealed may change: it is read
+		mem, err = mapBody(f, b.size)
+	}
+	if err != nil { // not sealed, or out of mappings or address space: read it instead
 		buf := make([]byte, b.size)
 		if err := readPieces(f, buf, 0); err != nil {
 			return nil, fmt.Errorf("%w: read memfd: %w", ErrBodyAborted, unexpected(err))

@@ -31,12 +31,20 @@ import (
 // not sealed, of the wrong size, missing, or on TCP) is a malformed item:
 // the connection closes with code 1 and its bodies in flight fail.
 //
+// A memfd not sealed is a body marked Unmapped, in a memfd its sender
+// writes again once released (fdpool.go): a receiver reads it and never
+// maps it.
+//
 // The receiver acknowledges each memfd once its body is consumed (all
 // its references dropped: read, forwarded and sent on, recorded):
 //
-//	[8 id][4 ackLen]
+//	[8 id][4 ackLen]       released: no reader holds it any more
+//	[8 id][4 ackHeldLen]   consumed, but a reader may still hold it
 //
-// on the bulk channel in the other direction. Bound: a sender has at most
+// on the bulk channel in the other direction. A hop that forwarded a
+// memfd not sealed acknowledges it only once each peer it forwarded it
+// to did, and with ackHeldLen when one did not release it (its
+// connection closed first) or said ackHeldLen itself. Bound: a sender has at most
 // maxFDBodies memfds not acknowledged per connection, of at most
 // maxFDBytes together (or one memfd of any size); a sender waits for an
 // acknowledgement beyond that, and a peer in slow-consumer mode that does
@@ -49,8 +57,10 @@ import (
 const (
 	// fdLen, as a bulk item's length, says a descriptor comes with it.
 	fdLen = 0xFFFFFFFB
-	// ackLen, as a bulk item's length, acknowledges memfd id.
+	// ackLen, as a bulk item's length, acknowledges memfd id, released.
 	ackLen = 0xFFFFFFFA
+	// ackHeldLen acknowledges memfd id, consumed but perhaps held still.
+	ackHeldLen = 0xFFFFFFF9
 	// maxFDBytes bounds the bytes of the memfds a sender has not had
 	// acknowledged on one connection (beyond one memfd).
 	maxFDBytes = 256 << 20
@@ -92,24 +102,42 @@ type sharedFD struct {
 	mu      sync.Mutex
 	ready   chan struct{} // closed once f or err is set
 	f       *os.File
+	sealed  bool // f carries allSeals: it may be mapped
+	held    bool // a peer it was forwarded to may hold it still
 	err     error
 	refs    int
-	onClose func() // frees the receiving connection's slot
+	onClose func(held bool) // frees the receiving connection's slot
 }
 
 func newSharedFD() *sharedFD { return &sharedFD{ready: make(chan struct{}), refs: 1} }
 
-// set gives the memfd that arrived; onClose runs once it is closed.
-func (s *sharedFD) set(f *os.File, onClose func()) {
+// set gives the memfd that arrived, sealed or not; onClose runs once it
+// is closed.
+func (s *sharedFD) set(f *os.File, sealed bool, onClose func(held bool)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f != nil || s.err != nil || s.refs == 0 {
 		f.Close()
-		onClose()
+		onClose(false)
 		return
 	}
-	s.f, s.onClose = f, onClose
+	s.f, s.sealed, s.onClose = f, sealed, onClose
 	close(s.ready)
+}
+
+// isSealed reports whether the memfd that arrived is sealed.
+func (s *sharedFD) isSealed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sealed
+}
+
+// heldBy records that a peer the memfd was forwarded to may hold it
+// still: its acknowledgement says so.
+func (s *sharedFD) heldBy() {
+	s.mu.Lock()
+	s.held = true
+	s.mu.Unlock()
 }
 
 // fail says the memfd will not come.
@@ -147,7 +175,7 @@ func (s *sharedFD) unref() {
 	s.f = nil
 	s.err = errors.New("memfd released")
 	if s.onClose != nil {
-		s.onClose()
+		s.onClose(s.held)
 	}
 }
 
@@ -281,15 +309,31 @@ func copyFileGeneric(w io.Writer, src *os.File, off, n int64) (int64, error) {
 	return io.CopyBuffer(w, io.NewSectionReader(src, off, n), make([]byte, ChunkSize))
 }
 
-// ownMemfd returns a new sealed memfd holding the bytes of b, a body in
-// memory (NewBody, NewBodyParts) not read yet; ok is false for another
-// body or when memfds are not available.
-func ownMemfd(b *Body) (f *os.File, ok bool) {
+// ownMemfd returns a memfd holding the bytes of b, a body in memory
+// (NewBody, NewBodyParts) not read yet: for a body marked Unmapped, one
+// from pool written again (or a new one) and not sealed, else a new
+// sealed one. ok is false for another body or when memfds are not
+// available.
+func ownMemfd(b *Body, pool *fdPool) (f *os.File, ok bool) {
 	if b.parts == nil || b.read != 0 || b.size < FDMin {
 		return nil, false
 	}
-	f, err := newMemfd(b.parts, b.size)
-	return f, err == nil
+	if !b.unmapped || pool == nil {
+		f, err := newMemfd(b.parts, b.size)
+		return f, err == nil
+	}
+	f = pool.get(b.size)
+	if f == nil {
+		var err error
+		if f, err = createMemfd(); err != nil {
+			return nil, false
+		}
+	}
+	if err := fillMemfd(f, b.parts, b.size); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return f, true
 }
 
 // fdIn takes the memfd of stream id, whose item the bulk reader met:
@@ -304,7 +348,8 @@ func (c *conn) fdIn(b *bulk, id uint64) error {
 		return err
 	}
 	f := b.fds.take()
-	if err := fdCheck(f, id, s.body.size); err != nil {
+	sealed, err := fdCheck(f, id, s.body.size)
+	if err != nil {
 		s.body.mfd.fail(err)
 		return err
 	}
@@ -316,25 +361,25 @@ func (c *conn) fdIn(b *bulk, id uint64) error {
 		s.body.mfd.fail(err)
 		return err
 	}
-	s.body.mfd.set(f, func() {
+	s.body.mfd.set(f, sealed, func(held bool) {
 		<-b.slots
-		c.bq.add(bulkJob{id: id, ack: true})
+		c.bq.add(bulkJob{id: id, ack: true, held: held})
 	})
 	fdReceived.Add(1)
 	return nil
 }
 
-// fdCheck checks the descriptor f that came for stream id, of size bytes;
-// it closes a bad one.
-func fdCheck(f *os.File, id uint64, size int64) error {
+// fdCheck checks the descriptor f that came for stream id, of size bytes,
+// and reports whether it is sealed; it closes a bad one.
+func fdCheck(f *os.File, id uint64, size int64) (sealed bool, err error) {
 	if f == nil {
-		return fmt.Errorf("stream %d: a memfd item without its descriptor", id)
+		return false, fmt.Errorf("stream %d: a memfd item without its descriptor", id)
 	}
-	if err := checkMemfd(f, size); err != nil {
+	if sealed, err = checkMemfd(f, size); err != nil {
 		f.Close()
-		return fmt.Errorf("stream %d: %w", id, err)
+		return false, fmt.Errorf("stream %d: %w", id, err)
 	}
-	return nil
+	return sealed, nil
 }
 
 // fdRefused reports a memfd head on a connection whose bulk channel
@@ -351,35 +396,43 @@ func (c *conn) fdRefused() error {
 // fdWindow is a sender's memfds not acknowledged yet on one connection.
 type fdWindow struct {
 	mu      sync.Mutex
-	out     map[uint64]int64 // stream id → size
+	out     map[uint64]*fdOut // by stream id
 	bytes   int64
 	waiting int           // senders waiting for room
 	changed chan struct{} // closed, and replaced, by each acknowledgement
 }
 
 func newFDWindow() *fdWindow {
-	return &fdWindow{out: map[uint64]int64{}, changed: make(chan struct{})}
+	return &fdWindow{out: map[uint64]*fdOut{}, changed: make(chan struct{})}
 }
 
-// admit counts memfd id of size bytes as sent when the window has room;
-// otherwise it returns a channel closed at the next acknowledgement and
-// how many senders wait (this one included: the caller says when it
-// stops waiting with unwait).
-func (w *fdWindow) admit(id uint64, size int64, waited bool) (wait <-chan struct{}, waiting int) {
+// fdOut is a memfd sent and not acknowledged yet.
+type fdOut struct {
+	size  int64
+	acked chan struct{} // closed by the acknowledgement
+	held  bool          // set before acked closes: ackHeldLen
+}
+
+// admit counts memfd id of size bytes as sent when the window has room,
+// and returns it; otherwise it returns a channel closed at the next
+// acknowledgement and how many senders wait (this one included: the
+// caller says when it stops waiting with unwait).
+func (w *fdWindow) admit(id uint64, size int64, waited bool) (sent *fdOut, wait <-chan struct{}, waiting int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.out) > 0 && (len(w.out) >= maxFDBodies || w.bytes+size > maxFDBytes) {
 		if !waited {
 			w.waiting++
 		}
-		return w.changed, w.waiting
+		return nil, w.changed, w.waiting
 	}
 	if waited {
 		w.waiting--
 	}
-	w.out[id] = size
+	sent = &fdOut{size: size, acked: make(chan struct{})}
+	w.out[id] = sent
 	w.bytes += size
-	return nil, 0
+	return sent, nil, 0
 }
 
 // unwait says a sender stopped waiting without being admitted.
@@ -396,16 +449,18 @@ func (w *fdWindow) pending() int {
 	return len(w.out)
 }
 
-// ack takes the acknowledgement of memfd id.
-func (w *fdWindow) ack(id uint64) error {
+// ack takes the acknowledgement of memfd id, held or released.
+func (w *fdWindow) ack(id uint64, held bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	size, ok := w.out[id]
+	sent, ok := w.out[id]
 	if !ok {
 		return fmt.Errorf("an acknowledgement of memfd %d, which was not sent", id)
 	}
 	delete(w.out, id)
-	w.bytes -= size
+	sent.held = held
+	close(sent.acked)
+	w.bytes -= sent.size
 	close(w.changed)
 	w.changed = make(chan struct{})
 	return nil
@@ -415,19 +470,19 @@ func (w *fdWindow) ack(id uint64) error {
 // peer in slow-consumer mode is disconnected as a slow consumer when a
 // memfd waits StreamStall, or when more than maxFDBodies wait: the hop
 // forwarding memfds to it holds at most that many for it.
-func (c *conn) fdAdmit(b *bulk, id uint64, size int64) error {
+func (c *conn) fdAdmit(b *bulk, id uint64, size int64) (*fdOut, error) {
 	var stall <-chan time.Time
 	c.wmu.Lock()
 	slow := c.policy == queueClose
 	c.wmu.Unlock()
 	for waited := false; ; waited = true {
-		wait, waiting := b.window.admit(id, size, waited)
-		if wait == nil {
-			return nil
+		sent, wait, waiting := b.window.admit(id, size, waited)
+		if sent != nil {
+			return sent, nil
 		}
 		if slow && waiting > maxFDBodies {
 			b.window.unwait()
-			return c.slowFD(fmt.Sprintf("%d memfds waited for the peer to take %d earlier ones", waiting, maxFDBodies))
+			return nil, c.slowFD(fmt.Sprintf("%d memfds waited for the peer to take %d earlier ones", waiting, maxFDBodies))
 		}
 		if slow && stall == nil {
 			t := time.NewTimer(StreamStall)
@@ -438,10 +493,10 @@ func (c *conn) fdAdmit(b *bulk, id uint64, size int64) error {
 		case <-wait:
 		case <-stall:
 			b.window.unwait()
-			return c.slowFD(fmt.Sprintf("a memfd waited %v for the peer to take earlier ones", StreamStall))
+			return nil, c.slowFD(fmt.Sprintf("a memfd waited %v for the peer to take earlier ones", StreamStall))
 		case <-c.qc.Context().Done():
 			b.window.unwait()
-			return fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
+			return nil, fmt.Errorf("write frame: %w", c.cause(net.ErrClosed))
 		}
 	}
 }

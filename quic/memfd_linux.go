@@ -20,53 +20,74 @@ const allSeals = unix.F_SEAL_WRITE | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | uni
 // (size bytes). It is written with write(2), so no writable mapping
 // stands in the way of F_SEAL_WRITE.
 func newMemfd(parts [][]byte, size int64) (*os.File, error) {
+	f, err := createMemfd()
+	if err != nil {
+		return nil, err
+	}
+	if err := fillMemfd(f, parts, size); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, allSeals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("memfd: %w", err)
+	}
+	return f, nil
+}
+
+// createMemfd returns a new empty memfd that can be sealed.
+func createMemfd() (*os.File, error) {
 	fd, err := unix.MemfdCreate("pxsh-body", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("memfd: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "memfd:pxsh-body")
-	fail := func(err error) (*os.File, error) { f.Close(); return nil, fmt.Errorf("memfd: %w", err) }
+	return os.NewFile(uintptr(fd), "memfd:pxsh-body"), nil
+}
+
+// fillMemfd makes f, a memfd not sealed, exactly the concatenation of
+// parts (size bytes): the pages it had up to size are written again, not
+// allocated anew, and any beyond are freed.
+func fillMemfd(f *os.File, parts [][]byte, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("memfd: %w", err)
+	}
 	var off int64
 	for _, p := range parts {
 		for len(p) > 0 { // in pieces, as readPieces
 			n := min(len(p), readPiece)
 			if _, err := f.WriteAt(p[:n], off); err != nil {
-				return fail(err)
+				return fmt.Errorf("memfd: %w", err)
 			}
 			p, off = p[n:], off+int64(n)
 			runtime.Gosched()
 		}
 	}
 	if off != size {
-		return fail(fmt.Errorf("wrote %d bytes of %d", off, size))
+		return fmt.Errorf("memfd: wrote %d bytes of %d", off, size)
 	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, allSeals); err != nil {
-		return fail(err)
-	}
-	return f, nil
+	return nil
 }
 
-// checkMemfd checks that f is a memfd carrying all of allSeals and
-// holding exactly size bytes.
-func checkMemfd(f *os.File, size int64) error {
+// checkMemfd checks that f is a memfd (or another shared-memory file)
+// holding exactly size bytes, and reports whether it carries all of
+// allSeals: only a sealed memfd may be mapped, since nothing can change
+// it; one without them is read (copied) before it is acknowledged.
+func checkMemfd(f *os.File, size int64) (sealed bool, err error) {
 	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
 	if err != nil {
-		return fmt.Errorf("memfd: not a sealable memfd: %w", err)
-	}
-	if seals&allSeals != allSeals {
-		return fmt.Errorf("memfd: seals %#x, want %#x", seals, allSeals)
+		return false, fmt.Errorf("memfd: not a memfd: %w", err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("memfd: %w", err)
+		return false, fmt.Errorf("memfd: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return errors.New("memfd: not a regular file")
+		return false, errors.New("memfd: not a regular file")
 	}
 	if st.Size != size {
-		return fmt.Errorf("memfd: %d bytes, %d announced", st.Size, size)
+		return false, fmt.Errorf("memfd: %d bytes, %d announced", st.Size, size)
 	}
-	return nil
+	return seals&allSeals == allSeals, nil
 }
 
 // copyFile copies n bytes of src from off to w: with sendfile(2) when w

@@ -15,7 +15,11 @@ const memfdSupported = false
 
 func newMemfd([][]byte, int64) (*os.File, error) { return nil, errLocalUnsupported }
 
-func checkMemfd(*os.File, int64) error { return errLocalUnsupported }
+func createMemfd() (*os.File, error) { return nil, errLocalUnsupported }
+
+func fillMemfd(*os.File, [][]byte, int64) error { return errLocalUnsupported }
+
+func checkMemfd(*os.File, int64) (bool, error) { return false, errLocalUnsupported }
 
 func copyFile(w io.Writer, src *os.File, off, n int64) (int64, error) {
 	return copyFileGeneric(w, src, off, n)

@@ -32,7 +32,7 @@ func NewSealed(parts [][]byte) (*Sealed, error) {
 		return nil, fmt.Errorf("seal body: %w", err)
 	}
 	s := newSharedFD()
-	s.set(f, func() {})
+	s.set(f, true, func(bool) {})
 	return &Sealed{fd: s, size: size}, nil
 }
 

@@ -313,8 +313,8 @@ func (c *conn) readChunks(b *bulk) {
 		switch {
 		case n == fdLen:
 			err = c.fdIn(b, id)
-		case n == ackLen && b.window != nil:
-			err = b.window.ack(id)
+		case (n == ackLen || n == ackHeldLen) && b.window != nil:
+			err = b.window.ack(id, n == ackHeldLen)
 		default:
 			err = c.in.chunkIn(id, n, b.br, true)
 		}
@@ -495,10 +495,14 @@ func (c *conn) writeStream(head []byte, body *Body) error {
 	}
 	c.wmu.Lock()
 	fd := c.bulk != nil && c.bulk.local && size > 0 && (body.mfd != nil || body.parts != nil && size >= FDMin)
+	var pool *fdPool
+	if fd {
+		pool = c.bulk.pool
+	}
 	c.wmu.Unlock()
 	var own *os.File
 	if fd && body.mfd == nil {
-		own, fd = ownMemfd(body) // else in chunks
+		own, fd = ownMemfd(body, pool) // else in chunks
 	}
 	if !fd {
 		body.settle() // chunks are read after the write returns
@@ -531,7 +535,9 @@ func (c *conn) writeStream(head []byte, body *Body) error {
 }
 
 // sendFD sends a stream's memfd: own, made for this send, or body's, once
-// it arrived (an abort if it does not).
+// it arrived (an abort if it does not). A memfd not sealed is kept (own,
+// back in the pool) or released (body's, forwarded) only once the peer
+// acknowledged it (fdpool.go).
 func (c *conn) sendFD(id uint64, body *Body, own *os.File) {
 	f := own
 	if f == nil {
@@ -544,22 +550,47 @@ func (c *conn) sendFD(id uint64, body *Body, own *os.File) {
 	c.wmu.Lock()
 	b := c.bulk
 	c.wmu.Unlock()
-	if err := c.fdAdmit(b, id, body.size); err != nil {
-		if own != nil {
-			own.Close()
+	sent, err := c.fdAdmit(b, id, body.size)
+	if err == nil {
+		done := make(chan error, 1)
+		c.bq.add(bulkJob{id: id, fd: f, done: done})
+		if err = <-done; err == nil {
+			fdSent.Add(1)
 		}
-		body.Discard()
-		return
 	}
-	done := make(chan error, 1)
-	c.bq.add(bulkJob{id: id, fd: f, done: done})
-	if <-done == nil {
-		fdSent.Add(1)
+	if sent != nil && (own != nil && body.unmapped || own == nil && !body.mfd.isSealed()) {
+		// The peer may have it: it is released once the peer says so.
+		held := err != nil || c.released(sent) != nil
+		switch {
+		case own != nil && !held:
+			b.pool.put(own, body.size)
+			own = nil
+			fdKept.Add(1)
+		case own != nil:
+			fdDropped.Add(1)
+		case held:
+			body.mfd.heldBy()
+		}
 	}
 	if own != nil {
 		own.Close()
 	}
 	body.Discard()
+}
+
+// released waits for the acknowledgement of a memfd not sealed; it fails
+// when the peer may hold the memfd still (it said so, or the connection
+// closed first).
+func (c *conn) released(sent *fdOut) error {
+	select {
+	case <-sent.acked:
+		if sent.held {
+			return errors.New("memfd held")
+		}
+		return nil
+	case <-c.qc.Context().Done():
+		return net.ErrClosed
+	}
 }
 
 // queueHead queues a stream's head and returns its id; c.wmu is held.
@@ -696,6 +727,7 @@ type bulkJob struct {
 	chunk []byte
 	fd    *os.File // a memfd body's descriptor
 	ack   bool     // acknowledge memfd id
+	held  bool     // with ackHeldLen
 	abort bool
 	whole *Body      // a whole frame's stream; its bytes count in queued
 	done  chan error // for a chunk: its outcome
@@ -764,7 +796,11 @@ func (c *conn) bulkLoop(b *bulk) {
 			err = c.bulkWhole(b, j)
 		} else if j.ack {
 			h := chunkPrefix(j.id, 0, false)
-			binary.BigEndian.PutUint32(h[frameHeaderLen+8:], ackLen)
+			n := uint32(ackLen)
+			if j.held {
+				n = ackHeldLen
+			}
+			binary.BigEndian.PutUint32(h[frameHeaderLen+8:], n)
 			err = c.bulkWrite(b, h[frameHeaderLen:], nil)
 		} else if j.fd != nil {
 			h := chunkPrefix(j.id, 0, false)

@@ -64,8 +64,11 @@ func TestFramesMoveToChannel(t *testing.T) {
 					}
 				}
 			})
-			if !client.impl.switched || !client.impl.rswitched {
-				t.Errorf("client: switched %v, reader switched %v", client.impl.switched, client.impl.rswitched)
+			client.impl.wmu.Lock() // the writer goroutine set switched under it
+			switched := client.impl.switched
+			client.impl.wmu.Unlock()
+			if !switched || !client.impl.rswitched {
+				t.Errorf("client: switched %v, reader switched %v", switched, client.impl.rswitched)
 			}
 			if local != client.impl.frames.local {
 				t.Errorf("frame channel local = %v, want %v", client.impl.frames.local, local)

@@ -1,0 +1,131 @@
+package quic
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Memfds written again. A body marked Unmapped (its receivers read it,
+// never map it) goes to a local peer in a memfd that is not sealed, and
+// once the peer acknowledged it as released by every reader (ackLen, not
+// ackHeldLen) the sender keeps the memfd in its connection's pool and
+// writes the next such body into it: its pages are written again instead
+// of allocated, zeroed and freed for every body (docs/ARCHITECTURE.md,
+// "Memfds written again"). A memfd goes back only to the connection it
+// was sent on, so a peer that kept a descriptor past its acknowledgement
+// can read nothing it was not sent already; a hop forwards such a memfd
+// and acknowledges it only once every peer it forwarded it to did.
+const (
+	// poolFiles and poolBytes bound the memfds a connection keeps.
+	poolFiles = 4
+	poolBytes = 256 << 20
+	// poolIdle is how long a kept memfd waits for a body before it is
+	// closed and its memory freed.
+	poolIdle = 5 * time.Second
+)
+
+// Counts of the memfds not sealed that this process sent: kept once
+// released, and closed because a peer may hold them still.
+var fdKept, fdDropped atomic.Uint64
+
+// fdPool is a connection's memfds kept for its next bodies.
+type fdPool struct {
+	mu     sync.Mutex
+	files  []pooledFD
+	bytes  int64
+	timer  *time.Timer
+	closed bool
+}
+
+type pooledFD struct {
+	f     *os.File
+	size  int64
+	since time.Time
+}
+
+// get returns the kept memfd whose size is nearest to size, or nil.
+func (p *fdPool) get(size int64) *os.File {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	best := -1
+	for i, k := range p.files {
+		if best < 0 || absDiff(k.size, size) < absDiff(p.files[best].size, size) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	k := p.files[best]
+	p.files = append(p.files[:best], p.files[best+1:]...)
+	p.bytes -= k.size
+	return k.f
+}
+
+// put keeps f, of size bytes, for a later body, or closes it when the
+// pool is full or closed.
+func (p *fdPool) put(f *os.File, size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || size > poolBytes {
+		f.Close()
+		return
+	}
+	for len(p.files) > 0 && (len(p.files) >= poolFiles || p.bytes+size > poolBytes) {
+		p.drop(0) // the oldest
+	}
+	p.files = append(p.files, pooledFD{f: f, size: size, since: time.Now()})
+	p.bytes += size
+	if p.timer == nil {
+		p.timer = time.AfterFunc(poolIdle, p.trim)
+	}
+}
+
+// trim closes the memfds kept longer than poolIdle.
+func (p *fdPool) trim() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.timer = nil
+	for len(p.files) > 0 && time.Since(p.files[0].since) >= poolIdle {
+		p.drop(0)
+	}
+	if len(p.files) > 0 && !p.closed {
+		p.timer = time.AfterFunc(poolIdle-time.Since(p.files[0].since), p.trim)
+	}
+}
+
+// drop closes the i-th kept memfd; p.mu is held.
+func (p *fdPool) drop(i int) {
+	p.files[i].f.Close()
+	p.bytes -= p.files[i].size
+	p.files = append(p.files[:i], p.files[i+1:]...)
+}
+
+// close closes the kept memfds and those put later.
+func (p *fdPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for len(p.files) > 0 {
+		p.drop(0)
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
+
+// kept reports the memfds kept and their bytes (for tests).
+func (p *fdPool) kept() (n int, bytes int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.files), p.bytes
+}
+
+func absDiff(a, b int64) int64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
