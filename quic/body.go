@@ -93,9 +93,9 @@ func NewBodyPartsVolatile(parts [][]byte) *Body {
 
 // Unmapped marks a body in memory whose receivers read it and never map
 // it (its value holds no large array, protocol.MayHoldArray): to a local
-// peer it then travels in a memfd that is not sealed, which the
-// connection writes again for a later body once the peer released it
-// (fdpool.go). It returns b.
+// peer it then travels, up to 256 MiB, in a memfd that is not sealed,
+// which the connection writes again for a later body once the peer
+// released it (fdpool.go). It returns b.
 func (b *Body) Unmapped() *Body {
 	b.unmapped = true
 	return b

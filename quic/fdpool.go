@@ -18,13 +18,16 @@ import (
 // can read nothing it was not sent already; a hop forwards such a memfd
 // and acknowledges it only once every peer it forwarded it to did.
 const (
-	// poolFiles and poolBytes bound the memfds a connection keeps.
+	// poolFiles bounds the memfds a connection keeps.
 	poolFiles = 4
-	poolBytes = 256 << 20
 	// poolIdle is how long a kept memfd waits for a body before it is
 	// closed and its memory freed.
 	poolIdle = 5 * time.Second
 )
+
+// poolBytes bounds the bytes of the memfds a connection keeps; a larger
+// body goes in a sealed memfd (a variable for tests).
+var poolBytes int64 = 256 << 20
 
 // Counts of the memfds not sealed that this process sent: kept once
 // released, and closed because a peer may hold them still.
@@ -69,7 +72,7 @@ func (p *fdPool) get(size int64) *os.File {
 func (p *fdPool) put(f *os.File, size int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || size > poolBytes {
+	if p.closed {
 		f.Close()
 		return
 	}

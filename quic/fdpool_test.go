@@ -35,8 +35,8 @@ func receiveFD(t *testing.T, c *Conn) (ino uint64, sealed bool, got []byte) {
 
 // An Unmapped body goes as a memfd not sealed, which the sender keeps
 // once the peer released it and writes again for the next such body (the
-// same inode, each body's own bytes); a body not so marked goes in a new
-// sealed memfd.
+// same inode, each body's own bytes); a body not so marked, or larger
+// than a pool keeps, goes in a new sealed memfd.
 func TestMemfdWrittenAgain(t *testing.T) {
 	_, client, served := localPair(t)
 	var inodes []uint64
@@ -65,6 +65,14 @@ func TestMemfdWrittenAgain(t *testing.T) {
 	ino, sealed, got := receiveFD(t, served)
 	if !sealed || ino == inodes[0] || !bytes.Equal(got, data) {
 		t.Errorf("a body not marked Unmapped: sealed %v, inode %d (kept %d), bytes equal %v", sealed, ino, inodes[0], bytes.Equal(got, data))
+	}
+	defer func(n int64) { poolBytes = n }(poolBytes)
+	poolBytes = 2 * FDMin
+	data = randomBytes(3 * int(FDMin))
+	client.WriteStream([]byte("h"), NewBody(data).Unmapped())
+	ino, sealed, got = receiveFD(t, served)
+	if !sealed || ino == inodes[0] || !bytes.Equal(got, data) {
+		t.Errorf("a body larger than a pool keeps: sealed %v, inode %d (kept %d), bytes equal %v", sealed, ino, inodes[0], bytes.Equal(got, data))
 	}
 	waitKept(t, client, 1)
 }

@@ -501,8 +501,9 @@ func (c *conn) writeStream(head []byte, body *Body) error {
 	}
 	c.wmu.Unlock()
 	var own *os.File
+	var reused bool
 	if fd && body.mfd == nil {
-		own, fd = ownMemfd(body, pool) // else in chunks
+		own, reused, fd = ownMemfd(body, pool) // else in chunks
 	}
 	if !fd {
 		body.settle() // chunks are read after the write returns
@@ -527,18 +528,18 @@ func (c *conn) writeStream(head []byte, body *Body) error {
 	id := c.queueHead(flags, head, size)
 	c.wmu.Unlock()
 	if fd {
-		go c.sendFD(id, body, own)
+		go c.sendFD(id, body, own, reused)
 	} else {
 		go c.sendBody(id, body, bulk)
 	}
 	return nil
 }
 
-// sendFD sends a stream's memfd: own, made for this send, or body's, once
-// it arrived (an abort if it does not). A memfd not sealed is kept (own,
-// back in the pool) or released (body's, forwarded) only once the peer
-// acknowledged it (fdpool.go).
-func (c *conn) sendFD(id uint64, body *Body, own *os.File) {
+// sendFD sends a stream's memfd: own, made for this send (from the pool
+// when reused), or body's, once it arrived (an abort if it does not). A
+// memfd not sealed is kept (own, back in the pool) or released (body's,
+// forwarded) only once the peer acknowledged it (fdpool.go).
+func (c *conn) sendFD(id uint64, body *Body, own *os.File, reused bool) {
 	f := own
 	if f == nil {
 		var err error
@@ -558,7 +559,7 @@ func (c *conn) sendFD(id uint64, body *Body, own *os.File) {
 			fdSent.Add(1)
 		}
 	}
-	if sent != nil && (own != nil && body.unmapped || own == nil && !body.mfd.isSealed()) {
+	if sent != nil && (own != nil && reused || own == nil && !body.mfd.isSealed()) {
 		// The peer may have it: it is released once the peer says so.
 		held := err != nil || c.released(sent) != nil
 		switch {
