@@ -111,6 +111,7 @@ func BenchmarkCompare(b *testing.B) {
 		b.Fatal(err)
 	}
 	pxsh, cpu := map[string]float64{}, map[string]float64{}
+	steal0 := stealTime()
 	if path := os.Getenv("PXSH_BENCH_CLIENT_PROFILE"); path != "" {
 		// The client's CPU profile of the metrics alone, without the setup.
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
@@ -151,6 +152,8 @@ func BenchmarkCompare(b *testing.B) {
 		runtime.GC()
 	}
 	b.ReportMetric(peakRSS(pid), "controller-peak-MB")
+	steal := stealTime() - steal0
+	b.ReportMetric(ms(steal), "pxsh-steal-ms")
 	ipp, why := map[string]float64(nil), "skipped (PXSH_BENCH_COMPARE=pxsh)"
 	if os.Getenv("PXSH_BENCH_COMPARE") != "pxsh" {
 		ipp, why = runIPP()
@@ -167,6 +170,7 @@ func BenchmarkCompare(b *testing.B) {
 		b.ReportMetric(p, m.name)
 	}
 	fmt.Fprintf(&out, "controller peak RSS: %.0f MB\n", peakRSS(pid))
+	fmt.Fprintf(&out, "processor time the host took from this machine during pxsh's runs (steal): %v\n", steal)
 	if why != "" {
 		fmt.Fprintf(&out, "ipyparallel: %s\n", why)
 	}

@@ -155,3 +155,21 @@ func reportCPU(b *testing.B, m cpuMark, ops int) {
 	b.ReportMetric(us((now.self-m.self)/time.Duration(ops)), "hub+client-cpu-µs/op")
 	b.ReportMetric(us((now.children-m.children)/time.Duration(ops)), "engine-cpu-µs/op")
 }
+
+// stealTime returns the time the machine's host has run something else
+// while this machine's processors had work (the steal column of
+// /proc/stat, all processors together); 0 where it is missing. A run
+// whose steal grew has figures the machine itself slowed.
+func stealTime() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[8], 10, 64)
+	return time.Duration(n) * clockTick
+}

@@ -36,6 +36,7 @@ func BenchmarkValue1GB(b *testing.B) {
 		b.Fatal(err)
 	}
 	stop := make(chan struct{})
+	steal0 := stealTime()
 	pushStart := time.Now()
 	var lat []time.Duration
 	var slow []string // where each apply over 10 ms spent its time
@@ -72,6 +73,7 @@ func BenchmarkValue1GB(b *testing.B) {
 	push := time.Since(t0)
 	close(stop)
 	wg.Wait()
+	b.ReportMetric(ms(stealTime()-steal0), "steal-during-push-ms")
 	if err != nil {
 		b.Fatal(err)
 	}
