@@ -6,8 +6,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // waitKept waits until c's pool keeps n memfds.
@@ -184,6 +187,61 @@ func TestUnsealedMemfdShrunk(t *testing.T) {
 		f.Truncate(10)
 		if _, err := body.Map(); !errors.Is(err, ErrBodyAborted) || !strings.Contains(err.Error(), "read memfd") {
 			t.Errorf("got %v, want a failed read of the memfd", err)
+		}
+	})
+}
+
+// A pool keeps at most poolFiles memfds of poolBytes together (the
+// oldest go first), gives the one nearest in size, closes those unused
+// for poolIdle, and closes everything once closed.
+func TestFDPoolBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &fdPool{}
+		file := func() *os.File {
+			f, err := createMemfd()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		var files []*os.File
+		for i := range poolFiles + 1 {
+			files = append(files, file())
+			p.put(files[i], int64(100*(i+1)))
+		}
+		if n, b := p.kept(); n != poolFiles || b != 200+300+400+500 {
+			t.Errorf("kept %d memfds of %d bytes, want %d of %d", n, b, poolFiles, 1400)
+		}
+		if _, err := files[0].Stat(); err == nil {
+			t.Error("the oldest memfd is still open")
+		}
+		if f := p.get(310); f != files[2] {
+			t.Error("get(310) did not give the 300-byte memfd")
+		}
+		big := file()
+		p.put(big, poolBytes-150)
+		if n, b := p.kept(); n != 1 || b != poolBytes-150 {
+			t.Errorf("after a put near poolBytes: %d memfds of %d bytes", n, b)
+		}
+		p.get(poolBytes).Close()
+		p.put(file(), 100)
+		time.Sleep(poolIdle / 2)
+		p.put(files[2], 300)
+		time.Sleep(poolIdle/2 + time.Millisecond)
+		synctest.Wait()
+		if n, b := p.kept(); n != 1 || b != 300 {
+			t.Errorf("after %v: %d memfds of %d bytes, want the one kept later", poolIdle, n, b)
+		}
+		time.Sleep(poolIdle)
+		synctest.Wait()
+		if n, _ := p.kept(); n != 0 {
+			t.Errorf("%d memfds kept after they were idle for %v", n, poolIdle)
+		}
+		p.close()
+		late := file()
+		p.put(late, 100)
+		if _, err := late.Stat(); err == nil {
+			t.Error("a memfd put after close is still open")
 		}
 	})
 }
