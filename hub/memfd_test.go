@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pxsh/pxsh/client"
 	"github.com/pxsh/pxsh/internal/clustertest"
+	"github.com/pxsh/pxsh/protocol"
 	"github.com/pxsh/pxsh/quic"
 )
 
@@ -94,5 +96,54 @@ func BenchmarkMemfdThreshold(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// Many values in flight at once, each of its own bytes, keep their bytes
+// although the memfds carrying them are written again for later ones:
+// 3 rounds of 16 pushes to 2 engines, each followed at once by its pull,
+// none waited for until the round is submitted, then every value checked.
+func TestMemfdsWrittenAgainKeepEachValue(t *testing.T) {
+	c := clustertest.Start(t, 2, clustertest.Options{})
+	cl := c.Client()
+	ctx := ctxT(t, 120*time.Second)
+	kept0, _ := quic.MemfdReuseCounts()
+	for round := range 3 {
+		var pushes, pulls []*client.AsyncResult
+		var want [][]byte
+		for i := range 16 {
+			v := randomValue(t, int(quic.FDMin)+i*(97<<10))
+			want = append(want, v)
+			name := fmt.Sprintf("v%d_%d", round, i)
+			body, err := client.Encode(map[string]any{name: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ar, err := cl.View(i%2).Submit(protocol.Request{Kind: protocol.KindPush}, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pushes = append(pushes, ar)
+			body, _ = client.Encode(name)
+			if ar, err = cl.View(i%2).Submit(protocol.Request{Kind: protocol.KindPull}, body); err != nil {
+				t.Fatal(err)
+			}
+			pulls = append(pulls, ar)
+		}
+		for i := range pushes {
+			if _, err := pushes[i].Get(ctx); err != nil {
+				t.Fatalf("round %d push %d: %v", round, i, err)
+			}
+			got, err := pulls[i].Get(ctx)
+			if err != nil {
+				t.Fatalf("round %d pull %d: %v", round, i, err)
+			}
+			if !bytes.Equal(asBytes(got[0]), want[i]) {
+				t.Errorf("round %d value %d: %d bytes came back, not the %d pushed", round, i, len(asBytes(got[0])), len(want[i]))
+			}
+		}
+	}
+	if kept, _ := quic.MemfdReuseCounts(); kept == kept0 {
+		t.Error("no memfd was kept for a later value: the test did not exercise reuse")
 	}
 }

@@ -33,6 +33,11 @@ var poolBytes int64 = 256 << 20
 // released, and closed because a peer may hold them still.
 var fdKept, fdDropped atomic.Uint64
 
+// MemfdReuseCounts reports how many memfds not sealed this process kept
+// for later bodies once released, and how many it closed because a peer
+// might hold them still (for tests and diagnostics).
+func MemfdReuseCounts() (kept, dropped uint64) { return fdKept.Load(), fdDropped.Load() }
+
 // fdPool is a connection's memfds kept for its next bodies.
 type fdPool struct {
 	mu     sync.Mutex
