@@ -38,6 +38,18 @@ func (h *Hub) control(cl *client, m *protocol.Control, body []byte) {
 		}()
 		return
 	}
+	if settled := h.unsettled(m.Op, body); settled != nil {
+		// Answered once the restore settles, beside the client's reader.
+		body = bytes.Clone(body)
+		go func() {
+			select {
+			case <-settled:
+				h.control(cl, m, body)
+			case <-cl.conn.Done():
+			}
+		}()
+		return
+	}
 	reply, err := h.op(cl, m.Op, body)
 	rep := protocol.ControlReply{ID: m.ID}
 	if sr, ok := reply.(*streamedReply); ok && err == nil {

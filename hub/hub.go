@@ -135,6 +135,8 @@ type Hub struct {
 	lastID    int
 	// restoring is set while restored tasks wait for their engines.
 	restoring bool
+	// settled is closed when the restore settles (restore.go).
+	settled chan struct{}
 	// resumed holds, while restoring, the tasks each resumed client said
 	// it waits for: the only results of unknown tasks worth sending it.
 	resumed map[string]map[string]bool

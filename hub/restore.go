@@ -91,8 +91,54 @@ func (h *Hub) reload() error {
 		h.tasks[req.MsgID] = t
 	}
 	h.restoring = len(recs) > 0
+	if h.restoring {
+		h.settled = make(chan struct{})
+	}
 	h.log.Info("restored tasks in flight", "tasks", len(recs))
 	return nil
+}
+
+// unsettled returns, for a get_result asked while restoring about a task
+// neither in flight here nor finished in the database, the channel
+// closed when the restore settles, else nil: such a task may be held by
+// an engine that has not reconnected yet, or its result may come again,
+// so "unknown" (the client's TaskLost) can be said only once engines had
+// their chance; before this, its result could come after the client had
+// given the task up.
+func (h *Hub) unsettled(op string, body []byte) <-chan struct{} {
+	if op != "get_result" {
+		return nil
+	}
+	var a protocol.GetResultArgs
+	if protocol.UnmarshalValue(body, &a) != nil {
+		return nil
+	}
+	h.mu.Lock()
+	settled := h.settled
+	var unknown []string
+	for _, id := range a.MsgIDs {
+		if h.restoring && h.tasks[id] == nil {
+			unknown = append(unknown, id)
+		}
+	}
+	h.mu.Unlock()
+	if len(unknown) == 0 {
+		return nil
+	}
+	recs, err := h.db.Get(context.Background(), unknown)
+	if err != nil {
+		return nil // get_result reports it
+	}
+	finished := 0
+	for _, r := range recs {
+		if r != nil && r.Status != taskdb.StatusPending && r.Status != taskdb.StatusRunning {
+			finished++
+		}
+	}
+	if finished == len(unknown) {
+		return nil
+	}
+	return settled
 }
 
 // reclaim gives a reconnecting engine the restored tasks it still holds;
@@ -156,6 +202,9 @@ func (h *Hub) settle() {
 	var out outbox
 	var lost []*task
 	h.mu.Lock()
+	if h.restoring {
+		close(h.settled)
+	}
 	h.restoring, h.resumed = false, nil
 	for id, t := range h.tasks {
 		if !t.restored || t.claimed {
