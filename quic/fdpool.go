@@ -73,54 +73,71 @@ func (p *fdPool) get(size int64) *os.File {
 }
 
 // put keeps f, of size bytes, for a later body, or closes it when the
-// pool is full or closed.
+// pool is closed. Memfds closed here are closed after the pool's lock is
+// released: closing the last descriptor of one frees its pages, which
+// takes milliseconds that a writer taking a memfd (get) must not wait.
 func (p *fdPool) put(f *os.File, size int64) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		f.Close()
 		return
 	}
+	var out []*os.File
 	for len(p.files) > 0 && (len(p.files) >= poolFiles || p.bytes+size > poolBytes) {
-		p.drop(0) // the oldest
+		out = append(out, p.drop()) // the oldest
 	}
 	p.files = append(p.files, pooledFD{f: f, size: size, since: time.Now()})
 	p.bytes += size
 	if p.timer == nil {
 		p.timer = time.AfterFunc(poolIdle, p.trim)
 	}
+	p.mu.Unlock()
+	closeAll(out)
 }
 
 // trim closes the memfds kept longer than poolIdle.
 func (p *fdPool) trim() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.timer = nil
+	var out []*os.File
 	for len(p.files) > 0 && time.Since(p.files[0].since) >= poolIdle {
-		p.drop(0)
+		out = append(out, p.drop())
 	}
 	if len(p.files) > 0 && !p.closed {
 		p.timer = time.AfterFunc(poolIdle-time.Since(p.files[0].since), p.trim)
 	}
+	p.mu.Unlock()
+	closeAll(out)
 }
 
-// drop closes the i-th kept memfd; p.mu is held.
-func (p *fdPool) drop(i int) {
-	p.files[i].f.Close()
-	p.bytes -= p.files[i].size
-	p.files = append(p.files[:i], p.files[i+1:]...)
+// drop takes the oldest kept memfd out of the pool and returns it, to
+// be closed; p.mu is held.
+func (p *fdPool) drop() *os.File {
+	f := p.files[0].f
+	p.bytes -= p.files[0].size
+	p.files = p.files[1:]
+	return f
 }
 
 // close closes the kept memfds and those put later.
 func (p *fdPool) close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
+	var out []*os.File
 	for len(p.files) > 0 {
-		p.drop(0)
+		out = append(out, p.drop())
 	}
 	if p.timer != nil {
 		p.timer.Stop()
+	}
+	p.mu.Unlock()
+	closeAll(out)
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
 	}
 }
 
