@@ -408,12 +408,14 @@ func (c *Client) sendParts(req *protocol.Request, parts [][]byte, tasks []*Task,
 		write = func(qc *quic.Conn) error { return qc.WriteFrame(p, joined) }
 	}
 	err = write(qc)
-	if err != nil && !stream && c.connLost(qc, err) {
-		// Nothing of a frame that failed to go out is read (a frame
-		// counts only whole; a streamed body's head may have been), so
-		// it is sent again, once, on the connection the reader makes:
-		// kept out of the pending set meanwhile, so that the new
-		// connection's resync does not fail it as unknown.
+	if err != nil && c.connLost(qc, err) {
+		// Nothing of a request that failed to go out is read (a frame
+		// counts only whole; a streamed request fails only before its
+		// head is queued, its body going out afterwards, from parts
+		// still valid here), so it is sent again, once, on the
+		// connection the reader makes: kept out of the pending set
+		// meanwhile, so that the new connection's resync does not fail
+		// it as unknown.
 		c.forget(tasks)
 		if next := c.nextConn(qc); next != nil {
 			c.remember(tasks, next)

@@ -2,6 +2,8 @@ package hub_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -110,13 +112,20 @@ func TestControllerCrashAndRestore(t *testing.T) {
 }
 
 // A task submitted while the client reconnects to a restarted controller
-// (after it noticed the old one gone) is not an error: the frame that
+// (after it noticed the old one gone) is not an error: the request that
 // failed to go out is sent again on the new connection, and the task runs
-// (load-balanced: it waits there for the engine to come back).
+// (load-balanced: it waits there for the engine to come back). First a
+// load-balanced request, then a streamed one (a large argument).
 func TestSubmitWhileReconnecting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restart test is long")
 	}
+	for _, first := range []string{"balanced", "streamed"} {
+		t.Run(first, func(t *testing.T) { submitWhileReconnecting(t, first) })
+	}
+}
+
+func submitWhileReconnecting(t *testing.T, first string) {
 	dir := t.TempDir()
 	ctl := clustertest.Process(t, "controller", "--profile-dir", dir)
 	clustertest.WaitListening(t, dir, ctl.Process.Pid)
@@ -145,13 +154,40 @@ func TestSubmitWhileReconnecting(t *testing.T) {
 	}
 
 	type submitted struct {
-		task *client.Task
-		err  error
+		task, streamed *client.Task
+		err            error
 	}
 	sub := make(chan submitted, 1)
 	go func() {
-		task, err := cl.LoadBalanced(client.TaskOptions{}).ApplyAsync("lambda x: x * 2", 21)
-		sub <- submitted{task, err}
+		// One of the two goes out while the controller is down: the
+		// first; both are sent again, a streamed request (a large
+		// argument) too.
+		streamed := v.ApplyAsync
+		balanced := cl.LoadBalanced(client.TaskOptions{}).ApplyAsync
+		var s submitted
+		if first == "streamed" {
+			ar, err := streamed("lambda s: len(s)", strings.Repeat("x", 300<<10))
+			if err != nil {
+				sub <- submitted{err: fmt.Errorf("streamed: %w", err)}
+				return
+			}
+			s.streamed = ar.Tasks[0]
+		}
+		task, err := balanced("lambda x: x * 2", 21)
+		if err != nil {
+			sub <- submitted{err: err}
+			return
+		}
+		s.task = task
+		if s.streamed == nil {
+			ar, err := streamed("lambda s: len(s)", strings.Repeat("x", 300<<10))
+			if err != nil {
+				sub <- submitted{err: fmt.Errorf("streamed: %w", err)}
+				return
+			}
+			s.streamed = ar.Tasks[0]
+		}
+		sub <- s
 	}()
 	ctl2 := clustertest.Process(t, "controller", "--profile-dir", dir, "--restore", "--restore-grace", "6s")
 	clustertest.WaitListening(t, dir, ctl2.Process.Pid)
@@ -167,6 +203,14 @@ func TestSubmitWhileReconnecting(t *testing.T) {
 	vals, err := (&client.AsyncResult{Tasks: []*client.Task{s.task}}).Get(ctx)
 	if err != nil || len(vals) != 1 || vals[0] != int64(42) {
 		t.Fatalf("result %v, %v; want [42]", vals, err)
+	}
+	// The direct task may reach the new controller before its engine
+	// registered again: then it fails as a direct task does.
+	vals, err = (&client.AsyncResult{Tasks: []*client.Task{s.streamed}}).Get(ctx)
+	var re *client.RemoteError
+	if !(err == nil && len(vals) == 1 && vals[0] == int64(300<<10)) &&
+		!(errors.As(err, &re) && re.Name == "EngineError" && strings.Contains(re.Message, "not registered")) {
+		t.Fatalf("streamed result %v, %v; want [%d]", vals, err, 300<<10)
 	}
 }
 
