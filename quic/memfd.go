@@ -14,26 +14,25 @@ import (
 	"time"
 )
 
-// Sealed memfds (Linux). On the local bulk channel (a Unix socket) a
-// streamed body of FDMin bytes or more travels as a sealed memfd instead
-// of chunks: the sender writes the body into a memfd once, seals it
-// (F_SEAL_WRITE, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL) and sends the
-// file descriptor (SCM_RIGHTS) in a bulk item
+// Memfds (Linux). On the local bulk channel (a Unix socket) a streamed
+// body of FDMin bytes or more travels as a memfd instead of chunks: the
+// sender writes the body into a memfd once, seals it (F_SEAL_WRITE,
+// F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL) and sends the file descriptor
+// (SCM_RIGHTS) in a bulk item
 //
 //	[8 id][4 fdLen]   with the descriptor as ancillary data
 //
-// whose head carries flagFD. A hop that forwards the body to another
-// local peer sends the same descriptor on (a fan-out to n engines is n
+// whose head carries flagFD. A body marked Unmapped goes instead in a
+// memfd not sealed, which its sender writes again once every reader
+// released it (fdpool.go). A hop that forwards the body to another local
+// peer sends the same descriptor on (a fan-out to n engines is n
 // descriptor sends, no byte copied); the receiver checks that it is a
-// memfd with all four seals and exactly the announced size, and reads it
-// (pread) into its own buffer. A peer on TCP gets the body in chunks
-// read from the memfd. Anything else on the channel (a descriptor that is
-// not sealed, of the wrong size, missing, or on TCP) is a malformed item:
-// the connection closes with code 1 and its bodies in flight fail.
-//
-// A memfd not sealed is a body marked Unmapped, in a memfd its sender
-// writes again once released (fdpool.go): a receiver reads it and never
-// maps it.
+// memfd of exactly the announced size and reads it (pread) into its own
+// buffer, or, only when it carries all four seals, may map it. A peer on
+// TCP gets the body in chunks read from the memfd. Anything else on the
+// channel (a descriptor that is not a memfd, of the wrong size, missing,
+// or on TCP) is a malformed item: the connection closes with code 1 and
+// its bodies in flight fail.
 //
 // The receiver acknowledges each memfd once its body is consumed (all
 // its references dropped: read, forwarded and sent on, recorded):
@@ -44,16 +43,17 @@ import (
 // on the bulk channel in the other direction. A hop that forwarded a
 // memfd not sealed acknowledges it only once each peer it forwarded it
 // to did, and with ackHeldLen when one did not release it (its
-// connection closed first) or said ackHeldLen itself. Bound: a sender has at most
-// maxFDBodies memfds not acknowledged per connection, of at most
-// maxFDBytes together (or one memfd of any size); a sender waits for an
-// acknowledgement beyond that, and a peer in slow-consumer mode that does
-// not acknowledge within StreamStall is disconnected. So a stalled
-// receiver pins at most that much memory through one connection, and the
-// hop holds at most one descriptor per body it forwards. A receiver
-// holds at most maxFDBodies memfds not consumed (beyond that it stops
-// reading its bulk channel), and at most maxFDQueue descriptors received
-// ahead of their items.
+// connection closed first) or said ackHeldLen itself.
+//
+// Bounds: a sender has at most maxFDBodies memfds not acknowledged per
+// connection, of at most maxFDBytes together (or one memfd of any size);
+// a sender waits for an acknowledgement beyond that, and a peer in
+// slow-consumer mode that does not acknowledge within StreamStall is
+// disconnected. So a stalled receiver pins at most that much memory
+// through one connection, and the hop holds at most one descriptor per
+// body it forwards. A receiver holds at most maxFDBodies memfds not
+// consumed (beyond that it stops reading its bulk channel), and at most
+// maxFDQueue descriptors received ahead of their items.
 const (
 	// fdLen, as a bulk item's length, says a descriptor comes with it.
 	fdLen = 0xFFFFFFFB
