@@ -148,9 +148,9 @@ func resultOf(rec *taskdb.Record) protocol.Result {
 	}
 }
 
-// recordingOf returns, for a get_result, the channels of the results it
-// asks for that are being recorded (recordStreamedResult).
-func (h *Hub) recordingOf(op string, body []byte) []chan struct{} {
+// getResultIDs returns the msg ids a get_result asks for; nil for
+// another op or a body that does not decode (the op reports it).
+func getResultIDs(op string, body []byte) []string {
 	if op != "get_result" {
 		return nil
 	}
@@ -158,10 +158,20 @@ func (h *Hub) recordingOf(op string, body []byte) []chan struct{} {
 	if protocol.UnmarshalValue(body, &a) != nil {
 		return nil
 	}
+	return a.MsgIDs
+}
+
+// recordingOf returns, for a get_result, the channels of the results it
+// asks for that are being recorded (recordStreamedResult).
+func (h *Hub) recordingOf(op string, body []byte) []chan struct{} {
+	ids := getResultIDs(op, body)
+	if len(ids) == 0 {
+		return nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var waits []chan struct{}
-	for _, id := range a.MsgIDs {
+	for _, id := range ids {
 		if ch := h.recording[id]; ch != nil {
 			waits = append(waits, ch)
 		}

@@ -106,17 +106,14 @@ func (h *Hub) reload() error {
 // their chance; before this, its result could come after the client had
 // given the task up.
 func (h *Hub) unsettled(op string, body []byte) <-chan struct{} {
-	if op != "get_result" {
-		return nil
-	}
-	var a protocol.GetResultArgs
-	if protocol.UnmarshalValue(body, &a) != nil {
+	ids := getResultIDs(op, body)
+	if len(ids) == 0 {
 		return nil
 	}
 	h.mu.Lock()
 	settled := h.settled
 	var unknown []string
-	for _, id := range a.MsgIDs {
+	for _, id := range ids {
 		if h.restoring && h.tasks[id] == nil {
 			unknown = append(unknown, id)
 		}
